@@ -1,0 +1,143 @@
+// CPU kernels: one file per op family (native/cpu/<family>.cc), each a forward/backward pair.
+//
+// Layout: float32, NCHW, contiguous. N = batch, C = channels in, K = channels out, H, W = input
+// height and width, OH, OW = output height and width, kh, kw = kernel size.
+//
+// Conventions (for every kernel here):
+// - Activations and activation gradients are WRITTEN (=): `y`, `dx` are overwritten.
+// - Parameter gradients ACCUMULATE (+=): `dw`, `db`, `dgamma`, `dbeta` are added to, so a parameter
+//   used by several nodes (or a step split into micro-batches) sums its gradients. The plan zeroes them.
+// - A nullptr for an optional output (`dx`, `db`, ...) means "not needed": skip that work.
+// - Kernels validate nothing: the plan has checked shapes before it calls them. They use all
+//   OpenMP threads and are deterministic for a given thread count.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nasnet::cpu {
+
+// ---- GEMM (gemm.cc) ------------------------------------------------------------------------------
+// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major, op = transpose when trans_* is true.
+// lda/ldb/ldc are row strides of A, B, C as stored. Blocked, SIMD-dispatched (AVX-512/AVX2/portable).
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc);
+
+// ---- Convolution (conv.cc) -----------------------------------------------------------------------
+struct ConvShape {
+  int N, C, H, W;        // input
+  int K;                 // output channels
+  int kh, kw;            // kernel
+  int sh, sw;            // strides
+  int pt, pl, pb, pr;    // pads: top, left, bottom, right
+  int dh, dw;            // dilations
+  int groups;            // C % groups == 0 and K % groups == 0; depthwise: groups == C == K
+  int OH, OW;            // (H + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise OW
+};
+// w: [K, C/groups, kh, kw]; b: [K] or nullptr; y: [N, K, OH, OW].
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
+// dx: [N, C, H, W] written (or nullptr); dw accumulated; db accumulated (or nullptr).
+void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                     float* db);
+
+// ---- Batch normalization (batchnorm.cc) ----------------------------------------------------------
+struct BatchNormShape {
+  int N, C, HW;
+};
+// Training: batch statistics (biased variance for normalization), saves mean and 1/sqrt(var+eps) per
+// channel for backward, and updates running statistics with ONNX momentum:
+//   running_mean = running_mean * momentum + mean * (1 - momentum)
+//   running_var  = running_var  * momentum + unbiased_var * (1 - momentum)
+void batchnorm_forward_train(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
+                             float eps, float momentum, float* running_mean, float* running_var, float* y,
+                             float* save_mean, float* save_invstd);
+// Inference: running statistics.
+void batchnorm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var, float eps, float* y);
+// Backward of the training forward. dx written; dgamma, dbeta accumulated.
+void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta);
+
+// ---- Elementwise (elementwise.cc) ----------------------------------------------------------------
+void relu_forward(size_t n, const float* x, float* y);
+// dx = dy where y > 0 (y is the forward output), else 0.
+void relu_backward(size_t n, const float* y, const float* dy, float* dx);
+// y = a + b
+void add_forward(size_t n, const float* a, const float* b, float* y);
+// y += x
+void accumulate(size_t n, const float* x, float* y);
+void scale(size_t n, float alpha, float* y);
+void fill(size_t n, float value, float* y);
+
+// ---- Pooling (pool.cc) ---------------------------------------------------------------------------
+struct PoolShape {
+  int N, C, H, W;
+  int kh, kw, sh, sw;
+  int pt, pl, pb, pr;
+  int OH, OW;
+  bool count_include_pad;  // average pooling only
+};
+// Max pooling ignores padded positions (ONNX). argmax: [N, C, OH, OW] input offsets within the plane,
+// saved for backward (may be nullptr in inference).
+void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argmax);
+void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy, float* dx);
+void avgpool_forward(const PoolShape& s, const float* x, float* y);
+void avgpool_backward(const PoolShape& s, const float* dy, float* dx);
+// Global average pooling: x [N, C, HW] → y [N, C].
+void global_avgpool_forward(int N, int C, int HW, const float* x, float* y);
+void global_avgpool_backward(int N, int C, int HW, const float* dy, float* dx);
+
+// ---- Layout (layout.cc) --------------------------------------------------------------------------
+// Concatenate along channels: input i is [N, Ci, HW]; y is [N, sum Ci, HW].
+void concat_forward(int N, int HW, int count, const float* const* xs, const int* channels, float* y);
+// Split dy back into each input's gradient (written).
+void concat_backward(int N, int HW, int count, const float* dy, const int* channels, float* const* dxs);
+// Zero padding of the two spatial dims: x [N, C, H, W] → y [N, C, H+pt+pb, W+pl+pr].
+// Negative pads crop (ONNX semantics).
+void pad_forward(int N, int C, int H, int W, int pt, int pl, int pb, int pr, const float* x, float* y);
+void pad_backward(int N, int C, int H, int W, int pt, int pl, int pb, int pr, const float* dy, float* dx);
+// Spatial slice: y[n, c, i, j] = x[n, c, h0 + i*sh, w0 + j*sw] for i < OH, j < OW.
+void slice_forward(int N, int C, int H, int W, int h0, int w0, int sh, int sw, int OH, int OW, const float* x,
+                   float* y);
+void slice_backward(int N, int C, int H, int W, int h0, int w0, int sh, int sw, int OH, int OW, const float* dy,
+                    float* dx);
+
+// ---- Dense layer (gemm.cc) -----------------------------------------------------------------------
+// y[M, O] = x[M, I] · w[O, I]ᵀ + b[O]
+void linear_forward(int M, int I, int O, const float* x, const float* w, const float* b, float* y);
+// dx written (or nullptr); dw, db accumulated.
+void linear_backward(int M, int I, int O, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                     float* db);
+
+// ---- Random regularizers (dropout.cc) ------------------------------------------------------------
+// Counter-based randomness (native/core/random.h): the decision for element i is a pure function of
+// (seed, stream, i), so CPU and CUDA draw the same masks.
+// Dense dropout: keeps each element with probability 1 - ratio, scales survivors by 1 / (1 - ratio).
+// mask: [n] bytes saved for backward.
+void dropout_forward(size_t n, float ratio, uint64_t seed, uint64_t stream, const float* x, float* y, uint8_t* mask);
+void dropout_backward(size_t n, float ratio, const uint8_t* mask, const float* dy, float* dx);
+// DropPath: one Bernoulli(keep) per sample n (x is [N, per_sample]); survivors scaled by 1/keep.
+// keep_mask: [N] bytes saved for backward.
+void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint64_t stream, const float* x, float* y,
+                      uint8_t* keep_mask);
+void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep_mask, const float* dy, float* dx);
+
+// ---- Loss (loss.cc) ------------------------------------------------------------------------------
+// Softmax cross-entropy with label smoothing s over K classes: target = (1 - s) * onehot + s / K.
+// Returns the mean loss over N; writes dlogits = weight * (softmax - target) / N (or skips when
+// nullptr) and the number of rows whose argmax equals the label to *correct (or skips when nullptr).
+double softmax_cross_entropy(int N, int K, const float* logits, const int32_t* labels, float smoothing, float weight,
+                             float* dlogits, int* correct);
+
+// ---- Optimizers (optimizer.cc) -------------------------------------------------------------------
+// Sum of squares of n gradient values (in double, for the global norm).
+double sum_squares(size_t n, const float* g);
+// SGD with momentum: g' = g * grad_scale + wd * w;  v = momentum * v + g';
+// w -= lr * (nesterov ? g' + momentum * v : v).
+void sgd_momentum_update(size_t n, float lr, float momentum, bool nesterov, float weight_decay, float grad_scale,
+                         float* w, const float* g, float* v);
+// RMSProp (TensorFlow form, as the paper's ImageNet training): g' = g * grad_scale + wd * w;
+// ms = decay * ms + (1 - decay) * g'^2;  mom = momentum * mom + lr * g' / sqrt(ms + eps);  w -= mom.
+void rmsprop_update(size_t n, float lr, float decay, float momentum, float eps, float weight_decay, float grad_scale,
+                    float* w, const float* g, float* ms, float* mom);
+
+}  // namespace nasnet::cpu

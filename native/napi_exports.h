@@ -1,0 +1,10 @@
+// Declarations of every function the addon exports (defined in napi_*.cc).
+#pragma once
+#include <napi.h>
+
+namespace nasnet::napi {
+
+// info() → { version, cpu: {simd, threads}, cuda: {...}, cudnn: {...} }
+Napi::Value Info(const Napi::CallbackInfo& info);
+
+}  // namespace nasnet::napi

@@ -1,0 +1,109 @@
+// The engine's public C++ API: a ParameterStore of named tensors, and Plans compiled from the graph
+// IR (lib/ir/types.ts documents the IR) that run whole training steps. Plain C++, no Node.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace nasnet {
+
+// How a parameter is initialized when the store does not hold it yet (IrInit in TypeScript).
+struct ParamInit {
+  enum class Kind { kZeros, kOnes, kHeNormal, kUniform } kind = Kind::kZeros;
+  double fan_in = 0;  // he_normal: std = sqrt(2 / fan_in)
+  double limit = 0;   // uniform: U(-limit, limit)
+};
+
+// A named float32 tensor. Optimizer state lives in the store too, under "<name>#momentum",
+// "<name>#ms", "<name>#mom" (so checkpoints hold it and resumed training continues exactly).
+struct StoredTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  bool trainable = true;
+  bool weight_decay = true;
+};
+
+// Named tensors shared by every plan bound to the store: two plans naming the same parameter share
+// it. Thread-safe for lookups and creation; a plan's step holds no lock while it computes.
+class ParameterStore {
+ public:
+  // Creates `name` with `shape` initialized from `init` (deterministic in seed and name) if absent;
+  // if present, checks the shape and says which name and shapes disagree.
+  Status Ensure(const std::string& name, const std::vector<int64_t>& shape, const ParamInit& init, bool trainable,
+                bool weight_decay, uint64_t seed);
+  StoredTensor* Find(const std::string& name);
+  std::vector<std::string> Names() const;
+  Status Get(const std::string& name, std::vector<float>* out, std::vector<int64_t>* shape) const;
+  // Sets (or creates, when shape is given and the name is absent) a tensor; the length must match.
+  Status Set(const std::string& name, const float* data, size_t n, const std::vector<int64_t>* shape);
+  Status Remove(const std::string& name);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<StoredTensor>> tensors_;
+};
+
+enum class OptimizerKind { kSgd, kRmsprop };
+
+struct PlanOptions {
+  int batch = 0;            // the N of every 'N' dimension
+  bool training = true;     // train graph (batch statistics, DropPath, loss) or inference
+  uint64_t seed = 0;        // parameter init and the base of DropPath/Dropout randomness
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+};
+
+// Hyper-parameters of one training step (schedules live in TypeScript).
+struct StepHyper {
+  float lr = 0.1f;
+  float momentum = 0.9f;       // SGD momentum, or RMSProp momentum
+  bool nesterov = false;
+  float weight_decay = 0.0f;   // applied to parameters whose weight_decay flag is set
+  float clip_norm = 0.0f;      // clip by global gradient norm; 0 = off
+  float rms_decay = 0.9f;      // RMSProp
+  float rms_eps = 1.0f;        // RMSProp epsilon (TF-slim NASNet uses 1.0)
+  float drop_path_rate = 0.0f; // per-step DropPath base rate; a node drops with rate * layer_ratio
+  uint64_t step = 0;           // step counter: the randomness stream of this step
+};
+
+struct StepResult {
+  double loss = 0;
+  int correct = 0;
+  double grad_norm = 0;        // global gradient norm before clipping
+};
+
+struct EvalResult {
+  double loss = 0;
+  int correct = 0;
+};
+
+// A graph compiled for one batch size and mode. Not thread-safe: one step at a time per plan.
+class Plan {
+ public:
+  // Parses and validates the IR JSON, infers shapes, plans memory, creates missing parameters in
+  // `store`. Errors name the node id and field: "node 'c3/b1/left/dw1': Conv group 64 does not divide
+  // input channels 96".
+  static Status Compile(const std::string& ir_json, std::shared_ptr<ParameterStore> store, const PlanOptions& options,
+                        std::unique_ptr<Plan>* out);
+  virtual ~Plan() = default;
+
+  // images: batch * C * H * W floats; labels: batch int32 in [0, classes). Forward, backward, update.
+  virtual Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) = 0;
+  // Loss and correct count without updating anything (inference mode semantics: running BN stats).
+  virtual Status Evaluate(const float* images, const int32_t* labels, EvalResult* out) = 0;
+  // Logits of outputs[0]: batch * classes floats.
+  virtual Status Predict(const float* images, float* logits) = 0;
+
+  // Shapes the caller must supply and receive.
+  virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]
+  virtual int classes() const = 0;
+  virtual size_t activation_bytes() const = 0;            // the memory plan's arena size
+  virtual size_t naive_activation_bytes() const = 0;      // without reuse, for the report
+  virtual std::vector<std::string> param_names() const = 0;
+};
+
+}  // namespace nasnet

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The test command (`npm test`): lint, type-check, native tests (plain and, in CI, under ASan and
+// UBSan), the node-gyp build (in CI), then vitest. Ends with one line `N passed, N failed` that
+// counts every native test, every vitest test, and each check above as one.
+//
+// Environment: NASNET_TEST_ASAN=1|0 and NASNET_TEST_GYP=1|0 force those steps on or off (default: on
+// when CI is set). Extra arguments go to vitest (e.g. `npm test -- test/cells.test.ts`).
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const ci = Boolean(process.env.CI);
+const flag = (name, dflt) => (process.env[name] === undefined ? dflt : process.env[name] === '1');
+const vitestArgs = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+
+function run(cmd, args, opts = {}) {
+  process.stdout.write(`\n$ ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? 'pipe' : 'inherit', encoding: 'utf8', ...opts });
+  if (opts.capture) process.stdout.write((r.stdout ?? '') + (r.stderr ?? ''));
+  return r;
+}
+
+function check(name, ok) {
+  if (ok) passed++;
+  else failed++;
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${name}\n`);
+}
+
+function countNative(output) {
+  const m = /^(\d+) passed, (\d+) failed$/m.exec(output ?? '');
+  return m ? { p: Number(m[1]), f: Number(m[2]) } : null;
+}
+
+function nativeTests(label, buildDir, extra, env) {
+  const configure = run('cmake', ['-S', '.', '-B', buildDir, '-G', 'Ninja', '-DNASNET_BUILD_TESTS=ON', '-DNASNET_CUDA=0', ...extra], { capture: true });
+  const build = configure.status === 0 && run('cmake', ['--build', buildDir, '-j', '2'], { capture: true });
+  if (!build || build.status !== 0) {
+    check(`${label}: build`, false);
+    return;
+  }
+  const r = run(join(buildDir, 'nasnet_native_tests'), [], { capture: true, env: { ...process.env, ...env } });
+  const n = countNative(r.stdout);
+  if (!n) {
+    check(`${label}: runner printed no summary (exit ${r.status}, signal ${r.signal})`, false);
+    return;
+  }
+  passed += n.p;
+  failed += n.f;
+  if (r.status !== 0 && n.f === 0) check(`${label}: runner exited ${r.status}`, false);
+}
+
+// 1. Lint and types.
+check('lint (biome)', run('npx', ['biome', 'check', 'lib', 'test', 'bench', 'bin', 'scripts']).status === 0);
+check('typecheck (tsc)', run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']).status === 0);
+check('build (tsc → dist)', run('npx', ['tsc', '-p', 'tsconfig.build.json']).status === 0);
+
+// 2. Native tests.
+nativeTests('native tests', 'build-tests', [], {});
+if (flag('NASNET_TEST_ASAN', ci)) {
+  nativeTests('native tests (ASan+UBSan)', 'build-asan', ['-DNASNET_SANITIZE=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], {
+    ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0',
+    UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+  });
+}
+
+// 3. The node-gyp build of the same sources (in a scratch copy, so it does not replace build/).
+if (flag('NASNET_TEST_GYP', ci)) {
+  const dir = mkdtempSync(join(tmpdir(), 'nasnet-gyp-'));
+  for (const p of ['binding.gyp', 'native', 'scripts', 'package.json']) cpSync(join(root, p), join(dir, p), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  // npm's bundled node-gyp builds offline against Node's installed headers (TOOLCHAIN.md).
+  const npmPackage = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm');
+  const gyp = join(npmPackage, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const b = existsSync(gyp) && run('node', [gyp, 'rebuild', '--nodedir=/usr', '--jobs', '2'], { cwd: dir, capture: true });
+  const loaded = b && b.status === 0 && run('node', ['-e', 'const i=require("./build/Release/nasnet.node").info();if(!i.cpu.threads)process.exit(1);console.log("gyp addon:",i.cpu)'], { cwd: dir }).status === 0;
+  check('node-gyp build loads', Boolean(loaded));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// 4. vitest.
+const report = join(root, '.vitest-results.json');
+rmSync(report, { force: true });
+const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...vitestArgs]);
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  if (v.status !== 0 && r.numFailedTests === 0) check(`vitest exited ${v.status} (a file failed to load?)`, false);
+} else {
+  check(`vitest produced no report (exit ${v.status})`, false);
+}
+
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 ? 0 : 1);
