@@ -6,6 +6,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, nasnet::napi::Info, "info"));
+  nasnet::napi::RegisterEngine(env, exports);
   return exports;
 }
 

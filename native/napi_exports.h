@@ -7,4 +7,7 @@ namespace nasnet::napi {
 // info() → { version, cpu: {simd, threads}, cuda: {...}, cudnn: {...} }
 Napi::Value Info(const Napi::CallbackInfo& info);
 
+// NativeStore and NativePlan classes (napi_engine.cc).
+void RegisterEngine(Napi::Env env, Napi::Object exports);
+
 }  // namespace nasnet::napi

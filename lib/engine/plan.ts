@@ -1,0 +1,167 @@
+import { binding } from '../binding.js';
+import { NativeError, ValidationError } from '../errors.js';
+import type { IrGraph } from '../ir/types.js';
+import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
+import type { NativeEvalResult, NativePlanDescription, NativePlanInstance, NativeStepHyper, NativeStepResult } from './native-types.js';
+import type { ParameterStore } from './store.js';
+
+/** Options of {@link Plan.compile}. */
+export interface PlanOptions {
+  /** Batch size: the `N` of every symbolic batch dimension. */
+  batch: number;
+  /** Compile the training graph (batch statistics, DropPath, loss, optimizer); default true. */
+  training?: boolean;
+  /** Seed of parameter initialization and of DropPath/Dropout masks; default 0. */
+  seed?: number;
+  /** Optimizer run inside `trainStep`; default 'sgd'. */
+  optimizer?: 'sgd' | 'rmsprop';
+}
+
+/** Hyper-parameters of one training step; schedules (cosine LR, ScheduledDropPath) compute them. */
+export interface StepHyper {
+  /** Learning rate. */
+  lr: number;
+  /** SGD (or RMSProp) momentum; default 0.9. */
+  momentum?: number;
+  /** Nesterov momentum (SGD); default false. */
+  nesterov?: boolean;
+  /** L2 weight decay on parameters flagged for it (not BN, not biases); default 0. */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this; 0 (default) = off. */
+  clipNorm?: number;
+  /** RMSProp decay; default 0.9. */
+  rmsDecay?: number;
+  /** RMSProp epsilon; default 1.0 (TF-slim NASNet). */
+  rmsEpsilon?: number;
+  /** DropPath base rate of this step: a DropPath node drops with rate × its layer ratio; default 0. */
+  dropPathRate?: number;
+  /** Step counter: selects this step's random masks; default 0. */
+  step?: number;
+}
+
+function wrapNative<T>(what: string, p: Promise<T>, stack: string | undefined): Promise<T> {
+  return p.catch((err: Error) => {
+    const e = err instanceof RangeError || err instanceof TypeError ? err : new NativeError(`${what}: ${err.message}`);
+    if (stack) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
+    throw e;
+  });
+}
+
+/**
+ * A graph IR compiled by the native engine for one batch size and mode. One call runs a whole
+ * forward, backward and optimizer update off the JS thread.
+ *
+ * @example
+ * const store = new ParameterStore();
+ * const plan = Plan.compile(graph, store, { batch: 64, seed: 1 });
+ * const { loss, correct } = await plan.trainStep(images, labels, { lr: 0.025, weightDecay: 5e-4 });
+ * plan.dispose();
+ */
+export class Plan {
+  private native: NativePlanInstance | undefined;
+  /** Shapes and memory facts of the compiled plan. */
+  readonly description: NativePlanDescription;
+
+  private constructor(native: NativePlanInstance) {
+    this.native = native;
+    this.description = native.describe();
+  }
+
+  /**
+   * Compiles `graph` for `options.batch`. Parameters the store lacks are created (initialized from
+   * their IR init spec and the seed); those it has are shared.
+   *
+   * @param graph - the network as IR (see lib/ir/types.ts)
+   * @param store - where parameters live
+   * @param options - batch size, mode, seed, optimizer
+   * @throws ValidationError naming the node and field when the graph is invalid
+   */
+  static compile(graph: IrGraph, store: ParameterStore, options: PlanOptions): Plan {
+    const batch = checkInteger(options.batch, 'batch');
+    const seed = checkInteger(options.seed ?? 0, 'seed', 0);
+    const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
+    const training = options.training ?? true;
+    try {
+      const native = new (binding().NativePlan)(store.native, JSON.stringify(graph), { batch, training, seed, optimizer });
+      return new Plan(native);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'ERR_NASNET_INVALID' || e.code === 'ERR_NASNET_RANGE') throw new ValidationError(e.message);
+      throw new NativeError(e.message);
+    }
+  }
+
+  /** Input shape [batch, C, H, W]. */
+  get inputShape(): number[] {
+    return this.description.inputShape;
+  }
+
+  /** Number of classes of outputs[0]. */
+  get classes(): number {
+    return this.description.classes;
+  }
+
+  private live(): NativePlanInstance {
+    if (!this.native) throw new ValidationError('plan was disposed');
+    return this.native;
+  }
+
+  private checkImages(images: Float32Array): void {
+    if (!(images instanceof Float32Array)) throw new ValidationError('Expected Float32Array for images');
+    const want = this.inputShape.reduce((a, b) => a * b, 1);
+    if (images.length !== want) {
+      throw new ValidationError(`Expected images of length ${want} (${this.inputShape.join('×')}) but received ${images.length}`);
+    }
+  }
+
+  private checkLabels(labels: Int32Array): void {
+    if (!(labels instanceof Int32Array)) throw new ValidationError('Expected Int32Array for labels');
+    const n = this.inputShape[0];
+    if (labels.length !== n) throw new ValidationError(`Expected labels of length ${n} but received ${labels.length}`);
+    for (let i = 0; i < n; i++) {
+      if (labels[i] < 0 || labels[i] >= this.classes) {
+        throw new ValidationError(`labels[${i}] = ${labels[i]} is outside [0, ${this.classes})`);
+      }
+    }
+  }
+
+  /**
+   * One training step: forward (batch statistics, DropPath), loss, backward, clipping, update.
+   *
+   * @param images - batch × C × H × W floats, NCHW
+   * @param labels - batch class indices in [0, classes)
+   * @param hyper - this step's learning rate, regularization and DropPath rate
+   * @returns the mean loss, the number of correct top-1 predictions, and the gradient norm before clipping
+   */
+  trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult> {
+    const plan = this.live();
+    this.checkImages(images);
+    this.checkLabels(labels);
+    checkNumber(hyper.lr, 'lr', 0);
+    if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', 0, 0.999999);
+    if (hyper.step !== undefined) checkInteger(hyper.step, 'step', 0);
+    const stack = new Error().stack;
+    return wrapNative('trainStep', plan.trainStep(images, labels, hyper as NativeStepHyper), stack);
+  }
+
+  /** Loss and correct count with inference semantics (running BN statistics, no DropPath). */
+  evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult> {
+    const plan = this.live();
+    this.checkImages(images);
+    this.checkLabels(labels);
+    return wrapNative('evaluate', plan.evaluate(images, labels), new Error().stack);
+  }
+
+  /** Logits of outputs[0], batch × classes, with inference semantics. */
+  predict(images: Float32Array): Promise<Float32Array> {
+    const plan = this.live();
+    this.checkImages(images);
+    return wrapNative('predict', plan.predict(images), new Error().stack);
+  }
+
+  /** Frees the plan's native memory. Parameters stay in the store. */
+  dispose(): void {
+    this.native?.dispose();
+    this.native = undefined;
+  }
+}

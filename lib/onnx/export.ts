@@ -1,0 +1,204 @@
+import { writeFileSync } from 'node:fs';
+import { ValidationError } from '../errors.js';
+import type { IrGraph, IrNode } from '../ir/types.js';
+import { ProtoWriter } from './protobuf.js';
+
+/** Where exported weights come from: a ParameterStore, or any name → tensor lookup. */
+export interface TensorSource {
+  get(name: string): { data: Float32Array; shape: number[] } | undefined;
+}
+
+/** Options of {@link exportOnnx}. */
+export interface OnnxExportOptions {
+  /** ONNX opset; default 13. */
+  opset?: number;
+  /** Name of the model's graph; default 'nasnet'. */
+  graphName?: string;
+  /** Written into the model's doc_string (e.g. the genotype JSON). */
+  docString?: string;
+}
+
+// ONNX enum values (onnx.proto).
+const FLOAT = 1;
+const INT64 = 7;
+const ATTR_FLOAT = 1;
+const ATTR_INT = 2;
+const ATTR_STRING = 3;
+const ATTR_INTS = 7;
+const IR_VERSION_ONNX = 7; // the ONNX IR version that goes with opset 13
+
+type Attr = { name: string; ints?: number[]; int?: number; float?: number; string?: string };
+
+function attribute(a: Attr): ProtoWriter {
+  const w = new ProtoWriter().string(1, a.name);
+  if (a.ints) w.packedInts(8, a.ints).int(20, ATTR_INTS);
+  else if (a.int !== undefined) w.int(3, a.int).int(20, ATTR_INT);
+  else if (a.float !== undefined) w.float(2, a.float).int(20, ATTR_FLOAT);
+  else if (a.string !== undefined) w.bytes(4, new TextEncoder().encode(a.string)).int(20, ATTR_STRING);
+  return w;
+}
+
+function floatTensor(name: string, shape: number[], data: Float32Array): ProtoWriter {
+  const w = new ProtoWriter().packedInts(1, shape).int(2, FLOAT).string(8, name);
+  return w.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+function int64Tensor(name: string, values: number[]): ProtoWriter {
+  const raw = new Uint8Array(values.length * 8);
+  const dv = new DataView(raw.buffer);
+  values.forEach((v, i) => dv.setBigInt64(i * 8, BigInt(v), true));
+  return new ProtoWriter().packedInts(1, [values.length]).int(2, INT64).string(8, name).bytes(9, raw);
+}
+
+function valueInfo(name: string, dims: (number | string)[] | undefined): ProtoWriter {
+  const tensorType = new ProtoWriter().int(1, FLOAT);
+  if (dims) {
+    const shape = new ProtoWriter();
+    for (const d of dims) shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+    tensorType.message(2, shape);
+  }
+  return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
+}
+
+/** The nodes that `outputs[0]` depends on, in graph order (the inference graph). */
+function inferenceNodes(graph: IrGraph): IrNode[] {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const needed = new Set<string>();
+  const stack = [graph.outputs[0]];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (needed.has(id)) continue;
+    const node = byId.get(id);
+    if (!node) continue; // a graph input
+    needed.add(id);
+    stack.push(...node.inputs);
+  }
+  return graph.nodes.filter((n) => needed.has(n.id));
+}
+
+function pair(v: unknown, dflt: [number, number]): number[] {
+  return Array.isArray(v) ? (v as number[]) : dflt;
+}
+
+/**
+ * Serializes the inference part of `graph` (what `outputs[0]`, the logits, depends on) as a standard
+ * ONNX model, with the weights from `weights`. Training-only ops vanish: DropPath and Dropout become
+ * identities; the loss and the auxiliary head are not reachable from the logits and are left out.
+ * BatchNormalization uses the running statistics. The input is `images` [batch, C, H, W].
+ *
+ * @param graph - the network's IR (training or inference graph)
+ * @param weights - a ParameterStore (or any lookup) holding every parameter the graph names
+ * @param options - opset (default 13), graph name, doc string
+ * @returns the ONNX ModelProto bytes
+ * @example
+ * const bytes = exportOnnx(graph, store);
+ * writeFileSync('model.onnx', bytes);
+ */
+export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxExportOptions = {}): Uint8Array {
+  const opset = options.opset ?? 13;
+  const g = new ProtoWriter();
+  const nodes = inferenceNodes(graph);
+  const usedParams = new Set<string>();
+  const extra: ProtoWriter[] = [];
+  for (const node of nodes) {
+    const a = node.attrs ?? {};
+    let op: string = node.op;
+    let inputs = [...node.inputs, ...(node.params ?? [])];
+    const attrs: Attr[] = [];
+    switch (node.op) {
+      case 'Conv':
+        attrs.push(
+          { name: 'kernel_shape', ints: a.kernel_shape as number[] },
+          { name: 'strides', ints: pair(a.strides, [1, 1]) },
+          { name: 'pads', ints: (a.pads as number[]) ?? [0, 0, 0, 0] },
+          { name: 'dilations', ints: pair(a.dilations, [1, 1]) },
+          { name: 'group', int: (a.group as number) ?? 1 },
+        );
+        break;
+      case 'BatchNormalization':
+        attrs.push({ name: 'epsilon', float: (a.epsilon as number) ?? 1e-5 }, { name: 'momentum', float: (a.momentum as number) ?? 0.9 });
+        break;
+      case 'MaxPool':
+      case 'AveragePool':
+        attrs.push(
+          { name: 'kernel_shape', ints: a.kernel_shape as number[] },
+          { name: 'strides', ints: pair(a.strides, [1, 1]) },
+          { name: 'pads', ints: (a.pads as number[]) ?? [0, 0, 0, 0] },
+        );
+        if (node.op === 'AveragePool') attrs.push({ name: 'count_include_pad', int: (a.count_include_pad as number) ?? 0 });
+        break;
+      case 'Concat':
+      case 'Flatten':
+        attrs.push({ name: 'axis', int: 1 });
+        break;
+      case 'Gemm':
+        attrs.push({ name: 'transB', int: 1 });
+        break;
+      case 'Pad': {
+        const padsName = `${node.id}/pads`;
+        extra.push(int64Tensor(padsName, a.pads as number[]));
+        inputs = [node.inputs[0], padsName];
+        attrs.push({ name: 'mode', string: 'constant' });
+        break;
+      }
+      case 'Slice': {
+        const s = a as { starts: number[]; ends: number[]; axes: number[]; steps?: number[] };
+        const names = ['starts', 'ends', 'axes', 'steps'].map((k) => `${node.id}/${k}`);
+        extra.push(
+          int64Tensor(names[0], s.starts),
+          int64Tensor(names[1], s.ends),
+          int64Tensor(names[2], s.axes),
+          int64Tensor(names[3], s.steps ?? s.starts.map(() => 1)),
+        );
+        inputs = [node.inputs[0], ...names];
+        break;
+      }
+      case 'Dropout':
+      case 'DropPath':
+        op = 'Identity';
+        inputs = [node.inputs[0]];
+        break;
+      case 'Relu':
+      case 'Add':
+      case 'GlobalAveragePool':
+      case 'Identity':
+        break;
+      default:
+        throw new ValidationError(`exportOnnx: node '${node.id}': op ${node.op} feeds the logits but has no ONNX inference form`);
+    }
+    for (const p of node.params ?? []) usedParams.add(p);
+    const n = new ProtoWriter();
+    for (const i of inputs) n.string(1, i);
+    n.string(2, node.id).string(3, node.id).string(4, op);
+    for (const at of attrs) n.message(5, attribute(at));
+    g.message(1, n);
+  }
+  g.string(2, options.graphName ?? 'nasnet');
+  for (const name of [...usedParams].sort()) {
+    const t = weights.get(name);
+    if (!t) throw new ValidationError(`exportOnnx: parameter '${name}' is not in the weights (compile a plan on the store first)`);
+    g.message(5, floatTensor(name, t.shape, t.data));
+  }
+  for (const t of extra) g.message(5, t);
+  const images = graph.inputs.find((i) => i.dtype === 'float32');
+  if (!images) throw new ValidationError('exportOnnx: the graph has no float32 input');
+  g.message(11, valueInfo(images.name, images.shape.map((d) => (d === 'N' ? 'batch' : d))));
+  g.message(12, valueInfo(graph.outputs[0], undefined));
+  const model = new ProtoWriter()
+    .int(1, IR_VERSION_ONNX)
+    .string(2, 'nasnet')
+    .string(3, '0.1.0')
+    .message(7, g)
+    .message(8, new ProtoWriter().string(1, '').int(2, opset));
+  if (options.docString) model.string(6, options.docString);
+  return model.finish();
+}
+
+/**
+ * {@link exportOnnx} to a file.
+ *
+ * @param path - the .onnx file to write
+ */
+export function writeOnnx(path: string, graph: IrGraph, weights: TensorSource, options: OnnxExportOptions = {}): void {
+  writeFileSync(path, exportOnnx(graph, weights, options));
+}

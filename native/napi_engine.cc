@@ -1,0 +1,370 @@
+// The engine's binding: ParameterStore and Plan wrapped as JS objects. Steps run in AsyncWorkers
+// whose Execute() touches no JS value; the typed arrays they read stay referenced until OnOK/OnError.
+// Every argument is checked here too (TypeScript checks first), so a wrong call is a TypeError or
+// RangeError naming the field, never a crash.
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "napi_exports.h"
+#include "plan/engine.h"
+
+namespace nasnet::napi {
+namespace {
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
+
+Napi::Error StatusError(Napi::Env env, const Status& st) {
+  Napi::Error e = Napi::Error::New(env, st.message());
+  e.Set("code", Napi::String::New(env, st.code() == StatusCode::kInvalidArgument   ? "ERR_NASNET_INVALID"
+                                       : st.code() == StatusCode::kOutOfRange       ? "ERR_NASNET_RANGE"
+                                       : st.code() == StatusCode::kResourceExhausted ? "ERR_NASNET_MEMORY"
+                                                                                      : "ERR_NASNET_NATIVE"));
+  return e;
+}
+
+Napi::Float32Array ExpectFloat32(const Napi::Value& v, const char* field) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    ThrowType(v.Env(), std::string("Expected Float32Array for ") + field);
+  return v.As<Napi::Float32Array>();
+}
+
+Napi::Int32Array ExpectInt32(const Napi::Value& v, const char* field) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(v.Env(), std::string("Expected Int32Array for ") + field);
+  return v.As<Napi::Int32Array>();
+}
+
+double NumberField(const Napi::Object& o, const char* key, double dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsNumber()) ThrowType(o.Env(), std::string("Expected number for ") + key);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) ThrowRange(o.Env(), std::string("Expected finite number for ") + key);
+  return d;
+}
+
+bool BoolField(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsBoolean()) ThrowType(o.Env(), std::string("Expected boolean for ") + key);
+  return v.As<Napi::Boolean>().Value();
+}
+
+// ---- ParameterStore -----------------------------------------------------------------------------
+
+class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeStore",
+                       {InstanceMethod("names", &StoreWrap::Names), InstanceMethod("get", &StoreWrap::Get),
+                        InstanceMethod("set", &StoreWrap::Set), InstanceMethod("remove", &StoreWrap::Remove)});
+  }
+  explicit StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {
+    store_ = std::make_shared<ParameterStore>();
+  }
+  std::shared_ptr<ParameterStore> store() const { return store_; }
+
+ private:
+  Napi::Value Names(const Napi::CallbackInfo& info) {
+    std::vector<std::string> names = store_->Names();
+    Napi::Array out = Napi::Array::New(info.Env(), names.size());
+    for (size_t i = 0; i < names.size(); ++i) out.Set(i, names[i]);
+    return out;
+  }
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "Expected string for name");
+    std::vector<float> data;
+    std::vector<int64_t> shape;
+    Status st = store_->Get(info[0].As<Napi::String>(), &data, &shape);
+    if (!st.ok()) return env.Undefined();
+    Napi::Float32Array arr = Napi::Float32Array::New(env, data.size());
+    std::copy(data.begin(), data.end(), arr.Data());
+    Napi::Array dims = Napi::Array::New(env, shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) dims.Set(i, static_cast<double>(shape[i]));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("data", arr);
+    out.Set("shape", dims);
+    return out;
+  }
+  Napi::Value Set(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString()) ThrowType(env, "Expected string for name");
+    Napi::Float32Array data = ExpectFloat32(info[1], "data");
+    std::vector<int64_t> shape;
+    bool has_shape = info.Length() > 2 && !info[2].IsUndefined();
+    if (has_shape) {
+      if (!info[2].IsArray()) ThrowType(env, "Expected array of positive integers for shape");
+      Napi::Array a = info[2].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        Napi::Value d = a.Get(i);
+        if (!d.IsNumber() || d.As<Napi::Number>().DoubleValue() < 1)
+          ThrowType(env, "Expected array of positive integers for shape");
+        shape.push_back(d.As<Napi::Number>().Int64Value());
+      }
+    }
+    Status st = store_->Set(info[0].As<Napi::String>(), data.Data(), data.ElementLength(), has_shape ? &shape : nullptr);
+    if (!st.ok()) throw StatusError(env, st);
+    return env.Undefined();
+  }
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "Expected string for name");
+    Status st = store_->Remove(info[0].As<Napi::String>());
+    return Napi::Boolean::New(env, st.ok());
+  }
+
+  std::shared_ptr<ParameterStore> store_;
+};
+Napi::FunctionReference* StoreWrap::constructor = nullptr;
+
+// ---- Plan ---------------------------------------------------------------------------------------
+
+struct PlanHolder {
+  std::unique_ptr<Plan> plan;
+  std::atomic<bool> busy{false};
+};
+
+enum class StepKind { kTrain, kEvaluate, kPredict };
+
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, Napi::Float32Array images,
+             Napi::Value labels, const StepHyper& hyper)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), holder_(std::move(holder)), kind_(kind),
+        hyper_(hyper) {
+    images_ref_ = Napi::Persistent(images.As<Napi::Object>());
+    images_ = images.Data();
+    if (labels.IsTypedArray()) {
+      Napi::Int32Array l = labels.As<Napi::Int32Array>();
+      labels_ref_ = Napi::Persistent(l.As<Napi::Object>());
+      labels_ = l.Data();
+    }
+    if (kind_ == StepKind::kPredict) {
+      logits_.resize(static_cast<size_t>(holder_->plan->input_shape()[0]) * holder_->plan->classes());
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    Status st;
+    switch (kind_) {
+      case StepKind::kTrain: st = holder_->plan->TrainStep(images_, labels_, hyper_, &train_); break;
+      case StepKind::kEvaluate: st = holder_->plan->Evaluate(images_, labels_, &eval_); break;
+      case StepKind::kPredict: st = holder_->plan->Predict(images_, logits_.data()); break;
+    }
+    if (!st.ok()) status_ = st;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    holder_->busy = false;
+    if (!status_.ok()) {
+      deferred_.Reject(StatusError(env, status_).Value());
+      return;
+    }
+    if (kind_ == StepKind::kPredict) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size());
+      std::copy(logits_.begin(), logits_.end(), out.Data());
+      deferred_.Resolve(out);
+      return;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    if (kind_ == StepKind::kTrain) {
+      out.Set("loss", train_.loss);
+      out.Set("correct", train_.correct);
+      out.Set("gradNorm", train_.grad_norm);
+    } else {
+      out.Set("loss", eval_.loss);
+      out.Set("correct", eval_.correct);
+    }
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override {
+    holder_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<PlanHolder> holder_;
+  StepKind kind_;
+  StepHyper hyper_;
+  Napi::ObjectReference images_ref_, labels_ref_;
+  const float* images_ = nullptr;
+  const int32_t* labels_ = nullptr;
+  std::vector<float> logits_;
+  StepResult train_;
+  EvalResult eval_;
+  Status status_;
+};
+
+class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativePlan",
+                       {InstanceMethod("trainStep", &PlanWrap::TrainStep),
+                        InstanceMethod("evaluate", &PlanWrap::Evaluate), InstanceMethod("predict", &PlanWrap::Predict),
+                        InstanceMethod("describe", &PlanWrap::Describe), InstanceMethod("dispose", &PlanWrap::Dispose)});
+  }
+
+  // new NativePlan(store, irJson, {batch, training, seed, optimizer})
+  explicit PlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3) ThrowType(env, "Expected (store, irJson, options)");
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(StoreWrap::constructor->Value()))
+      ThrowType(env, "Expected NativeStore for store");
+    if (!info[1].IsString()) ThrowType(env, "Expected string (IR JSON) for ir");
+    if (!info[2].IsObject()) ThrowType(env, "Expected object for options");
+    StoreWrap* store = StoreWrap::Unwrap(info[0].As<Napi::Object>());
+    Napi::Object o = info[2].As<Napi::Object>();
+    PlanOptions options;
+    double batch = NumberField(o, "batch", 0);
+    if (batch < 1 || batch != static_cast<int>(batch) || batch > (1 << 20))
+      ThrowRange(env, "Expected positive integer for batch but received " + std::to_string(batch));
+    options.batch = static_cast<int>(batch);
+    options.training = BoolField(o, "training", true);
+    double seed = NumberField(o, "seed", 0);
+    if (seed < 0) ThrowRange(env, "Expected non-negative integer for seed");
+    options.seed = static_cast<uint64_t>(seed);
+    Napi::Value opt = o.Get("optimizer");
+    if (!opt.IsUndefined()) {
+      std::string name = opt.IsString() ? opt.As<Napi::String>().Utf8Value() : "";
+      if (name == "sgd") options.optimizer = OptimizerKind::kSgd;
+      else if (name == "rmsprop") options.optimizer = OptimizerKind::kRmsprop;
+      else ThrowType(env, "Expected 'sgd' or 'rmsprop' for optimizer");
+    }
+    holder_ = std::make_shared<PlanHolder>();
+    Status st = Plan::Compile(info[1].As<Napi::String>().Utf8Value(), store->store(), options, &holder_->plan);
+    if (!st.ok()) throw StatusError(env, st);
+  }
+
+ private:
+  Plan* Live(Napi::Env env) {
+    if (!holder_ || !holder_->plan) throw Napi::Error::New(env, "plan was disposed");
+    return holder_->plan.get();
+  }
+  void Claim(Napi::Env env) {
+    bool expected = false;
+    if (!holder_->busy.compare_exchange_strong(expected, true))
+      throw Napi::Error::New(env, "plan is busy: await the previous step before starting another");
+  }
+  Napi::Float32Array CheckImages(Napi::Env env, const Napi::Value& v) {
+    Plan* p = Live(env);
+    Napi::Float32Array images = ExpectFloat32(v, "images");
+    size_t want = 1;
+    for (int64_t d : p->input_shape()) want *= static_cast<size_t>(d);
+    if (images.ElementLength() != want)
+      ThrowRange(env, "Expected images of length " + std::to_string(want) + " but received " +
+                          std::to_string(images.ElementLength()));
+    return images;
+  }
+  Napi::Int32Array CheckLabels(Napi::Env env, const Napi::Value& v) {
+    Plan* p = Live(env);
+    Napi::Int32Array labels = ExpectInt32(v, "labels");
+    size_t want = static_cast<size_t>(p->input_shape()[0]);
+    if (labels.ElementLength() != want)
+      ThrowRange(env, "Expected labels of length " + std::to_string(want) + " but received " +
+                          std::to_string(labels.ElementLength()));
+    const int32_t* l = labels.Data();
+    for (size_t i = 0; i < want; ++i) {
+      if (l[i] < 0 || l[i] >= p->classes())
+        ThrowRange(env, "labels[" + std::to_string(i) + "] = " + std::to_string(l[i]) + " is outside [0, " +
+                            std::to_string(p->classes()) + ")");
+    }
+    return labels;
+  }
+
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array images = CheckImages(env, info[0]);
+    Napi::Int32Array labels = CheckLabels(env, info[1]);
+    StepHyper h;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      if (!info[2].IsObject()) ThrowType(env, "Expected object for hyper");
+      Napi::Object o = info[2].As<Napi::Object>();
+      h.lr = static_cast<float>(NumberField(o, "lr", h.lr));
+      h.momentum = static_cast<float>(NumberField(o, "momentum", h.momentum));
+      h.nesterov = BoolField(o, "nesterov", h.nesterov);
+      h.weight_decay = static_cast<float>(NumberField(o, "weightDecay", h.weight_decay));
+      h.clip_norm = static_cast<float>(NumberField(o, "clipNorm", h.clip_norm));
+      h.rms_decay = static_cast<float>(NumberField(o, "rmsDecay", h.rms_decay));
+      h.rms_eps = static_cast<float>(NumberField(o, "rmsEpsilon", h.rms_eps));
+      h.drop_path_rate = static_cast<float>(NumberField(o, "dropPathRate", h.drop_path_rate));
+      double step = NumberField(o, "step", 0);
+      if (step < 0) ThrowRange(env, "Expected non-negative integer for step");
+      h.step = static_cast<uint64_t>(step);
+      if (h.lr < 0) ThrowRange(env, "Expected non-negative number for lr");
+      if (h.drop_path_rate < 0 || h.drop_path_rate >= 1) ThrowRange(env, "Expected dropPathRate in [0, 1)");
+    }
+    Claim(env);
+    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, images, labels, h);
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  }
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array images = CheckImages(env, info[0]);
+    Napi::Int32Array labels = CheckLabels(env, info[1]);
+    Claim(env);
+    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, images, labels, StepHyper());
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  }
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array images = CheckImages(env, info[0]);
+    Claim(env);
+    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, images, env.Undefined(), StepHyper());
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  }
+  Napi::Value Describe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plan* p = Live(env);
+    Napi::Object out = Napi::Object::New(env);
+    std::vector<int64_t> shape = p->input_shape();
+    Napi::Array dims = Napi::Array::New(env, shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) dims.Set(i, static_cast<double>(shape[i]));
+    out.Set("inputShape", dims);
+    out.Set("classes", p->classes());
+    out.Set("activationBytes", static_cast<double>(p->activation_bytes()));
+    out.Set("naiveActivationBytes", static_cast<double>(p->naive_activation_bytes()));
+    std::vector<std::string> names = p->param_names();
+    Napi::Array params = Napi::Array::New(env, names.size());
+    for (size_t i = 0; i < names.size(); ++i) params.Set(i, names[i]);
+    out.Set("params", params);
+    return out;
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (holder_ && holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before dispose()");
+    holder_.reset();
+    return env.Undefined();
+  }
+
+  std::shared_ptr<PlanHolder> holder_;
+};
+
+}  // namespace
+
+void RegisterEngine(Napi::Env env, Napi::Object exports) {
+  Napi::Function store = StoreWrap::Define(env);
+  StoreWrap::constructor = new Napi::FunctionReference(Napi::Persistent(store));
+  exports.Set("NativeStore", store);
+  exports.Set("NativePlan", PlanWrap::Define(env));
+}
+
+}  // namespace nasnet::napi
