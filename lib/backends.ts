@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type NativeInfo, binding } from './binding.js';
+import { binding, type NativeInfo } from './binding.js';
 import { packageRoot } from './util/package-root.js';
 
 /** A compute backend a plan can run on. */

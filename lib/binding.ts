@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { AddonLoadError } from './errors.js';
 import type { NativeEngine } from './engine/native-types.js';
+import { AddonLoadError } from './errors.js';
 import { packageRoot } from './util/package-root.js';
 
 /** A CUDA device as the runtime reports it. */

@@ -38,8 +38,8 @@ function countNative(output) {
 
 function nativeTests(label, buildDir, extra, env) {
   const configure = run('cmake', ['-S', '.', '-B', buildDir, '-G', 'Ninja', '-DNASNET_BUILD_TESTS=ON', '-DNASNET_CUDA=0', ...extra], { capture: true });
-  const build = configure.status === 0 && run('cmake', ['--build', buildDir, '-j', '2'], { capture: true });
-  if (!build || build.status !== 0) {
+  const build = configure.status === 0 ? run('cmake', ['--build', buildDir, '-j', '2'], { capture: true }) : configure;
+  if (build.status !== 0) {
     check(`${label}: build`, false);
     return;
   }

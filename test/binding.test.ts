@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addonCandidates, backends, formatBackends, loadBinding } from '../lib/index.js';
 import { AddonLoadError } from '../lib/errors.js';
+import { addonCandidates, backends, formatBackends, loadBinding } from '../lib/index.js';
 
 describe('native addon loading', () => {
   it('loads the built addon and reports the CPU', () => {

@@ -1,10 +1,20 @@
 import { Command, CommanderError } from 'commander';
+import { registerCount } from './count.js';
+import { registerDraw } from './draw.js';
+import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
+import { registerSearch } from './search.js';
+import { registerTrain } from './train.js';
 
 /** Builds the `nasnet` command line program (exported for tests). */
 export function buildProgram(): Command {
   const program = new Command();
   program.name('nasnet').description('Neural architecture search (NASNet) for Node.js').showHelpAfterError();
+  registerSearch(program);
+  registerTrain(program);
+  registerCount(program);
+  registerDraw(program);
+  registerExport(program);
   registerInfo(program);
   return program;
 }

@@ -39,12 +39,16 @@ export interface StepHyper {
   step?: number;
 }
 
-function wrapNative<T>(what: string, p: Promise<T>, stack: string | undefined): Promise<T> {
-  return p.catch((err: Error) => {
-    const e = err instanceof RangeError || err instanceof TypeError ? err : new NativeError(`${what}: ${err.message}`);
+/** Runs a native async call; a native failure becomes a NativeError whose stack points at the caller. */
+async function wrapNative<T>(what: string, call: () => Promise<T>, stack: string | undefined): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const native = err as Error;
+    const e = native instanceof RangeError || native instanceof TypeError ? new ValidationError(native.message) : new NativeError(`${what}: ${native.message}`);
     if (stack) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
     throw e;
-  });
+  }
 }
 
 /**
@@ -132,8 +136,9 @@ export class Plan {
    * @param labels - batch class indices in [0, classes)
    * @param hyper - this step's learning rate, regularization and DropPath rate
    * @returns the mean loss, the number of correct top-1 predictions, and the gradient norm before clipping
+   * @throws (rejects with) ValidationError for a wrong argument or a busy/disposed plan; NativeError for an engine failure
    */
-  trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult> {
+  async trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult> {
     const plan = this.live();
     this.checkImages(images);
     this.checkLabels(labels);
@@ -141,22 +146,22 @@ export class Plan {
     if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', 0, 0.999999);
     if (hyper.step !== undefined) checkInteger(hyper.step, 'step', 0);
     const stack = new Error().stack;
-    return wrapNative('trainStep', plan.trainStep(images, labels, hyper as NativeStepHyper), stack);
+    return wrapNative('trainStep', () => plan.trainStep(images, labels, hyper as NativeStepHyper), stack);
   }
 
   /** Loss and correct count with inference semantics (running BN statistics, no DropPath). */
-  evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult> {
+  async evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult> {
     const plan = this.live();
     this.checkImages(images);
     this.checkLabels(labels);
-    return wrapNative('evaluate', plan.evaluate(images, labels), new Error().stack);
+    return wrapNative('evaluate', () => plan.evaluate(images, labels), new Error().stack);
   }
 
   /** Logits of outputs[0], batch × classes, with inference semantics. */
-  predict(images: Float32Array): Promise<Float32Array> {
+  async predict(images: Float32Array): Promise<Float32Array> {
     const plan = this.live();
     this.checkImages(images);
-    return wrapNative('predict', plan.predict(images), new Error().stack);
+    return wrapNative('predict', () => plan.predict(images), new Error().stack);
   }
 
   /** Frees the plan's native memory. Parameters stay in the store. */

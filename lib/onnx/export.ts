@@ -46,7 +46,7 @@ function floatTensor(name: string, shape: number[], data: Float32Array): ProtoWr
 function int64Tensor(name: string, values: number[]): ProtoWriter {
   const raw = new Uint8Array(values.length * 8);
   const dv = new DataView(raw.buffer);
-  values.forEach((v, i) => dv.setBigInt64(i * 8, BigInt(v), true));
+  for (let i = 0; i < values.length; i++) dv.setBigInt64(i * 8, BigInt(values[i]), true);
   return new ProtoWriter().packedInts(1, [values.length]).int(2, INT64).string(8, name).bytes(9, raw);
 }
 

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { countGenotype } from '../cells/counts.js';
+import { NASNET_A } from '../cells/genotypes.js';
+import type { NetworkOptions } from '../cells/network.js';
+import { PRESET_NAMES, presetOptions } from '../cells/presets.js';
+import { ValidationError } from '../errors.js';
+import { intArg, resolveGenotypeArg } from './genotype-arg.js';
+
+interface CountOpts {
+  preset?: string;
+  genotype?: string;
+  dataset?: string;
+  n?: number;
+  penultimate?: number;
+  image?: number;
+  classes?: number;
+  json?: boolean;
+}
+
+/** Registers `nasnet count`. */
+export function registerCount(program: Command): void {
+  program
+    .command('count')
+    .description('count trainable parameters and multiply-adds of a network (auxiliary head excluded)')
+    .option('--preset <name>', `a published model: ${PRESET_NAMES.join(', ')}`)
+    .option('--genotype <g>', 'a named genotype, a genotype JSON file, or inline JSON (default nasnet-a)')
+    .option('--dataset <d>', "layout: 'cifar' (or cifar10/cifar100) or 'imagenet'", 'cifar')
+    .option('--n <N>', 'normal cells per stack', intArg('--n'))
+    .option('--penultimate <P>', 'penultimate filters (F = P / 24)', intArg('--penultimate'))
+    .option('--image <S>', 'input size', intArg('--image'))
+    .option('--classes <K>', 'classes', intArg('--classes'))
+    .option('--json', 'print JSON')
+    .action((o: CountOpts) => {
+      let options: NetworkOptions;
+      if (o.preset) {
+        options = presetOptions(o.preset, {});
+      } else {
+        const d = (o.dataset ?? 'cifar').toLowerCase();
+        const imagenet = d === 'imagenet';
+        if (!imagenet && !['cifar', 'cifar10', 'cifar100'].includes(d)) {
+          throw new ValidationError(`--dataset: expected 'cifar' or 'imagenet' but received '${o.dataset}'`);
+        }
+        options = imagenet
+          ? { stem: 'imagenet', stemMultiplier: 1, numClasses: 1000, inputSize: 224 }
+          : { stem: 'cifar', numClasses: d === 'cifar100' ? 100 : 10, inputSize: 32 };
+      }
+      if (o.n !== undefined) options = { ...options, cellsPerStack: o.n };
+      if (o.penultimate !== undefined) options = { ...options, penultimate: o.penultimate };
+      if (o.image !== undefined) options = { ...options, inputSize: o.image };
+      if (o.classes !== undefined) options = { ...options, numClasses: o.classes };
+      const genotype = o.genotype ? resolveGenotypeArg(o.genotype) : NASNET_A;
+      const c = countGenotype(genotype, options);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ params: c.params, multAdds: c.multAdds })}\n`);
+      } else {
+        process.stdout.write(`params: ${(c.params / 1e6).toFixed(2)}M (${c.params})\nmult-adds: ${(c.multAdds / 1e6).toFixed(1)}M (${c.multAdds})\n`);
+      }
+    });
+}

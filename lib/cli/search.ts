@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
+import { ValidationError } from '../errors.js';
+import { searchCells, topTable } from '../search/search.js';
+import { intArg, numArg } from './genotype-arg.js';
+
+interface SearchCli {
+  dataset: string;
+  data?: string;
+  strategy: string;
+  children: number;
+  blocks: number;
+  n: number;
+  filters: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  maxBatches: number;
+  maxValidation: number;
+  concurrency: number;
+  seed: number;
+  run?: string;
+  resume?: string;
+  maxParams?: number;
+  maxMultAdds?: number;
+  json?: boolean;
+}
+
+/** Registers `nasnet search`. */
+export function registerSearch(program: Command): void {
+  program
+    .command('search')
+    .description('search Normal and Reduction cells: a strategy proposes children, each trained on a proxy task')
+    .option('--dataset <d>', 'proxy data set (default: the embedded Fashion-MNIST subset, no network needed)', 'fashion-mnist-mini')
+    .option('--data <dir>', 'folder of the data set')
+    .option('--strategy <s>', `${STRATEGY_NAMES.join(', ')}`, 'ppo')
+    .option('--children <k>', 'children to evaluate', intArg('--children'), 20)
+    .option('--blocks <B>', 'blocks per cell', intArg('--blocks'), 5)
+    .option('--n <N>', 'proxy: normal cells per stack', intArg('--n'), 1)
+    .option('--filters <F>', 'proxy: filters of the first stack', intArg('--filters'), 8)
+    .option('--epochs <E>', 'proxy: epochs per child', intArg('--epochs'), 1)
+    .option('--batch <B>', 'proxy: batch size', intArg('--batch'), 32)
+    .option('--lr <lr>', 'proxy: initial learning rate', numArg('--lr'), 0.05)
+    .option('--max-batches <k>', 'proxy: at most k batches per epoch (0 = all)', intArg('--max-batches'), 0)
+    .option('--max-validation <k>', 'proxy: validate on at most k images (0 = all)', intArg('--max-validation'), 0)
+    .option('--concurrency <c>', 'children trained at once (cores are split)', intArg('--concurrency'), 1)
+    .option('--seed <s>', 'seed', intArg('--seed'), 0)
+    .option('--run <dir>', 'run folder (default runs/<date-time>)')
+    .option('--resume <dir>', 'continue the search in this run folder')
+    .option('--max-params <n>', 'reject children with more parameters', intArg('--max-params'))
+    .option('--max-mult-adds <n>', 'reject children with more multiply-adds', intArg('--max-mult-adds'))
+    .option('--json', 'print the result as JSON')
+    .action(async (o: SearchCli) => {
+      if (!STRATEGY_NAMES.includes(o.strategy as StrategyName)) {
+        throw new ValidationError(`--strategy: expected one of ${STRATEGY_NAMES.join(', ')} but received '${o.strategy}'`);
+      }
+      const constraints = o.maxParams !== undefined || o.maxMultAdds !== undefined ? { maxParams: o.maxParams, maxMultAdds: o.maxMultAdds } : undefined;
+      const r = await searchCells({
+        dataset: o.dataset,
+        dataDir: o.data,
+        strategy: o.strategy as StrategyName,
+        children: o.children,
+        blocks: o.blocks,
+        proxy: {
+          cellsPerStack: o.n,
+          filters: o.filters,
+          epochs: o.epochs,
+          batchSize: o.batch,
+          lr: o.lr,
+          maxBatchesPerEpoch: o.maxBatches,
+          maxValidationImages: o.maxValidation,
+        },
+        concurrency: o.concurrency,
+        seed: o.seed,
+        runDir: o.resume ?? o.run,
+        resume: o.resume !== undefined,
+        constraints,
+        progress: !o.json,
+      });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ runDir: r.runDir, best: r.best, children: r.history.length })}\n`);
+        return;
+      }
+      process.stdout.write(
+        `\n${topTable(r.history, 5)}\n\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}\n` +
+          `run folder: ${r.runDir} (history.jsonl, reward.svg, best-normal.svg, best-reduction.svg, best.json)\n` +
+          `train it at full scale:\n  nasnet train --genotype ${r.runDir}/best.json --dataset cifar10 --n 6 --penultimate 768 --epochs 600 --cutout 16\n`,
+      );
+    });
+}

@@ -1,0 +1,82 @@
+import { countGraph } from '../cells/counts.js';
+import { buildNetwork } from '../cells/network.js';
+import { resolveDataset } from '../data/registry.js';
+import type { Dataset } from '../data/types.js';
+import { train } from '../train/train.js';
+import type { ChildJob, ChildResult } from './types.js';
+
+const datasets = new Map<string, Promise<Dataset>>();
+
+/** Resolves a data set once per process (children of a search share it). */
+export function cachedDataset(spec: string, dataDir?: string): Promise<Dataset> {
+  const key = `${spec}\u0000${dataDir ?? ''}`;
+  let d = datasets.get(key);
+  if (!d) {
+    d = resolveDataset(spec, { dataDir });
+    datasets.set(key, d);
+    d.catch(() => datasets.delete(key));
+  }
+  return d;
+}
+
+/**
+ * Trains one child network on the proxy task and reports its validation accuracy curve. Never
+ * throws for a child's own failure: a diverged child gets accuracy 0 and `diverged`, an exception
+ * is returned as `error`.
+ *
+ * @param job - the child: genotype, seed, data set and proxy configuration
+ */
+export async function trainChild(job: ChildJob): Promise<ChildResult> {
+  const t0 = performance.now();
+  try {
+    const dataset = await cachedDataset(job.dataset, job.dataDir);
+    const p = job.proxy;
+    const r = await train({
+      genotype: job.genotype,
+      dataset,
+      network: { cellsPerStack: p.cellsPerStack, filters: p.filters, stemMultiplier: p.stemMultiplier, auxHead: p.auxHead },
+      epochs: p.epochs,
+      batchSize: p.batchSize,
+      lr: p.lr,
+      weightDecay: p.weightDecay,
+      dropPathKeep: p.dropPathKeep,
+      evalSplit: 'validation',
+      maxBatchesPerEpoch: p.maxBatchesPerEpoch > 0 ? p.maxBatchesPerEpoch : undefined,
+      maxEvalImages: p.maxValidationImages > 0 ? p.maxValidationImages : undefined,
+      seed: job.seed,
+    });
+    return {
+      accuracy: r.diverged ? 0 : r.accuracy,
+      curve: r.epochs.map((e) => e.evalAccuracy),
+      params: r.params,
+      multAdds: r.multAdds,
+      seconds: (performance.now() - t0) / 1000,
+      diverged: r.diverged,
+    };
+  } catch (err) {
+    return {
+      accuracy: 0,
+      curve: [],
+      params: 0,
+      multAdds: 0,
+      seconds: (performance.now() - t0) / 1000,
+      diverged: false,
+      error: err instanceof Error ? err.message : String(err),
+    };
+  }
+}
+
+/** Parameter and multiply-add counts of a child's proxy network (for constraints, before training). */
+export function childCounts(job: Pick<ChildJob, 'genotype' | 'proxy'>, info: { classes: number; height: number; width: number; channels: number }) {
+  const p = job.proxy;
+  const net = buildNetwork(job.genotype, {
+    cellsPerStack: p.cellsPerStack,
+    filters: p.filters,
+    stemMultiplier: p.stemMultiplier,
+    auxHead: false,
+    numClasses: info.classes,
+    inputSize: [info.height, info.width],
+    inputChannels: info.channels,
+  });
+  return countGraph(net.inference);
+}

@@ -1,0 +1,14 @@
+import type { ChildJob, ChildResult } from './types.js';
+
+/**
+ * Trains children somewhere: in this process, in local worker processes, or on other machines
+ * (BullMQ). The search loop only sees this interface.
+ */
+export interface ChildExecutor {
+  /** How many children it trains at once (the search keeps this many in flight). */
+  readonly concurrency: number;
+  /** Trains one child; resolves with its result (a child's failure is a result with `error`, not a rejection). */
+  submit(job: ChildJob): Promise<ChildResult>;
+  /** Stops workers; pending submissions reject. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,82 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ValidationError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { HistoryEntry } from './types.js';
+
+/**
+ * A search's run folder: everything needed to resume.
+ * - `config.json`: the search options (written once)
+ * - `proposals.jsonl`: every proposal, appended and flushed before it is trained
+ * - `history.jsonl`: one line per finished child, appended and flushed before the strategy sees the reward
+ * - `strategy.json`: the strategy's state (weights, optimizer, RNG, pending), replaced atomically
+ * - `best.json`: the best genotype so far
+ */
+export class RunDir {
+  constructor(readonly path: string) {}
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  create(): void {
+    mkdirSync(this.path, { recursive: true });
+  }
+
+  exists(): boolean {
+    return existsSync(this.file('config.json'));
+  }
+
+  writeJson(name: string, value: unknown): void {
+    writeFileAtomic(this.file(name), [Buffer.from(`${JSON.stringify(value, null, 2)}\n`)]);
+  }
+
+  readJson<T>(name: string): T | undefined {
+    const p = this.file(name);
+    if (!existsSync(p)) return undefined;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as T;
+    } catch (err) {
+      throw new ValidationError(`${p}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  /** Appends one JSON line and fsyncs it: when this returns, the line survives a kill. */
+  appendLine(name: string, value: unknown): void {
+    const fd = openSync(this.file(name), 'a');
+    try {
+      writeSync(fd, `${JSON.stringify(value)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Reads a JSON-lines file. A last line cut short by a kill (no newline, not JSON) is ignored; a
+   * corrupt line elsewhere is an error naming the file and line.
+   */
+  readLines<T>(name: string): T[] {
+    const p = this.file(name);
+    if (!existsSync(p)) return [];
+    const text = readFileSync(p, 'utf8');
+    const lines = text.split('\n');
+    const out: T[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as T);
+      } catch (err) {
+        const last = i === lines.length - 1;
+        if (last) break; // a torn final line: the child it described is retrained
+        throw new ValidationError(`${p}:${i + 1}: not valid JSON (${(err as Error).message})`);
+      }
+    }
+    return out;
+  }
+
+  history(): HistoryEntry[] {
+    return this.readLines<HistoryEntry>('history.jsonl');
+  }
+}
