@@ -1,0 +1,54 @@
+/** The data layer's public API: data sets by name, splits, loaders, and the format readers. */
+export { adaptInfo, LUMA } from './adapt.js';
+export {
+  CIFAR10_CLASSES,
+  CIFAR10_NORMALIZATION,
+  CIFAR10_REMOTE,
+  CIFAR100_NORMALIZATION,
+  CIFAR100_REMOTE,
+  DEBIAN_FASHION_MNIST_DIR,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_NORMALIZATION,
+  FASHION_MNIST_REMOTE,
+  IMAGENET_NORMALIZATION,
+  MNIST_CLASSES,
+  MNIST_NORMALIZATION,
+  MNIST_REMOTE,
+  type Normalization,
+} from './catalog.js';
+export {
+  CIFAR10_LAYOUT,
+  CIFAR100_LAYOUT,
+  type CifarLayout,
+  parseCifarRecords,
+  readCifarArchive,
+  readCifarFolder,
+} from './cifar.js';
+export { DecodePool, type DecodeTask } from './decode-pool.js';
+export { type DownloadOptions, dataCacheDir, downloadFile, ensureFile, type RemoteFile } from './download.js';
+export { IMAGE_EXTENSIONS, readLabelsFile, scanClassFolders, scanSplitFolder } from './folder.js';
+export { readMaybeGzip } from './gzip.js';
+export { encodeIdx, type IdxArray, parseIdx, readIdxFile } from './idx.js';
+export { createLoader, type Loader, type LoaderOptions } from './loader.js';
+export { IDX_FILES, readIdxFolder, readIdxPair } from './mnist.js';
+export {
+  DATASET_NAMES,
+  type DatasetDescription,
+  listDatasets,
+  miniFashionDir,
+  type ResolveOptions,
+  resolveDataset,
+} from './registry.js';
+export { DataRng } from './rng.js';
+export { DEFAULT_SPLIT_SEED, splitTrainValidation, tensorSplit } from './split.js';
+export type {
+  AugmentOptions,
+  Batch,
+  Dataset,
+  DatasetInfo,
+  FileSplit,
+  ResizeMode,
+  Split,
+  TensorSource,
+  TensorSplit,
+} from './types.js';
