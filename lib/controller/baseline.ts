@@ -1,0 +1,59 @@
+/**
+ * Exponential moving-average reward baseline, as in the NASNet and ENAS controllers.
+ */
+import { ValidationError } from '../errors.js';
+
+/**
+ * Moving average b ← decay · b + (1 − decay) · r. It starts at the first reward it sees, so the first
+ * advantage is 0 rather than the whole reward.
+ *
+ * @example
+ * const b = new EmaBaseline(0.95);
+ * b.advantage(0.5); // 0 (baseline becomes 0.5)
+ * b.advantage(0.7); // 0.2 (baseline becomes 0.51)
+ */
+export class EmaBaseline {
+  readonly decay: number;
+  private b: number | null = null;
+
+  /**
+   * @param decay - weight of the old value, in [0, 1); default 0.95.
+   */
+  constructor(decay = 0.95) {
+    if (!Number.isFinite(decay) || decay < 0 || decay >= 1) {
+      throw new ValidationError(`EmaBaseline: expected decay in [0, 1) but received ${String(decay)}`);
+    }
+    this.decay = decay;
+  }
+
+  /** The current baseline; `null` before the first reward. */
+  get value(): number | null {
+    return this.b;
+  }
+
+  /**
+   * The advantage of `reward` over the baseline so far, then fold `reward` into the baseline.
+   * @param reward - a finite reward.
+   * @returns reward − baseline (before the update); 0 for the first reward.
+   */
+  advantage(reward: number): number {
+    if (this.b === null) {
+      this.b = reward;
+      return 0;
+    }
+    const adv = reward - this.b;
+    this.b = this.decay * this.b + (1 - this.decay) * reward;
+    return adv;
+  }
+
+  /**
+   * Restore a value saved from {@link EmaBaseline.value}.
+   * @param value - a finite number, or null for "no reward seen yet".
+   */
+  load(value: number | null): void {
+    if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new ValidationError(`EmaBaseline.load: expected a finite number or null but received ${String(value)}`);
+    }
+    this.b = value;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The search controller: the NASNet LSTM policy and the search strategies (PPO, REINFORCE, random
+ * search, regularized evolution) behind one interface.
+ */
+export { Adam, type AdamOptions, type AdamState } from './adam.js';
+export { EmaBaseline } from './baseline.js';
+export {
+  CELL_TYPES,
+  checkDecisions,
+  DECISIONS_PER_BLOCK,
+  type DecisionKind,
+  type DecisionStep,
+  decisionSteps,
+  decisionsToGenotype,
+  genotypeToDecisions,
+  randomDecisions,
+} from './decisions.js';
+export {
+  type EvolutionConfig,
+  type EvolutionMember,
+  type EvolutionOptions,
+  type EvolutionPending,
+  type EvolutionState,
+  EvolutionStrategy,
+  type MutationKind,
+  mutateDecisions,
+} from './evolution.js';
+export {
+  type ControllerSample,
+  LstmController,
+  type LstmControllerConfig,
+  type LstmControllerOptions,
+  type ObjectiveTerm,
+  type ParameterSlice,
+  resolveControllerOptions,
+} from './lstm-controller.js';
+export {
+  type PolicyGradientBuffered,
+  type PolicyGradientConfig,
+  type PolicyGradientOptions,
+  type PolicyGradientPending,
+  type PolicyGradientState,
+  PolicyGradientStrategy,
+  type PolicyGradientUpdateInfo,
+} from './policy-gradient.js';
+export { type RandomSearchConfig, type RandomSearchOptions, type RandomSearchState, RandomSearchStrategy } from './random-search.js';
+export { Rng, type RngState } from './rng.js';
+export {
+  createStrategy,
+  type Observation,
+  type Proposal,
+  restoreStrategy,
+  type SearchStrategy,
+  STRATEGY_NAMES,
+  type StrategyName,
+  type StrategyOptionsByName,
+  type StrategyState,
+} from './strategy.js';

@@ -1,0 +1,121 @@
+/**
+ * Random search: every decision uniform over its valid choices (the same space and input
+ * restrictions as the controller's). The baseline every other strategy must beat.
+ */
+import { DEFAULT_BLOCKS } from '../cells/space.js';
+import { checkInteger } from './check.js';
+import { decisionsToGenotype, randomDecisions } from './decisions.js';
+import { type PendingEntry, takePending } from './pending.js';
+import { Rng, type RngState } from './rng.js';
+import { checkRecords, checkStateHeader } from './state-check.js';
+import type { Observation, Proposal, SearchStrategy } from './strategy.js';
+
+/** Options of random search. */
+export interface RandomSearchOptions {
+  /** Seed; default 0. */
+  seed?: number;
+  /** Blocks per cell B; default 5. */
+  blocks?: number;
+}
+
+/** Resolved options of random search. */
+export interface RandomSearchConfig {
+  seed: number;
+  blocks: number;
+}
+
+/** Saved state of random search. */
+export interface RandomSearchState {
+  name: 'random';
+  version: 1;
+  config: RandomSearchConfig;
+  nextId: number;
+  rng: RngState;
+  pending: PendingEntry[];
+  observed: number;
+}
+
+/**
+ * Uniform random search.
+ * @example
+ * const s = new RandomSearchStrategy({ seed: 3 });
+ * s.propose(4).length; // 4
+ */
+export class RandomSearchStrategy implements SearchStrategy {
+  readonly name = 'random' as const;
+  private config: RandomSearchConfig;
+  private rng: Rng;
+  private nextId = 0;
+  private observed = 0;
+  private pending = new Map<number, PendingEntry>();
+
+  /**
+   * @param options - {@link RandomSearchOptions}.
+   */
+  constructor(options: RandomSearchOptions = {}) {
+    this.config = {
+      seed: checkInteger('random', 'seed', options.seed ?? 0, Number.MIN_SAFE_INTEGER),
+      blocks: checkInteger('random', 'blocks', options.blocks ?? DEFAULT_BLOCKS),
+    };
+    this.rng = new Rng(this.config.seed);
+  }
+
+  /** Children observed so far. */
+  get observedCount(): number {
+    return this.observed;
+  }
+
+  /**
+   * @param k - number of children, a positive integer.
+   */
+  propose(k: number): Proposal[] {
+    checkInteger('random.propose', 'k', k);
+    const out: Proposal[] = [];
+    for (let i = 0; i < k; i++) {
+      const decisions = randomDecisions(this.rng, this.config.blocks);
+      const id = this.nextId++;
+      this.pending.set(id, { id, decisions });
+      out.push({ id, genotype: decisionsToGenotype(decisions, this.config.blocks), meta: { decisions } });
+    }
+    return out;
+  }
+
+  /**
+   * @param results - observations of pending proposals (rewards are not used).
+   */
+  observe(results: Observation[]): void {
+    this.observed += takePending('random', this.pending, results, this.config.blocks).length;
+  }
+
+  state(): RandomSearchState {
+    return {
+      name: 'random',
+      version: 1,
+      config: { ...this.config },
+      nextId: this.nextId,
+      rng: this.rng.state(),
+      pending: [...this.pending.values()].map((e) => ({ id: e.id, decisions: [...e.decisions] })),
+      observed: this.observed,
+    };
+  }
+
+  /**
+   * @param state - from {@link RandomSearchStrategy.state}.
+   */
+  load(state: RandomSearchState): void {
+    checkStateHeader('random.load', state, 'random', 1);
+    const config: RandomSearchConfig = {
+      seed: checkInteger('random.load', 'config.seed', state.config.seed, Number.MIN_SAFE_INTEGER),
+      blocks: checkInteger('random.load', 'config.blocks', state.config.blocks),
+    };
+    checkRecords('random.load', 'pending', state.pending, config.blocks, []);
+    const observed = checkInteger('random.load', 'observed', state.observed, 0);
+    const rng = new Rng(0);
+    rng.load(state.rng);
+    this.config = config;
+    this.rng = rng;
+    this.nextId = state.nextId;
+    this.observed = observed;
+    this.pending = new Map(state.pending.map((e) => [e.id, { id: e.id, decisions: [...e.decisions] }]));
+  }
+}
