@@ -5,4 +5,23 @@
  */
 export { type BackendName, type BackendsReport, backends, formatBackends } from './backends.js';
 export { addonCandidates, type Binding, loadBinding, type NativeInfo } from './binding.js';
+export * from './cells/index.js';
+export * from './controller/index.js';
+export * from './data/index.js';
+export type { NativeEvalResult, NativePlanDescription, NativeStepResult, NativeTensor } from './engine/native-types.js';
+export { Plan, type PlanOptions, type StepHyper } from './engine/plan.js';
+export { ParameterStore } from './engine/store.js';
 export { AddonLoadError, BackendUnavailableError, DataError, NativeError, ValidationError } from './errors.js';
+export { type NamedTensor, readSafetensors, type SafetensorsContents, writeSafetensors } from './io/safetensors.js';
+export { inferShapes } from './ir/shapes.js';
+export * from './ir/types.js';
+export { validateGraph } from './ir/validate.js';
+export { exportOnnx, type OnnxExportOptions, type TensorSource, writeOnnx } from './onnx/export.js';
+export type { ChildExecutor } from './search/executor.js';
+export { createLocalExecutor, type LocalExecutorOptions } from './search/local-executor.js';
+export { type RewardSeries, rewardPlotSvg } from './search/plot.js';
+export { type ExecutorSpec, PAPER_PROXY, type SearchOptions, type SearchResult, searchCells } from './search/search.js';
+export type { ChildJob, ChildResult, HistoryEntry, ProxyConfig } from './search/types.js';
+export { type CheckpointMeta, loadCheckpoint, readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
+export { cosineLr, type DropPathMode, dropPathRate, exponentialLr } from './train/schedule.js';
+export { type EpochMetrics, type TrainOptions, type TrainResult, train } from './train/train.js';
