@@ -17,6 +17,7 @@ const flag = (name, dflt) => (process.env[name] === undefined ? dflt : process.e
 const vitestArgs = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 
 function run(cmd, args, opts = {}) {
   process.stdout.write(`\n$ ${cmd} ${args.join(' ')}\n`);
@@ -32,8 +33,8 @@ function check(name, ok) {
 }
 
 function countNative(output) {
-  const m = /^(\d+) passed, (\d+) failed$/m.exec(output ?? '');
-  return m ? { p: Number(m[1]), f: Number(m[2]) } : null;
+  const m = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/m.exec(output ?? '');
+  return m ? { p: Number(m[1]), f: Number(m[2]), s: Number(m[3] ?? 0) } : null;
 }
 
 function nativeTests(label, buildDir, extra, env) {
@@ -51,6 +52,7 @@ function nativeTests(label, buildDir, extra, env) {
   }
   passed += n.p;
   failed += n.f;
+  skipped += n.s;
   if (r.status !== 0 && n.f === 0) check(`${label}: runner exited ${r.status}`, false);
 }
 
@@ -90,10 +92,11 @@ if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed += r.numPassedTests;
   failed += r.numFailedTests;
+  skipped += r.numPendingTests + r.numTodoTests;
   if (v.status !== 0 && r.numFailedTests === 0) check(`vitest exited ${v.status} (a file failed to load?)`, false);
 } else {
   check(`vitest produced no report (exit ${v.status})`, false);
 }
 
-process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed === 0 ? 0 : 1);

@@ -4,7 +4,9 @@ import { registerDraw } from './draw.js';
 import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
 import { registerSearch } from './search.js';
+import { registerStatus } from './status.js';
 import { registerTrain } from './train.js';
+import { registerWorker } from './worker.js';
 
 /** Builds the `nasnet` command line program (exported for tests). */
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerDraw(program);
   registerExport(program);
   registerInfo(program);
+  registerWorker(program);
+  registerStatus(program);
   return program;
 }
 

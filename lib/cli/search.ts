@@ -24,6 +24,8 @@ interface SearchCli {
   maxParams?: number;
   maxMultAdds?: number;
   json?: boolean;
+  redis?: string;
+  queue: string;
 }
 
 /** Registers `nasnet search`. */
@@ -50,6 +52,8 @@ export function registerSearch(program: Command): void {
     .option('--max-params <n>', 'reject children with more parameters', intArg('--max-params'))
     .option('--max-mult-adds <n>', 'reject children with more multiply-adds', intArg('--max-mult-adds'))
     .option('--json', 'print the result as JSON')
+    .option('--redis <url>', 'train children on `nasnet worker` machines through this Redis (BullMQ), e.g. redis://10.0.0.5:6379')
+    .option('--queue <name>', 'BullMQ queue name (with --redis)', 'nasnet')
     .action(async (o: SearchCli) => {
       if (!STRATEGY_NAMES.includes(o.strategy as StrategyName)) {
         throw new ValidationError(`--strategy: expected one of ${STRATEGY_NAMES.join(', ')} but received '${o.strategy}'`);
@@ -71,6 +75,7 @@ export function registerSearch(program: Command): void {
           maxValidationImages: o.maxValidation,
         },
         concurrency: o.concurrency,
+        executor: o.redis !== undefined ? { kind: 'bullmq', redis: o.redis, queue: o.queue } : undefined,
         seed: o.seed,
         runDir: o.resume ?? o.run,
         resume: o.resume !== undefined,

@@ -7,6 +7,7 @@ import type { Genotype } from '../cells/genotype-types.js';
 import { createStrategy, restoreStrategy, type SearchStrategy, STRATEGY_NAMES, type StrategyName, type StrategyState } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkInteger } from '../util/check.js';
+import { createBullmqExecutor } from './bullmq-executor.js';
 import { cachedDataset, childCounts } from './child.js';
 import type { ChildExecutor } from './executor.js';
 import { createLocalExecutor } from './local-executor.js';
@@ -32,6 +33,7 @@ export const PAPER_PROXY: ProxyConfig = {
 /** Where children are trained. */
 export type ExecutorSpec =
   | { kind: 'local'; concurrency?: number; isolation?: 'process' | 'inline' }
+  | { kind: 'bullmq'; redis: string; queue?: string; concurrency?: number }
   | { kind: 'custom'; executor: ChildExecutor };
 
 /** Options of {@link searchCells}. */
@@ -115,6 +117,7 @@ function resolveConfig(o: SearchOptions, runId: string): StoredConfig {
 function makeExecutor(o: SearchOptions): ChildExecutor {
   const spec = o.executor ?? { kind: 'local', concurrency: o.concurrency ?? 1 };
   if (spec.kind === 'custom') return spec.executor;
+  if (spec.kind === 'bullmq') return createBullmqExecutor({ redis: spec.redis, queue: spec.queue, concurrency: spec.concurrency });
   return createLocalExecutor({ concurrency: spec.concurrency ?? o.concurrency ?? 1, isolation: spec.isolation });
 }
 
@@ -194,13 +197,15 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   const doneAtStart = history.length;
   const bar = options.progress
     ? new SingleBar({
-        format: 'children |{bar}| {value}/{total} | best {best} | {rate} children/h | ETA {eta_formatted}',
+        format: 'children |{bar}| {value}/{total} | best {best} | {rate} children/h{queue} | ETA {eta_formatted}',
         stream: process.stderr,
         hideCursor: false,
         fps: 2,
       })
     : undefined;
-  bar?.start(config.children, history.length, { best: best ? best.reward.toFixed(4) : '-', rate: '-' });
+  // Distributed executors describe their queue (workers, queued, training).
+  const queueInfo = () => ((executor as { progressInfo?: () => string }).progressInfo?.() || '').replace(/^(.)/, ' | $1');
+  bar?.start(config.children, history.length, { best: best ? best.reward.toFixed(4) : '-', rate: '-', queue: queueInfo() });
 
   const finish = (id: number, genotype: Genotype, hash: string, result: ChildResult, extra: Partial<HistoryEntry>) => {
     const r = result.error || result.diverged ? 0 : reward(result, genotype);
@@ -225,12 +230,22 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
       run.writeJson('best.json', { id: entry.id, reward: entry.reward, hash: entry.hash, genotype: entry.genotype });
     }
     const hours = (performance.now() - t0) / 3.6e6;
-    bar?.update(history.length, { best: best.reward.toFixed(4), rate: ((history.length - doneAtStart) / Math.max(hours, 1e-9)).toFixed(1) });
+    bar?.update(history.length, { best: best.reward.toFixed(4), rate: ((history.length - doneAtStart) / Math.max(hours, 1e-9)).toFixed(1), queue: queueInfo() });
     options.onChild?.(entry);
   };
 
+  // Children being trained, by canonical hash: a duplicate proposed meanwhile waits for the original.
+  const training = new Map<string, { id: number; result: Promise<ChildResult> }>();
   const evaluate = async (id: number, genotype: Genotype): Promise<void> => {
     const hash = genotypeHash(genotype);
+    const running = training.get(hash);
+    if (running) {
+      const r = await running.result;
+      if (!r.error) {
+        finish(id, genotype, hash, { ...r, seconds: 0 }, { duplicateOf: running.id });
+        return;
+      }
+    }
     const dup = byHash.get(hash);
     if (dup) {
       const { accuracy, curve, params, multAdds, diverged } = dup;
@@ -252,8 +267,13 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
         return;
       }
     }
-    const result = await executor.submit(job);
-    finish(id, genotype, hash, result, {});
+    const pending = executor.submit(job);
+    training.set(hash, { id, result: pending });
+    try {
+      finish(id, genotype, hash, await pending, {});
+    } finally {
+      training.delete(hash);
+    }
   };
 
   const inflight = new Set<Promise<void>>();

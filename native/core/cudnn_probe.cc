@@ -49,6 +49,8 @@ static std::vector<std::string> cudnn_candidates() {
   return out;
 }
 
+static void* g_cudnn_handle = nullptr;  // the library probe() opened, for the CUDA backend
+
 static CudnnInfo probe() {
   CudnnInfo info;
   for (const std::string& path : cudnn_candidates()) {
@@ -64,6 +66,7 @@ static CudnnInfo probe() {
     info.available = true;
     info.path = path;
     info.version = static_cast<long>(get_version());
+    g_cudnn_handle = handle;
     return info;  // the handle stays open for the CUDA backend
   }
   info.reason = "libcudnn.so.9 not found (set CUDNN_PATH, or install it, e.g. pip install nvidia-cudnn-cu12)";
@@ -75,6 +78,12 @@ CudnnInfo cudnn_info() {
   static CudnnInfo info;
   std::call_once(once, [] { info = probe(); });
   return info;
+}
+
+// The handle of the loaded library (nullptr when none), declared in cuda/cudnn_api.h.
+void* cudnn_library_handle() {
+  cudnn_info();
+  return g_cudnn_handle;
 }
 
 }  // namespace nasnet

@@ -112,11 +112,12 @@ void linear_backward(int M, int I, int O, const float* x, const float* w, const 
 // Counter-based randomness (native/core/random.h): the decision for element i is a pure function of
 // (seed, stream, i), so CPU and CUDA draw the same masks.
 // Dense dropout: keeps each element with probability 1 - ratio, scales survivors by 1 / (1 - ratio).
-// mask: [n] bytes saved for backward.
+// Element i is kept iff uniform01(seed, stream, i) < 1.0f - ratio (computed in float).
+// mask: [n] bytes (1 = kept) saved for backward (may be nullptr in inference).
 void dropout_forward(size_t n, float ratio, uint64_t seed, uint64_t stream, const float* x, float* y, uint8_t* mask);
 void dropout_backward(size_t n, float ratio, const uint8_t* mask, const float* dy, float* dx);
 // DropPath: one Bernoulli(keep) per sample n (x is [N, per_sample]); survivors scaled by 1/keep.
-// keep_mask: [N] bytes saved for backward.
+// Sample n is kept iff uniform01(seed, stream, n) < keep. keep_mask: [N] bytes saved for backward.
 void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint64_t stream, const float* x, float* y,
                       uint8_t* keep_mask);
 void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep_mask, const float* dy, float* dx);

@@ -37,6 +37,10 @@ class ParameterStore {
   Status Ensure(const std::string& name, const std::vector<int64_t>& shape, const ParamInit& init, bool trainable,
                 bool weight_decay, uint64_t seed);
   StoredTensor* Find(const std::string& name);
+  // The tensor itself, kept alive by the caller: a plan binds its parameters this way, so Remove()
+  // while a plan exists cannot leave it dangling (the plan keeps the removed tensor; a later Ensure
+  // of that name creates a new one that only later plans see).
+  std::shared_ptr<StoredTensor> Share(const std::string& name);
   std::vector<std::string> Names() const;
   Status Get(const std::string& name, std::vector<float>* out, std::vector<int64_t>* shape) const;
   // Sets (or creates, when shape is given and the name is absent) a tensor; the length must match.
@@ -45,7 +49,7 @@ class ParameterStore {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<StoredTensor>> tensors_;
+  std::map<std::string, std::shared_ptr<StoredTensor>> tensors_;
 };
 
 enum class OptimizerKind { kSgd, kRmsprop };

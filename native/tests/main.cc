@@ -1,5 +1,6 @@
 // Native test runner: every test registers itself with NASNET_TEST; main runs them all (or those
-// whose name contains argv[1]) and prints "N passed, N failed".
+// whose name contains argv[1]) and prints "N passed, N failed, N skipped" (a test that called
+// NASNET_SKIP counts as skipped, with its reason printed above).
 #include "tests/test.h"
 
 #include <cstdio>
@@ -21,12 +22,16 @@ int& failures() {
 
 int main(int argc, char** argv) {
   using namespace nasnet::test;
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, skips = 0;
   for (const TestCase& t : registry()) {
     if (argc > 1 && std::strstr(t.name, argv[1]) == nullptr) continue;
     int before = failures();
+    int skipped_before = skipped();
     t.fn();
-    if (failures() == before) {
+    if (failures() == before && skipped() != skipped_before) {
+      ++skips;
+      std::printf("skip %s\n", t.name);
+    } else if (failures() == before) {
       ++passed;
       std::printf("ok   %s\n", t.name);
     } else {
@@ -34,6 +39,6 @@ int main(int argc, char** argv) {
       std::printf("FAIL %s\n", t.name);
     }
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
+  std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skips);
   return failed == 0 ? 0 : 1;
 }

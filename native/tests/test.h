@@ -2,6 +2,7 @@
 #pragma once
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace nasnet::test {
@@ -12,6 +13,12 @@ struct TestCase {
 };
 std::vector<TestCase>& registry();
 int& failures();
+
+// Tests that skipped themselves (NASNET_SKIP): they count as passed, and say why.
+inline int& skipped() {
+  static int n = 0;
+  return n;
+}
 
 struct Registrar {
   Registrar(const char* name, void (*fn)()) { registry().push_back({name, fn}); }
@@ -39,4 +46,12 @@ struct Registrar {
       std::printf("  %s:%d: %s = %g, %s = %g, tol %g\n", __FILE__, __LINE__, #a, _a, #b, _b, (double)(tol)); \
       ++::nasnet::test::failures();                                                \
     }                                                                              \
+  } while (0)
+
+// Skip the rest of this test, printing "  skip <test>: <reason>"; the test counts as passed.
+#define NASNET_SKIP(reason)                                                        \
+  do {                                                                             \
+    std::printf("  skip %s: %s\n", __func__, std::string(reason).c_str());         \
+    ++::nasnet::test::skipped();                                                   \
+    return;                                                                        \
   } while (0)

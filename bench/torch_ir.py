@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Runs a nasnet graph IR (JSON) in PyTorch, for side-by-side speed comparisons.
+
+The same network as our engine runs: every IR op is mapped to its PyTorch equivalent, parameters are
+created with the IR's shapes. Times training steps (forward, backward, SGD momentum) on random data.
+
+  /usr/bin/python3 bench/torch_ir.py GRAPH.json --batch 64 --steps 10 --warmup 3 --threads 2 [--channels-last]
+Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "torch"}.
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+class IrModule(torch.nn.Module):
+    def __init__(self, graph):
+        super().__init__()
+        self.graph = graph
+        self.params = torch.nn.ParameterDict()
+        self.buffers_ = {}
+        for p in graph["params"]:
+            t = torch.randn(p["shape"]) * 0.05 if p["init"]["kind"] not in ("ones", "zeros") else (
+                torch.ones(p["shape"]) if p["init"]["kind"] == "ones" else torch.zeros(p["shape"]))
+            key = p["name"].replace("/", "__").replace(".", "_")
+            if p["trainable"]:
+                self.params[key] = torch.nn.Parameter(t)
+            else:
+                self.register_buffer(key, t)
+            self.buffers_[p["name"]] = key
+
+    def get(self, name):
+        key = self.buffers_[name]
+        return self.params[key] if key in self.params else getattr(self, key)
+
+    def forward(self, images, labels, drop_rate=0.0):
+        v = {"images": images, "labels": labels}
+        for n in self.graph["nodes"]:
+            op, a, ins = n["op"], n.get("attrs", {}), [v[i] for i in n["inputs"]]
+            ps = [self.get(p) for p in n.get("params", [])]
+            x = ins[0] if ins else None
+            if op == "Conv":
+                pads = a.get("pads", [0, 0, 0, 0])
+                if pads[0] != pads[2] or pads[1] != pads[3]:
+                    x = F.pad(x, (pads[1], pads[3], pads[0], pads[2]))
+                    pad = 0
+                else:
+                    pad = (pads[0], pads[1])
+                y = F.conv2d(x, ps[0], ps[1] if len(ps) > 1 else None, stride=tuple(a.get("strides", [1, 1])),
+                             padding=pad, dilation=tuple(a.get("dilations", [1, 1])), groups=a.get("group", 1))
+            elif op == "BatchNormalization":
+                y = F.batch_norm(x, ps[2], ps[3], ps[0], ps[1], training=self.training,
+                                 momentum=1 - a.get("momentum", 0.9), eps=a.get("epsilon", 1e-5))
+            elif op == "Relu":
+                y = F.relu(x)
+            elif op in ("MaxPool", "AveragePool"):
+                pads = a.get("pads", [0, 0, 0, 0])
+                k, s = tuple(a["kernel_shape"]), tuple(a.get("strides", [1, 1]))
+                if op == "MaxPool":
+                    if pads[0] != pads[2] or pads[1] != pads[3]:
+                        x = F.pad(x, (pads[1], pads[3], pads[0], pads[2]), value=float("-inf"))
+                        y = F.max_pool2d(x, k, s)
+                    else:
+                        y = F.max_pool2d(x, k, s, padding=(pads[0], pads[1]))
+                else:
+                    cip = bool(a.get("count_include_pad", 0))
+                    if pads[0] != pads[2] or pads[1] != pads[3]:
+                        ones = torch.ones_like(x[:1, :1])
+                        xp = F.pad(x, (pads[1], pads[3], pads[0], pads[2]))
+                        y = F.avg_pool2d(xp, k, s)
+                        if not cip:
+                            cnt = F.avg_pool2d(F.pad(ones, (pads[1], pads[3], pads[0], pads[2])), k, s)
+                            y = y / cnt
+                    else:
+                        y = F.avg_pool2d(x, k, s, padding=(pads[0], pads[1]), count_include_pad=cip)
+            elif op == "GlobalAveragePool":
+                y = x.mean(dim=(2, 3), keepdim=True)
+            elif op == "Flatten":
+                y = torch.flatten(x, 1)
+            elif op == "Gemm":
+                y = F.linear(x, ps[0], ps[1])
+            elif op == "Add":
+                y = ins[0] + ins[1]
+            elif op == "Concat":
+                y = torch.cat(ins, dim=1)
+            elif op == "Pad":
+                p = a["pads"]
+                y = F.pad(x, (p[3], p[7], p[2], p[6]))
+            elif op == "Slice":
+                y = x
+                for ax, st, en, sp in zip(a["axes"], a["starts"], a["ends"], a.get("steps", [1] * len(a["axes"]))):
+                    y = y.narrow(ax, st, max(0, min(en, y.shape[ax]) - st))[(slice(None),) * ax + (slice(None, None, sp),)]
+            elif op in ("Identity",):
+                y = x
+            elif op == "Dropout":
+                y = F.dropout(x, a.get("ratio", 0.5), self.training)
+            elif op == "DropPath":
+                rate = drop_rate * a.get("layer_ratio", 1.0)
+                if self.training and rate > 0:
+                    keep = 1 - rate
+                    mask = (torch.rand(x.shape[0], 1, 1, 1) < keep).to(x.dtype) / keep
+                    y = x * mask
+                else:
+                    y = x
+            elif op == "SoftmaxCrossEntropy":
+                y = F.cross_entropy(ins[0], ins[1].long(), label_smoothing=a.get("label_smoothing", 0.0))
+            elif op == "WeightedSum":
+                y = sum(w * t for w, t in zip(a["weights"], ins))
+            else:
+                raise ValueError(f"node {n['id']}: op {op} unknown to the PyTorch runner")
+            v[n["id"]] = y
+        return v[self.graph["loss"]]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("graph")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--drop-rate", type=float, default=0.0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    graph = json.load(open(args.graph))
+    shape = [args.batch if d == "N" else d for d in graph["inputs"][0]["shape"]]
+    classes = next(p["shape"][0] for p in reversed(graph["params"]) if len(p["shape"]) == 2)
+    model = IrModule(graph)
+    images = torch.randn(shape)
+    labels = torch.randint(0, classes, (args.batch,))
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    times = []
+    for i in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(images, labels, args.drop_rate)
+        loss.backward()
+        opt.step()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    ms = 1000 * sorted(times)[len(times) // 2]
+    print(json.dumps({"imagesPerSecond": args.batch / (ms / 1000), "msPerStep": ms,
+                      "layout": "channels_last" if args.channels_last else "channels_first",
+                      "threads": args.threads, "torch": torch.__version__, "loss": float(loss)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { ValidationError } from '../errors.js';
+import { startWorker } from '../search/worker.js';
+import { intArg } from './genotype-arg.js';
+
+interface WorkerCli {
+  redis: string;
+  queue: string;
+  concurrency: number;
+  backend: string;
+  data?: string;
+  name?: string;
+  threads?: number;
+  lockMs: number;
+  stalledIntervalMs: number;
+  maxStalled: number;
+}
+
+const BACKENDS = ['cpu', 'cuda', 'auto'] as const;
+
+/** Registers `nasnet worker --redis URL`. */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('train children of distributed searches: pull jobs from a BullMQ queue on Redis (one worker per machine or per GPU)')
+    .requiredOption('--redis <url>', 'Redis URL, e.g. redis://10.0.0.5:6379')
+    .option('--queue <name>', 'queue name (the search must use the same)', 'nasnet')
+    .option('--concurrency <k>', 'children trained at once on this machine (cores are split)', intArg('--concurrency'), 1)
+    .option('--backend <b>', 'cpu, cuda or auto', 'auto')
+    .option('--data <dir>', "this machine's data folder (default: the search's folder if it exists here, else the cache)")
+    .option('--threads <n>', 'threads per training process (default: the cores split between --concurrency children)', intArg('--threads'))
+    .option('--name <name>', 'name shown by `nasnet status` (default <host>-<pid>)')
+    .option('--lock-ms <ms>', "a child's lock: after this long without renewal another worker may retry it", intArg('--lock-ms'), 30_000)
+    .option('--stalled-interval-ms <ms>', 'how often to look for children of dead workers', intArg('--stalled-interval-ms'), 15_000)
+    .option('--max-stalled <k>', 'retries of a child whose worker died, before it is recorded as failed', intArg('--max-stalled'), 2)
+    .action(async (o: WorkerCli) => {
+      if (!BACKENDS.includes(o.backend as (typeof BACKENDS)[number])) {
+        throw new ValidationError(`--backend: expected one of ${BACKENDS.join(', ')} but received '${o.backend}'`);
+      }
+      const worker = await startWorker({
+        redis: o.redis,
+        queue: o.queue,
+        concurrency: o.concurrency,
+        backend: o.backend as (typeof BACKENDS)[number],
+        dataDir: o.data,
+        name: o.name,
+        threadsPerChild: o.threads,
+        lockMs: o.lockMs,
+        stalledIntervalMs: o.stalledIntervalMs,
+        maxStalled: o.maxStalled,
+      });
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            process.stderr.write(`worker ${worker.name}: ${signal} again, leaving the children in progress to other workers\n`);
+            void worker.close(true).finally(resolve);
+            return;
+          }
+          stopping = true;
+          process.stderr.write(`worker ${worker.name}: ${signal}, finishing the children in progress (again to stop now)\n`);
+          void worker.close().finally(resolve);
+        };
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+}

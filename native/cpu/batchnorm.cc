@@ -1,0 +1,132 @@
+// Batch normalization over (N, HW) per channel.
+// N = batch, C = channels, HW = height * width; M = N * HW values per channel.
+//
+// y and dx are written (=); dgamma, dbeta and the running statistics are updated in place
+// (dgamma/dbeta accumulate +=).
+//
+// Statistics are two-pass (mean, then sum of squared deviations) with per-row float SIMD sums added
+// into double, so large M and offset inputs keep their precision. Threads split the channels, so each
+// channel's sums have one fixed order: deterministic.
+#include <cmath>
+
+#include "cpu/dispatch.h"
+#include "cpu/kernels.h"
+
+namespace nasnet::cpu {
+namespace {
+
+inline const float* plane(const float* p, const BatchNormShape& s, int n, int c) {
+  return p + (static_cast<size_t>(n) * s.C + c) * s.HW;
+}
+inline float* plane(float* p, const BatchNormShape& s, int n, int c) {
+  return p + (static_cast<size_t>(n) * s.C + c) * s.HW;
+}
+
+double channel_mean(const BatchNormShape& s, const float* x, int c) {
+  double sum = 0.0;
+  for (int n = 0; n < s.N; ++n) {
+    const float* r = plane(x, s, n, c);
+    float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+    for (int q = 0; q < s.HW; ++q) part += r[q];
+    sum += part;
+  }
+  return sum / (static_cast<double>(s.N) * s.HW);
+}
+
+double channel_sq_dev(const BatchNormShape& s, const float* x, int c, float mean) {
+  double sum = 0.0;
+  for (int n = 0; n < s.N; ++n) {
+    const float* r = plane(x, s, n, c);
+    float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+    for (int q = 0; q < s.HW; ++q) {
+      const float d = r[q] - mean;
+      part += d * d;
+    }
+    sum += part;
+  }
+  return sum;
+}
+
+void normalize(const BatchNormShape& s, const float* x, int c, float mean, float mul, float add, float* y) {
+  // y = (x - mean) * mul + add
+  for (int n = 0; n < s.N; ++n) {
+    const float* r = plane(x, s, n, c);
+    float* o = plane(y, s, n, c);
+#pragma omp simd
+    for (int q = 0; q < s.HW; ++q) o[q] = (r[q] - mean) * mul + add;
+  }
+}
+
+}  // namespace
+
+void batchnorm_forward_train(const BatchNormShape& s, const float* x, const float* gamma, const float* beta, float eps,
+                             float momentum, float* running_mean, float* running_var, float* y, float* save_mean,
+                             float* save_invstd) {
+  const double M = static_cast<double>(s.N) * s.HW;
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int c = 0; c < s.C; ++c) {
+    const double mean = channel_mean(s, x, c);
+    const double ssd = channel_sq_dev(s, x, c, static_cast<float>(mean));
+    const double var = ssd / M;
+    const double unbiased = M > 1.0 ? ssd / (M - 1.0) : var;
+    const float invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+    normalize(s, x, c, static_cast<float>(mean), invstd * gamma[c], beta[c], y);
+    if (save_mean != nullptr) save_mean[c] = static_cast<float>(mean);
+    if (save_invstd != nullptr) save_invstd[c] = invstd;
+    if (running_mean != nullptr)
+      running_mean[c] = static_cast<float>(running_mean[c] * momentum + mean * (1.0 - momentum));
+    if (running_var != nullptr)
+      running_var[c] = static_cast<float>(running_var[c] * momentum + unbiased * (1.0 - momentum));
+  }
+}
+
+void batchnorm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var, float eps, float* y) {
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int c = 0; c < s.C; ++c) {
+    const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
+    normalize(s, x, c, running_mean[c], invstd * gamma[c], beta[c], y);
+  }
+}
+
+void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
+  const double M = static_cast<double>(s.N) * s.HW;
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int c = 0; c < s.C; ++c) {
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    // sum(dy) and sum(dy * xhat), xhat = (x - mean) * invstd
+    double sdy = 0.0, sdyx = 0.0;
+    for (int n = 0; n < s.N; ++n) {
+      const float* r = plane(x, s, n, c);
+      const float* g = plane(dy, s, n, c);
+      float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+      for (int q = 0; q < s.HW; ++q) {
+        a += g[q];
+        b += g[q] * (r[q] - mean);
+      }
+      sdy += a;
+      sdyx += b;
+    }
+    sdyx *= invstd;
+    if (dbeta != nullptr) dbeta[c] += static_cast<float>(sdy);
+    if (dgamma != nullptr) dgamma[c] += static_cast<float>(sdyx);
+    if (dx != nullptr) {
+      // dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
+      const float k = gamma[c] * invstd;
+      const float mdy = static_cast<float>(sdy / M), mdyx = static_cast<float>(sdyx / M);
+      for (int n = 0; n < s.N; ++n) {
+        const float* r = plane(x, s, n, c);
+        const float* g = plane(dy, s, n, c);
+        float* o = plane(dx, s, n, c);
+#pragma omp simd
+        for (int q = 0; q < s.HW; ++q) o[q] = k * (g[q] - mdy - (r[q] - mean) * invstd * mdyx);
+      }
+    }
+  }
+}
+
+}  // namespace nasnet::cpu

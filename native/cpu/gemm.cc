@@ -1,0 +1,366 @@
+// GEMM and the dense layer.
+// M, N, K = GEMM sizes (C[M,N] = op(A)[M,K] · op(B)[K,N]); for the dense layer M = rows (batch),
+// I = input features, O = output features.
+//
+// Activations are written (=), parameter gradients accumulate (+=), as everywhere in native/cpu.
+//
+// The GEMM is the GotoBLAS/BLIS scheme: for each KC-slice of K, op(A) is packed into MR-row
+// micro-panels (alpha folded in) and, for each NC-slice of N, op(B) into NR-column micro-panels; a
+// register-tile micro-kernel then computes MR×NR blocks of C with FMAs. One B micro-panel (KC×NR)
+// stays in L1 while the kernel walks an MC-row block of packed A held in L2. Threads split the
+// (MC-block × NR-panel) grid statically, so every C element is summed in the same order on every run.
+// Micro-kernels: AVX-512 8×32 (16 zmm accumulators; as fast as 14×32 on large GEMMs and without
+// wasted rows at the channel counts conv uses: 32, 64, 128), AVX2 6×16, portable 4×8.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/dispatch.h"
+#include "cpu/kernels.h"
+#include "cpu/scratch.h"
+
+namespace nasnet::cpu {
+namespace {
+
+using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta);
+
+struct GemmConfig {
+  int MR, NR, MC, KC, NC;
+  MicroKernel kernel;
+};
+
+// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j]; beta == 0 ignores C ----
+
+template <int MR>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int kc, const float* __restrict a,
+                                                                             const float* __restrict b, float* c,
+                                                                             int ldc, float beta) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    __m512 b0 = _mm512_load_ps(b);
+    __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      __m512 ar = _mm512_set1_ps(a[r]);
+      c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+    }
+    a += MR;
+    b += 32;
+  }
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      _mm512_storeu_ps(c + r * ldc, c0[r]);
+      _mm512_storeu_ps(c + r * ldc + 16, c1[r]);
+    }
+  } else {
+    __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      _mm512_storeu_ps(c + r * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc), c0[r]));
+      _mm512_storeu_ps(c + r * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc + 16), c1[r]));
+    }
+  }
+}
+
+template <int MR>
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b,
+                                                     float* c, int ldc, float beta) {
+  __m256 c0[MR], c1[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    __m256 b0 = _mm256_load_ps(b);
+    __m256 b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      __m256 ar = _mm256_broadcast_ss(a + r);
+      c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+    }
+    a += MR;
+    b += 16;
+  }
+  if (beta == 0.0f) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      _mm256_storeu_ps(c + r * ldc, c0[r]);
+      _mm256_storeu_ps(c + r * ldc + 8, c1[r]);
+    }
+  } else {
+    __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc), c0[r]));
+      _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc + 8), c1[r]));
+    }
+  }
+}
+
+// Plain C++ (the compiler vectorizes it with the baseline SSE2).
+void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, float beta) {
+  constexpr int MR = 4, NR = 8;
+  float acc[MR][NR] = {};
+  for (int k = 0; k < kc; ++k) {
+    for (int r = 0; r < MR; ++r)
+      for (int j = 0; j < NR; ++j) acc[r][j] += a[r] * b[j];
+    a += MR;
+    b += NR;
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) c[r * ldc + j] = beta == 0.0f ? acc[r][j] : beta * c[r * ldc + j] + acc[r][j];
+}
+
+constexpr int kMaxTile = 16 * 32;
+
+const GemmConfig& config_for(SimdLevel level) {
+  // MC*KC*4 bytes of packed A (~200 KB) sit in L2; KC*NR*4 bytes of B (one micro-panel) in L1.
+#ifndef NASNET_GEMM512_MR  // tile sizes can be overridden when tuning with bench/kernels/gemm_bench.cc
+#define NASNET_GEMM512_MR 8
+#define NASNET_GEMM512_MC (8 * 16)
+#define NASNET_GEMM512_KC 384
+#endif
+  static const GemmConfig avx512{NASNET_GEMM512_MR, 32, NASNET_GEMM512_MC, NASNET_GEMM512_KC, 4096,
+                                 &kernel_avx512<NASNET_GEMM512_MR>};
+  static const GemmConfig avx2{6, 16, 6 * 24, 256, 4096, &kernel_avx2<6>};
+  static const GemmConfig portable{4, 8, 4 * 32, 256, 4096, &kernel_portable};
+  switch (level) {
+    case SimdLevel::kAvx512: return avx512;
+    case SimdLevel::kAvx2: return avx2;
+    default: return portable;
+  }
+}
+
+// Packs rows [i0, i0+rows) × cols [k0, k0+kc) of op(A), times alpha, as one MR-row micro-panel
+// (d[k*MR + r]); rows past the edge are zero.
+void pack_a_panel(const float* A, int lda, bool ta, int i0, int rows, int k0, int kc, float alpha, int MR, float* d) {
+  if (!ta) {
+    // k outer: sequential writes; the MR source rows stay in L1 while k advances.
+    const float* src = A + static_cast<size_t>(i0) * lda + k0;
+    for (int k = 0; k < kc; ++k)
+      for (int r = 0; r < rows; ++r) d[k * MR + r] = alpha * src[static_cast<size_t>(r) * lda + k];
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      const float* src = A + static_cast<size_t>(k0 + k) * lda + i0;
+      for (int r = 0; r < rows; ++r) d[k * MR + r] = alpha * src[r];
+    }
+  }
+  if (rows < MR)
+    for (int k = 0; k < kc; ++k)
+      for (int r = rows; r < MR; ++r) d[k * MR + r] = 0.0f;
+}
+
+// Packs rows [k0, k0+kc) × cols [j0, j0+cols) of op(B) as one NR-column micro-panel (d[k*NR + j]).
+void pack_b_panel(const float* B, int ldb, bool tb, int k0, int kc, int j0, int cols, int NR, float* d) {
+  if (!tb) {
+    for (int k = 0; k < kc; ++k) {
+      const float* src = B + static_cast<size_t>(k0 + k) * ldb + j0;
+      float* dk = d + k * NR;
+      std::memcpy(dk, src, sizeof(float) * cols);
+      for (int j = cols; j < NR; ++j) dk[j] = 0.0f;
+    }
+  } else {
+    const float* src = B + static_cast<size_t>(j0) * ldb + k0;
+    for (int k = 0; k < kc; ++k)
+      for (int j = 0; j < cols; ++j) d[k * NR + j] = src[static_cast<size_t>(j) * ldb + k];
+    if (cols < NR)
+      for (int k = 0; k < kc; ++k)
+        for (int j = cols; j < NR; ++j) d[k * NR + j] = 0.0f;
+  }
+}
+
+void scale_c(int M, int N, float beta, float* C, int ldc) {
+  for (int i = 0; i < M; ++i) {
+    float* row = C + static_cast<size_t>(i) * ldc;
+    if (beta == 0.0f)
+      std::memset(row, 0, sizeof(float) * N);
+    else if (beta != 1.0f)
+      for (int j = 0; j < N; ++j) row[j] *= beta;
+  }
+}
+
+void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const int MR = g.MR, NR = g.NR;
+  const int KC = std::min(K, g.KC);
+  const int NC = std::min(N, g.NC);
+  const int m_panels = (M + MR - 1) / MR;
+  const int panels_per_block = g.MC / MR;
+  const int m_blocks = (m_panels + panels_per_block - 1) / panels_per_block;
+  thread_local Scratch a_buf, b_buf;
+  float* ap = a_buf.get(static_cast<size_t>(m_panels) * MR * KC);
+  float* bp = b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC);
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    alignas(64) float tmp[kMaxTile];
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = std::min(KC, K - pc);
+      const float b_eff = pc == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+      for (int p = 0; p < m_panels; ++p)
+        pack_a_panel(A, lda, ta, p * MR, std::min(MR, M - p * MR), pc, kc, alpha, MR,
+                     ap + static_cast<size_t>(p) * MR * kc);
+      for (int jc = 0; jc < N; jc += NC) {
+        const int nc = std::min(NC, N - jc);
+        const int n_panels = (nc + NR - 1) / NR;
+#pragma omp for schedule(static)
+        for (int p = 0; p < n_panels; ++p)
+          pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR,
+                       bp + static_cast<size_t>(p) * NR * kc);
+        const int tasks = m_blocks * n_panels;
+#pragma omp for schedule(static)
+        for (int t = 0; t < tasks; ++t) {
+          const int mb = t / n_panels, jp = t % n_panels;
+          const int j = jc + jp * NR;
+          const int cols = std::min(NR, N - j);
+          const float* bpanel = bp + static_cast<size_t>(jp) * NR * kc;
+          const int p_end = std::min(m_panels, (mb + 1) * panels_per_block);
+          for (int p = mb * panels_per_block; p < p_end; ++p) {
+            const int i = p * MR;
+            const int rows = std::min(MR, M - i);
+            const float* apanel = ap + static_cast<size_t>(p) * MR * kc;
+            float* c = C + static_cast<size_t>(i) * ldc + j;
+            if (rows == MR && cols == NR) {
+              g.kernel(kc, apanel, bpanel, c, ldc, b_eff);
+            } else {
+              g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f);
+              for (int r = 0; r < rows; ++r)
+                for (int q = 0; q < cols; ++q) {
+                  float& dst = c[static_cast<size_t>(r) * ldc + q];
+                  dst = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
+                }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- direct A · Bᵀ (AVX-512): C = beta*C + alpha * A[M,K] · B[N,K]ᵀ without packing, for small
+// M·N and long K (the weight gradient of a convolution: dW += dY · colᵀ, K = OH*OW). Both operands
+// are read along contiguous rows; 4×4 blocks of dot products, 16 lanes each, K in slices of 512 so
+// the rows stay in L1/L2. Threads split the row blocks of C. ----
+
+typedef float gv16 __attribute__((vector_size(64)));
+
+template <int BI, int BJ>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"), always_inline)) inline void nt_block(
+    int kc, const float* __restrict A, int lda, const float* __restrict B, int ldb, float* __restrict out) {
+  gv16 acc[BI][BJ];
+  for (int i = 0; i < BI; ++i)
+    for (int j = 0; j < BJ; ++j) acc[i][j] = gv16{};
+  int k = 0;
+  for (; k + 16 <= kc; k += 16) {
+    gv16 a[BI], b[BJ];
+    for (int i = 0; i < BI; ++i) __builtin_memcpy(&a[i], A + static_cast<size_t>(i) * lda + k, sizeof(gv16));
+    for (int j = 0; j < BJ; ++j) __builtin_memcpy(&b[j], B + static_cast<size_t>(j) * ldb + k, sizeof(gv16));
+    for (int i = 0; i < BI; ++i)
+      for (int j = 0; j < BJ; ++j) acc[i][j] += a[i] * b[j];
+  }
+  for (int i = 0; i < BI; ++i)
+    for (int j = 0; j < BJ; ++j) {
+      float sum = 0.0f;
+      for (int l = 0; l < 16; ++l) sum += acc[i][j][l];
+      for (int kk = k; kk < kc; ++kk) sum += A[static_cast<size_t>(i) * lda + kk] * B[static_cast<size_t>(j) * ldb + kk];
+      out[i * BJ + j] = sum;
+    }
+}
+
+template <int BI, int BJ>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"), always_inline)) inline void nt_tile(
+    int i, int j, int k0, int kc, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+    int ldc) {
+  float sums[BI * BJ];
+  nt_block<BI, BJ>(kc, A + static_cast<size_t>(i) * lda + k0, lda, B + static_cast<size_t>(j) * ldb + k0, ldb, sums);
+  for (int a = 0; a < BI; ++a)
+    for (int b = 0; b < BJ; ++b) {
+      float& c = C[static_cast<size_t>(i + a) * ldc + j + b];
+      c = (beta == 0.0f ? 0.0f : beta * c) + alpha * sums[a * BJ + b];
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void gemm_nt_rows_avx512(int i_lo, int i_hi, int N, int K,
+                                                                                  float alpha, const float* A,
+                                                                                  int lda, const float* B, int ldb,
+                                                                                  float beta, float* C, int ldc) {
+  constexpr int KS = 512;
+  for (int k0 = 0; k0 < K; k0 += KS) {
+    const int kc = std::min(KS, K - k0);
+    const float b_eff = k0 == 0 ? beta : 1.0f;
+    int i = i_lo;
+    for (; i + 4 <= i_hi; i += 4) {
+      int j = 0;
+      for (; j + 4 <= N; j += 4) nt_tile<4, 4>(i, j, k0, kc, alpha, A, lda, B, ldb, b_eff, C, ldc);
+      for (; j < N; ++j) nt_tile<4, 1>(i, j, k0, kc, alpha, A, lda, B, ldb, b_eff, C, ldc);
+    }
+    for (; i < i_hi; ++i) {
+      int j = 0;
+      for (; j + 4 <= N; j += 4) nt_tile<1, 4>(i, j, k0, kc, alpha, A, lda, B, ldb, b_eff, C, ldc);
+      for (; j < N; ++j) nt_tile<1, 1>(i, j, k0, kc, alpha, A, lda, B, ldb, b_eff, C, ldc);
+    }
+  }
+}
+
+void gemm_nt_direct(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                    float* C, int ldc, int threads) {
+  const int blocks = (M + 3) / 4;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = thread_index(), team = team_size();
+    const int lo = std::min(M, blocks * t / team * 4), hi = std::min(M, blocks * (t + 1) / team * 4);
+    if (lo < hi) gemm_nt_rows_avx512(lo, hi, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc) {
+  int threads = kernel_threads();
+  // Below ~0.1 MFLOP a fork/join costs more than it saves.
+  if (static_cast<double>(M) * N * K < 65536.0) threads = 1;
+  const SimdLevel level = active_simd();
+  // A · Bᵀ with a small C and a long K: packing would cost as much as the product (measured: faster
+  // from K = 512 on, e.g. conv weight gradients at 32×32; slower than packing at K = 256, M = N = 128).
+  if (level == SimdLevel::kAvx512 && !trans_a && trans_b && K >= 512 && static_cast<double>(M) * N <= 65536.0 &&
+      M > 0 && N > 0 && alpha != 0.0f) {
+    gemm_nt_direct(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+    return;
+  }
+  gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+}
+
+void linear_forward(int M, int I, int O, const float* x, const float* w, const float* b, float* y) {
+  // y[M,O] = x[M,I] · w[O,I]ᵀ
+  sgemm(false, true, M, O, I, 1.0f, x, I, w, I, 0.0f, y, O);
+  if (b != nullptr)
+    for (int m = 0; m < M; ++m)
+      for (int o = 0; o < O; ++o) y[static_cast<size_t>(m) * O + o] += b[o];
+}
+
+void linear_backward(int M, int I, int O, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                     float* db) {
+  // dx[M,I] = dy[M,O] · w[O,I]
+  if (dx != nullptr) sgemm(false, false, M, I, O, 1.0f, dy, O, w, I, 0.0f, dx, I);
+  // dw[O,I] += dy[M,O]ᵀ · x[M,I]
+  if (dw != nullptr) sgemm(true, false, O, I, M, 1.0f, dy, O, x, I, 1.0f, dw, I);
+  if (db != nullptr)
+    for (int o = 0; o < O; ++o) {
+      double s = 0.0;
+      for (int m = 0; m < M; ++m) s += dy[static_cast<size_t>(m) * O + o];
+      db[o] += static_cast<float>(s);
+    }
+}
+
+}  // namespace nasnet::cpu

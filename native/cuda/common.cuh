@@ -1,0 +1,83 @@
+// Shared device helpers for the .cu files: stream cast, grid sizes, fixed-order block reductions.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "cuda/cuda_check.h"
+#include "cuda/kernels.h"
+
+namespace nasnet::cuda {
+
+inline cudaStream_t as_stream(Stream s) { return static_cast<cudaStream_t>(s); }
+
+constexpr int kThreads = 256;
+
+// Blocks for a grid-stride loop over n elements (capped: the loop covers the rest).
+inline unsigned grid_for(size_t n, int threads = kThreads) {
+  size_t blocks = (n + threads - 1) / threads;
+  if (blocks < 1) blocks = 1;
+  if (blocks > 65535u * 8u) blocks = 65535u * 8u;
+  return static_cast<unsigned>(blocks);
+}
+
+#define NASNET_GRID_STRIDE(i, n) \
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+// Body of a Status-returning launcher of a 1-D grid-stride kernel whose first argument is n
+// (needs a `stream` in scope).
+#define NASNET_LAUNCH_1D(kernel, n, ...)                                                        \
+  do {                                                                                          \
+    if ((n) == 0) return Status::Ok();                                                          \
+    kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, __VA_ARGS__);                    \
+    CUDA_CHECK_LAUNCH();                                                                        \
+    return Status::Ok();                                                                        \
+  } while (0)
+
+// Sum of one value per thread over the block, in a fixed tree order; the result is valid in thread 0.
+// blockDim.x must be a power of two <= 1024; `scratch` holds blockDim.x values.
+template <typename T>
+__device__ __forceinline__ T block_sum(T v, T* scratch) {
+  scratch[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) scratch[threadIdx.x] += scratch[threadIdx.x + s];
+    __syncthreads();
+  }
+  T r = scratch[0];
+  __syncthreads();
+  return r;
+}
+
+}  // namespace nasnet::cuda
+
+namespace nasnet::cuda {
+
+// Stream-ordered scratch memory (cudaMallocAsync), freed on the same stream when it goes out of scope.
+class Scratch {
+ public:
+  explicit Scratch(cudaStream_t stream) : stream_(stream) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream_);
+  }
+  Status alloc(size_t bytes) {
+    CUDA_CHECK(cudaMallocAsync(&ptr_, bytes == 0 ? 1 : bytes, stream_));
+    return Status::Ok();
+  }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  cudaStream_t stream_;
+  void* ptr_ = nullptr;
+};
+
+// out[c] += sum over n < N, i < HW of x[n, c, i], one block per channel, fixed order (reductions.cu).
+// Serves conv/depthwise bias gradients (HW = OH*OW) and linear bias gradients (N = M, HW = 1).
+Status channel_sum_accumulate(cudaStream_t stream, int N, int C, int HW, const float* x, float* out);
+
+}  // namespace nasnet::cuda

@@ -1,0 +1,79 @@
+// Optimizer updates and the gradient norm. n = parameter count. Updates are elementwise; the sum of
+// squares is a two-pass reduction whose grid depends on n only (fixed order → deterministic).
+#include <cmath>
+
+#include "cuda/common.cuh"
+
+namespace nasnet::cuda {
+
+namespace {
+
+constexpr int kNormBlocks = 512;
+
+__global__ void sumsq_partial(size_t n, const float* g, double* partial) {
+  __shared__ double sd[kThreads];
+  double acc = 0.0;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    double v = g[i];
+    acc += v * v;
+  }
+  acc = block_sum(acc, sd);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}
+
+__global__ void sumsq_final(int blocks, const double* partial, double* out) {
+  __shared__ double sd[kThreads];
+  double acc = 0.0;
+  for (int i = threadIdx.x; i < blocks; i += blockDim.x) acc += partial[i];
+  acc = block_sum(acc, sd);
+  if (threadIdx.x == 0) *out = acc;
+}
+
+__global__ void sgd_kernel(size_t n, float lr, float momentum, bool nesterov, float wd, float gs, float* w,
+                           const float* g, float* v) {
+  NASNET_GRID_STRIDE(i, n) {
+    float gp = g[i] * gs + wd * w[i];
+    float vi = momentum * v[i] + gp;
+    v[i] = vi;
+    w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
+  }
+}
+
+__global__ void rmsprop_kernel(size_t n, float lr, float decay, float momentum, float eps, float wd, float gs,
+                               float* w, const float* g, float* ms, float* mom) {
+  NASNET_GRID_STRIDE(i, n) {
+    float gp = g[i] * gs + wd * w[i];
+    float m2 = decay * ms[i] + (1.f - decay) * gp * gp;
+    ms[i] = m2;
+    float mo = momentum * mom[i] + lr * gp / sqrtf(m2 + eps);
+    mom[i] = mo;
+    w[i] -= mo;
+  }
+}
+
+}  // namespace
+
+Status sum_squares(Stream stream, size_t n, const float* g, double* out) {
+  cudaStream_t st = as_stream(stream);
+  size_t want = (n + kThreads - 1) / kThreads;
+  int blocks = want < 1 ? 1 : (want > (size_t)kNormBlocks ? kNormBlocks : (int)want);
+  Scratch partial(st);
+  NASNET_RETURN_IF_ERROR(partial.alloc(blocks * sizeof(double)));
+  sumsq_partial<<<blocks, kThreads, 0, st>>>(n, g, partial.as<double>());
+  CUDA_CHECK_LAUNCH();
+  sumsq_final<<<1, kThreads, 0, st>>>(blocks, partial.as<double>(), out);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+Status sgd_momentum_update(Stream stream, size_t n, float lr, float momentum, bool nesterov, float weight_decay,
+                           float grad_scale, float* w, const float* g, float* v) {
+  NASNET_LAUNCH_1D(sgd_kernel, n, lr, momentum, nesterov, weight_decay, grad_scale, w, g, v);
+}
+
+Status rmsprop_update(Stream stream, size_t n, float lr, float decay, float momentum, float eps, float weight_decay,
+                      float grad_scale, float* w, const float* g, float* ms, float* mom) {
+  NASNET_LAUNCH_1D(rmsprop_kernel, n, lr, decay, momentum, eps, weight_decay, grad_scale, w, g, ms, mom);
+}
+
+}  // namespace nasnet::cuda

@@ -1,0 +1,327 @@
+// Plan compilation: parse and validate the IR, infer shapes, decide which nodes run in which mode
+// and which gradients exist, plan the memory, then bind parameters in the store (last, so a graph
+// that fails any check leaves the store untouched).
+#include <algorithm>
+#include <map>
+#include <new>
+#include <stdexcept>
+
+#include "plan/memory.h"
+#include "plan/plan_impl.h"
+
+namespace nasnet {
+
+Status Plan::Compile(const std::string& ir_json, std::shared_ptr<ParameterStore> store, const PlanOptions& options,
+                     std::unique_ptr<Plan>* out) {
+  std::unique_ptr<plan::CompiledPlan> p;
+  NASNET_RETURN_IF_ERROR(plan::CompiledPlan::Create(ir_json, std::move(store), options, false, &p));
+  *out = std::move(p);
+  return Status::Ok();
+}
+
+namespace plan {
+
+using ir::Op;
+
+namespace {
+
+// Backward kernels that write (=) their dx and so need a scratch buffer to accumulate into a
+// gradient another consumer already wrote. The others (Add, Identity, Flatten, WeightedSum) add
+// directly; Conv and Gemm also take a null dx when the input needs no gradient.
+bool WritesDx(Op op) {
+  switch (op) {
+    case Op::kAdd:
+    case Op::kIdentity:
+    case Op::kFlatten:
+    case Op::kWeightedSum: return false;
+    default: return true;
+  }
+}
+bool TakesNullDx(Op op) { return op == Op::kConv || op == Op::kGemm; }
+
+std::string GiB(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
+}
+
+}  // namespace
+
+Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
+                            const PlanOptions& options, bool input_grad, std::unique_ptr<CompiledPlan>* out) {
+  if (!store) return Status::Invalid("plan: store is null");
+  if (options.batch < 1) return Status::Invalid("plan: batch must be a positive integer but is " + std::to_string(options.batch));
+  std::unique_ptr<CompiledPlan> p(new CompiledPlan());
+  p->store_ = std::move(store);
+  p->options_ = options;
+  // Nothing below throws on purpose; an allocation failure (a huge document, a huge arena) must
+  // still come back as a Status, never as an exception through the API.
+  try {
+    NASNET_RETURN_IF_ERROR(ir::ParseGraph(ir_json, &p->graph_));
+    NASNET_RETURN_IF_ERROR(ir::InferShapes(p->graph_, options.batch, &p->shapes_));
+    NASNET_RETURN_IF_ERROR(p->Build(input_grad));
+  } catch (const std::bad_alloc&) {
+    return Status::Exhausted("plan: out of memory while compiling (" + GiB(p->arena_bytes_) + " of activations)");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("plan: unexpected failure while compiling: ") + e.what());
+  }
+  *out = std::move(p);
+  return Status::Ok();
+}
+
+void CompiledPlan::MergeCommonSubexpressions() {
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  std::vector<int> canon(I + n);
+  for (int t = 0; t < I + n; ++t) canon[t] = t;
+  dead_.assign(n, 0);
+  std::map<std::string, int> seen;
+  for (int i = 0; i < n; ++i) {
+    ir::Resolved& r = shapes_.node[i];
+    for (int& t : r.in) t = canon[t];
+    const ir::Node& node = graph_.nodes[i];
+    switch (node.op) {
+      case Op::kRelu: case Op::kMaxPool: case Op::kAveragePool: case Op::kGlobalAveragePool: case Op::kFlatten:
+      case Op::kIdentity: case Op::kPad: case Op::kSlice: case Op::kAdd: case Op::kConcat: break;
+      default: continue;  // parameters, randomness or losses: never merged
+    }
+    std::string key = std::to_string(static_cast<int>(node.op));
+    auto put = [&key](int64_t v) { key += "," + std::to_string(v); };
+    for (int t : r.in) put(t);
+    key += "|";
+    for (int64_t v : {node.kh, node.kw, node.sh, node.sw, node.pt, node.pl, node.pb, node.pr}) put(v);
+    put(node.count_include_pad);
+    for (const auto* list : {&node.pad8, &node.starts, &node.ends, &node.axes, &node.steps}) {
+      key += "|";
+      for (int64_t v : *list) put(v);
+    }
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      seen.emplace(key, I + i);
+      continue;
+    }
+    canon[I + i] = it->second;
+    dead_[i] = 1;
+    ++merged_;
+  }
+  shapes_.logits = canon[shapes_.logits];
+  if (shapes_.loss >= 0) shapes_.loss = canon[shapes_.loss];
+}
+
+Status CompiledPlan::Build(bool input_grad) {
+  MergeCommonSubexpressions();
+  const ir::Graph& g = graph_;
+  const int n = static_cast<int>(g.nodes.size());
+  const int I = static_cast<int>(g.inputs.size());
+  const int T = I + n;
+  const bool training = options_.training;
+  n_inputs_ = I;
+  if (training && shapes_.loss < 0)
+    return Status::Invalid("graph: a training plan needs a loss node (graph.loss); compile with training = false");
+  if (training && shapes_.labels < 0) return Status::Invalid("graph: a training plan needs an int32 labels input");
+  if (input_grad && !training) return Status::Invalid("plan: input gradients need a training plan");
+  const auto& R = shapes_.node;
+  auto node_of = [I](int tensor) { return tensor - I; };  // < 0 for graph inputs
+
+  // Which nodes each mode runs: the ancestors of what it returns.
+  auto ancestors = [&](std::vector<int> targets) {
+    std::vector<char> mark(T, 0);
+    for (int t : targets)
+      if (t >= 0) mark[t] = 1;
+    for (int i = n - 1; i >= 0; --i) {
+      if (!mark[I + i]) continue;
+      for (int t : R[i].in) mark[t] = 1;
+    }
+    return std::vector<char>(mark.begin() + I, mark.end());
+  };
+  active_predict_ = ancestors({shapes_.logits});
+  active_eval_ = ancestors({shapes_.loss >= 0 ? shapes_.loss : shapes_.logits, shapes_.logits});
+  active_train_ = training ? ancestors({shapes_.loss, shapes_.logits}) : std::vector<char>(n, 0);
+  std::vector<char> reaches_loss = training ? ancestors({shapes_.loss}) : std::vector<char>(n, 0);
+
+  // Which tensors need gradients: those depending on a trainable parameter (or on the images, when
+  // the input gradient is asked for) and reaching the loss.
+  std::vector<char> needs_grad(T, 0);
+  if (shapes_.images >= 0) needs_grad[shapes_.images] = input_grad;
+  for (int i = 0; i < n; ++i) {
+    bool need = false;
+    for (int p : R[i].params) need = need || g.params[p].trainable;
+    for (int t : R[i].in) need = need || needs_grad[t];
+    needs_grad[I + i] = need;
+  }
+  backward_.assign(n, 0);
+  for (int i = 0; i < n; ++i) backward_[i] = training && reaches_loss[i] && needs_grad[I + i];
+
+  // Edges: which consumer writes each gradient first (in backward order) and who accumulates.
+  const int S = training ? 2 * n + 1 : n;  // steps; the last training step reads the input gradient
+  auto bstep = [n](int i) { return 2 * n - 1 - i; };
+  edge_contrib_.assign(n, {});
+  edge_first_.assign(n, {});
+  edge_scratch_.assign(n, {});
+  has_grad_.assign(T, 0);
+  std::vector<int> grad_start(T, -1);
+  if (training) {
+    has_grad_[shapes_.loss] = 1;
+    grad_start[shapes_.loss] = bstep(node_of(shapes_.loss));
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    const size_t k = R[i].in.size();
+    edge_contrib_[i].assign(k, 0);
+    edge_first_[i].assign(k, 0);
+    edge_scratch_[i].assign(k, -1);
+    if (!backward_[i]) continue;
+    for (size_t j = 0; j < k; ++j) {
+      int t = R[i].in[j];
+      if (t == shapes_.labels || !needs_grad[t]) continue;
+      edge_contrib_[i][j] = 1;
+      if (!has_grad_[t]) {
+        has_grad_[t] = 1;
+        edge_first_[i][j] = 1;
+        grad_start[t] = bstep(i);
+      }
+    }
+  }
+
+  // Buffers and their live intervals.
+  std::vector<BufferRequest> req;
+  auto add = [&req](size_t bytes, int start, int end) {
+    req.push_back({bytes, start, std::max(start, end)});
+    return static_cast<int>(req.size()) - 1;
+  };
+  auto bytes_of = [&](int t) { return static_cast<size_t>(ir::Numel(shapes_.tensor[t])) * sizeof(float); };
+  value_buf_.assign(T, -1);
+  grad_buf_.assign(T, -1);
+  aux_buf_.assign(n, {-1, -1});
+  std::vector<int> value_end(T, -1);
+  for (int i = 0; i < n; ++i) {
+    value_end[I + i] = i;
+    if (dead_[i]) continue;
+    for (size_t j = 0; j < R[i].in.size(); ++j) {
+      int t = R[i].in[j];
+      value_end[t] = std::max(value_end[t], i);
+      // Backward kernels that read their input's value.
+      Op op = g.nodes[i].op;
+      bool reads_x = op == Op::kConv || op == Op::kBatchNorm || op == Op::kGemm ||
+                     (op == Op::kSoftmaxCrossEntropy && j == 0);
+      if (backward_[i] && reads_x) value_end[t] = std::max(value_end[t], bstep(i));
+    }
+    if (backward_[i] && g.nodes[i].op == Op::kRelu) value_end[I + i] = std::max(value_end[I + i], bstep(i));
+  }
+  value_end[shapes_.logits] = std::max(value_end[shapes_.logits], n - 1);
+  if (shapes_.loss >= 0) value_end[shapes_.loss] = std::max(value_end[shapes_.loss], n - 1);
+  for (int i = 0; i < n; ++i) {
+    const int t = I + i;
+    if (dead_[i]) continue;
+    value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
+    if (has_grad_[t]) grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start[t], bstep(i));
+    const Op op = g.nodes[i].op;
+    const int end = backward_[i] ? bstep(i) : i;
+    const auto& x = shapes_.tensor[R[i].in.empty() ? t : R[i].in[0]];
+    if (training && active_train_[i]) {
+      if (op == Op::kBatchNorm) {
+        aux_buf_[i][0] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
+        aux_buf_[i][1] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
+      } else if (op == Op::kMaxPool && backward_[i]) {
+        aux_buf_[i][0] = add(bytes_of(t), i, end);  // int32 argmax, one per output
+      } else if (op == Op::kDropout) {
+        aux_buf_[i][0] = add(static_cast<size_t>(ir::Numel(x)), i, end);  // uint8 mask
+      } else if (op == Op::kDropPath) {
+        aux_buf_[i][0] = add(static_cast<size_t>(x[0]), i, end);  // uint8 keep per sample
+      }
+    }
+    if (backward_[i] && WritesDx(op)) {
+      for (size_t j = 0; j < R[i].in.size(); ++j) {
+        int u = R[i].in[j];
+        if (u == shapes_.labels) continue;
+        bool contrib = edge_contrib_[i][j];
+        bool scratch = contrib ? !edge_first_[i][j] : !TakesNullDx(op);
+        if (scratch) edge_scratch_[i][j] = add(bytes_of(u), bstep(i), bstep(i));
+      }
+    }
+  }
+  if (input_grad && has_grad_[shapes_.images])
+    grad_buf_[shapes_.images] = add(bytes_of(shapes_.images), grad_start[shapes_.images], S - 1);
+  steps_ = static_cast<size_t>(S);
+
+  arena_bytes_ = PlanMemory(req, &buf_offset_);
+  naive_bytes_ = NaiveMemory(req);
+  uint64_t param_bytes = 0;
+  for (const auto& p : g.params) param_bytes += static_cast<uint64_t>(ir::Numel(p.shape)) * sizeof(float);
+  uint64_t total = arena_bytes_ + (training ? 3 : 1) * param_bytes;
+  if (total > kMaxPlanBytes)
+    return Status::Exhausted("plan: the graph needs " + GiB(total) + " for batch " + std::to_string(options_.batch) +
+                             " (activations " + GiB(arena_bytes_) + "), more than the limit of " + GiB(kMaxPlanBytes));
+
+  // Parameters: check the shapes the store already holds (so a conflict leaves the store as it
+  // was), bind (creating the missing ones), then optimizer state for trainable ones.
+  for (const auto& p : g.params) {
+    std::shared_ptr<StoredTensor> held = store_->Share(p.name);
+    if (held && held->shape != p.shape)
+      return Status::Invalid("param '" + p.name + "': the store holds shape " + ir::ShapeString(held->shape) +
+                             " but the graph declares " + ir::ShapeString(p.shape));
+  }
+  for (const auto& p : g.params) {
+    NASNET_RETURN_IF_ERROR(store_->Ensure(p.name, p.shape, p.init, p.trainable, p.weight_decay, options_.seed));
+  }
+  slots_.resize(g.params.size());
+  std::vector<char> used_in_backward(g.params.size(), 0);
+  for (int i = 0; i < n; ++i)
+    if (backward_[i])
+      for (int p : R[i].params) used_in_backward[p] = 1;
+  for (size_t k = 0; k < g.params.size(); ++k) {
+    const ir::Param& p = g.params[k];
+    ParamSlot& s = slots_[k];
+    s.decl = &p;
+    s.value = store_->Share(p.name);
+    if (!s.value) return Status::Internal("param '" + p.name + "' vanished from the store while compiling");
+    if (!training || !used_in_backward[k]) continue;
+    s.grad.assign(s.value->data.size(), 0.0f);
+    if (!p.trainable) continue;
+    ParamInit zeros, ones;
+    ones.kind = ParamInit::Kind::kOnes;
+    if (options_.optimizer == OptimizerKind::kSgd) {
+      NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#momentum", p.shape, zeros, false, false, options_.seed));
+      s.state1 = store_->Share(p.name + "#momentum");
+    } else {
+      // RMSProp: mean square starts at 1 (TensorFlow's RMSPropOptimizer, as TF-slim NASNet trained).
+      NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#ms", p.shape, ones, false, false, options_.seed));
+      NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#mom", p.shape, zeros, false, false, options_.seed));
+      s.state1 = store_->Share(p.name + "#ms");
+      s.state2 = store_->Share(p.name + "#mom");
+    }
+  }
+  node_param_slot_.assign(n, {});
+  zero_bias_.assign(n, {});
+  zero_bias_grad_.assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    node_param_slot_[i] = R[i].params;
+    if (g.nodes[i].op == Op::kGemm && R[i].params.size() == 1) {
+      size_t out_features = static_cast<size_t>(shapes_.tensor[I + i][1]);
+      zero_bias_[i].assign(out_features, 0.0f);
+      zero_bias_grad_[i].assign(out_features, 0.0f);
+    }
+  }
+  drop_identity_.assign(n, 1);
+  drop_keep_.assign(n, 1.0f);
+  arena_.reset(new float[arena_bytes_ / sizeof(float) + 1]);
+  return Status::Ok();
+}
+
+std::vector<std::string> CompiledPlan::param_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : graph_.params) names.push_back(p.name);
+  return names;
+}
+
+const std::vector<float>* CompiledPlan::ParamGrad(const std::string& name) const {
+  for (size_t k = 0; k < graph_.params.size(); ++k)
+    if (graph_.params[k].name == name) return &slots_[k].grad;
+  return nullptr;
+}
+
+const float* CompiledPlan::InputGrad() const {
+  return grad_buf_.empty() || grad_buf_[shapes_.images] < 0 ? nullptr : Grad(shapes_.images);
+}
+
+}  // namespace plan
+}  // namespace nasnet

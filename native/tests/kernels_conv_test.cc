@@ -1,0 +1,149 @@
+// conv2d forward/backward (pointwise, im2col, grouped, depthwise) against a naive fp64 convolution,
+// gradients against central differences of L = sum(dy * y) in fp64, at every SIMD level.
+// Tolerances: values rtol 1e-4 / atol 2e-6 * (terms per output) (fp32 sums vs fp64); gradients
+// rtol 1e-3 / atol 1e-4 (fp32 sums of up to a few hundred products; L is linear in x, w and b, so the
+// fp64 central difference is exact up to rounding).
+#include <cstring>
+
+#include "cpu/kernels.h"
+#include "tests/kernels_util.h"
+
+using namespace nasnet;
+using namespace nasnet::test;
+using nasnet::cpu::ConvShape;
+
+namespace {
+
+ConvShape make(int N, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
+               int dh, int dw, int groups) {
+  ConvShape s{N, C, H, W, K, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, 0, 0};
+  s.OH = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+  s.OW = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+  return s;
+}
+
+void ref_conv(const ConvShape& s, const std::vector<double>& x, const std::vector<double>& w,
+              const std::vector<double>* b, std::vector<double>& y) {
+  const int Cg = s.C / s.groups, Kg = s.K / s.groups;
+  y.assign(static_cast<size_t>(s.N) * s.K * s.OH * s.OW, 0.0);
+  for (int n = 0; n < s.N; ++n)
+    for (int k = 0; k < s.K; ++k) {
+      const int g = k / Kg;
+      for (int oh = 0; oh < s.OH; ++oh)
+        for (int ow = 0; ow < s.OW; ++ow) {
+          double acc = b != nullptr ? (*b)[k] : 0.0;
+          for (int c = 0; c < Cg; ++c)
+            for (int i = 0; i < s.kh; ++i)
+              for (int j = 0; j < s.kw; ++j) {
+                int ih = oh * s.sh - s.pt + i * s.dh, iw = ow * s.sw - s.pl + j * s.dw;
+                if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+                acc += x[((static_cast<size_t>(n) * s.C + g * Cg + c) * s.H + ih) * s.W + iw] *
+                       w[((static_cast<size_t>(k) * Cg + c) * s.kh + i) * s.kw + j];
+              }
+          y[((static_cast<size_t>(n) * s.K + k) * s.OH + oh) * s.OW + ow] = acc;
+        }
+    }
+}
+
+void check_conv(const char* name, const ConvShape& s, bool with_bias, uint32_t seed) {
+  const int Cg = s.C / s.groups;
+  const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, nw = static_cast<size_t>(s.K) * Cg * s.kh * s.kw,
+               ny = static_cast<size_t>(s.N) * s.K * s.OH * s.OW;
+  std::vector<float> x = random_vec(nx, seed), w = random_vec(nw, seed + 1), b = random_vec(s.K, seed + 2),
+                     dy = random_vec(ny, seed + 3);
+  std::vector<double> xd = to_double(x), wd = to_double(w), bd = to_double(b);
+  std::vector<double> yref;
+  ref_conv(s, xd, wd, with_bias ? &bd : nullptr, yref);
+  auto objective = [&]() {
+    std::vector<double> y;
+    ref_conv(s, xd, wd, with_bias ? &bd : nullptr, y);
+    double L = 0;
+    for (size_t q = 0; q < ny; ++q) L += dy[q] * y[q];
+    return L;
+  };
+  std::vector<size_t> ix = sample_indices(nx, 400, seed), iw = sample_indices(nw, 300, seed + 1),
+                      ib = sample_indices(s.K, 64, seed + 2);
+  const std::vector<double> gx = numeric_grad(xd, ix, objective, 1e-3);
+  const std::vector<double> gw = numeric_grad(wd, iw, objective, 1e-3);
+  const std::vector<double> gb = numeric_grad(bd, ib, objective, 1e-3);
+  const double terms = static_cast<double>(Cg) * s.kh * s.kw;
+  for_each_simd([&](SimdLevel level) {
+    char what[160];
+    std::snprintf(what, sizeof what, "%s [%s]", name, simd_level_name(level));
+    std::vector<float> y(ny, 123.0f);
+    cpu::conv2d_forward(s, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
+    std::printf("%s", "");
+    if (!all_close(what, y, yref, 1e-4, 2e-6 * terms + 1e-6)) std::printf("  ^ forward\n");
+    // Backward twice from random starting dw/db: dx is written, dw/db accumulate (+=).
+    std::vector<float> dw0 = random_vec(nw, seed + 4), db0 = random_vec(s.K, seed + 5);
+    std::vector<float> dx(nx, 77.0f), dw = dw0, db = db0;
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), with_bias ? db.data() : nullptr);
+    std::vector<double> gw_acc = gw, gb_acc = gb;
+    for (size_t k = 0; k < iw.size(); ++k) gw_acc[k] += dw0[iw[k]];
+    for (size_t k = 0; k < ib.size(); ++k) gb_acc[k] += db0[ib[k]];
+    if (!all_close(what, pick(dx, ix), gx, 1e-3, 1e-4)) std::printf("  ^ dx\n");
+    if (!all_close(what, pick(dw, iw), gw_acc, 1e-3, 1e-4)) std::printf("  ^ dw (+=)\n");
+    if (with_bias && !all_close(what, pick(db, ib), gb_acc, 1e-3, 1e-4)) std::printf("  ^ db (+=)\n");
+    // dx only / dw only (nullptr skips the other)
+    std::vector<float> dx2(nx, -5.0f);
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx2.data(), nullptr, nullptr);
+    if (!all_close(what, dx2, dx, 1e-5, 1e-6)) std::printf("  ^ dx alone\n");
+    std::vector<float> dw2 = dw0;
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), nullptr, dw2.data(), nullptr);
+    if (!all_close(what, dw2, dw, 1e-5, 1e-6)) std::printf("  ^ dw alone\n");
+  });
+}
+
+}  // namespace
+
+NASNET_TEST(kernels_conv_pointwise_and_im2col) {
+  check_conv("1x1 pointwise", make(3, 5, 6, 7, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), true, 100);
+  check_conv("1x1 pointwise N=1", make(1, 16, 5, 5, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), false, 110);
+  check_conv("1x1 stride 2", make(2, 4, 9, 9, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), true, 120);
+  check_conv("3x3 s1 p1", make(2, 4, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 130);
+  check_conv("3x3 s1 p1 N=1", make(1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 135);
+  check_conv("3x3 s2 p1 odd", make(3, 3, 9, 8, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), true, 140);
+  check_conv("3x3 s2 asym pads (0,0,1,1)", make(2, 3, 8, 8, 4, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 1), false, 150);
+  check_conv("5x5 dil 2 pad 4", make(2, 3, 11, 10, 4, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 1), true, 160);
+  check_conv("1x7 pad (0,3)", make(2, 4, 8, 9, 3, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 1), true, 170);
+  check_conv("7x1 pad (3,0) s2", make(2, 4, 9, 8, 3, 7, 1, 2, 2, 3, 0, 3, 0, 1, 1, 1), true, 180);
+  check_conv("3x3 groups 2", make(2, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), true, 190);
+  check_conv("1x1 groups 3", make(2, 6, 5, 4, 9, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3), true, 195);
+}
+
+NASNET_TEST(kernels_conv_depthwise) {
+  check_conv("dw 3x3 s1 p1", make(3, 5, 8, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5), true, 200);
+  check_conv("dw 3x3 s1 p1 N=1", make(1, 4, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4), false, 205);
+  check_conv("dw 5x5 s2 p2", make(2, 4, 11, 10, 4, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 4), true, 210);
+  check_conv("dw 3x3 dil 2 p2", make(2, 3, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3), true, 220);
+  check_conv("dw 7x7 s1 p3", make(2, 3, 9, 12, 3, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 3), false, 230);
+  check_conv("dw 3x3 s2 asym (0,0,1,1)", make(2, 3, 8, 10, 3, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 3), true, 240);
+  check_conv("dw 3x3 s2 dil 2 p2 odd W", make(2, 3, 11, 13, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 3), true, 245);
+  check_conv("dw 3x3 s3 (generic stride)", make(2, 2, 10, 11, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 2), true, 247);
+  check_conv("dw 7x1 s2 wide", make(2, 2, 9, 37, 2, 7, 1, 2, 2, 3, 0, 3, 0, 1, 1, 2), true, 248);
+  check_conv("dw 1x7 / wide rows", make(2, 2, 3, 40, 2, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 2), true, 250);
+}
+
+NASNET_TEST(kernels_conv_levels_agree_at_nasnet_shape) {
+  // A NASNet-like shape (all levels against each other, the portable path as the anchor).
+  ConvShape s = make(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  ConvShape d = make(4, 16, 16, 16, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16);
+  for (const ConvShape& sh : {s, d}) {
+    const size_t nx = static_cast<size_t>(sh.N) * sh.C * sh.H * sh.W, ny = static_cast<size_t>(sh.N) * sh.K * sh.OH * sh.OW;
+    const size_t nw = static_cast<size_t>(sh.K) * (sh.C / sh.groups) * sh.kh * sh.kw;
+    std::vector<float> x = random_vec(nx, 1), w = random_vec(nw, 2), dy = random_vec(ny, 3);
+    std::vector<float> y0, dx0, dw0;
+    for_each_simd([&](SimdLevel level) {
+      std::vector<float> y(ny), dx(nx), dw(nw, 0.0f);
+      cpu::conv2d_forward(sh, x.data(), w.data(), nullptr, y.data());
+      cpu::conv2d_backward(sh, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+      if (level == SimdLevel::kPortable) {
+        y0 = y, dx0 = dx, dw0 = dw;
+        return;
+      }
+      all_close(simd_level_name(level), y, y0, 1e-4, 1e-4);
+      all_close(simd_level_name(level), dx, dx0, 1e-4, 1e-4);
+      all_close(simd_level_name(level), dw, dw0, 1e-4, 1e-3);
+    });
+  }
+}

@@ -1,0 +1,148 @@
+// sgemm and the dense layer against double-precision references, at every SIMD level.
+// Tolerances: fp32 products summed in fp32 over K terms vs an fp64 reference: the error grows like
+// K * eps * |a||b| in the worst case, so atol = 2e-6 * K (entries in [-1, 1]) and rtol 1e-4.
+#include <cstring>
+#include <limits>
+
+#include "cpu/kernels.h"
+#include "tests/kernels_util.h"
+
+using namespace nasnet;
+using namespace nasnet::test;
+
+namespace {
+
+struct GemmCase {
+  int M, N, K;
+  int pad;  // extra row stride on A, B, C (lda etc. larger than the logical width)
+};
+
+// C = alpha op(A) op(B) + beta C in double.
+std::vector<double> ref_gemm(bool ta, bool tb, int M, int N, int K, double alpha, const std::vector<float>& A, int lda,
+                             const std::vector<float>& B, int ldb, double beta, const std::vector<float>& C, int ldc) {
+  std::vector<double> out(C.begin(), C.end());
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k)
+        s += static_cast<double>(ta ? A[static_cast<size_t>(k) * lda + i] : A[static_cast<size_t>(i) * lda + k]) *
+             (tb ? B[static_cast<size_t>(j) * ldb + k] : B[static_cast<size_t>(k) * ldb + j]);
+      double c = beta == 0.0 ? 0.0 : beta * C[static_cast<size_t>(i) * ldc + j];
+      out[static_cast<size_t>(i) * ldc + j] = alpha * s + c;
+    }
+  return out;
+}
+
+void run_case(const GemmCase& g, bool ta, bool tb, float alpha, float beta, uint32_t seed) {
+  const int lda = (ta ? g.M : g.K) + g.pad, ldb = (tb ? g.K : g.N) + g.pad, ldc = g.N + g.pad;
+  const int a_rows = ta ? g.K : g.M, b_rows = tb ? g.N : g.K;
+  std::vector<float> A = random_vec(static_cast<size_t>(a_rows) * lda, seed);
+  std::vector<float> B = random_vec(static_cast<size_t>(b_rows) * ldb, seed + 1);
+  std::vector<float> C0 = random_vec(static_cast<size_t>(g.M) * ldc, seed + 2);
+  std::vector<float> Cin = C0;
+  // beta == 0 must ignore C entirely, even NaN (BLAS semantics).
+  if (beta == 0.0f)
+    for (float& v : Cin) v = std::numeric_limits<float>::quiet_NaN();
+  std::vector<double> ref = ref_gemm(ta, tb, g.M, g.N, g.K, alpha, A, lda, B, ldb, beta, C0, ldc);
+  // padding columns of C must stay untouched
+  if (beta == 0.0f)
+    for (int i = 0; i < g.M; ++i)
+      for (int j = g.N; j < ldc; ++j) ref[static_cast<size_t>(i) * ldc + j] = std::numeric_limits<double>::quiet_NaN();
+  for_each_simd([&](SimdLevel level) {
+    std::vector<float> C = Cin;
+    cpu::sgemm(ta, tb, g.M, g.N, g.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+    char what[160];
+    std::snprintf(what, sizeof what, "%s M=%d N=%d K=%d ta=%d tb=%d alpha=%g beta=%g", simd_level_name(level), g.M,
+                  g.N, g.K, ta, tb, alpha, beta);
+    int bad = 0;
+    for (int i = 0; i < g.M; ++i)
+      for (int j = 0; j < ldc; ++j) {
+        size_t q = static_cast<size_t>(i) * ldc + j;
+        double r = ref[q], v = C[q];
+        bool ok = std::isnan(r) ? std::isnan(v) : std::fabs(v - r) <= 2e-6 * g.K + 1e-4 * std::fabs(r);
+        if (!ok && bad++ < 5) std::printf("  %s: C[%d,%d] = %.9g, ref %.9g\n", what, i, j, v, r);
+      }
+    if (bad > 0) ++failures();
+  });
+}
+
+}  // namespace
+
+NASNET_TEST(kernels_gemm_all_transposes_edges_and_levels) {
+  const GemmCase cases[] = {{1, 1, 1, 0},   {7, 13, 5, 3},    {33, 65, 17, 0}, {15, 33, 400, 1},
+                            {130, 45, 129, 2}, {29, 97, 800, 0}, {3, 4200, 5, 0}};
+  uint32_t seed = 10;
+  for (const GemmCase& g : cases)
+    for (int t = 0; t < 4; ++t) {
+      run_case(g, t & 1, t & 2, 1.0f, 0.0f, seed++);
+      run_case(g, t & 1, t & 2, 0.7f, -0.5f, seed++);
+    }
+  run_case({64, 64, 64, 0}, false, false, 1.0f, 1.0f, seed++);
+}
+
+NASNET_TEST(kernels_gemm_multithreaded_large_is_deterministic) {
+  // Large enough for several MC blocks, several K slices and both threads.
+  const int M = 260, N = 300, K = 900;
+  std::vector<float> A = random_vec(static_cast<size_t>(M) * K, 1), B = random_vec(static_cast<size_t>(K) * N, 2);
+  std::vector<double> ref = ref_gemm(false, false, M, N, K, 1.0, A, K, B, N, 0.0, std::vector<float>(M * N), N);
+  for_each_simd([&](SimdLevel level) {
+    std::vector<float> C1(M * N), C2(M * N);
+    cpu::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C1.data(), N);
+    cpu::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C2.data(), N);
+    all_close(simd_level_name(level), C1, ref, 1e-4, 2e-6 * K);
+    EXPECT_TRUE(std::memcmp(C1.data(), C2.data(), sizeof(float) * C1.size()) == 0);
+  });
+}
+
+NASNET_TEST(kernels_gemm_alpha_zero_and_k_zero_scale_c) {
+  std::vector<float> C = {1, 2, 3, 4};
+  float dummy = 0;
+  cpu::sgemm(false, false, 2, 2, 0, 1.0f, &dummy, 1, &dummy, 2, 2.0f, C.data(), 2);
+  EXPECT_NEAR(C[3], 8.0, 0);
+  cpu::sgemm(false, false, 2, 2, 1, 0.0f, &dummy, 1, &dummy, 2, 0.0f, C.data(), 2);
+  EXPECT_NEAR(C[0], 0.0, 0);
+}
+
+NASNET_TEST(kernels_linear_forward_backward_finite_differences) {
+  // y[M,O] = x[M,I] w[O,I]^T + b; objective L = sum(dy * y). Linear in each input, so central
+  // differences in double are exact up to rounding: gradients checked at rtol 1e-3 (fp32 kernel).
+  const int M = 5, I = 37, O = 11;
+  std::vector<float> x = random_vec(M * I, 3), w = random_vec(O * I, 4), b = random_vec(O, 5), dy = random_vec(M * O, 6);
+  std::vector<double> xd = to_double(x), wd = to_double(w), bd = to_double(b);
+  auto forward = [&](std::vector<double>& y) {
+    y.assign(M * O, 0.0);
+    for (int m = 0; m < M; ++m)
+      for (int o = 0; o < O; ++o) {
+        double s = bd[o];
+        for (int i = 0; i < I; ++i) s += xd[m * I + i] * wd[o * I + i];
+        y[m * O + o] = s;
+      }
+  };
+  auto objective = [&]() {
+    std::vector<double> y;
+    forward(y);
+    double L = 0;
+    for (int q = 0; q < M * O; ++q) L += dy[q] * y[q];
+    return L;
+  };
+  std::vector<double> yref;
+  forward(yref);
+  for_each_simd([&](SimdLevel level) {
+    std::vector<float> y(M * O);
+    cpu::linear_forward(M, I, O, x.data(), w.data(), b.data(), y.data());
+    all_close("linear y", y, yref, 1e-4, 1e-5 * I);
+    std::vector<float> dx(M * I), dw0 = random_vec(O * I, 7), db0 = random_vec(O, 8);
+    std::vector<float> dw = dw0, db = db0;
+    cpu::linear_backward(M, I, O, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+    std::vector<size_t> ix = sample_indices(M * I, 1000, 1), iw = sample_indices(O * I, 1000, 2),
+                        ib = sample_indices(O, 100, 3);
+    std::vector<double> gx = numeric_grad(xd, ix, objective), gw = numeric_grad(wd, iw, objective),
+                        gb = numeric_grad(bd, ib, objective);
+    // dw, db accumulate onto their previous contents
+    for (size_t k = 0; k < iw.size(); ++k) gw[k] += dw0[iw[k]];
+    for (size_t k = 0; k < ib.size(); ++k) gb[k] += db0[ib[k]];
+    all_close("linear dx", pick(dx, ix), gx, 1e-3, 1e-5);
+    all_close("linear dw (+=)", pick(dw, iw), gw, 1e-3, 1e-5);
+    all_close("linear db (+=)", pick(db, ib), gb, 1e-3, 1e-5);
+  });
+}

@@ -1,0 +1,124 @@
+// Max/avg/global-average pooling against fp64 references. Avg pooling is linear: its backward is
+// checked against central differences of L = sum(dy * y). Max pooling is piecewise linear with
+// possible near-ties, so its backward is checked against the reference scatter of dy to the fp64
+// argmax (and the saved argmax itself). Tolerances: rtol 1e-5 / atol 1e-6 (no long sums).
+#include <limits>
+
+#include "cpu/kernels.h"
+#include "tests/kernels_util.h"
+
+using namespace nasnet;
+using namespace nasnet::test;
+using nasnet::cpu::PoolShape;
+
+namespace {
+
+// TensorFlow "same" padding: OH = ceil(H / stride).
+PoolShape same(int N, int C, int H, int W, int k, int stride, bool include_pad) {
+  PoolShape s{};
+  s.N = N, s.C = C, s.H = H, s.W = W, s.kh = k, s.kw = k, s.sh = stride, s.sw = stride;
+  s.OH = (H + stride - 1) / stride, s.OW = (W + stride - 1) / stride;
+  int th = std::max((s.OH - 1) * stride + k - H, 0), tw = std::max((s.OW - 1) * stride + k - W, 0);
+  s.pt = th / 2, s.pb = th - th / 2, s.pl = tw / 2, s.pr = tw - tw / 2;
+  s.count_include_pad = include_pad;
+  return s;
+}
+
+void ref_pool(const PoolShape& s, bool is_max, const std::vector<double>& x, std::vector<double>& y,
+              std::vector<int>* arg) {
+  y.assign(static_cast<size_t>(s.N) * s.C * s.OH * s.OW, 0.0);
+  if (arg) arg->assign(y.size(), -1);
+  for (int p = 0; p < s.N * s.C; ++p)
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow) {
+        double best = -std::numeric_limits<double>::infinity(), sum = 0;
+        int at = -1, cnt = 0, cnt_pad = 0;
+        for (int i = 0; i < s.kh; ++i)
+          for (int j = 0; j < s.kw; ++j) {
+            int h = oh * s.sh - s.pt + i, w = ow * s.sw - s.pl + j;
+            if (h < s.H + s.pb && w < s.W + s.pr) ++cnt_pad;
+            if (h < 0 || h >= s.H || w < 0 || w >= s.W) continue;
+            double v = x[static_cast<size_t>(p) * s.H * s.W + h * s.W + w];
+            ++cnt;
+            sum += v;
+            if (v > best) best = v, at = h * s.W + w;
+          }
+        size_t o = (static_cast<size_t>(p) * s.OH + oh) * s.OW + ow;
+        y[o] = is_max ? best : sum / (s.count_include_pad ? cnt_pad : cnt);
+        if (arg) (*arg)[o] = at;
+      }
+}
+
+void check_pool(const PoolShape& s, uint32_t seed) {
+  const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.C * s.OH * s.OW;
+  std::vector<float> x = random_vec(nx, seed), dy = random_vec(ny, seed + 1);
+  std::vector<double> xd = to_double(x);
+  char what[128];
+  std::snprintf(what, sizeof what, "pool %dx%d s%d H=%d W=%d pad(%d,%d,%d,%d) incl=%d", s.kh, s.kw, s.sh, s.H, s.W, s.pt,
+                s.pl, s.pb, s.pr, s.count_include_pad);
+  // max
+  std::vector<double> yref;
+  std::vector<int> aref;
+  ref_pool(s, true, xd, yref, &aref);
+  std::vector<float> y(ny);
+  std::vector<int32_t> arg(ny);
+  cpu::maxpool_forward(s, x.data(), y.data(), arg.data());
+  all_close(what, y, yref, 1e-6, 1e-7);
+  all_close(what, arg, aref, 0, 0);
+  std::vector<double> dxref(nx, 0.0);
+  for (size_t o = 0; o < ny; ++o) dxref[(o / (s.OH * s.OW)) * s.H * s.W + aref[o]] += dy[o];
+  std::vector<float> dx(nx, 9.0f);
+  cpu::maxpool_backward(s, arg.data(), dy.data(), dx.data());
+  all_close(what, dx, dxref, 1e-5, 1e-6);
+  std::vector<float> y2(ny);
+  cpu::maxpool_forward(s, x.data(), y2.data(), nullptr);
+  all_close(what, y2, y, 0, 0);
+  // avg
+  ref_pool(s, false, xd, yref, nullptr);
+  cpu::avgpool_forward(s, x.data(), y.data());
+  all_close(what, y, yref, 1e-5, 1e-6);
+  auto objective = [&]() {
+    std::vector<double> yy;
+    ref_pool(s, false, xd, yy, nullptr);
+    double L = 0;
+    for (size_t q = 0; q < ny; ++q) L += dy[q] * yy[q];
+    return L;
+  };
+  std::vector<size_t> ix = sample_indices(nx, 300, seed);
+  std::vector<double> gx = numeric_grad(xd, ix, objective, 1e-3);
+  cpu::avgpool_backward(s, dy.data(), dx.data());
+  all_close(what, pick(dx, ix), gx, 1e-4, 1e-6);
+}
+
+}  // namespace
+
+NASNET_TEST(kernels_pool_max_avg_same_padding) {
+  uint32_t seed = 1;
+  for (int k : {3, 5, 7})
+    for (int stride : {1, 2})
+      for (bool incl : {false, true}) {
+        check_pool(same(2, 3, 9, 8, k, stride, incl), seed++);
+        check_pool(same(1, 2, 8, 11, k, stride, incl), seed++);
+      }
+  // explicit asymmetric pads, non-square window
+  PoolShape s{};
+  s.N = 2, s.C = 2, s.H = 7, s.W = 9, s.kh = 3, s.kw = 2, s.sh = 2, s.sw = 1, s.pt = 0, s.pl = 1, s.pb = 1, s.pr = 0;
+  s.OH = (s.H + s.pt + s.pb - s.kh) / s.sh + 1, s.OW = (s.W + s.pl + s.pr - s.kw) / s.sw + 1;
+  s.count_include_pad = true;
+  check_pool(s, 99);
+}
+
+NASNET_TEST(kernels_pool_global_average) {
+  const int N = 3, C = 5, HW = 49;
+  std::vector<float> x = random_vec(N * C * HW, 1), dy = random_vec(N * C, 2);
+  std::vector<float> y(N * C), dx(N * C * HW);
+  cpu::global_avgpool_forward(N, C, HW, x.data(), y.data());
+  std::vector<double> yref(N * C, 0.0), dxref(N * C * HW);
+  for (int p = 0; p < N * C; ++p) {
+    for (int q = 0; q < HW; ++q) yref[p] += x[p * HW + q] / static_cast<double>(HW);
+    for (int q = 0; q < HW; ++q) dxref[p * HW + q] = dy[p] / static_cast<double>(HW);
+  }
+  all_close("gap y", y, yref, 1e-5, 1e-6);
+  cpu::global_avgpool_backward(N, C, HW, dy.data(), dx.data());
+  all_close("gap dx", dx, dxref, 1e-6, 1e-7);
+}

@@ -1,0 +1,571 @@
+// Compiled plans end to end: memory planning, forward against hand-sequenced kernel calls, the
+// whole-graph gradient against finite differences, training a small NASNet-like graph to overfit a
+// batch, parameter sharing between plans, modes and run-time errors.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "plan/engine.h"
+#include "plan/memory.h"
+#include "plan/plan_impl.h"
+#include "tests/kernels_util.h"
+#include "tests/test.h"
+
+using nasnet::EvalResult;
+using nasnet::ParameterStore;
+using nasnet::Plan;
+using nasnet::PlanOptions;
+using nasnet::Status;
+using nasnet::StepHyper;
+using nasnet::StepResult;
+using nasnet::plan::CompiledPlan;
+
+namespace {
+
+// A tiny IR emitter for tests (the real one is lib/cells in TypeScript).
+struct Ir {
+  std::string nodes, params;
+  void Node(const std::string& id, const std::string& op, const std::string& inputs, const std::string& attrs = "",
+            const std::string& ps = "") {
+    nodes += std::string(nodes.empty() ? "" : ",\n") + "{\"id\": \"" + id + "\", \"op\": \"" + op +
+             "\", \"inputs\": [" + inputs + "]" + (attrs.empty() ? "" : ", \"attrs\": {" + attrs + "}") +
+             (ps.empty() ? "" : ", \"params\": [" + ps + "]") + "}";
+  }
+  void Param(const std::string& name, const std::string& shape, const std::string& init, bool trainable, bool wd) {
+    params += std::string(params.empty() ? "" : ",\n") + "{\"name\": \"" + name + "\", \"shape\": [" + shape +
+              "], \"init\": " + init + ", \"trainable\": " + (trainable ? "true" : "false") +
+              ", \"weightDecay\": " + (wd ? "true" : "false") + "}";
+  }
+  // Conv with he_normal weights; pads as "t, l, b, r".
+  void Conv(const std::string& id, const std::string& x, int cin, int cout, int k, int stride, int pad, int group = 1) {
+    Param(id + "/w", std::to_string(cout) + ", " + std::to_string(cin / group) + ", " + std::to_string(k) + ", " +
+                         std::to_string(k),
+          "{\"kind\": \"he_normal\", \"fanIn\": " + std::to_string(cin / group * k * k) + "}", true, true);
+    std::string p = std::to_string(pad);
+    Node(id, "Conv", "\"" + x + "\"",
+         "\"kernel_shape\": [" + std::to_string(k) + ", " + std::to_string(k) + "], \"strides\": [" +
+             std::to_string(stride) + ", " + std::to_string(stride) + "], \"pads\": [" + p + ", " + p + ", " + p +
+             ", " + p + "], \"group\": " + std::to_string(group),
+         "\"" + id + "/w\"");
+  }
+  void Bn(const std::string& id, const std::string& x, int c) {
+    std::string C = std::to_string(c);
+    Param(id + "/scale", C, "{\"kind\": \"ones\"}", true, false);
+    Param(id + "/bias", C, "{\"kind\": \"zeros\"}", true, false);
+    Param(id + "/mean", C, "{\"kind\": \"zeros\"}", false, false);
+    Param(id + "/var", C, "{\"kind\": \"ones\"}", false, false);
+    Node(id, "BatchNormalization", "\"" + x + "\"", "\"epsilon\": 0.001, \"momentum\": 0.9",
+         "\"" + id + "/scale\", \"" + id + "/bias\", \"" + id + "/mean\", \"" + id + "/var\"");
+  }
+  void Gemm(const std::string& id, const std::string& x, int in, int out) {
+    Param(id + "/w", std::to_string(out) + ", " + std::to_string(in),
+          "{\"kind\": \"uniform\", \"limit\": " + std::to_string(1.0 / std::sqrt(in)) + "}", true, true);
+    Param(id + "/b", std::to_string(out), "{\"kind\": \"zeros\"}", true, false);
+    Node(id, "Gemm", "\"" + x + "\"", "\"transB\": 1", "\"" + id + "/w\", \"" + id + "/b\"");
+  }
+  std::string Json(int c, int h, int w, const std::string& outputs, const std::string& loss) const {
+    return "{\"version\": 1, \"inputs\": [{\"name\": \"images\", \"dtype\": \"float32\", \"shape\": [\"N\", " +
+           std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) +
+           "]}, {\"name\": \"labels\", \"dtype\": \"int32\", \"shape\": [\"N\"]}], \"outputs\": [" + outputs + "], " +
+           (loss.empty() ? "" : "\"loss\": \"" + loss + "\", ") + "\"nodes\": [\n" + nodes + "\n], \"params\": [\n" +
+           params + "\n]}";
+  }
+};
+
+std::unique_ptr<CompiledPlan> MustCompile(const std::string& json, std::shared_ptr<ParameterStore> store, int batch,
+                                          bool training, bool input_grad = false,
+                                          nasnet::OptimizerKind opt = nasnet::OptimizerKind::kSgd) {
+  PlanOptions o;
+  o.batch = batch;
+  o.training = training;
+  o.seed = 5;
+  o.optimizer = opt;
+  std::unique_ptr<CompiledPlan> p;
+  Status st = CompiledPlan::Create(json, std::move(store), o, input_grad, &p);
+  if (!st.ok()) {
+    std::printf("  compile failed: %s\n", st.message().c_str());
+    ++nasnet::test::failures();
+  }
+  return p;
+}
+
+std::vector<int32_t> Labels(int n, int classes) {
+  std::vector<int32_t> l(n);
+  for (int i = 0; i < n; ++i) l[i] = (i * 7 + 3) % classes;
+  return l;
+}
+
+// The gradient-check graph: fan-out (relu1 feeds three nodes, flat feeds two heads, cat feeds two),
+// both pools, Add, Concat, Pad + Slice shift, DropPath, GAP, Flatten, two Gemm heads, two
+// cross-entropies (one label-smoothed) and their WeightedSum.
+std::string GradGraph() {
+  Ir ir;
+  ir.Conv("conv1", "images", 2, 4, 3, 1, 1);
+  ir.Bn("bn1", "conv1", 4);
+  ir.Node("relu1", "Relu", "\"bn1\"");
+  ir.Node("mp", "MaxPool", "\"relu1\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Node("ap", "AveragePool", "\"relu1\"",
+          "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1], \"count_include_pad\": 0");
+  ir.Node("add", "Add", "\"mp\", \"ap\"");
+  ir.Conv("conv2", "relu1", 4, 4, 1, 1, 0);
+  ir.Node("dp", "DropPath", "\"conv2\"", "\"layer_ratio\": 0.5");
+  ir.Node("cat", "Concat", "\"add\", \"dp\"", "\"axis\": 1");
+  ir.Node("pad", "Pad", "\"cat\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
+  ir.Node("shift", "Slice", "\"pad\"", "\"starts\": [1, 1], \"ends\": [7, 7], \"axes\": [2, 3]");
+  ir.Node("mix", "Add", "\"cat\", \"shift\"");
+  ir.Node("gap", "GlobalAveragePool", "\"mix\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 8, 5);
+  ir.Gemm("aux", "flat", 8, 5);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"", "\"label_smoothing\": 0.1");
+  ir.Node("aux_ce", "SoftmaxCrossEntropy", "\"aux\", \"labels\"");
+  ir.Node("loss", "WeightedSum", "\"ce\", \"aux_ce\"", "\"weights\": [1, 0.4]");
+  return ir.Json(2, 6, 6, "\"fc\", \"aux\", \"loss\"", "loss");
+}
+
+// The NASNet-like graph: stem conv + BN, a normal cell (two separable branches added, two pools
+// added, concatenated), a reduction (factorized reduce with the Pad + Slice shift path, max pool),
+// and the head.
+void SepBlock(Ir& ir, const std::string& id, const std::string& x, int c, int k, int stride) {
+  int pad = k / 2;
+  ir.Node(id + "/relu1", "Relu", "\"" + x + "\"");
+  ir.Conv(id + "/dw1", id + "/relu1", c, c, k, stride, pad, c);
+  ir.Conv(id + "/pw1", id + "/dw1", c, c, 1, 1, 0);
+  ir.Bn(id + "/bn1", id + "/pw1", c);
+  ir.Node(id + "/relu2", "Relu", "\"" + id + "/bn1\"");
+  ir.Conv(id + "/dw2", id + "/relu2", c, c, k, 1, pad, c);
+  ir.Conv(id + "/pw2", id + "/dw2", c, c, 1, 1, 0);
+  ir.Bn(id + "/bn2", id + "/pw2", c);
+}
+
+std::string NasnetLike(bool training) {
+  Ir ir;
+  ir.Conv("stem/conv", "images", 3, 16, 3, 1, 1);
+  ir.Bn("stem/bn", "stem/conv", 16);
+  SepBlock(ir, "c0/b0/left", "stem/bn", 16, 3, 1);
+  SepBlock(ir, "c0/b0/right", "stem/bn", 16, 5, 1);
+  ir.Node("c0/b0/add", "Add", "\"c0/b0/left/bn2\", \"c0/b0/right/bn2\"");
+  ir.Node("c0/b0/dp", "DropPath", "\"c0/b0/add\"", "\"layer_ratio\": 0.5");
+  ir.Node("c0/b1/avg", "AveragePool", "\"stem/bn\"",
+          "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1], \"count_include_pad\": 0");
+  ir.Node("c0/b1/max", "MaxPool", "\"stem/bn\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Node("c0/b1/add", "Add", "\"c0/b1/avg\", \"c0/b1/max\"");
+  ir.Node("c0/concat", "Concat", "\"c0/b0/dp\", \"c0/b1/add\"", "\"axis\": 1");
+  ir.Node("r1/relu", "Relu", "\"c0/concat\"");
+  ir.Conv("r1/path1_conv", "r1/relu", 32, 16, 1, 2, 0);
+  ir.Node("r1/path2_pad", "Pad", "\"r1/relu\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
+  ir.Node("r1/path2_shift", "Slice", "\"r1/path2_pad\"", "\"starts\": [1, 1], \"ends\": [17, 17], \"axes\": [2, 3]");
+  ir.Conv("r1/path2_conv", "r1/path2_shift", 32, 16, 1, 2, 0);
+  ir.Node("r1/fr_concat", "Concat", "\"r1/path1_conv\", \"r1/path2_conv\"", "\"axis\": 1");
+  ir.Bn("r1/fr_bn", "r1/fr_concat", 32);
+  ir.Node("r1/max", "MaxPool", "\"c0/concat\"", "\"kernel_shape\": [3, 3], \"strides\": [2, 2], \"pads\": [1, 1, 1, 1]");
+  ir.Node("r1/concat", "Concat", "\"r1/fr_bn\", \"r1/max\"", "\"axis\": 1");
+  ir.Node("head/relu", "Relu", "\"r1/concat\"");
+  ir.Node("head/gap", "GlobalAveragePool", "\"head/relu\"");
+  ir.Node("head/flatten", "Flatten", "\"head/gap\"", "\"axis\": 1");
+  ir.Gemm("head/fc", "head/flatten", 64, 10);
+  if (training) {
+    ir.Node("loss/ce", "SoftmaxCrossEntropy", "\"head/fc\", \"labels\"");
+    return ir.Json(3, 16, 16, "\"head/fc\", \"loss/ce\"", "loss/ce");
+  }
+  return ir.Json(3, 16, 16, "\"head/fc\"", "");
+}
+
+}  // namespace
+
+NASNET_TEST(plan_memory_planner_reuses_dead_buffers) {
+  using nasnet::plan::BufferRequest;
+  // A chain: each buffer lives from its step to the next one.
+  std::vector<BufferRequest> req;
+  for (int i = 0; i < 10; ++i) req.push_back({1000, i, i + 1});
+  std::vector<size_t> off;
+  size_t arena = nasnet::plan::PlanMemory(req, &off);
+  EXPECT_TRUE(arena == 2 * 1024);  // two aligned buffers alive at a time
+  EXPECT_TRUE(nasnet::plan::NaiveMemory(req) == 10 * 1024);
+  // No two overlapping intervals share bytes.
+  for (size_t a = 0; a < req.size(); ++a)
+    for (size_t b = a + 1; b < req.size(); ++b) {
+      bool live = req[a].start <= req[b].end && req[b].start <= req[a].end;
+      bool mem = off[a] < off[b] + 1024 && off[b] < off[a] + 1024;
+      EXPECT_TRUE(!(live && mem));
+    }
+}
+
+NASNET_TEST(plan_forward_matches_manual_kernels) {
+  // conv → BN (running stats) → ReLU → max pool; Add(relu, pool); shift; Concat; GAP; Gemm.
+  Ir ir;
+  ir.Conv("conv", "images", 3, 4, 3, 1, 1);
+  ir.Bn("bn", "conv", 4);
+  ir.Node("relu", "Relu", "\"bn\"");
+  ir.Node("mp", "MaxPool", "\"relu\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Node("add", "Add", "\"relu\", \"mp\"");
+  ir.Node("pad", "Pad", "\"add\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
+  ir.Node("shift", "Slice", "\"pad\"", "\"starts\": [1, 1], \"ends\": [6, 6], \"axes\": [2, 3]");
+  ir.Node("cat", "Concat", "\"add\", \"shift\"", "\"axis\": 1");
+  ir.Node("gap", "GlobalAveragePool", "\"cat\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 8, 3);
+  const std::string json = ir.Json(3, 5, 5, "\"fc\"", "");
+  auto store = std::make_shared<ParameterStore>();
+  const int N = 2;
+  auto plan = MustCompile(json, store, N, false);
+  if (!plan) return;
+  EXPECT_TRUE(plan->activation_bytes() < plan->naive_activation_bytes());
+  // Non-trivial running statistics and BN affine parameters.
+  std::vector<float> mean = {0.1f, -0.2f, 0.3f, 0.0f}, var = {0.5f, 2.0f, 1.5f, 1.0f}, scale = {1.5f, 0.5f, 1.0f, 2.0f},
+                     bias = {0.1f, 0.2f, -0.3f, 0.0f};
+  EXPECT_TRUE(store->Set("bn/mean", mean.data(), 4, nullptr).ok());
+  EXPECT_TRUE(store->Set("bn/var", var.data(), 4, nullptr).ok());
+  EXPECT_TRUE(store->Set("bn/scale", scale.data(), 4, nullptr).ok());
+  EXPECT_TRUE(store->Set("bn/bias", bias.data(), 4, nullptr).ok());
+  std::vector<float> x = nasnet::test::random_vec(N * 3 * 25, 11);
+  std::vector<float> logits(N * 3);
+  EXPECT_TRUE(plan->Predict(x.data(), logits.data()).ok());
+
+  namespace cpu = nasnet::cpu;
+  std::vector<float> w, fw, fb;
+  store->Get("conv/w", &w, nullptr);
+  store->Get("fc/w", &fw, nullptr);
+  store->Get("fc/b", &fb, nullptr);
+  cpu::ConvShape cs{N, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5};
+  std::vector<float> conv(N * 4 * 25), bn(N * 4 * 25), relu(N * 4 * 25), mp(N * 4 * 25), add(N * 4 * 25),
+      pad(N * 4 * 36), shift(N * 4 * 25), cat(N * 8 * 25), gap(N * 8), ref(N * 3);
+  cpu::conv2d_forward(cs, x.data(), w.data(), nullptr, conv.data());
+  cpu::batchnorm_forward_eval({N, 4, 25}, conv.data(), scale.data(), bias.data(), mean.data(), var.data(), 0.001f,
+                              bn.data());
+  cpu::relu_forward(relu.size(), bn.data(), relu.data());
+  cpu::PoolShape ps{N, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 5, false};
+  cpu::maxpool_forward(ps, relu.data(), mp.data(), nullptr);
+  cpu::add_forward(add.size(), relu.data(), mp.data(), add.data());
+  cpu::pad_forward(N, 4, 5, 5, 0, 0, 1, 1, add.data(), pad.data());
+  cpu::slice_forward(N, 4, 6, 6, 1, 1, 1, 1, 5, 5, pad.data(), shift.data());
+  const float* ins[2] = {add.data(), shift.data()};
+  int chans[2] = {4, 4};
+  cpu::concat_forward(N, 25, 2, ins, chans, cat.data());
+  cpu::global_avgpool_forward(N, 8, 25, cat.data(), gap.data());
+  cpu::linear_forward(N, 8, 3, gap.data(), fw.data(), fb.data(), ref.data());
+  nasnet::test::all_close("logits", logits, ref, 1e-6, 1e-7);
+  // The shift really moved data: row 0 of the shifted map is row 1 of add.
+  EXPECT_NEAR(shift[0], add[5 + 1], 0);
+}
+
+NASNET_TEST(plan_gradient_matches_finite_differences) {
+  // Training semantics (batch statistics; DropPath rate 0) are a deterministic function of the
+  // parameters and images, so central differences apply. In fp32 with eps 1e-3 the rounding of the
+  // loss (~2e-7 absolute) gives ~1e-4 of noise in the difference quotient and the O(eps^2)
+  // truncation is smaller still, hence atol 1e-3 + rtol 2e-2. A ReLU/max-pool kink inside
+  // [x - eps, x + eps] breaks the quotient itself: such entries are detected (the quotients at eps
+  // and eps/2 disagree) and skipped, at most 2 of them.
+  auto store = std::make_shared<ParameterStore>();
+  const int N = 3;
+  auto plan = MustCompile(GradGraph(), store, N, true, /*input_grad=*/true);
+  if (!plan) return;
+  std::vector<float> x = nasnet::test::random_vec(N * 2 * 36, 3);
+  std::vector<int32_t> labels = Labels(N, 5);
+  StepHyper h;
+  auto loss_at = [&]() {
+    StepResult r;
+    EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &r).ok());
+    return r.loss;
+  };
+  StepResult base;
+  EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &base).ok());
+  EXPECT_TRUE(base.grad_norm > 0);
+  struct Probe {
+    std::string name;
+    size_t index;
+  };
+  std::vector<Probe> probes = {{"conv1/w", 0}, {"conv1/w", 17}, {"conv1/w", 70}, {"bn1/scale", 1}, {"bn1/bias", 2},
+                               {"conv2/w", 3}, {"conv2/w", 12},  {"fc/w", 7},     {"fc/b", 1},     {"aux/w", 2},
+                               {"aux/b", 4}};
+  std::vector<std::pair<double, double>> checks;  // analytic, numeric
+  std::vector<std::string> what;
+  int skipped = 0;
+  auto quotient = [&](float* v, double eps) {
+    float keep = *v;
+    *v = keep + static_cast<float>(eps);
+    double up = loss_at();
+    *v = keep - static_cast<float>(eps);
+    double down = loss_at();
+    *v = keep;
+    return (up - down) / (2 * eps);
+  };
+  for (const Probe& p : probes) {
+    double analytic = (*plan->ParamGrad(p.name))[p.index];
+    float* v = &store->Find(p.name)->data[p.index];
+    double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
+    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({analytic, q1});
+    what.push_back(p.name + "[" + std::to_string(p.index) + "]");
+  }
+  // Input entries: d loss / d images (the conv's dx, through every fan-out above it).
+  loss_at();
+  std::vector<float> dx(plan->InputGrad(), plan->InputGrad() + x.size());
+  for (size_t i : {size_t{0}, size_t{13}, size_t{40}, size_t{101}, size_t{200}}) {
+    double q1 = quotient(&x[i], 1e-3), q2 = quotient(&x[i], 5e-4);
+    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({dx[i], q1});
+    what.push_back("images[" + std::to_string(i) + "]");
+  }
+  EXPECT_TRUE(skipped <= 2);
+  int nonzero = 0;
+  for (size_t k = 0; k < checks.size(); ++k) {
+    double a = checks[k].first, q = checks[k].second;
+    if (std::fabs(a) > 1e-3) ++nonzero;
+    if (!(std::fabs(a - q) <= 1e-3 + 2e-2 * std::fabs(q))) {
+      std::printf("  d loss / d %s: analytic %.6g, numeric %.6g\n", what[k].c_str(), a, q);
+      ++nasnet::test::failures();
+    }
+  }
+  EXPECT_TRUE(nonzero >= 10);  // the check is not vacuous
+}
+
+NASNET_TEST(plan_nasnet_like_overfits_a_batch) {
+  auto store = std::make_shared<ParameterStore>();
+  const int N = 16;
+  auto plan = MustCompile(NasnetLike(true), store, N, true);
+  if (!plan) return;
+  std::vector<float> x = nasnet::test::random_vec(N * 3 * 256, 21);
+  std::vector<int32_t> labels = Labels(N, 10);
+  StepHyper h;
+  h.lr = 0.05f;
+  h.momentum = 0.9f;
+  h.weight_decay = 1e-4f;
+  h.clip_norm = 5.0f;
+  StepResult r;
+  double first = 0;
+  int steps = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (; steps < 300; ++steps) {
+    h.step = static_cast<uint64_t>(steps);
+    Status st = plan->TrainStep(x.data(), labels.data(), h, &r);
+    if (!st.ok()) {
+      std::printf("  %s\n", st.message().c_str());
+      ++nasnet::test::failures();
+      return;
+    }
+    if (steps == 0) first = r.loss;
+    if (r.loss < 0.05) break;
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / (steps + 1);
+  std::printf("  nasnet-like: loss %.3f -> %.4f in %d steps, %.2f ms/step (batch %d); activations %zu bytes, "
+              "naive %zu bytes (%.1f%%)\n",
+              first, r.loss, steps + 1, ms, N, plan->activation_bytes(), plan->naive_activation_bytes(),
+              100.0 * plan->activation_bytes() / plan->naive_activation_bytes());
+  EXPECT_TRUE(first > 1.5);
+  EXPECT_TRUE(r.loss < 0.05);
+  EXPECT_TRUE(r.correct == N);
+  EXPECT_TRUE(plan->activation_bytes() < plan->naive_activation_bytes());
+  // Inference semantics after training: running statistics, every sample classified.
+  EvalResult e;
+  EXPECT_TRUE(plan->Evaluate(x.data(), labels.data(), &e).ok());
+  EvalResult e2;
+  EXPECT_TRUE(plan->Evaluate(x.data(), labels.data(), &e2).ok());
+  EXPECT_TRUE(e.loss == e2.loss && e.correct == e2.correct);  // deterministic, no update
+  // The inference graph (no loss, no DropPath semantics needed) reuses the same parameters.
+  auto infer = MustCompile(NasnetLike(false), store, N, false);
+  if (!infer) return;
+  EvalResult e3;
+  EXPECT_TRUE(infer->Evaluate(x.data(), labels.data(), &e3).ok());
+  EXPECT_NEAR(e3.loss, e.loss, 1e-6);
+  EXPECT_TRUE(e3.correct == e.correct);
+  std::printf("  nasnet-like inference plan: activations %zu bytes, naive %zu bytes\n", infer->activation_bytes(),
+              infer->naive_activation_bytes());
+}
+
+NASNET_TEST(plan_shares_parameters_between_plans) {
+  auto store = std::make_shared<ParameterStore>();
+  const std::string json = GradGraph();
+  auto train = MustCompile(json, store, 8, true);
+  auto eval = MustCompile(json, store, 4, false);
+  if (!train || !eval) return;
+  std::vector<float> x8 = nasnet::test::random_vec(8 * 2 * 36, 5), x4(x8.begin(), x8.begin() + 4 * 2 * 36);
+  std::vector<int32_t> l8 = Labels(8, 5);
+  std::vector<float> before(4 * 5), after(4 * 5);
+  EXPECT_TRUE(eval->Predict(x4.data(), before.data()).ok());
+  StepHyper h;
+  h.lr = 0.1f;
+  StepResult r;
+  EXPECT_TRUE(train->TrainStep(x8.data(), l8.data(), h, &r).ok());
+  EXPECT_TRUE(eval->Predict(x4.data(), after.data()).ok());
+  double diff = 0;
+  for (size_t i = 0; i < after.size(); ++i) diff += std::fabs(after[i] - before[i]);
+  EXPECT_TRUE(diff > 1e-4);  // the eval plan sees the update (and the new running statistics)
+  // Optimizer state is in the store, under the parameter's name.
+  EXPECT_TRUE(store->Find("fc/w#momentum") != nullptr);
+  EXPECT_TRUE(store->Find("bn1/mean#momentum") == nullptr);  // not trainable
+  // Set / Get round-trip exactly, and both plans read the new value.
+  std::vector<float> w, got;
+  std::vector<int64_t> shape;
+  EXPECT_TRUE(store->Get("fc/w", &w, &shape).ok());
+  EXPECT_TRUE(shape.size() == 2 && shape[0] == 5 && shape[1] == 8);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 1.0f / 3.0f;
+  EXPECT_TRUE(store->Set("fc/w", w.data(), w.size(), &shape).ok());
+  EXPECT_TRUE(store->Get("fc/w", &got, nullptr).ok());
+  EXPECT_TRUE(got == w);
+  std::vector<float> a(4 * 5), b(4 * 5);
+  EXPECT_TRUE(eval->Predict(x4.data(), a.data()).ok());
+  std::vector<float> fb;
+  store->Get("fc/b", &fb, nullptr);
+  std::vector<float> zeros(w.size(), 0.0f);
+  EXPECT_TRUE(store->Set("fc/w", zeros.data(), zeros.size(), nullptr).ok());
+  EXPECT_TRUE(eval->Predict(x4.data(), b.data()).ok());
+  for (int i = 0; i < 4; ++i)
+    for (int k = 0; k < 5; ++k) EXPECT_NEAR(b[i * 5 + k], fb[k], 0);  // logits = bias once W = 0
+  EXPECT_TRUE(a != b);
+  // Errors name what is wrong.
+  Status st = store->Set("fc/w", w.data(), 3, nullptr);
+  EXPECT_TRUE(!st.ok() && st.message().find("param 'fc/w': expected 40 values but received 3") != std::string::npos);
+  std::vector<int64_t> bad = {8, 5};
+  st = store->Set("fc/w", w.data(), w.size(), &bad);
+  EXPECT_TRUE(!st.ok() && st.message().find("holds shape [5, 8] but received shape [8, 5]") != std::string::npos);
+  // A graph declaring a shared name with another shape is refused.
+  Ir ir;
+  ir.Conv("other/conv", "images", 2, 3, 1, 1, 0);
+  ir.Node("other/gap", "GlobalAveragePool", "\"other/conv\"");
+  ir.Node("other/flat", "Flatten", "\"other/gap\"");
+  ir.Gemm("fc", "other/flat", 3, 5);  // fc/w [5, 3], but the store holds [5, 8]
+  std::string other = ir.Json(2, 6, 6, "\"fc\"", "");
+  PlanOptions o;
+  o.batch = 2;
+  o.training = false;
+  std::unique_ptr<Plan> p;
+  size_t names = store->Names().size();
+  st = Plan::Compile(other, store, o, &p);
+  EXPECT_TRUE(!st.ok() && st.message() == "param 'fc/w': the store holds shape [5, 8] but the graph declares [5, 3]");
+  EXPECT_TRUE(store->Names().size() == names);
+}
+
+NASNET_TEST(plan_init_is_deterministic_in_seed_and_name) {
+  auto s1 = std::make_shared<ParameterStore>(), s2 = std::make_shared<ParameterStore>();
+  auto a = MustCompile(GradGraph(), s1, 2, true);
+  auto b = MustCompile(NasnetLike(false), s2, 2, false);  // other graph, other order
+  auto c = MustCompile(GradGraph(), s2, 2, false);
+  if (!a || !b || !c) return;
+  EXPECT_TRUE(s1->Find("conv1/w")->data == s2->Find("conv1/w")->data);
+  const auto& w = s1->Find("conv1/w")->data;  // he_normal, fan_in 18: std 1/3
+  double sq = 0;
+  for (float v : w) sq += v * v;
+  double stddev = std::sqrt(sq / w.size());
+  EXPECT_TRUE(stddev > 0.2 && stddev < 0.5);
+  EXPECT_TRUE(s1->Find("conv1/w")->data != s1->Find("conv2/w")->data);
+}
+
+NASNET_TEST(plan_modes_and_runtime_errors) {
+  auto store = std::make_shared<ParameterStore>();
+  auto plan = MustCompile(GradGraph(), store, 4, true);
+  if (!plan) return;
+  std::vector<float> x = nasnet::test::random_vec(4 * 2 * 36, 9);
+  std::vector<int32_t> labels = Labels(4, 5);
+  labels[2] = 5;
+  StepResult r;
+  Status st = plan->TrainStep(x.data(), labels.data(), StepHyper(), &r);
+  EXPECT_TRUE(!st.ok() && st.message() == "labels[2] = 5 is outside [0, 5)");
+  EvalResult e;
+  labels[2] = -1;
+  st = plan->Evaluate(x.data(), labels.data(), &e);
+  EXPECT_TRUE(!st.ok() && st.message() == "labels[2] = -1 is outside [0, 5)");
+  labels[2] = 1;
+  // DropPath: the same step draws the same masks; another step draws others. With rate 0 the
+  // training loss is the same at every step.
+  StepHyper h;
+  h.lr = 0;
+  h.drop_path_rate = 0.9f;
+  StepResult a, b, c;
+  h.step = 1;
+  EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &a).ok());
+  EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &b).ok());
+  double differs = 0;
+  for (uint64_t s = 2; s < 8; ++s) {
+    h.step = s;
+    EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &c).ok());
+    differs += std::fabs(c.loss - a.loss);
+  }
+  EXPECT_TRUE(a.loss == b.loss);
+  EXPECT_TRUE(differs > 1e-6);
+  // Evaluate ignores DropPath and batch statistics: it does not change with the step, and Predict
+  // agrees with the logits behind Evaluate.
+  EvalResult e1, e2;
+  EXPECT_TRUE(plan->Evaluate(x.data(), labels.data(), &e1).ok());
+  EXPECT_TRUE(plan->Evaluate(x.data(), labels.data(), &e2).ok());
+  EXPECT_TRUE(e1.loss == e2.loss);
+  // An inference plan refuses to train.
+  auto infer = MustCompile(GradGraph(), store, 4, false);
+  if (!infer) return;
+  st = infer->TrainStep(x.data(), labels.data(), StepHyper(), &r);
+  EXPECT_TRUE(!st.ok() && st.message().find("training = true") != std::string::npos);
+  EvalResult e3;
+  EXPECT_TRUE(infer->Evaluate(x.data(), labels.data(), &e3).ok());
+  EXPECT_NEAR(e3.loss, e1.loss, 1e-6);  // same graph, same parameters, same inference semantics
+  st = infer->Predict(nullptr, nullptr);
+  EXPECT_TRUE(!st.ok());
+}
+
+NASNET_TEST(plan_rmsprop_trains_and_keeps_state_in_store) {
+  auto store = std::make_shared<ParameterStore>();
+  auto plan = MustCompile(GradGraph(), store, 6, true, false, nasnet::OptimizerKind::kRmsprop);
+  if (!plan) return;
+  std::vector<float> x = nasnet::test::random_vec(6 * 2 * 36, 13);
+  std::vector<int32_t> labels = Labels(6, 5);
+  StepHyper h;
+  h.lr = 0.01f;
+  StepResult r0, r;
+  EXPECT_TRUE(plan->TrainStep(x.data(), labels.data(), h, &r0).ok());
+  for (int s = 1; s < 40; ++s) EXPECT_TRUE(plan->TrainStep(x.data(), labels.data(), h, &r).ok());
+  EXPECT_TRUE(r.loss < r0.loss);
+  EXPECT_TRUE(store->Find("fc/w#ms") != nullptr && store->Find("fc/w#mom") != nullptr);
+  EXPECT_TRUE(store->Find("fc/w#momentum") == nullptr);
+  // Clipping: grad_norm is reported before clipping.
+  h.clip_norm = 1e-6f;
+  EXPECT_TRUE(plan->TrainStep(x.data(), labels.data(), h, &r).ok());
+  EXPECT_TRUE(r.grad_norm > 1e-6);
+}
+
+NASNET_TEST(plan_merges_common_subexpressions) {
+  // Two branches each apply ReLU (and the same average pool) to one tensor, as NASNet cells do.
+  // The plan computes each once: the same loss, gradients and memory as the graph written with the
+  // sharing by hand.
+  auto graph = [](bool twins) {
+    Ir ir;
+    ir.Conv("stem", "images", 2, 4, 3, 1, 1);
+    ir.Node("a/relu", "Relu", "\"stem\"");
+    ir.Conv("a/conv", "a/relu", 4, 4, 3, 1, 1);
+    if (twins) ir.Node("b/relu", "Relu", "\"stem\"");
+    ir.Conv("b/conv", twins ? "b/relu" : "a/relu", 4, 4, 1, 1, 0);
+    ir.Node("a/avg", "AveragePool", "\"stem\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+    if (twins)
+      ir.Node("b/avg", "AveragePool", "\"stem\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+    ir.Node("sum", "Add", twins ? "\"a/conv\", \"b/conv\", \"a/avg\", \"b/avg\"" : "\"a/conv\", \"b/conv\", \"a/avg\", \"a/avg\"");
+    ir.Node("gap", "GlobalAveragePool", "\"sum\"");
+    ir.Node("flat", "Flatten", "\"gap\"");
+    ir.Gemm("fc", "flat", 4, 3);
+    ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+    return ir.Json(2, 5, 5, "\"fc\", \"ce\"", "ce");
+  };
+  auto s1 = std::make_shared<ParameterStore>(), s2 = std::make_shared<ParameterStore>();
+  auto twins = MustCompile(graph(true), s1, 3, true, true);
+  auto plain = MustCompile(graph(false), s2, 3, true, true);
+  if (!twins || !plain) return;
+  EXPECT_TRUE(twins->merged_nodes() == 2);  // b/relu into a/relu, b/avg into a/avg
+  EXPECT_TRUE(plain->merged_nodes() == 0);
+  EXPECT_TRUE(twins->activation_bytes() == plain->activation_bytes());
+  std::vector<float> x = nasnet::test::random_vec(3 * 2 * 25, 4);
+  std::vector<int32_t> labels = Labels(3, 3);
+  StepResult a, b;
+  EXPECT_TRUE(twins->ForwardBackward(x.data(), labels.data(), StepHyper(), &a).ok());
+  EXPECT_TRUE(plain->ForwardBackward(x.data(), labels.data(), StepHyper(), &b).ok());
+  EXPECT_NEAR(a.loss, b.loss, 1e-6);
+  nasnet::test::all_close("d stem/w", *twins->ParamGrad("stem/w"), *plain->ParamGrad("stem/w"), 1e-5, 1e-7);
+  nasnet::test::all_close("d images", std::vector<float>(twins->InputGrad(), twins->InputGrad() + x.size()),
+                          std::vector<float>(plain->InputGrad(), plain->InputGrad() + x.size()), 1e-5, 1e-7);
+}

@@ -1,0 +1,18 @@
+/**
+ * Runs a small real search in its own process (for the kill-and-resume test):
+ *   node --import tsx test/helpers/search-child.ts RUN_DIR CHILDREN [resume]
+ */
+import { searchCells } from '../../lib/search/search.js';
+import { TINY_PROXY } from './tiny-proxy.js';
+
+const [runDir, children, resume] = process.argv.slice(2);
+await searchCells({
+  runDir,
+  resume: resume === 'resume',
+  strategy: 'ppo',
+  strategyOptions: { updateEvery: 3 },
+  children: Number(children),
+  proxy: TINY_PROXY,
+  executor: { kind: 'local', isolation: 'inline' },
+  seed: 5,
+});
