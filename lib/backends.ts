@@ -12,7 +12,10 @@ export interface BackendsReport {
   packageVersion: string;
   /** The version the native addon was built from (equal to packageVersion unless the build is stale). */
   addonVersion: string;
-  /** Backends that can run plans now, best first. `cpu` is always there. */
+  /**
+   * Backends that can run plans now, best first. This release runs plans on the CPU; CUDA devices,
+   * the compiled CUDA kernels and cuDNN are reported in `cuda` and `cudnn`.
+   */
   available: BackendName[];
   cpu: NativeInfo['cpu'];
   cuda: NativeInfo['cuda'];
@@ -36,7 +39,6 @@ function packageVersion(): string {
 export function backends(): BackendsReport {
   const info = binding().info();
   const available: BackendName[] = ['cpu'];
-  if (info.cuda.compiled && info.cuda.devices.length > 0) available.unshift('cuda');
   return {
     packageVersion: packageVersion(),
     addonVersion: info.version,

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   }
   explicit StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {
     store_ = std::make_shared<ParameterStore>();
+    step_mutex_ = std::make_shared<std::mutex>();
   }
   std::shared_ptr<ParameterStore> store() const { return store_; }
+  // Plans on one store update shared tensors in place: their steps run one at a time.
+  std::shared_ptr<std::mutex> step_mutex() const { return step_mutex_; }
 
  private:
   Napi::Value Names(const Napi::CallbackInfo& info) {
@@ -85,7 +89,11 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "Expected string for name");
     std::vector<float> data;
     std::vector<int64_t> shape;
-    Status st = store_->Get(info[0].As<Napi::String>(), &data, &shape);
+    Status st;
+    {
+      std::lock_guard<std::mutex> lock(*step_mutex_);  // waits for a running step of this store
+      st = store_->Get(info[0].As<Napi::String>(), &data, &shape);
+    }
     if (!st.ok()) return env.Undefined();
     Napi::Float32Array arr = Napi::Float32Array::New(env, data.size());
     std::copy(data.begin(), data.end(), arr.Data());
@@ -112,6 +120,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
         shape.push_back(d.As<Napi::Number>().Int64Value());
       }
     }
+    std::lock_guard<std::mutex> lock(*step_mutex_);  // waits for a running step of this store
     Status st = store_->Set(info[0].As<Napi::String>(), data.Data(), data.ElementLength(), has_shape ? &shape : nullptr);
     if (!st.ok()) throw StatusError(env, st);
     return env.Undefined();
@@ -119,11 +128,13 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "Expected string for name");
+    std::lock_guard<std::mutex> lock(*step_mutex_);
     Status st = store_->Remove(info[0].As<Napi::String>());
     return Napi::Boolean::New(env, st.ok());
   }
 
   std::shared_ptr<ParameterStore> store_;
+  std::shared_ptr<std::mutex> step_mutex_;
 };
 Napi::FunctionReference* StoreWrap::constructor = nullptr;
 
@@ -132,6 +143,7 @@ Napi::FunctionReference* StoreWrap::constructor = nullptr;
 struct PlanHolder {
   std::unique_ptr<Plan> plan;
   std::atomic<bool> busy{false};
+  std::shared_ptr<std::mutex> store_mutex;  // shared by every plan of the same store
 };
 
 enum class StepKind { kTrain, kEvaluate, kPredict };
@@ -156,6 +168,7 @@ class StepWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    std::lock_guard<std::mutex> lock(*holder_->store_mutex);
     Status st;
     switch (kind_) {
       case StepKind::kTrain: st = holder_->plan->TrainStep(images_, labels_, hyper_, &train_); break;
@@ -244,6 +257,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       else ThrowType(env, "Expected 'sgd' or 'rmsprop' for optimizer");
     }
     holder_ = std::make_shared<PlanHolder>();
+    holder_->store_mutex = store->step_mutex();
     Status st = Plan::Compile(info[1].As<Napi::String>().Utf8Value(), store->store(), options, &holder_->plan);
     if (!st.ok()) throw StatusError(env, st);
   }

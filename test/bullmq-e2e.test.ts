@@ -23,7 +23,7 @@ import { TINY_PROXY } from './helpers/tiny-proxy.js';
  * The workers' trainer: 'real' (the native engine through `nasnet worker`) or 'scripted' (a timed
  * stand-in, for machines where the engine is not built). NASNET_TEST_WORKER_MODE overrides.
  */
-const MODE: WorkerMode = (process.env.NASNET_TEST_WORKER_MODE as WorkerMode | undefined) ?? 'scripted';
+const MODE: WorkerMode = (process.env.NASNET_TEST_WORKER_MODE as WorkerMode | undefined) ?? 'real';
 /** Scripted children take this long: long enough to kill a worker in the middle of one. */
 const CHILD_MS = 600;
 

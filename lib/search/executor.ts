@@ -9,6 +9,8 @@ export interface ChildExecutor {
   readonly concurrency: number;
   /** Trains one child; resolves with its result (a child's failure is a result with `error`, not a rejection). */
   submit(job: ChildJob): Promise<ChildResult>;
+  /** A short description of the queue for progress bars (e.g. "2 workers, 3 queued"), if it has one. */
+  progressInfo?(): string;
   /** Stops workers; pending submissions reject. */
   close(): Promise<void>;
 }

@@ -43,8 +43,7 @@ export function rewardPlotSvg(series: RewardSeries[], title = 'reward by child')
     parts.push(`<line x1="${m.l - 4}" y1="${y(v)}" x2="${W - m.r}" y2="${y(v)}" stroke="#ddd"/>`);
     parts.push(`<text x="${m.l - 8}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(3)}</text>`);
   }
-  for (let k = 0; k <= 4; k++) {
-    const i = Math.round(((n - 1) * k) / 4);
+  for (const i of new Set([0, 1, 2, 3, 4].map((k) => Math.round(((n - 1) * k) / 4)))) {
     parts.push(`<text x="${x(i)}" y="${H - m.b + 16}" text-anchor="middle">${i}</text>`);
   }
   series.forEach((s, si) => {

@@ -204,7 +204,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
       })
     : undefined;
   // Distributed executors describe their queue (workers, queued, training).
-  const queueInfo = () => ((executor as { progressInfo?: () => string }).progressInfo?.() || '').replace(/^(.)/, ' | $1');
+  const queueInfo = () => (executor.progressInfo?.() || '').replace(/^(.)/, ' | $1');
   bar?.start(config.children, history.length, { best: best ? best.reward.toFixed(4) : '-', rate: '-', queue: queueInfo() });
 
   const finish = (id: number, genotype: Genotype, hash: string, result: ChildResult, extra: Partial<HistoryEntry>) => {

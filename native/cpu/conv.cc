@@ -9,7 +9,10 @@
 // - pointwise (1×1, stride 1, no pad): per image and group, y = W[Kg, Cg] · x[Cg, HW], one GEMM.
 // - general (any kernel, stride, dilation, pads, groups): im2col of one image into col[CKK, OHW],
 //   then y = W[Kg, CKK] · col. Backward: dW += dY · colᵀ, dcol = Wᵀ · dY then col2im into dx.
-// - depthwise (groups == C == K): direct kernel, SIMD over the output width, per (n, c) plane.
+// - depthwise (groups == C == K): direct kernel per (n, c) plane on a zero-padded copy (stride 2:
+//   even/odd columns de-interleaved), 16 output columns × 4 rows of accumulators in vectors. Backward
+//   per channel: dw from the same padded plane; dx at stride 1 as the correlation of padded dy with
+//   the flipped kernel (same vector kernel), other strides by a scatter.
 // Threads: with at least as many images as threads, each thread takes whole images (serial GEMMs,
 // its own col buffer and its own dw partial, summed in thread order at the end: deterministic for a
 // given thread count); otherwise images run one after another with multithreaded GEMMs.
@@ -264,7 +267,35 @@ __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvSh
       dw_correlate<1>(qdx, 1, dxpad, wflip, 0.0f, dx + (static_cast<size_t>(n) * s.C + c) * HW);
     }
     const bool scatter_dx = dx != nullptr && !gather;
-    for (int oh = 0; oh < s.OH && (dw != nullptr || scatter_dx); ++oh) {
+    // dw: four output rows per pass, so each tap's partial is read and written once per four FMAs.
+    for (int oh = 0; oh < s.OH && dw != nullptr;) {
+      const int R = s.OH - oh >= 4 ? 4 : 1;
+      for (int ow0 = 0; ow0 < s.OW; ow0 += kLanes) {
+        const int nv = std::min(kLanes, s.OW - ow0);
+        vf16 dyv[4];
+        for (int r = 0; r < R; ++r) {
+          float dtmp[kLanes] = {};
+          __builtin_memcpy(dtmp, dyp + static_cast<size_t>(oh + r) * s.OW + ow0, sizeof(float) * nv);
+          __builtin_memcpy(&dyv[r], dtmp, sizeof(vf16));
+        }
+        for (int i = 0; i < s.kh; ++i)
+          for (int j = 0; j < s.kw; ++j) {
+            const size_t col = chunk_col<SW>(ow0, step, j * s.dw, g.half);
+            const float* x0 = xpad + static_cast<size_t>(oh * s.sh + i * s.dh) * g.ld + col;
+            const size_t rs = static_cast<size_t>(s.sh) * g.ld;  // next output row
+            vf16 t = dyv[0] * load16(x0, lstep);
+            if (R == 4) {
+              t += dyv[1] * load16(x0 + rs, lstep);
+              t += dyv[2] * load16(x0 + 2 * rs, lstep);
+              t += dyv[3] * load16(x0 + 3 * rs, lstep);
+            }
+            part[i * s.kw + j] += t;
+          }
+      }
+      oh += R;
+    }
+    // dx for strides other than 1: scatter into dxpad.
+    for (int oh = 0; oh < s.OH && scatter_dx; ++oh) {
       for (int ow0 = 0; ow0 < s.OW; ow0 += kLanes) {
         const int nv = std::min(kLanes, s.OW - ow0);
         float dtmp[kLanes] = {};
@@ -274,17 +305,13 @@ __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvSh
         for (int i = 0; i < s.kh; ++i) {
           const size_t row = static_cast<size_t>(oh * s.sh + i * s.dh) * g.ld;
           for (int j = 0; j < s.kw; ++j) {
-            const size_t at = row + chunk_col<SW>(ow0, step, j * s.dw, g.half);
-            if (dw != nullptr) part[i * s.kw + j] += dyv * load16(xpad + at, lstep);
-            if (scatter_dx) {
-              const float wv = wk[i * s.kw + j];
-              float* dst = dxpad + at;
-              if (lstep == 1) {
-                vf16 v = load16(dst, 1) + wv * dyv;
-                __builtin_memcpy(dst, &v, sizeof v);
-              } else {
-                for (int t = 0; t < kLanes; ++t) dst[t * lstep] += wv * dtmp[t];
-              }
+            float* dst = dxpad + row + chunk_col<SW>(ow0, step, j * s.dw, g.half);
+            const float wv = wk[i * s.kw + j];
+            if (lstep == 1) {
+              vf16 v = load16(dst, 1) + wv * dyv;
+              __builtin_memcpy(dst, &v, sizeof v);
+            } else {
+              for (int t = 0; t < kLanes; ++t) dst[t * lstep] += wv * dtmp[t];
             }
           }
         }

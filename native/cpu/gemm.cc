@@ -11,6 +11,8 @@
 // (MC-block × NR-panel) grid statically, so every C element is summed in the same order on every run.
 // Micro-kernels: AVX-512 8×32 (16 zmm accumulators; as fast as 14×32 on large GEMMs and without
 // wasted rows at the channel counts conv uses: 32, 64, 128), AVX2 6×16, portable 4×8.
+// A·Bᵀ with a small C and K >= 512 (conv weight gradients) skips packing: direct 4×4 blocks of
+// 16-lane dot products (AVX-512).
 #include <immintrin.h>
 
 #include <algorithm>

@@ -107,6 +107,8 @@ NASNET_TEST(kernels_conv_pointwise_and_im2col) {
   check_conv("5x5 dil 2 pad 4", make(2, 3, 11, 10, 4, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 1), true, 160);
   check_conv("1x7 pad (0,3)", make(2, 4, 8, 9, 3, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 1), true, 170);
   check_conv("7x1 pad (3,0) s2", make(2, 4, 9, 8, 3, 7, 1, 2, 2, 3, 0, 3, 0, 1, 1, 1), true, 180);
+  // OH*OW >= 512: the weight gradient takes the direct A·Bᵀ GEMM path
+  check_conv("3x3 s1 p1 24x24", make(2, 2, 24, 24, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 185);
   check_conv("3x3 groups 2", make(2, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), true, 190);
   check_conv("1x1 groups 3", make(2, 6, 5, 4, 9, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3), true, 195);
 }

@@ -70,7 +70,8 @@ void run_case(const GemmCase& g, bool ta, bool tb, float alpha, float beta, uint
 
 NASNET_TEST(kernels_gemm_all_transposes_edges_and_levels) {
   const GemmCase cases[] = {{1, 1, 1, 0},   {7, 13, 5, 3},    {33, 65, 17, 0}, {15, 33, 400, 1},
-                            {130, 45, 129, 2}, {29, 97, 800, 0}, {3, 4200, 5, 0}};
+                            {130, 45, 129, 2}, {29, 97, 800, 0}, {3, 4200, 5, 0},
+                            {9, 10, 1031, 1}};  // K=1031: the direct A·Bᵀ path with a K tail
   uint32_t seed = 10;
   for (const GemmCase& g : cases)
     for (int t = 0; t < 4; ++t) {
