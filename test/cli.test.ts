@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const dir = mkdtempSync(join(tmpdir(), 'nasnet-cli-'));
+const nasnet = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'nasnet.js'), ...args], { encoding: 'utf8', cwd: dir });
+
+describe('nasnet CLI', () => {
+  it('count: the published models', () => {
+    const r = nasnet('count', '--preset', 'nasnet-a-mobile', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ params: 5289978, multAdds: 563638816 });
+    const c = nasnet('count', '--genotype', 'nasnet-a', '--dataset', 'cifar', '--n', '6', '--penultimate', '768', '--json');
+    expect((JSON.parse(c.stdout).params / 1e6).toFixed(1)).toBe('3.3');
+  });
+
+  it('draw: writes an SVG; a bad genotype is a one-line error', () => {
+    const out = join(dir, 'n.svg');
+    expect(nasnet('draw', '--genotype', 'nasnet-a', '--cell', 'reduction', '--out', out).status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^<\?xml[^>]*>\s*<svg[\s\S]*sep 7x7[\s\S]*<\/svg>\s*$/);
+    const bad = nasnet('draw', '--genotype', 'nasnet-z');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe("nasnet: --genotype 'nasnet-z' is neither a named genotype (nasnet-a) nor a file\n");
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, '{"normal": {"blocks": []}}');
+    expect(nasnet('draw', '--genotype', file).stderr).toMatch(new RegExp(`^nasnet: ${file}: `));
+  });
+
+  it('train → checkpoint → export: the ONNX model runs in ONNX Runtime', async () => {
+    const ck = join(dir, 'fm.safetensors');
+    const metrics = join(dir, 'fm.jsonl');
+    const r = nasnet('train', '--dataset', 'fashion-mnist-mini', '--n', '1', '--penultimate', '96', '--stem-multiplier', '1', '--batch', '16', '--max-batches', '3', '--checkpoint', ck, '--metrics', metrics, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.network).toBe('1@96');
+    expect(result.epochs).toHaveLength(1);
+    expect(existsSync(ck)).toBe(true);
+    expect(readFileSync(metrics, 'utf8').trim().split('\n')).toHaveLength(1);
+    const onnx = join(dir, 'fm.onnx');
+    const e = nasnet('export', '--checkpoint', ck, '--out', onnx);
+    expect(e.status, e.stderr).toBe(0);
+    const session = await ort.InferenceSession.create(onnx);
+    const out = await session.run({ images: new ort.Tensor('float32', new Float32Array(2 * 28 * 28), [2, 1, 28, 28]) });
+    expect(out[session.outputNames[0]].dims).toEqual([2, 10]);
+  });
+
+  it('search --json: a tiny search end to end, then --resume of a finished run adds nothing', () => {
+    const run = join(dir, 'run');
+    const args = ['--strategy', 'random', '--children', '2', '--n', '1', '--filters', '4', '--batch', '16', '--max-batches', '2', '--max-validation', '32', '--json'];
+    const r = nasnet('search', ...args, '--run', run);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.children).toBe(2);
+    expect(out.best.reward).toBeGreaterThanOrEqual(0);
+    const again = nasnet('search', '--resume', run, '--json');
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).children).toBe(2);
+    expect(readFileSync(join(run, 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('rejects bad options with the option named', () => {
+    const r = nasnet('search', '--strategy', 'genetic');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("nasnet: --strategy: expected one of ppo, reinforce, random, evolution but received 'genetic'\n");
+    const n = nasnet('train', '--n', 'two');
+    expect(n.stderr).toContain("Expected integer for --n but received 'two'");
+  });
+});
