@@ -16,9 +16,9 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'
  * @param title - plot title
  */
 export function rewardPlotSvg(series: RewardSeries[], title = 'reward by child'): string {
-  const W = 720;
+  const W = 760;
   const H = 420;
-  const m = { l: 60, r: 160, t: 40, b: 50 };
+  const m = { l: 60, r: 200, t: 40, b: 50 };
   const n = Math.max(1, ...series.map((s) => s.rewards.length));
   const all = series.flatMap((s) => s.rewards).filter(Number.isFinite);
   let lo = all.length ? Math.min(...all) : 0;

@@ -54,10 +54,10 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
         for (int h = win.h0; h < win.h1; ++h)
           for (int w = win.w0; w < win.w1; ++w) {
             const float v = xp[h * s.W + w];
-            if (v > best || at < 0) {
-              best = v;
-              at = h * s.W + w;
-            }
+            // Selects, not a branch: on real activations the comparison is unpredictable.
+            const bool take = v > best || at < 0;
+            best = take ? v : best;
+            at = take ? h * s.W + w : at;
           }
         // A window entirely in the padding (only with pads >= window) has no input: 0, no gradient.
         yp[oh * s.OW + ow] = at < 0 ? 0.0f : best;
