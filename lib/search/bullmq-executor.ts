@@ -143,6 +143,14 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
         }
         p.queued = true;
         const state = await j.getState();
+        if (state === 'completed' && (j.returnvalue === null || j.returnvalue === undefined)) {
+          // A job that a Redis restart recreated around a worker's late completion: the result is
+          // gone, so the child is trained again (workers never return an empty result).
+          log(`nasnet: child ${p.job.id} (job ${id}) completed without a result (Redis restarted?); queued again`);
+          await j.remove().catch(() => undefined);
+          await add(id, p.job);
+          continue;
+        }
         if (state === 'completed') {
           let result: ChildResult;
           try {
