@@ -1,9 +1,14 @@
 import { countGraph } from '../cells/counts.js';
-import { buildNetwork } from '../cells/network.js';
+import { buildNetwork, type NetworkOptions } from '../cells/network.js';
 import { resolveDataset } from '../data/registry.js';
 import type { Dataset } from '../data/types.js';
 import { train } from '../train/train.js';
-import type { ChildJob, ChildResult } from './types.js';
+import type { ChildJob, ChildResult, ProxyConfig } from './types.js';
+
+/** The network shape of a proxy child (classes, input size and channels come from the data set). */
+function proxyNetwork(p: ProxyConfig): NetworkOptions {
+  return { cellsPerStack: p.cellsPerStack, filters: p.filters, stemMultiplier: p.stemMultiplier, auxHead: p.auxHead };
+}
 
 const datasets = new Map<string, Promise<Dataset>>();
 
@@ -34,7 +39,7 @@ export async function trainChild(job: ChildJob): Promise<ChildResult> {
     const r = await train({
       genotype: job.genotype,
       dataset,
-      network: { cellsPerStack: p.cellsPerStack, filters: p.filters, stemMultiplier: p.stemMultiplier, auxHead: p.auxHead },
+      network: proxyNetwork(p),
       epochs: p.epochs,
       batchSize: p.batchSize,
       lr: p.lr,
@@ -68,12 +73,8 @@ export async function trainChild(job: ChildJob): Promise<ChildResult> {
 
 /** Parameter and multiply-add counts of a child's proxy network (for constraints, before training). */
 export function childCounts(job: Pick<ChildJob, 'genotype' | 'proxy'>, info: { classes: number; height: number; width: number; channels: number }) {
-  const p = job.proxy;
   const net = buildNetwork(job.genotype, {
-    cellsPerStack: p.cellsPerStack,
-    filters: p.filters,
-    stemMultiplier: p.stemMultiplier,
-    auxHead: false,
+    ...proxyNetwork(job.proxy),
     numClasses: info.classes,
     inputSize: [info.height, info.width],
     inputChannels: info.channels,

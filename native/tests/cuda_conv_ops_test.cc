@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "cpu/kernels.h"
 #include "cuda/conv_gemm_ops.h"
+#include "tests/kernels_util.h"
 #include "tests/test.h"
 
 namespace {
@@ -34,27 +35,9 @@ void emulate(const Op& op, int M, int N, int K, int batches, int splits = 1, int
     }
 }
 
-std::vector<float> rnd(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = 2.f * nasnet::uniform01(seed, 5, i) - 1.f;
-  return v;
-}
+std::vector<float> rnd(size_t n, uint64_t seed) { return nasnet::test::counter_random(n, seed, 5); }
 
-bool close(const char* what, const std::vector<float>& got, const std::vector<float>& ref) {
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double g = got[i], r = ref[i];
-    if (!(std::fabs(g - r) <= 1e-4 + 1e-4 * std::fabs(r))) {
-      if (bad < 10) std::printf("  %s[%zu]: got %.8g, expected %.8g\n", what, i, g, r);
-      ++bad;
-    }
-  }
-  if (bad > 0) {
-    std::printf("  %s: %zu of %zu values differ\n", what, bad, got.size());
-    ++nasnet::test::failures();
-  }
-  return bad == 0;
-}
+bool close(const char* what, const std::vector<float>& got, const std::vector<float>& ref) { return nasnet::test::all_close(what, got, ref, 1e-4, 1e-4); }
 
 cpu::ConvShape shape(int N, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr,
                      int dh, int dw, int groups) {

@@ -25,6 +25,7 @@
 #include "cuda/conv_cudnn.h"
 #include "cuda/cudnn_api.h"
 #include "cuda/kernels.h"
+#include "tests/kernels_util.h"
 #include "tests/test.h"
 
 namespace {
@@ -58,11 +59,7 @@ const Status& device_status() {
     }                                                                                          \
   } while (0)
 
-std::vector<float> rnd(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * nasnet::uniform01(seed, 99, i);
-  return v;
-}
+std::vector<float> rnd(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) { return nasnet::test::counter_random(n, seed, 99, lo, hi); }
 
 // A device buffer holding a copy of host data (or zeros), freed on scope exit.
 class Dev {
@@ -102,28 +99,7 @@ class Dev {
   Status status_;
 };
 
-// Compares got with ref; prints the first mismatches (at most 10) and counts one failure.
-bool close(const char* what, const std::vector<float>& got, const std::vector<float>& ref, double atol,
-           double rtol) {
-  if (got.size() != ref.size()) {
-    std::printf("  %s: size %zu, expected %zu\n", what, got.size(), ref.size());
-    ++nasnet::test::failures();
-    return false;
-  }
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double g = got[i], r = ref[i];
-    if (!(std::fabs(g - r) <= atol + rtol * std::fabs(r))) {
-      if (bad < 10) std::printf("  %s[%zu]: got %.8g, expected %.8g\n", what, i, g, r);
-      ++bad;
-    }
-  }
-  if (bad > 0) {
-    std::printf("  %s: %zu of %zu values differ (atol %g, rtol %g)\n", what, bad, got.size(), atol, rtol);
-    ++nasnet::test::failures();
-  }
-  return bad == 0;
-}
+bool close(const char* what, const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol) { return nasnet::test::all_close(what, got, ref, rtol, atol); }
 
 template <typename T>
 bool same(const char* what, const std::vector<T>& got, const std::vector<T>& ref) {

@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "cpu/kernels.h"
 #include "cuda/pixel_ops.h"
+#include "tests/kernels_util.h"
 #include "tests/test.h"
 
 namespace {
@@ -17,26 +18,9 @@ namespace {
 namespace cu = nasnet::cuda;
 namespace cpu = nasnet::cpu;
 
-std::vector<float> rnd(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = 2.f * nasnet::uniform01(seed, 11, i) - 1.f;
-  return v;
-}
+std::vector<float> rnd(size_t n, uint64_t seed) { return nasnet::test::counter_random(n, seed, 11); }
 
-void close(const char* what, const std::vector<float>& got, const std::vector<float>& ref, double tol) {
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double g = got[i], r = ref[i];
-    if (!(std::fabs(g - r) <= tol + tol * std::fabs(r))) {
-      if (bad < 10) std::printf("  %s[%zu]: got %.8g, expected %.8g\n", what, i, g, r);
-      ++bad;
-    }
-  }
-  if (bad > 0 || got.size() != ref.size()) {
-    std::printf("  %s: %zu of %zu values differ\n", what, bad, got.size());
-    ++nasnet::test::failures();
-  }
-}
+void close(const char* what, const std::vector<float>& got, const std::vector<float>& ref, double tol) { nasnet::test::all_close(what, got, ref, tol, tol); }
 
 cpu::ConvShape dw_shape(int N, int C, int H, int W, int k, int st, int pt, int pl, int pb, int pr, int d) {
   cpu::ConvShape s{N, C, H, W, C, k, k, st, st, pt, pl, pb, pr, d, d, C, 0, 0};

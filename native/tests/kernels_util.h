@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/info.h"
+#include "core/random.h"
 #include "cpu/dispatch.h"
 #include "tests/test.h"
 
@@ -18,6 +19,14 @@ inline std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, 
   std::uniform_real_distribution<float> u(lo, hi);
   std::vector<float> v(n);
   for (float& x : v) x = u(rng);
+  return v;
+}
+
+// Uniform values in [lo, hi) from the counter-based RNG (native/core/random.h) of (seed, stream):
+// the same data on the host and in the CUDA tests.
+inline std::vector<float> counter_random(size_t n, uint64_t seed, uint64_t stream, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * uniform01(seed, stream, i);
   return v;
 }
 
