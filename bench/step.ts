@@ -3,11 +3,13 @@
  * PyTorch CPU running the very same IR (bench/torch_ir.py).
  *
  *   npx tsx bench/step.ts --genotype nasnet-a --dataset cifar10 --n 2 --penultimate 768 --batch 64 [--steps 10]
- *       [--backend cpu] [--torch] [--json]
+ *       [--backend cpu] [--torch] [--fusion] [--json]
  *
- * Prints a table (and one JSON line with --json): images/s, ms/step (median), peak RSS, the plan's
- * activation memory, and with --torch the PyTorch numbers (channels-first and channels-last, 2
- * threads) and the ratio of ours to PyTorch's faster layout.
+ * Prints a table (and one JSON line with --json): training images/s, ms/step (median), inference
+ * (evaluate) images/s, peak RSS, the plan's activation memory, and with --torch the PyTorch numbers
+ * (channels-first and channels-last, 2 threads) and the ratio of ours to PyTorch's faster layout.
+ * --fusion also compiles the graph with fusion off and runs the two plans alternately, step by
+ * step (so machine noise hits both alike), and reports the fused / unfused ratios.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const { values: a } = parseArgs({
     aux: { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
+    fusion: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -47,30 +50,64 @@ const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
   stemMultiplier: imagenet ? 1 : 3,
 });
 const batch = Number(a.batch);
-const store = new ParameterStore();
-const plan = Plan.compile(net.graph, store, { batch, seed: 0 });
-const n = plan.inputShape.reduce((x, y) => x * y, 1);
-const images = new Float32Array(n).map(() => Math.random() * 2 - 1);
-const labels = Int32Array.from({ length: batch }, (_, i) => i % plan.classes);
-const times: number[] = [];
-for (let i = 0; i < Number(a.warmup) + Number(a.steps); i++) {
-  const t0 = performance.now();
-  await plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: i });
-  if (i >= Number(a.warmup)) times.push(performance.now() - t0);
+
+interface Measured {
+  plan: Plan;
+  train: number[];
+  evaluate: number[];
 }
-times.sort((x, y) => x - y);
-const ms = times[Math.floor(times.length / 2)];
-const ours = {
-  network: net.meta.name,
-  batch,
-  imagesPerSecond: (batch * 1000) / ms,
-  msPerStep: ms,
-  peakRssMiB: process.resourceUsage().maxRSS / 1024,
-  activationMiB: plan.description.activationBytes / 2 ** 20,
-  naiveActivationMiB: plan.description.naiveActivationBytes / 2 ** 20,
-};
-plan.dispose();
+function compile(fuse: boolean): Measured {
+  return { plan: Plan.compile(net.graph, new ParameterStore(), { batch, seed: 0, fuse }), train: [], evaluate: [] };
+}
+const runs = a.fusion ? [compile(true), compile(false)] : [compile(true)];
+const first = runs[0]!.plan;
+const n = first.inputShape.reduce((x, y) => x * y, 1);
+const images = new Float32Array(n).map(() => Math.random() * 2 - 1);
+const labels = Int32Array.from({ length: batch }, (_, i) => i % first.classes);
+for (let i = 0; i < Number(a.warmup) + Number(a.steps); i++) {
+  for (const r of runs) {
+    const t0 = performance.now();
+    await r.plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: i });
+    const t1 = performance.now();
+    await r.plan.evaluate(images, labels);
+    if (i >= Number(a.warmup)) {
+      r.train.push(t1 - t0);
+      r.evaluate.push(performance.now() - t1);
+    }
+  }
+}
+const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+function summary(r: Measured) {
+  const ms = median(r.train);
+  const d = r.plan.description;
+  return {
+    network: net.meta.name,
+    batch,
+    fused: r === runs[0],
+    imagesPerSecond: (batch * 1000) / ms,
+    msPerStep: ms,
+    evalImagesPerSecond: (batch * 1000) / median(r.evaluate),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    activationMiB: d.activationBytes / 2 ** 20,
+    naiveActivationMiB: d.naiveActivationBytes / 2 ** 20,
+    fusedChains: d.fusedChains,
+    aliasedTensors: d.aliasedTensors,
+    mergedNodes: d.mergedNodes,
+  };
+}
+const ours = summary(runs[0]!);
+const unfused = runs[1] ? summary(runs[1]) : undefined;
+for (const r of runs) r.plan.dispose();
+const ms = ours.msPerStep;
 const result: Record<string, unknown> = { ours };
+if (unfused) {
+  result.unfused = unfused;
+  result.fusion = {
+    trainSpeedup: ours.imagesPerSecond / unfused.imagesPerSecond,
+    evalSpeedup: ours.evalImagesPerSecond / unfused.evalImagesPerSecond,
+    activationRatio: ours.activationMiB / unfused.activationMiB,
+  };
+}
 if (a.torch) {
   const dir = mkdtempSync(join(tmpdir(), 'nasnet-bench-'));
   const file = join(dir, 'graph.json');
@@ -87,7 +124,16 @@ if (a.torch) {
 }
 if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
-  console.log(`${ours.network} batch ${batch}: ${ours.imagesPerSecond.toFixed(1)} img/s, ${ms.toFixed(1)} ms/step, activations ${ours.activationMiB.toFixed(1)} MiB (naive ${ours.naiveActivationMiB.toFixed(1)}), peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
+  const line = (o: typeof ours, label: string) =>
+    console.log(
+      `${o.network} batch ${batch} ${label}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
+    );
+  line(ours, 'fused');
+  if (unfused) {
+    line(unfused, 'unfused');
+    const f = result.fusion as { trainSpeedup: number; evalSpeedup: number; activationRatio: number };
+    console.log(`fusion: train ${f.trainSpeedup.toFixed(2)}×, evaluate ${f.evalSpeedup.toFixed(2)}×, activations ${f.activationRatio.toFixed(2)}× of unfused`);
+  }
   if (result.torch) {
     for (const t of result.torch as { layout: string; imagesPerSecond: number; msPerStep: number }[]) {
       console.log(`pytorch ${t.layout}: ${t.imagesPerSecond.toFixed(1)} img/s, ${t.msPerStep.toFixed(1)} ms/step`);

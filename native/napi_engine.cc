@@ -246,6 +246,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       ThrowRange(env, "Expected positive integer for batch but received " + std::to_string(batch));
     options.batch = static_cast<int>(batch);
     options.training = BoolField(o, "training", true);
+    options.fuse = BoolField(o, "fuse", true);
     double seed = NumberField(o, "seed", 0);
     if (seed < 0) ThrowRange(env, "Expected non-negative integer for seed");
     options.seed = static_cast<uint64_t>(seed);
@@ -356,6 +357,9 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("classes", p->classes());
     out.Set("activationBytes", static_cast<double>(p->activation_bytes()));
     out.Set("naiveActivationBytes", static_cast<double>(p->naive_activation_bytes()));
+    out.Set("mergedNodes", p->merged_nodes());
+    out.Set("fusedChains", p->fused_chains());
+    out.Set("aliasedTensors", p->aliased_tensors());
     std::vector<std::string> names = p->param_names();
     Napi::Array params = Napi::Array::New(env, names.size());
     for (size_t i = 0; i < names.size(); ++i) params.Set(i, names[i]);

@@ -23,6 +23,7 @@ export interface NativePlanOptions {
   training: boolean;
   seed: number;
   optimizer: 'sgd' | 'rmsprop';
+  fuse: boolean;
 }
 
 /** Per-step hyper-parameters (schedules live in TypeScript). */
@@ -57,6 +58,12 @@ export interface NativePlanDescription {
   classes: number;
   activationBytes: number;
   naiveActivationBytes: number;
+  /** Repeated parameter-free nodes merged into an earlier identical one. */
+  mergedNodes: number;
+  /** `[ReLU →] [depthwise →] pointwise → BatchNormalization` chains run as one fused kernel. */
+  fusedChains: number;
+  /** Identity/Flatten outputs that share their input's buffer instead of copying it. */
+  aliasedTensors: number;
   params: string[];
 }
 

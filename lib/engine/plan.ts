@@ -15,6 +15,15 @@ export interface PlanOptions {
   seed?: number;
   /** Optimizer run inside `trainStep`; default 'sgd'. */
   optimizer?: 'sgd' | 'rmsprop';
+  /**
+   * Plan-level fusion; default true. Every `[ReLU →] [depthwise →] pointwise → BatchNormalization`
+   * chain (the units of NASNet's separable convolutions and ReLU-conv-BN 1×1s) runs as one kernel that
+   * keeps each image in cache between the stages and never stores the ReLU output or the
+   * intermediate gradients; Identity and Flatten share their input's memory. `false` runs every node
+   * on its own kernel: the reference the fused plans are tested against, and the baseline of
+   * `bench/step.ts --fusion`.
+   */
+  fuse?: boolean;
 }
 
 /** Hyper-parameters of one training step; schedules (cosine LR, ScheduledDropPath) compute them. */
@@ -85,8 +94,17 @@ export class Plan {
     const seed = checkInteger(options.seed ?? 0, 'seed', 0);
     const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
     const training = options.training ?? true;
+    const fuse = options.fuse ?? true;
+    if (typeof training !== 'boolean') throw new ValidationError(`training must be a boolean but is ${String(training)}`);
+    if (typeof fuse !== 'boolean') throw new ValidationError(`fuse must be a boolean but is ${String(fuse)}`);
     try {
-      const native = new (binding().NativePlan)(store.native, JSON.stringify(graph), { batch, training, seed, optimizer });
+      const native = new (binding().NativePlan)(store.native, JSON.stringify(graph), {
+        batch,
+        training,
+        seed,
+        optimizer,
+        fuse,
+      });
       return new Plan(native);
     } catch (err) {
       const e = err as Error & { code?: string };

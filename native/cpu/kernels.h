@@ -33,6 +33,10 @@ struct ConvShape {
   int groups;            // C % groups == 0 and K % groups == 0; depthwise: groups == C == K
   int OH, OW;            // (H + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise OW
 };
+// 1×1, stride 1, no padding (any groups): one GEMM per image and group.
+bool is_pointwise(const ConvShape& s);
+// groups == C == K.
+bool is_depthwise(const ConvShape& s);
 // w: [K, C/groups, kh, kw]; b: [K] or nullptr; y: [N, K, OH, OW].
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 // dx: [N, C, H, W] written (or nullptr); dw accumulated; db accumulated (or nullptr).
@@ -56,6 +60,43 @@ void batchnorm_forward_eval(const BatchNormShape& s, const float* x, const float
 // Backward of the training forward. dx written; dgamma, dbeta accumulated.
 void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta);
+
+// ---- Fused separable unit (fused_conv_bn.cc) ----------------------------------------------------
+// One kernel for the chain [ReLU →] [depthwise →] pointwise → BatchNormalization that every NASNet
+// separable convolution (and every ReLU-conv-BN 1×1) is made of:
+//   r = relu_in ? max(x, 0) : x                   x: [N, C, H, W]
+//   t = has_depthwise ? depthwise(r, w_dw) : r    t: [N, C, OH, OW]
+//   z = w_pw · t                                  z: [N, K, OH, OW]
+//   y = BatchNormalization(z)                     y: [N, K, OH, OW]
+// Each thread takes whole images, so r, t and z of one image stay in cache between the stages; the
+// ReLU output and the gradients of r, t and z are never materialized. Batch statistics are per-image
+// mean and squared deviation (in double) merged in image order (Chan et al.): deterministic and as
+// precise as the two-pass batchnorm kernels. Weight gradients go to per-thread partials summed in
+// thread order: deterministic for a given thread count.
+struct FusedConvBnShape {
+  int N, C, H, W;      // input x
+  int K;               // output channels
+  int OH, OW;          // output size (the depthwise stage's, or H, W without one)
+  bool relu_in;        // ReLU on the input
+  bool has_depthwise;  // depthwise stage present (its geometry in `dw`, groups == C == K == C)
+  ConvShape dw;
+};
+// Training: writes t (has_depthwise only; kept for backward), z (kept for backward), y, and the
+// batch mean and 1/sqrt(var + eps) per output channel; updates the running statistics like
+// batchnorm_forward_train.
+void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                                 const float* gamma, const float* beta, float eps, float momentum, float* running_mean,
+                                 float* running_var, float* t, float* z, float* y, float* save_mean,
+                                 float* save_invstd);
+// Inference: running statistics; nothing but y is written.
+void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                                const float* gamma, const float* beta, const float* running_mean,
+                                const float* running_var, float eps, float* y);
+// Backward of the training forward: dx written (or nullptr); dw_dw, dw_pw, dgamma, dbeta accumulated.
+void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                            const float* gamma, const float* t, const float* z, const float* save_mean,
+                            const float* save_invstd, const float* dy, float* dx, float* dw_dw, float* dw_pw,
+                            float* dgamma, float* dbeta);
 
 // ---- Elementwise (elementwise.cc) ----------------------------------------------------------------
 void relu_forward(size_t n, const float* x, float* y);

@@ -13,6 +13,7 @@ namespace nasnet::plan {
 using ir::Op;
 
 float* CompiledPlan::Value(int t) const {
+  t = value_root_[t];
   if (t == shapes_.images) return const_cast<float*>(images_);
   return arena_.get() + buf_offset_[value_buf_[t]] / sizeof(float);
 }
@@ -85,7 +86,18 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
       break;
     case Op::kBatchNorm: {
       cpu::BatchNormShape s{N, r.bn_c, r.bn_hw};
-      if (train) {
+      if (IsFused(i)) {
+        const cpu::FusedConvBnShape& f = fused_[i].shape;
+        const float* w_dw = f.has_depthwise ? Param(i, 5) : nullptr;
+        if (train) {
+          cpu::fused_conv_bn_forward_train(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), node.epsilon,
+                                           node.momentum, Param(i, 2), Param(i, 3), Aux(i, 3), Aux(i, 2), y, Aux(i, 0),
+                                           Aux(i, 1));
+        } else {
+          cpu::fused_conv_bn_forward_eval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
+                                          node.epsilon, y);
+        }
+      } else if (train) {
         cpu::batchnorm_forward_train(s, x, Param(i, 0), Param(i, 1), node.epsilon, node.momentum, Param(i, 2),
                                      Param(i, 3), y, Aux(i, 0), Aux(i, 1));
       } else {
@@ -102,7 +114,9 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
       cpu::global_avgpool_forward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2] * xs[3]), x, y);
       break;
     case Op::kFlatten:
-    case Op::kIdentity: std::memcpy(y, x, count * sizeof(float)); break;
+    case Op::kIdentity:
+      if (value_root_[t] == t) std::memcpy(y, x, count * sizeof(float));  // else y is x's buffer
+      break;
     case Op::kGemm:
       cpu::linear_forward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0), Param(i, 1), y);
       break;
@@ -179,6 +193,14 @@ void CompiledPlan::BackwardNode(int i, const int32_t* labels) {
                            r.params.size() > 1 ? PGrad(i, 1) : nullptr);
       break;
     case Op::kBatchNorm:
+      if (IsFused(i)) {
+        const cpu::FusedConvBnShape& f = fused_[i].shape;
+        const bool dw = f.has_depthwise;
+        cpu::fused_conv_bn_backward(f, x, dw ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0), Aux(i, 3), Aux(i, 2),
+                                    Aux(i, 0), Aux(i, 1), dy, GradDest(i, 0), dw ? PGrad(i, 5) : nullptr, PGrad(i, 4),
+                                    PGrad(i, 0), PGrad(i, 1));
+        break;
+      }
       cpu::batchnorm_backward(cpu::BatchNormShape{N, r.bn_c, r.bn_hw}, x, dy, Param(i, 0), Aux(i, 0), Aux(i, 1),
                               GradDest(i, 0), PGrad(i, 0), PGrad(i, 1));
       break;

@@ -108,8 +108,88 @@ void CompiledPlan::MergeCommonSubexpressions() {
   if (shapes_.loss >= 0) shapes_.loss = canon[shapes_.loss];
 }
 
+void CompiledPlan::FuseChains() {
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  fused_.assign(n, {});
+  if (!options_.fuse) return;
+  auto& R = shapes_.node;
+  const auto& nodes = graph_.nodes;
+  // Readers of each tensor among the nodes that run; the graph's results count as readers.
+  std::vector<int> readers(I + n, 0);
+  for (int i = 0; i < n; ++i)
+    if (!dead_[i])
+      for (int t : R[i].in) ++readers[t];
+  ++readers[shapes_.logits];
+  if (shapes_.loss >= 0) ++readers[shapes_.loss];
+  auto producer = [&](int t, Op op) {
+    const int i = t - I;
+    return i >= 0 && !dead_[i] && nodes[i].op == op ? i : -1;
+  };
+  // Pass 1: pointwise → BN, with the depthwise before it when it has no other reader.
+  struct Candidate {
+    FusedChain chain;
+    int bn, input;  // the BN node; the tensor the chain's first conv reads
+  };
+  std::vector<Candidate> found;
+  std::vector<int> chain_reads(I + n, 0);
+  for (int b = 0; b < n; ++b) {
+    if (dead_[b] || nodes[b].op != Op::kBatchNorm) continue;
+    FusedChain ch;
+    const int z = R[b].in[0];
+    ch.pw = producer(z, Op::kConv);
+    if (ch.pw < 0 || readers[z] != 1) continue;
+    const ir::Resolved& rp = R[ch.pw];
+    if (rp.params.size() != 1 || rp.conv.groups != 1 || !cpu::is_pointwise(rp.conv)) continue;
+    int in = rp.in[0];
+    const int d = producer(in, Op::kConv);
+    if (d >= 0 && readers[in] == 1 && R[d].params.size() == 1 && cpu::is_depthwise(R[d].conv)) {
+      ch.dw = d;
+      in = R[d].in[0];
+    }
+    if (in == shapes_.labels) continue;
+    found.push_back({ch, b, in});
+    ++chain_reads[in];
+  }
+  // Pass 2: a Relu feeding chains is absorbed when chains are all that read it. Otherwise it runs
+  // anyway (its output is kept for its backward), so the chains read its output: absorbing it would
+  // keep its input alive as well.
+  for (const Candidate& c : found) {
+    FusedChain ch = c.chain;
+    const int b = c.bn;
+    int in = c.input;
+    ch.relu = producer(in, Op::kRelu);
+    if (ch.relu >= 0 && chain_reads[in] == readers[in])
+      in = R[ch.relu].in[0];
+    else
+      ch.relu = -1;
+    const ir::Resolved& rp = R[ch.pw];
+    cpu::FusedConvBnShape& s = ch.shape;
+    const cpu::ConvShape& pw = rp.conv;
+    s.N = pw.N;
+    s.C = pw.C;
+    s.K = pw.K;
+    s.OH = pw.OH;
+    s.OW = pw.OW;
+    s.relu_in = ch.relu >= 0;
+    s.has_depthwise = ch.dw >= 0;
+    s.H = s.has_depthwise ? R[ch.dw].conv.H : pw.H;
+    s.W = s.has_depthwise ? R[ch.dw].conv.W : pw.W;
+    if (s.has_depthwise) s.dw = R[ch.dw].conv;
+    // The BN node now reads the chain's input; its params are [gamma, beta, mean, var, w_pw, w_dw].
+    R[b].in = {in};
+    R[b].params.push_back(rp.params[0]);
+    if (ch.dw >= 0) R[b].params.push_back(R[ch.dw].params[0]);
+    dead_[ch.pw] = 1;
+    if (ch.dw >= 0) dead_[ch.dw] = 1;
+    fused_[b] = ch;
+    ++fused_chains_;
+  }
+}
+
 Status CompiledPlan::Build(bool input_grad) {
   MergeCommonSubexpressions();
+  FuseChains();
   const ir::Graph& g = graph_;
   const int n = static_cast<int>(g.nodes.size());
   const int I = static_cast<int>(g.inputs.size());
@@ -138,6 +218,9 @@ Status CompiledPlan::Build(bool input_grad) {
   active_eval_ = ancestors({shapes_.loss >= 0 ? shapes_.loss : shapes_.logits, shapes_.logits});
   active_train_ = training ? ancestors({shapes_.loss, shapes_.logits}) : std::vector<char>(n, 0);
   std::vector<char> reaches_loss = training ? ancestors({shapes_.loss}) : std::vector<char>(n, 0);
+  // Nodes no mode runs (a Relu whose every reader was fused, a dangling branch) get no buffers.
+  for (int i = 0; i < n; ++i)
+    if (!active_train_[i] && !active_eval_[i] && !active_predict_[i]) dead_[i] = 1;
 
   // Which tensors need gradients: those depending on a trainable parameter (or on the images, when
   // the input gradient is asked for) and reaching the loss.
@@ -191,7 +274,16 @@ Status CompiledPlan::Build(bool input_grad) {
   auto bytes_of = [&](int t) { return static_cast<size_t>(ir::Numel(shapes_.tensor[t])) * sizeof(float); };
   value_buf_.assign(T, -1);
   grad_buf_.assign(T, -1);
-  aux_buf_.assign(n, {-1, -1});
+  aux_buf_.assign(n, {-1, -1, -1, -1});
+  // Identity and Flatten (fused plans) read and write nothing: their value is their input's buffer.
+  value_root_.resize(T);
+  for (int t = 0; t < T; ++t) value_root_[t] = t;
+  for (int i = 0; i < n && options_.fuse; ++i) {
+    const Op op = g.nodes[i].op;
+    if (dead_[i] || (op != Op::kIdentity && op != Op::kFlatten) || R[i].in[0] == shapes_.labels) continue;
+    value_root_[I + i] = value_root_[R[i].in[0]];
+    ++aliased_;
+  }
   std::vector<int> value_end(T, -1);
   for (int i = 0; i < n; ++i) {
     value_end[I + i] = i;
@@ -209,10 +301,13 @@ Status CompiledPlan::Build(bool input_grad) {
   }
   value_end[shapes_.logits] = std::max(value_end[shapes_.logits], n - 1);
   if (shapes_.loss >= 0) value_end[shapes_.loss] = std::max(value_end[shapes_.loss], n - 1);
+  // An aliased buffer lives until the last read of any tensor it holds.
+  for (int t = T - 1; t >= 0; --t)
+    if (value_root_[t] != t) value_end[value_root_[t]] = std::max(value_end[value_root_[t]], value_end[t]);
   for (int i = 0; i < n; ++i) {
     const int t = I + i;
     if (dead_[i]) continue;
-    value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
+    if (value_root_[t] == t) value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
     if (has_grad_[t]) grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start[t], bstep(i));
     const Op op = g.nodes[i].op;
     const int end = backward_[i] ? bstep(i) : i;
@@ -221,6 +316,12 @@ Status CompiledPlan::Build(bool input_grad) {
       if (op == Op::kBatchNorm) {
         aux_buf_[i][0] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
         aux_buf_[i][1] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
+        if (IsFused(i)) {
+          const cpu::FusedConvBnShape& s = fused_[i].shape;
+          const size_t plane = static_cast<size_t>(s.OH) * s.OW * static_cast<size_t>(s.N) * sizeof(float);
+          aux_buf_[i][2] = add(plane * static_cast<size_t>(s.K), i, end);  // z
+          if (s.has_depthwise) aux_buf_[i][3] = add(plane * static_cast<size_t>(s.C), i, end);  // t
+        }
       } else if (op == Op::kMaxPool && backward_[i]) {
         aux_buf_[i][0] = add(bytes_of(t), i, end);  // int32 argmax, one per output
       } else if (op == Op::kDropout) {
@@ -234,7 +335,7 @@ Status CompiledPlan::Build(bool input_grad) {
         int u = R[i].in[j];
         if (u == shapes_.labels) continue;
         bool contrib = edge_contrib_[i][j];
-        bool scratch = contrib ? !edge_first_[i][j] : !TakesNullDx(op);
+        bool scratch = contrib ? !edge_first_[i][j] : !(TakesNullDx(op) || IsFused(i));
         if (scratch) edge_scratch_[i][j] = add(bytes_of(u), bstep(i), bstep(i));
       }
     }

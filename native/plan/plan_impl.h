@@ -16,6 +16,15 @@
 // merged into it before scheduling. NASNet cells apply ReLU (or a pool) to the same hidden state in
 // several branches; merging computes and stores it once (and its gradient sums over the branches).
 //
+// Fusion (options.fuse): a BatchNormalization whose input is a bias-free pointwise Conv (1×1, stride
+// 1, one group), optionally fed by a bias-free depthwise Conv, becomes one fused node: the BN node
+// takes the chain's input and the chain's parameters and the Convs die (cpu::fused_conv_bn_*). The
+// intermediate tensors must have no other reader. A Relu before the chains is absorbed (applied on
+// the fly, never stored) when fused chains are all that read it; otherwise it runs anyway and the
+// chains read its output, so that its input is not kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output) as aux
+// buffers for backward; r = relu(x) and the gradients of r, t, z are never stored. Identity and
+// Flatten outputs alias their input's buffer (the buffer lives as long as either is read).
+//
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the
 // consumer's kernel writes (=) its dx.
@@ -56,7 +65,10 @@ class CompiledPlan : public Plan {
   const float* InputGrad() const;
   int steps() const { return static_cast<int>(steps_); }
   // Nodes merged into an identical earlier node (see "Common subexpressions" above).
-  int merged_nodes() const { return merged_; }
+  int merged_nodes() const override { return merged_; }
+  // Chains fused into one kernel, and tensors sharing their input's buffer (see "Fusion" above).
+  int fused_chains() const override { return fused_chains_; }
+  int aliased_tensors() const override { return aliased_; }
 
  private:
   struct ParamSlot {
@@ -66,9 +78,16 @@ class CompiledPlan : public Plan {
     const ir::Param* decl = nullptr;
   };
   enum class Mode { kTrain, kEval, kPredict };
+  // A chain fused into its BatchNormalization node (relu, dw: node indices or -1; pw: -1 = not fused).
+  struct FusedChain {
+    int relu = -1, dw = -1, pw = -1;
+    cpu::FusedConvBnShape shape{};
+  };
 
   Status Build(bool input_grad);
   void MergeCommonSubexpressions();
+  void FuseChains();
+  bool IsFused(int i) const { return fused_[i].pw >= 0; }
   Status CheckLabels(const int32_t* labels) const;
   Status Forward(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper);
   Status Backward(const int32_t* labels, const StepHyper& hyper);
@@ -101,7 +120,10 @@ class CompiledPlan : public Plan {
   std::vector<std::vector<char>> edge_contrib_, edge_first_;
   std::vector<std::vector<int>> edge_scratch_;  // buffer index or -1
   std::vector<int> value_buf_, grad_buf_;
-  std::vector<std::array<int, 2>> aux_buf_;
+  std::vector<std::array<int, 4>> aux_buf_;
+  std::vector<int> value_root_;           // the tensor whose buffer holds this one's value (aliases)
+  std::vector<FusedChain> fused_;
+  int fused_chains_ = 0, aliased_ = 0;
   std::vector<char> drop_identity_;        // DropPath/Dropout ran as identity this step
   std::vector<float> drop_keep_;           // DropPath keep probability this step
   std::vector<std::vector<int>> node_param_slot_;

@@ -1,0 +1,285 @@
+// The fused separable unit: [ReLU →] [depthwise →] pointwise → BatchNormalization (kernels.h).
+// N = batch, C = input channels, K = output channels, HW = H * W, OHW = OH * OW.
+//
+// Forward (training), each thread takes whole images n:
+//   r = relu(x[n]) (per-thread scratch), t[n] = depthwise(r) (kept: the pointwise weight gradient
+//   needs it), z[n] = w_pw · t[n] (kept: BN backward needs it) and, while z[n] is in cache, each
+//   channel's mean and squared deviation over the image. Then the per-image statistics are merged
+//   per channel in image order, the running statistics updated, and y normalized from z.
+// Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
+//   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
+//   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
+// Against the unfused chain this skips writing and re-reading r, dr, dt and dz for the whole batch
+// and one pass over z for the statistics: fewer bytes through memory and a smaller arena.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/depthwise.h"
+#include "cpu/dispatch.h"
+#include "cpu/kernels.h"
+#include "cpu/scratch.h"
+
+namespace nasnet::cpu {
+namespace {
+
+size_t in_plane(const FusedConvBnShape& s) { return static_cast<size_t>(s.H) * s.W; }
+size_t out_plane(const FusedConvBnShape& s) { return static_cast<size_t>(s.OH) * s.OW; }
+
+// The ReLU of one image into r (same rule as relu_forward: NaN and negatives become 0).
+void relu_image(const FusedConvBnShape& s, const float* xn, float* r) {
+  const size_t count = static_cast<size_t>(s.C) * in_plane(s);
+#pragma omp simd
+  for (size_t q = 0; q < count; ++q) r[q] = xn[q] > 0.0f ? xn[q] : 0.0f;
+}
+
+// The pointwise stage's input for image n, [C, OHW]: x[n], relu(x[n]) in r, or the depthwise output
+// written to tn.
+const float* pointwise_input(const FusedConvBnShape& s, const float* xn, const float* w_dw, float* r, float* tn,
+                             float* pad) {
+  const float* src = xn;
+  if (s.relu_in) {
+    relu_image(s, xn, r);
+    src = r;
+  }
+  if (!s.has_depthwise) return src;
+  const size_t HW = in_plane(s), OHW = out_plane(s);
+  const int taps = s.dw.kh * s.dw.kw;
+  for (int c = 0; c < s.C; ++c)
+    depthwise_forward_plane(s.dw, src + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
+  return tn;
+}
+
+// Per-thread scratch of one image's stages.
+struct ImageScratch {
+  float* r = nullptr;    // [C, HW] relu(x[n]) when relu_in
+  float* t = nullptr;    // [C, OHW] depthwise output when it is not kept (inference)
+  float* pad = nullptr;  // depthwise padded plane
+};
+
+ImageScratch image_scratch(const FusedConvBnShape& s, bool need_t, Scratch& r_buf, Scratch& t_buf, Scratch& pad_buf) {
+  ImageScratch sc;
+  if (s.relu_in) sc.r = r_buf.get(static_cast<size_t>(s.C) * in_plane(s));
+  if (s.has_depthwise) {
+    sc.pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
+    if (need_t) sc.t = t_buf.get(static_cast<size_t>(s.C) * out_plane(s));
+  }
+  return sc;
+}
+
+}  // namespace
+
+void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                                 const float* gamma, const float* beta, float eps, float momentum, float* running_mean,
+                                 float* running_var, float* t, float* z, float* y, float* save_mean,
+                                 float* save_invstd) {
+  const size_t HW = in_plane(s), OHW = out_plane(s);
+  const int N = s.N, C = s.C, K = s.K;
+  thread_local std::vector<double> stats;
+  stats.resize(2 * static_cast<size_t>(N) * K);
+  double* image_mean = stats.data();
+  double* image_m2 = image_mean + static_cast<size_t>(N) * K;
+#pragma omp parallel num_threads(kernel_threads())
+  {
+    thread_local Scratch r_buf, t_buf, pad_buf;
+    const ImageScratch sc = image_scratch(s, false, r_buf, t_buf, pad_buf);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      float* tn = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : nullptr;
+      const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, tn, sc.pad);
+      float* zn = z + static_cast<size_t>(n) * K * OHW;
+      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, w_pw, C, in, static_cast<int>(OHW), 0.0f, zn,
+            static_cast<int>(OHW));
+      for (int k = 0; k < K; ++k) {
+        const float* p = zn + static_cast<size_t>(k) * OHW;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (size_t q = 0; q < OHW; ++q) sum += p[q];
+        const double mean = static_cast<double>(sum) / static_cast<double>(OHW);
+        const float mf = static_cast<float>(mean);
+        float ssd = 0.0f;
+#pragma omp simd reduction(+ : ssd)
+        for (size_t q = 0; q < OHW; ++q) {
+          const float d = p[q] - mf;
+          ssd += d * d;
+        }
+        // Deviations were taken from the rounded mean mf: correct to the exact one.
+        const double off = mean - static_cast<double>(mf);
+        image_mean[static_cast<size_t>(n) * K + k] = mean;
+        image_m2[static_cast<size_t>(n) * K + k] = std::max(0.0, ssd - static_cast<double>(OHW) * off * off);
+      }
+    }
+  }
+  thread_local std::vector<float> mul;
+  mul.resize(static_cast<size_t>(K));
+  float* const mulp = mul.data();  // thread_local: inside the parallel regions, reach it by pointer
+  const double M = static_cast<double>(N) * static_cast<double>(OHW);
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int k = 0; k < K; ++k) {
+    // Chan et al.'s pairwise merge, images in order.
+    double count = 0.0, mean = 0.0, m2 = 0.0;
+    const double nb = static_cast<double>(OHW);
+    for (int n = 0; n < N; ++n) {
+      const double mb = image_mean[static_cast<size_t>(n) * K + k];
+      const double total = count + nb;
+      const double delta = mb - mean;
+      mean += delta * nb / total;
+      m2 += image_m2[static_cast<size_t>(n) * K + k] + delta * delta * count * nb / total;
+      count = total;
+    }
+    const double var = m2 / M;
+    const double unbiased = M > 1.0 ? m2 / (M - 1.0) : var;
+    const float invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+    save_mean[k] = static_cast<float>(mean);
+    save_invstd[k] = invstd;
+    mulp[k] = invstd * gamma[k];
+    if (running_mean != nullptr)
+      running_mean[k] = static_cast<float>(running_mean[k] * momentum + mean * (1.0 - momentum));
+    if (running_var != nullptr)
+      running_var[k] = static_cast<float>(running_var[k] * momentum + unbiased * (1.0 - momentum));
+  }
+  const int planes = N * K;
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int p = 0; p < planes; ++p) {
+    const int k = p % K;
+    const float m = save_mean[k], a = mulp[k], b = beta[k];
+    const float* zp = z + static_cast<size_t>(p) * OHW;
+    float* yp = y + static_cast<size_t>(p) * OHW;
+#pragma omp simd
+    for (size_t q = 0; q < OHW; ++q) yp[q] = (zp[q] - m) * a + b;
+  }
+}
+
+void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                                const float* gamma, const float* beta, const float* running_mean,
+                                const float* running_var, float eps, float* y) {
+  const size_t HW = in_plane(s), OHW = out_plane(s);
+  const int N = s.N, C = s.C, K = s.K;
+  thread_local std::vector<float> mul;
+  mul.resize(static_cast<size_t>(K));
+  for (int k = 0; k < K; ++k)
+    mul[k] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[k]) + eps)) * gamma[k];
+  const float* mulp = mul.data();
+#pragma omp parallel num_threads(kernel_threads())
+  {
+    thread_local Scratch r_buf, t_buf, pad_buf;
+    const ImageScratch sc = image_scratch(s, true, r_buf, t_buf, pad_buf);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, sc.t, sc.pad);
+      float* yn = y + static_cast<size_t>(n) * K * OHW;
+      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, w_pw, C, in, static_cast<int>(OHW), 0.0f, yn,
+            static_cast<int>(OHW));
+      for (int k = 0; k < K; ++k) {
+        float* p = yn + static_cast<size_t>(k) * OHW;
+        const float m = running_mean[k], a = mulp[k], b = beta[k];
+#pragma omp simd
+        for (size_t q = 0; q < OHW; ++q) p[q] = (p[q] - m) * a + b;
+      }
+    }
+  }
+}
+
+void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                            const float* gamma, const float* t, const float* z, const float* save_mean,
+                            const float* save_invstd, const float* dy, float* dx, float* dw_dw, float* dw_pw,
+                            float* dgamma, float* dbeta) {
+  const size_t HW = in_plane(s), OHW = out_plane(s);
+  const int N = s.N, C = s.C, K = s.K;
+  const double M = static_cast<double>(N) * static_cast<double>(OHW);
+  // BN backward's per-channel sums: dz = k * (dy - mdy - (z - mean) * invstd * mdyx).
+  thread_local std::vector<float> coef;
+  coef.resize(3 * static_cast<size_t>(K));
+  float* kk = coef.data();
+  float* mdy = kk + K;
+  float* mdyx = mdy + K;
+#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+  for (int k = 0; k < K; ++k) {
+    const float mean = save_mean[k];
+    double sdy = 0.0, sdyx = 0.0;
+    for (int n = 0; n < N; ++n) {
+      const float* zp = z + (static_cast<size_t>(n) * K + k) * OHW;
+      const float* g = dy + (static_cast<size_t>(n) * K + k) * OHW;
+      float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+      for (size_t q = 0; q < OHW; ++q) {
+        a += g[q];
+        b += g[q] * (zp[q] - mean);
+      }
+      sdy += a;
+      sdyx += b;
+    }
+    sdyx *= save_invstd[k];
+    dbeta[k] += static_cast<float>(sdy);
+    dgamma[k] += static_cast<float>(sdyx);
+    kk[k] = gamma[k] * save_invstd[k];
+    mdy[k] = static_cast<float>(sdy / M);
+    mdyx[k] = static_cast<float>(sdyx / M);
+  }
+
+  const int threads = kernel_threads();
+  const int taps = s.has_depthwise ? s.dw.kh * s.dw.kw : 0;
+  const size_t pw_size = static_cast<size_t>(K) * C, dw_size = static_cast<size_t>(C) * taps;
+  const size_t part_size = pw_size + dw_size;
+  thread_local Scratch part_buf;
+  float* parts = part_buf.get(part_size * static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads)
+  {
+    thread_local Scratch dz_buf, dt_buf, r_buf, dw_scratch_buf;
+    float* dz = dz_buf.get(static_cast<size_t>(K) * OHW);
+    float* dt = s.has_depthwise ? dt_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
+    float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
+    float* dw_scratch = s.has_depthwise ? dw_scratch_buf.get(depthwise_image_backward_scratch_floats(s.dw)) : nullptr;
+    float* mine = parts + part_size * static_cast<size_t>(thread_index());
+    std::memset(mine, 0, sizeof(float) * part_size);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; ++n) {
+      for (int k = 0; k < K; ++k) {
+        const size_t off = (static_cast<size_t>(n) * K + k) * OHW;
+        const float* zp = z + off;
+        const float* g = dy + off;
+        float* d = dz + static_cast<size_t>(k) * OHW;
+        const float a = kk[k], m = save_mean[k], is = save_invstd[k], b = mdy[k], c = mdyx[k];
+#pragma omp simd
+        for (size_t q = 0; q < OHW; ++q) d[q] = a * (g[q] - b - (zp[q] - m) * is * c);
+      }
+      const float* xn = x + static_cast<size_t>(n) * C * HW;
+      const float* src = xn;
+      if (s.relu_in) {
+        relu_image(s, xn, r);
+        src = r;
+      }
+      const float* in = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : src;
+      sgemm(false, true, K, C, static_cast<int>(OHW), 1.0f, dz, static_cast<int>(OHW), in, static_cast<int>(OHW), 1.0f,
+            mine, C);
+      float* dxn = dx != nullptr ? dx + static_cast<size_t>(n) * C * HW : nullptr;
+      if (s.has_depthwise) {
+        sgemm(true, false, C, static_cast<int>(OHW), K, 1.0f, w_pw, C, dz, static_cast<int>(OHW), 0.0f, dt,
+              static_cast<int>(OHW));
+        depthwise_image_backward(s.dw, src, w_dw, dt, dxn, mine + pw_size, dw_scratch);
+      } else if (dxn != nullptr) {
+        sgemm(true, false, C, static_cast<int>(OHW), K, 1.0f, w_pw, C, dz, static_cast<int>(OHW), 0.0f, dxn,
+              static_cast<int>(OHW));
+      }
+      if (dxn != nullptr && s.relu_in) {
+        const size_t count = static_cast<size_t>(C) * HW;
+#pragma omp simd
+        for (size_t q = 0; q < count; ++q) dxn[q] = xn[q] > 0.0f ? dxn[q] : 0.0f;
+      }
+    }
+    // Per-thread partials summed in thread order (the loop above ends with a barrier).
+    const int team = team_size();
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < part_size; ++i) {
+      float sum = 0.0f;
+      for (int u = 0; u < team; ++u) sum += parts[part_size * static_cast<size_t>(u) + i];
+      if (i < pw_size)
+        dw_pw[i] += sum;
+      else
+        dw_dw[i - pw_size] += sum;
+    }
+  }
+}
+
+}  // namespace nasnet::cpu

@@ -1,0 +1,262 @@
+// Plan-level fusion: [ReLU →] [depthwise →] pointwise → BN chains run as one kernel and Identity /
+// Flatten alias their input. The reference is the same graph compiled with fusion off (every node its
+// own kernel), and central finite differences through the fused plan.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/info.h"
+#include "plan/engine.h"
+#include "plan/plan_impl.h"
+#include "tests/kernels_util.h"
+#include "tests/plan_util.h"
+#include "tests/test.h"
+
+using nasnet::ParameterStore;
+using nasnet::StepHyper;
+using nasnet::StepResult;
+using nasnet::plan::CompiledPlan;
+using nasnet::test::Ir;
+using nasnet::test::Labels;
+using nasnet::test::MustCompile;
+
+namespace {
+
+// A bias-free conv with dilation (Ir::Conv has none).
+void DilatedConv(Ir& ir, const std::string& id, const std::string& x, int c, int k, int dilation, int group) {
+  const std::string K = std::to_string(k), C = std::to_string(c), p = std::to_string(dilation * (k - 1) / 2);
+  ir.Param(id + "/w", C + ", " + std::to_string(c / group) + ", " + K + ", " + K,
+           "{\"kind\": \"he_normal\", \"fanIn\": " + std::to_string(c / group * k * k) + "}", true, true);
+  ir.Node(id, "Conv", "\"" + x + "\"",
+          "\"kernel_shape\": [" + K + ", " + K + "], \"pads\": [" + p + ", " + p + ", " + p + ", " + p +
+              "], \"dilations\": [" + std::to_string(dilation) + ", " + std::to_string(dilation) +
+              "], \"group\": " + std::to_string(group),
+          "\"" + id + "/w\"");
+}
+
+// Every chain variant on an odd, non-square image (7×9):
+//   A: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN          (fused)
+//   B: depthwise 5×5 dilation 2 → pointwise → BN, no Relu            (fused)
+//   C: the same Relu as A (merged) → pointwise → BN, no depthwise    (fused; the Relu also feeds a
+//      max pool, so it stays)
+//   D: pointwise → BN where the conv output has a second reader      (not fused)
+//   E: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN on a sum  (fused)
+// plus Identity and Flatten (aliased), Concat, GAP and a head.
+std::string ChainGraph() {
+  Ir ir;
+  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
+  ir.Bn("stem/bn", "stem", 8);
+  ir.Node("A/relu", "Relu", "\"stem/bn\"");
+  ir.Conv("A/dw", "A/relu", 8, 8, 3, 2, 1, 8);
+  ir.Conv("A/pw", "A/dw", 8, 12, 1, 1, 0);
+  ir.Bn("A/bn", "A/pw", 12);
+  DilatedConv(ir, "B/dw", "stem/bn", 8, 5, 2, 8);
+  ir.Conv("B/pw", "B/dw", 8, 8, 1, 1, 0);
+  ir.Bn("B/bn", "B/pw", 8);
+  ir.Node("C/relu", "Relu", "\"stem/bn\"");
+  ir.Conv("C/pw", "C/relu", 8, 8, 1, 1, 0);
+  ir.Bn("C/bn", "C/pw", 8);
+  ir.Node("C/max", "MaxPool", "\"A/relu\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Conv("D/pw", "stem/bn", 8, 8, 1, 1, 0);
+  ir.Bn("D/bn", "D/pw", 8);
+  ir.Node("mix", "Add", "\"B/bn\", \"C/bn\", \"D/bn\", \"D/pw\", \"C/max\"");
+  ir.Node("E/relu", "Relu", "\"mix\"");
+  ir.Conv("E/dw", "E/relu", 8, 8, 3, 2, 1, 8);
+  ir.Conv("E/pw", "E/dw", 8, 12, 1, 1, 0);
+  ir.Bn("E/bn", "E/pw", 12);
+  ir.Node("cat", "Concat", "\"A/bn\", \"E/bn\"", "\"axis\": 1");
+  ir.Node("skip", "Identity", "\"cat\"");
+  ir.Node("gap", "GlobalAveragePool", "\"skip\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 24, 5);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"", "\"label_smoothing\": 0.1");
+  return ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
+}
+
+constexpr int kClasses = 5;
+constexpr size_t kImage = 3 * 7 * 9;
+
+std::vector<float> Tensor(const std::shared_ptr<ParameterStore>& s, const std::string& name) {
+  return s->Find(name)->data;
+}
+
+// Fused and unfused plans of the same graph agree: loss, every gradient, the input gradient, the
+// parameters, BN running statistics and momentum after three SGD steps, and Evaluate / Predict.
+void CompareWithUnfused(int batch) {
+  auto fs = std::make_shared<ParameterStore>(), us = std::make_shared<ParameterStore>();
+  auto fused = MustCompile(ChainGraph(), fs, batch, true, true, nasnet::OptimizerKind::kSgd, true);
+  auto plain = MustCompile(ChainGraph(), us, batch, true, true, nasnet::OptimizerKind::kSgd, false);
+  if (!fused || !plain) return;
+  EXPECT_TRUE(fused->fused_chains() == 4);  // A, B, C, E
+  EXPECT_TRUE(fused->aliased_tensors() == 2);  // skip, flat
+  EXPECT_TRUE(plain->fused_chains() == 0 && plain->aliased_tensors() == 0);
+  // Never more memory (this graph's peak is in its unfused stem; NASNet networks are measured in
+  // test/engine-fusion.test.ts and bench/step.ts).
+  EXPECT_TRUE(fused->activation_bytes() <= plain->activation_bytes());
+  std::vector<float> x = nasnet::test::random_vec(batch * kImage, 11 + batch);
+  std::vector<int32_t> labels = Labels(batch, kClasses);
+  StepHyper h;
+  StepResult a, b;
+  EXPECT_TRUE(fused->ForwardBackward(x.data(), labels.data(), h, &a).ok());
+  EXPECT_TRUE(plain->ForwardBackward(x.data(), labels.data(), h, &b).ok());
+  EXPECT_NEAR(a.loss, b.loss, 1e-5 * std::fabs(b.loss));
+  EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-4 * b.grad_norm);
+  EXPECT_TRUE(a.correct == b.correct);
+  for (const std::string& name : plain->param_names()) {
+    const std::vector<float>* gf = fused->ParamGrad(name);
+    const std::vector<float>* gu = plain->ParamGrad(name);
+    if (gu == nullptr || gu->empty()) continue;
+    nasnet::test::all_close(("d " + name).c_str(), *gf, *gu, 1e-3, 1e-5);
+  }
+  nasnet::test::all_close("d images", std::vector<float>(fused->InputGrad(), fused->InputGrad() + x.size()),
+                          std::vector<float>(plain->InputGrad(), plain->InputGrad() + x.size()), 1e-3, 1e-6);
+  h.lr = 0.1f;
+  h.momentum = 0.9f;
+  h.weight_decay = 1e-3f;
+  for (int step = 0; step < 3; ++step) {
+    h.step = static_cast<uint64_t>(step);
+    EXPECT_TRUE(fused->TrainStep(x.data(), labels.data(), h, &a).ok());
+    EXPECT_TRUE(plain->TrainStep(x.data(), labels.data(), h, &b).ok());
+    EXPECT_NEAR(a.loss, b.loss, 1e-4 * std::fabs(b.loss));
+  }
+  for (const std::string& name : us->Names())
+    nasnet::test::all_close(name.c_str(), Tensor(fs, name), Tensor(us, name), 1e-3, 1e-5);
+  nasnet::EvalResult ea, eb;
+  EXPECT_TRUE(fused->Evaluate(x.data(), labels.data(), &ea).ok());
+  EXPECT_TRUE(plain->Evaluate(x.data(), labels.data(), &eb).ok());
+  EXPECT_NEAR(ea.loss, eb.loss, 1e-4 * std::fabs(eb.loss));
+  std::vector<float> la(batch * kClasses), lb(batch * kClasses);
+  EXPECT_TRUE(fused->Predict(x.data(), la.data()).ok());
+  EXPECT_TRUE(plain->Predict(x.data(), lb.data()).ok());
+  nasnet::test::all_close("logits", la, lb, 1e-3, 1e-5);
+}
+
+}  // namespace
+
+NASNET_TEST(plan_fusion_matches_unfused_plan) {
+  // batch 1 leaves threads idle; 2 and 5 split images over threads unevenly.
+  for (int batch : {1, 2, 5}) CompareWithUnfused(batch);
+}
+
+NASNET_TEST(plan_fusion_inference_plan_matches_unfused) {
+  auto fs = std::make_shared<ParameterStore>(), us = std::make_shared<ParameterStore>();
+  auto fused = MustCompile(ChainGraph(), fs, 4, false, false, nasnet::OptimizerKind::kSgd, true);
+  auto plain = MustCompile(ChainGraph(), us, 4, false, false, nasnet::OptimizerKind::kSgd, false);
+  if (!fused || !plain) return;
+  EXPECT_TRUE(fused->fused_chains() == 4);
+  // Running statistics that are not the initial 0 / 1, so the folded affine is exercised.
+  for (const std::string& name : us->Names()) {
+    const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
+    if (!mean && !var) continue;
+    std::vector<float> v = nasnet::test::random_vec(us->Find(name)->data.size(), 7, mean ? -0.5f : 0.5f,
+                                                    mean ? 0.5f : 2.0f);
+    us->Find(name)->data = v;
+    fs->Find(name)->data = v;
+  }
+  std::vector<float> x = nasnet::test::random_vec(4 * kImage, 21);
+  std::vector<float> la(4 * kClasses), lb(4 * kClasses);
+  EXPECT_TRUE(fused->Predict(x.data(), la.data()).ok());
+  EXPECT_TRUE(plain->Predict(x.data(), lb.data()).ok());
+  nasnet::test::all_close("logits", la, lb, 1e-4, 1e-6);
+}
+
+NASNET_TEST(plan_fused_gradient_matches_finite_differences) {
+  // As plan_gradient_matches_finite_differences (same tolerances and kink handling), through the
+  // fused kernels: weights of every fused stage, BN scale and bias, and the input.
+  auto store = std::make_shared<ParameterStore>();
+  const int N = 3;
+  auto plan = MustCompile(ChainGraph(), store, N, true, true);
+  if (!plan) return;
+  EXPECT_TRUE(plan->fused_chains() == 4);
+  std::vector<float> x = nasnet::test::random_vec(N * kImage, 8);
+  std::vector<int32_t> labels = Labels(N, kClasses);
+  StepHyper h;
+  auto loss_at = [&]() {
+    StepResult r;
+    EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &r).ok());
+    return r.loss;
+  };
+  auto quotient = [&](float* v, double eps) {
+    const float keep = *v;
+    *v = keep + static_cast<float>(eps);
+    const double up = loss_at();
+    *v = keep - static_cast<float>(eps);
+    const double down = loss_at();
+    *v = keep;
+    return (up - down) / (2 * eps);
+  };
+  loss_at();
+  struct Probe {
+    std::string name;
+    size_t index;
+  };
+  const std::vector<Probe> probes = {{"A/dw/w", 4},   {"A/dw/w", 40},  {"A/pw/w", 9},  {"A/bn/scale", 3},
+                                     {"A/bn/bias", 7}, {"B/dw/w", 12},  {"B/dw/w", 130}, {"B/pw/w", 30},
+                                     {"C/pw/w", 17},  {"C/bn/scale", 2}, {"E/dw/w", 20}, {"E/pw/w", 50},
+                                     {"E/bn/bias", 1}, {"stem/w", 33}};
+  std::vector<std::pair<double, double>> checks;
+  std::vector<std::string> what;
+  int skipped = 0;
+  for (const Probe& p : probes) {
+    loss_at();
+    const double analytic = (*plan->ParamGrad(p.name))[p.index];
+    float* v = &store->Find(p.name)->data[p.index];
+    const double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
+    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({analytic, q1});
+    what.push_back(p.name + "[" + std::to_string(p.index) + "]");
+  }
+  loss_at();
+  const std::vector<float> dx(plan->InputGrad(), plan->InputGrad() + x.size());
+  for (size_t i : {size_t{0}, size_t{31}, size_t{100}, size_t{250}, size_t{500}}) {
+    const double q1 = quotient(&x[i], 1e-3), q2 = quotient(&x[i], 5e-4);
+    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({dx[i], q1});
+    what.push_back("images[" + std::to_string(i) + "]");
+  }
+  EXPECT_TRUE(skipped <= 3);
+  int nonzero = 0;
+  for (size_t k = 0; k < checks.size(); ++k) {
+    const double a = checks[k].first, q = checks[k].second;
+    if (std::fabs(a) > 1e-3) ++nonzero;
+    if (!(std::fabs(a - q) <= 1e-3 + 2e-2 * std::fabs(q))) {
+      std::printf("  d loss / d %s: analytic %.6g, numeric %.6g\n", what[k].c_str(), a, q);
+      ++nasnet::test::failures();
+    }
+  }
+  EXPECT_TRUE(nonzero >= 12);  // the check is not vacuous
+}
+
+NASNET_TEST(plan_fusion_is_deterministic_and_simd_consistent) {
+  // Same seed and thread count: bit-identical steps. Every SIMD level: the same loss within rounding.
+  std::vector<float> x = nasnet::test::random_vec(4 * kImage, 3);
+  std::vector<int32_t> labels = Labels(4, kClasses);
+  auto run = [&]() {
+    auto store = std::make_shared<ParameterStore>();
+    auto plan = MustCompile(ChainGraph(), store, 4, true);
+    StepHyper h;
+    StepResult r;
+    double last = 0;
+    for (int step = 0; step < 2 && plan; ++step) {
+      h.step = static_cast<uint64_t>(step);
+      EXPECT_TRUE(plan->TrainStep(x.data(), labels.data(), h, &r).ok());
+      last = r.loss;
+    }
+    return std::make_pair(last, store->Find("E/pw/w")->data);
+  };
+  const auto first = run(), second = run();
+  EXPECT_TRUE(first.first == second.first);
+  EXPECT_TRUE(first.second == second.second);
+  nasnet::test::for_each_simd([&](nasnet::SimdLevel) {
+    const auto r = run();
+    EXPECT_NEAR(r.first, first.first, 1e-4 * std::fabs(first.first));
+  });
+}

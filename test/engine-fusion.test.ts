@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { NASNET_A } from '../lib/cells/genotypes.js';
+import { buildNetwork } from '../lib/cells/network.js';
+import { Plan } from '../lib/engine/plan.js';
+import { ParameterStore } from '../lib/engine/store.js';
+import { ValidationError } from '../lib/errors.js';
+import { randomFloats } from './helpers/tiny-graph.js';
+
+// NASNet-A 1@48 on 16×16 inputs with the auxiliary head: every separable conv, the ReLU-conv-BN
+// preprocessing, factorized reductions, pools and DropPath.
+const net = buildNetwork(NASNET_A, { cellsPerStack: 1, filters: 8, numClasses: 10, inputSize: 16, auxHead: true });
+const B = 4;
+const images = randomFloats(B * 3 * 16 * 16, 11);
+const labels = Int32Array.from({ length: B }, (_, i) => (i * 3) % 10);
+
+function pair(training = true) {
+  const fusedStore = new ParameterStore();
+  const plainStore = new ParameterStore();
+  const fused = Plan.compile(net.graph, fusedStore, { batch: B, seed: 2, training });
+  const plain = Plan.compile(net.graph, plainStore, { batch: B, seed: 2, training, fuse: false });
+  return { fused, plain, fusedStore, plainStore };
+}
+
+function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+  return worst;
+}
+
+describe('plan-level fusion on NASNet-A', () => {
+  it('fuses every separable unit and preprocessing conv, and needs less activation memory', () => {
+    const { fused, plain } = pair();
+    const sep = net.graph.nodes.filter((n) => n.op === 'Conv' && ((n.attrs?.group as number | undefined) ?? 1) > 1).length;
+    const f = fused.description;
+    const p = plain.description;
+    // each depthwise conv is the head of one fused chain; the 1×1 ReLU-conv-BNs add more
+    expect(f.fusedChains).toBeGreaterThan(sep);
+    expect(f.aliasedTensors).toBeGreaterThan(0);
+    expect(p.fusedChains).toBe(0);
+    expect(p.aliasedTensors).toBe(0);
+    expect(f.activationBytes).toBeLessThan(p.activationBytes);
+    expect(f.params).toEqual(p.params);
+    fused.dispose();
+    plain.dispose();
+  });
+
+  it('trains like the unfused plan (losses, weights, running statistics) with DropPath on', async () => {
+    const { fused, plain, fusedStore, plainStore } = pair();
+    for (let step = 0; step < 3; step++) {
+      const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 1e-4, dropPathRate: 0.3, step };
+      const a = await fused.trainStep(images, labels, hyper);
+      const b = await plain.trainStep(images, labels, hyper);
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-4 * Math.abs(b.loss));
+      expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-3 * b.gradNorm);
+    }
+    let worst = 0;
+    for (const name of plainStore.names()) {
+      worst = Math.max(worst, maxRelativeDifference(fusedStore.get(name)!.data, plainStore.get(name)!.data));
+    }
+    expect(worst).toBeLessThan(1e-3);
+    const ea = await fused.evaluate(images, labels);
+    const eb = await plain.evaluate(images, labels);
+    expect(Math.abs(ea.loss - eb.loss)).toBeLessThan(1e-4 * Math.abs(eb.loss));
+    expect(maxRelativeDifference(await fused.predict(images), await plain.predict(images))).toBeLessThan(1e-4);
+    fused.dispose();
+    plain.dispose();
+  });
+
+  it('rejects a fuse option that is not a boolean', () => {
+    expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
+      ValidationError,
+    );
+    expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
+      /fuse must be a boolean/,
+    );
+  });
+});
