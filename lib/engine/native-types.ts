@@ -62,7 +62,7 @@ export interface NativePlanDescription {
   mergedNodes: number;
   /** `[ReLU →] [depthwise →] pointwise → BatchNormalization` chains run as one fused kernel. */
   fusedChains: number;
-  /** Identity/Flatten outputs that share their input's buffer instead of copying it. */
+  /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
   params: string[];
 }

@@ -19,7 +19,8 @@ export interface PlanOptions {
    * Plan-level fusion; default true. Every `[ReLU →] [depthwise →] pointwise → BatchNormalization`
    * chain (the units of NASNet's separable convolutions and ReLU-conv-BN 1×1s) runs as one kernel that
    * keeps each image in cache between the stages and never stores the ReLU output or the
-   * intermediate gradients; Identity and Flatten share their input's memory. `false` runs every node
+   * intermediate gradients; Identity and Flatten share their input's memory, and DropPath and Dropout
+   * work in place where their input has no other use. `false` runs every node
    * on its own kernel: the reference the fused plans are tested against, and the baseline of
    * `bench/step.ts --fusion`.
    */

@@ -152,6 +152,7 @@ void linear_backward(int M, int I, int O, const float* x, const float* w, const 
 // ---- Random regularizers (dropout.cc) ------------------------------------------------------------
 // Counter-based randomness (native/core/random.h): the decision for element i is a pure function of
 // (seed, stream, i), so CPU and CUDA draw the same masks.
+// Both forwards may run in place (y == x).
 // Dense dropout: keeps each element with probability 1 - ratio, scales survivors by 1 / (1 - ratio).
 // Element i is kept iff uniform01(seed, stream, i) < 1.0f - ratio (computed in float).
 // mask: [n] bytes (1 = kept) saved for backward (may be nullptr in inference).

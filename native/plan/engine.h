@@ -60,7 +60,8 @@ struct PlanOptions {
   uint64_t seed = 0;        // parameter init and the base of DropPath/Dropout randomness
   OptimizerKind optimizer = OptimizerKind::kSgd;
   // Plan-level fusion: [ReLU →] [depthwise →] pointwise → BatchNormalization chains run as one
-  // kernel, Identity and Flatten share their input's memory. Off: every node runs its own kernel
+  // kernel, Identity and Flatten share their input's memory, DropPath and Dropout run in place where
+  // their input has no other use. Off: every node runs its own kernel
   // (the reference the fused plans are tested against).
   bool fuse = true;
 };
@@ -113,7 +114,7 @@ class Plan {
   virtual size_t naive_activation_bytes() const = 0;      // without reuse, for the report
   virtual std::vector<std::string> param_names() const = 0;
   // What the compiler simplified: repeated parameter-free nodes merged, chains fused into one kernel,
-  // Identity/Flatten outputs sharing their input's buffer.
+  // Identity/Flatten/DropPath/Dropout outputs sharing their input's buffer.
   virtual int merged_nodes() const = 0;
   virtual int fused_chains() const = 0;
   virtual int aliased_tensors() const = 0;

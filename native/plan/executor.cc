@@ -147,7 +147,7 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
     case Op::kDropout:
       drop_identity_[i] = !train || node.ratio <= 0.0f;
       if (drop_identity_[i]) {
-        std::memcpy(y, x, count * sizeof(float));
+        if (y != x) std::memcpy(y, x, count * sizeof(float));
       } else {
         cpu::dropout_forward(count, node.ratio, options_.seed, stream, x, y, reinterpret_cast<uint8_t*>(Aux(i, 0)));
       }
@@ -157,7 +157,7 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
       drop_keep_[i] = keep;
       drop_identity_[i] = !train || keep >= 1.0f;
       if (drop_identity_[i]) {
-        std::memcpy(y, x, count * sizeof(float));
+        if (y != x) std::memcpy(y, x, count * sizeof(float));
       } else {
         cpu::droppath_forward(N, count / static_cast<size_t>(N), keep, options_.seed, stream, x, y,
                               reinterpret_cast<uint8_t*>(Aux(i, 0)));

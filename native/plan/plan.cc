@@ -275,13 +275,31 @@ Status CompiledPlan::Build(bool input_grad) {
   value_buf_.assign(T, -1);
   grad_buf_.assign(T, -1);
   aux_buf_.assign(n, {-1, -1, -1, -1});
-  // Identity and Flatten (fused plans) read and write nothing: their value is their input's buffer.
+  // Zero-copy nodes (fused plans). Identity and Flatten read and write nothing: their value is their
+  // input's buffer. DropPath and Dropout work in place when they are their input's only reader and
+  // nothing reads that input in backward (a Relu reads its own output): then an identity step
+  // (eval, rate 0) copies nothing and a dropping step scales in place.
   value_root_.resize(T);
   for (int t = 0; t < T; ++t) value_root_[t] = t;
+  std::vector<int> readers(T, 0);
+  for (int i = 0; i < n; ++i)
+    if (!dead_[i])
+      for (int t : R[i].in) ++readers[t];
+  ++readers[shapes_.logits];
+  if (shapes_.loss >= 0) ++readers[shapes_.loss];
   for (int i = 0; i < n && options_.fuse; ++i) {
     const Op op = g.nodes[i].op;
-    if (dead_[i] || (op != Op::kIdentity && op != Op::kFlatten) || R[i].in[0] == shapes_.labels) continue;
-    value_root_[I + i] = value_root_[R[i].in[0]];
+    if (dead_[i]) continue;
+    const int x = R[i].in.empty() ? -1 : R[i].in[0];
+    bool alias = false;
+    if (op == Op::kIdentity || op == Op::kFlatten) {
+      alias = x != shapes_.labels;
+    } else if (op == Op::kDropPath || op == Op::kDropout) {
+      const int producer = x - I;
+      alias = producer >= 0 && value_root_[x] == x && readers[x] == 1 && g.nodes[producer].op != Op::kRelu;
+    }
+    if (!alias) continue;
+    value_root_[I + i] = value_root_[x];
     ++aliased_;
   }
   std::vector<int> value_end(T, -1);

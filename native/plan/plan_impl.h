@@ -23,7 +23,8 @@
 // the fly, never stored) when fused chains are all that read it; otherwise it runs anyway and the
 // chains read its output, so that its input is not kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output) as aux
 // buffers for backward; r = relu(x) and the gradients of r, t, z are never stored. Identity and
-// Flatten outputs alias their input's buffer (the buffer lives as long as either is read).
+// Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
+// do DropPath and Dropout (in place) where their input has no other use.
 //
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the

@@ -2,6 +2,7 @@
 // checked against central differences of L = sum(dy * y). Max pooling is piecewise linear with
 // possible near-ties, so its backward is checked against the reference scatter of dy to the fp64
 // argmax (and the saved argmax itself). Tolerances: rtol 1e-5 / atol 1e-6 (no long sums).
+#include <algorithm>
 #include <limits>
 
 #include "cpu/kernels.h"
@@ -100,12 +101,33 @@ NASNET_TEST(kernels_pool_max_avg_same_padding) {
         check_pool(same(2, 3, 9, 8, k, stride, incl), seed++);
         check_pool(same(1, 2, 8, 11, k, stride, incl), seed++);
       }
+  // NASNet sizes: long interior rows (the vectorized path) beside the border columns
+  for (int stride : {1, 2})
+    for (bool incl : {false, true}) check_pool(same(2, 3, 16, 33, 3, stride, incl), seed++);
   // explicit asymmetric pads, non-square window
   PoolShape s{};
   s.N = 2, s.C = 2, s.H = 7, s.W = 9, s.kh = 3, s.kw = 2, s.sh = 2, s.sw = 1, s.pt = 0, s.pl = 1, s.pb = 1, s.pr = 0;
   s.OH = (s.H + s.pt + s.pb - s.kh) / s.sh + 1, s.OW = (s.W + s.pl + s.pr - s.kw) / s.sw + 1;
   s.count_include_pad = true;
   check_pool(s, 99);
+}
+
+NASNET_TEST(kernels_pool_max_ties_pick_the_first_in_window_order) {
+  // Constant planes: every window ties, so argmax is its first real position (rows, then columns),
+  // on the border and the vectorized interior alike.
+  for (int stride : {1, 2}) {
+    PoolShape s = same(1, 2, 6, 21, 3, stride, false);
+    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.C * s.OH * s.OW;
+    std::vector<float> x(nx, 0.5f), y(ny);
+    std::vector<int32_t> arg(ny);
+    cpu::maxpool_forward(s, x.data(), y.data(), arg.data());
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow) {
+        const int h0 = std::max(0, oh * s.sh - s.pt), w0 = std::max(0, ow * s.sw - s.pl);
+        EXPECT_TRUE(arg[oh * s.OW + ow] == h0 * s.W + w0);
+        EXPECT_TRUE(y[oh * s.OW + ow] == 0.5f);
+      }
+  }
 }
 
 NASNET_TEST(kernels_pool_global_average) {

@@ -43,7 +43,8 @@ void DilatedConv(Ir& ir, const std::string& id, const std::string& x, int c, int
 //      max pool, so it stays)
 //   D: pointwise → BN where the conv output has a second reader      (not fused)
 //   E: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN on a sum  (fused)
-// plus Identity and Flatten (aliased), Concat, GAP and a head.
+// plus Identity and Flatten (aliased), DropPath in place (A/dp) and not (R/dp: its input is a Relu
+// output, which the Relu's backward reads), Concat, GAP and a head.
 std::string ChainGraph() {
   Ir ir;
   ir.Conv("stem", "images", 3, 8, 3, 1, 1);
@@ -62,11 +63,15 @@ std::string ChainGraph() {
   ir.Conv("D/pw", "stem/bn", 8, 8, 1, 1, 0);
   ir.Bn("D/bn", "D/pw", 8);
   ir.Node("mix", "Add", "\"B/bn\", \"C/bn\", \"D/bn\", \"D/pw\", \"C/max\"");
-  ir.Node("E/relu", "Relu", "\"mix\"");
+  ir.Node("R/relu", "Relu", "\"mix\"");
+  ir.Node("R/dp", "DropPath", "\"R/relu\"", "\"layer_ratio\": 1");
+  ir.Node("mix2", "Add", "\"R/dp\", \"mix\"");
+  ir.Node("E/relu", "Relu", "\"mix2\"");
   ir.Conv("E/dw", "E/relu", 8, 8, 3, 2, 1, 8);
   ir.Conv("E/pw", "E/dw", 8, 12, 1, 1, 0);
   ir.Bn("E/bn", "E/pw", 12);
-  ir.Node("cat", "Concat", "\"A/bn\", \"E/bn\"", "\"axis\": 1");
+  ir.Node("A/dp", "DropPath", "\"A/bn\"", "\"layer_ratio\": 0.5");
+  ir.Node("cat", "Concat", "\"A/dp\", \"E/bn\"", "\"axis\": 1");
   ir.Node("skip", "Identity", "\"cat\"");
   ir.Node("gap", "GlobalAveragePool", "\"skip\"");
   ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
@@ -90,7 +95,7 @@ void CompareWithUnfused(int batch) {
   auto plain = MustCompile(ChainGraph(), us, batch, true, true, nasnet::OptimizerKind::kSgd, false);
   if (!fused || !plain) return;
   EXPECT_TRUE(fused->fused_chains() == 4);  // A, B, C, E
-  EXPECT_TRUE(fused->aliased_tensors() == 2);  // skip, flat
+  EXPECT_TRUE(fused->aliased_tensors() == 3);  // skip, flat, A/dp
   EXPECT_TRUE(plain->fused_chains() == 0 && plain->aliased_tensors() == 0);
   // Never more memory (this graph's peak is in its unfused stem; NASNet networks are measured in
   // test/engine-fusion.test.ts and bench/step.ts).
@@ -115,6 +120,7 @@ void CompareWithUnfused(int batch) {
   h.lr = 0.1f;
   h.momentum = 0.9f;
   h.weight_decay = 1e-3f;
+  h.drop_path_rate = 0.4f;  // the same masks in both plans: seeded by node index and step
   for (int step = 0; step < 3; ++step) {
     h.step = static_cast<uint64_t>(step);
     EXPECT_TRUE(fused->TrainStep(x.data(), labels.data(), h, &a).ok());
