@@ -360,6 +360,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("mergedNodes", p->merged_nodes());
     out.Set("fusedChains", p->fused_chains());
     out.Set("aliasedTensors", p->aliased_tensors());
+    out.Set("aliasedGradients", p->aliased_gradients());
     std::vector<std::string> names = p->param_names();
     Napi::Array params = Napi::Array::New(env, names.size());
     for (size_t i = 0; i < names.size(); ++i) params.Set(i, names[i]);

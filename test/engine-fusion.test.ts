@@ -38,8 +38,10 @@ describe('plan-level fusion on NASNet-A', () => {
     // each depthwise conv is the head of one fused chain; the 1×1 ReLU-conv-BNs add more
     expect(f.fusedChains).toBeGreaterThan(sep);
     expect(f.aliasedTensors).toBeGreaterThan(0);
+    expect(f.aliasedGradients).toBeGreaterThan(0);
     expect(p.fusedChains).toBe(0);
     expect(p.aliasedTensors).toBe(0);
+    expect(p.aliasedGradients).toBe(0);
     expect(f.activationBytes).toBeLessThan(p.activationBytes);
     expect(f.params).toEqual(p.params);
     fused.dispose();

@@ -64,6 +64,8 @@ export interface NativePlanDescription {
   fusedChains: number;
   /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
+  /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */
+  aliasedGradients: number;
   params: string[];
 }
 

@@ -118,6 +118,8 @@ class Plan {
   virtual int merged_nodes() const = 0;
   virtual int fused_chains() const = 0;
   virtual int aliased_tensors() const = 0;
+  // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
+  virtual int aliased_gradients() const = 0;
 };
 
 }  // namespace nasnet

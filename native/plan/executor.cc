@@ -18,6 +18,7 @@ float* CompiledPlan::Value(int t) const {
   return arena_.get() + buf_offset_[value_buf_[t]] / sizeof(float);
 }
 float* CompiledPlan::Grad(int t) const {
+  t = grad_root_[t];
   return arena_.get() + buf_offset_[grad_buf_[t]] / sizeof(float);
 }
 float* CompiledPlan::Aux(int i, int k) const {
@@ -51,7 +52,7 @@ void CompiledPlan::CopyOrAdd(int i, int j, const float* src, size_t count) {
   if (!edge_contrib_[i][j]) return;
   float* dst = Grad(shapes_.node[i].in[j]);
   if (edge_first_[i][j]) {
-    std::memcpy(dst, src, count * sizeof(float));
+    if (dst != src) std::memcpy(dst, src, count * sizeof(float));  // else the same buffer (aliased)
   } else {
     cpu::accumulate(count, src, dst);
   }

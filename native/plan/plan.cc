@@ -319,6 +319,29 @@ Status CompiledPlan::Build(bool input_grad) {
   }
   value_end[shapes_.logits] = std::max(value_end[shapes_.logits], n - 1);
   if (shapes_.loss >= 0) value_end[shapes_.loss] = std::max(value_end[shapes_.loss], n - 1);
+  // Gradients passed through unchanged (fused plans): an Add, Identity or Flatten that writes its
+  // input's gradient first hands over its own output gradient's buffer to that input (one input per
+  // node, read once by it), so backward copies nothing there; the buffer then lives until the
+  // input's gradient is last read.
+  grad_root_.resize(T);
+  for (int t = 0; t < T; ++t) grad_root_[t] = t;
+  for (int i = n - 1; i >= 0 && training && options_.fuse; --i) {
+    const Op op = g.nodes[i].op;
+    if (dead_[i] || !backward_[i] || !has_grad_[I + i] || (op != Op::kAdd && op != Op::kIdentity && op != Op::kFlatten))
+      continue;
+    for (size_t j = 0; j < R[i].in.size(); ++j) {
+      const int x = R[i].in[j];
+      if (x < I || !edge_contrib_[i][j] || !edge_first_[i][j] ||
+          std::count(R[i].in.begin(), R[i].in.end(), x) != 1)
+        continue;
+      grad_root_[x] = grad_root_[I + i];
+      ++grad_aliased_;
+      break;
+    }
+  }
+  std::vector<int> grad_end(T, -1);  // per root: the last step any gradient it holds is read
+  for (int t = I; t < T; ++t)
+    if (has_grad_[t]) grad_end[grad_root_[t]] = std::max(grad_end[grad_root_[t]], bstep(t - I));
   // An aliased buffer lives until the last read of any tensor it holds.
   for (int t = T - 1; t >= 0; --t)
     if (value_root_[t] != t) value_end[value_root_[t]] = std::max(value_end[value_root_[t]], value_end[t]);
@@ -326,7 +349,8 @@ Status CompiledPlan::Build(bool input_grad) {
     const int t = I + i;
     if (dead_[i]) continue;
     if (value_root_[t] == t) value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
-    if (has_grad_[t]) grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start[t], bstep(i));
+    if (has_grad_[t] && grad_root_[t] == t)
+      grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start[t], grad_end[t]);
     const Op op = g.nodes[i].op;
     const int end = backward_[i] ? bstep(i) : i;
     const auto& x = shapes_.tensor[R[i].in.empty() ? t : R[i].in[0]];

@@ -24,7 +24,8 @@
 // chains read its output, so that its input is not kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output) as aux
 // buffers for backward; r = relu(x) and the gradients of r, t, z are never stored. Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
-// do DropPath and Dropout (in place) where their input has no other use.
+// do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
+// Identity or Flatten passes its output gradient's buffer on to one input it writes first.
 //
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the
@@ -70,6 +71,8 @@ class CompiledPlan : public Plan {
   // Chains fused into one kernel, and tensors sharing their input's buffer (see "Fusion" above).
   int fused_chains() const override { return fused_chains_; }
   int aliased_tensors() const override { return aliased_; }
+  // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
+  int aliased_gradients() const override { return grad_aliased_; }
 
  private:
   struct ParamSlot {
@@ -123,8 +126,9 @@ class CompiledPlan : public Plan {
   std::vector<int> value_buf_, grad_buf_;
   std::vector<std::array<int, 4>> aux_buf_;
   std::vector<int> value_root_;           // the tensor whose buffer holds this one's value (aliases)
+  std::vector<int> grad_root_;            // the tensor whose gradient buffer holds this one's gradient
   std::vector<FusedChain> fused_;
-  int fused_chains_ = 0, aliased_ = 0;
+  int fused_chains_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<char> drop_identity_;        // DropPath/Dropout ran as identity this step
   std::vector<float> drop_keep_;           // DropPath keep probability this step
   std::vector<std::vector<int>> node_param_slot_;

@@ -96,7 +96,9 @@ void CompareWithUnfused(int batch) {
   if (!fused || !plain) return;
   EXPECT_TRUE(fused->fused_chains() == 4);  // A, B, C, E
   EXPECT_TRUE(fused->aliased_tensors() == 3);  // skip, flat, A/dp
-  EXPECT_TRUE(plain->fused_chains() == 0 && plain->aliased_tensors() == 0);
+  // gradients handed through: flat → gap, skip → cat, mix2 → one input, mix → one input
+  EXPECT_TRUE(fused->aliased_gradients() == 4);
+  EXPECT_TRUE(plain->fused_chains() == 0 && plain->aliased_tensors() == 0 && plain->aliased_gradients() == 0);
   // Never more memory (this graph's peak is in its unfused stem; NASNet networks are measured in
   // test/engine-fusion.test.ts and bench/step.ts).
   EXPECT_TRUE(fused->activation_bytes() <= plain->activation_bytes());
