@@ -3,13 +3,14 @@
  * PyTorch CPU running the very same IR (bench/torch_ir.py).
  *
  *   npx tsx bench/step.ts --genotype nasnet-a --dataset cifar10 --n 2 --penultimate 768 --batch 64 [--steps 10]
- *       [--backend cpu] [--torch] [--fusion] [--json]
+ *       [--backend cpu] [--torch] [--fusion] [--profile] [--json]
  *
  * Prints a table (and one JSON line with --json): training images/s, ms/step (median), inference
  * (evaluate) images/s, peak RSS, the plan's activation memory, and with --torch the PyTorch numbers
  * (channels-first and channels-last, 2 threads) and the ratio of ours to PyTorch's faster layout.
  * --fusion also compiles the graph with fusion off and runs the two plans alternately, step by
- * step (so machine noise hits both alike), and reports the fused / unfused ratios.
+ * step (so machine noise hits both alike), and reports the fused / unfused ratios. --profile times
+ * every node of the (fused) plan and prints where a training step's time goes, by kind of node.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNetwork } from '../lib/cells/network.js';
 import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
-import { Plan } from '../lib/engine/plan.js';
+import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 
 const { values: a } = parseArgs({
@@ -35,6 +36,7 @@ const { values: a } = parseArgs({
     torch: { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
     fusion: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -57,7 +59,8 @@ interface Measured {
   evaluate: number[];
 }
 function compile(fuse: boolean): Measured {
-  return { plan: Plan.compile(net.graph, new ParameterStore(), { batch, seed: 0, fuse }), train: [], evaluate: [] };
+  const profile = fuse && a.profile === true;
+  return { plan: Plan.compile(net.graph, new ParameterStore(), { batch, seed: 0, fuse, profile }), train: [], evaluate: [] };
 }
 const runs = a.fusion ? [compile(true), compile(false)] : [compile(true)];
 const first = runs[0]!.plan;
@@ -69,6 +72,7 @@ for (let i = 0; i < Number(a.warmup) + Number(a.steps); i++) {
     const t0 = performance.now();
     await r.plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: i });
     const t1 = performance.now();
+    if (a.profile && i < Number(a.warmup) && r === runs[0]) r.plan.resetProfile();
     await r.plan.evaluate(images, labels);
     if (i >= Number(a.warmup)) {
       r.train.push(t1 - t0);
@@ -96,10 +100,13 @@ function summary(r: Measured) {
   };
 }
 const ours = summary(runs[0]!);
+// Training steps only: the evaluate calls are timed too, so subtract nothing and report their share.
+const profile = a.profile ? summarizeProfile(runs[0]!.plan.profile()) : undefined;
 const unfused = runs[1] ? summary(runs[1]) : undefined;
 for (const r of runs) r.plan.dispose();
 const ms = ours.msPerStep;
 const result: Record<string, unknown> = { ours };
+if (profile) result.profile = profile;
 if (unfused) {
   result.unfused = unfused;
   result.fusion = {
@@ -129,6 +136,15 @@ else {
       `${o.network} batch ${batch} ${label}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
     );
   line(ours, 'fused');
+  if (profile) {
+    console.log('where the time goes (fused plan, training steps and evaluate calls after warm-up):');
+    console.log('kind                              nodes  forward ms  backward ms  share');
+    for (const r of profile.slice(0, 15)) {
+      console.log(
+        `${r.kind.padEnd(34)}${String(r.nodes).padStart(5)}${r.forwardMs.toFixed(1).padStart(12)}${r.backwardMs.toFixed(1).padStart(13)}${(100 * r.share).toFixed(1).padStart(6)}%`,
+      );
+    }
+  }
   if (unfused) {
     line(unfused, 'unfused');
     const f = result.fusion as { trainSpeedup: number; evalSpeedup: number; activationRatio: number };

@@ -8,8 +8,8 @@ export { addonCandidates, type Binding, loadBinding, type NativeInfo } from './b
 export * from './cells/index.js';
 export * from './controller/index.js';
 export * from './data/index.js';
-export type { NativeEvalResult, NativePlanDescription, NativeStepResult, NativeTensor } from './engine/native-types.js';
-export { Plan, type PlanOptions, type StepHyper } from './engine/plan.js';
+export type { NativeEvalResult, NativePlanDescription, NativeStepResult, NativeTensor, NodeProfile } from './engine/native-types.js';
+export { Plan, type PlanOptions, type ProfileSummaryRow, type StepHyper, summarizeProfile } from './engine/plan.js';
 export { ParameterStore } from './engine/store.js';
 export { AddonLoadError, BackendUnavailableError, DataError, NativeError, ValidationError } from './errors.js';
 export { type NamedTensor, readSafetensors, type SafetensorsContents, writeSafetensors } from './io/safetensors.js';

@@ -227,7 +227,9 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     return DefineClass(env, "NativePlan",
                        {InstanceMethod("trainStep", &PlanWrap::TrainStep),
                         InstanceMethod("evaluate", &PlanWrap::Evaluate), InstanceMethod("predict", &PlanWrap::Predict),
-                        InstanceMethod("describe", &PlanWrap::Describe), InstanceMethod("dispose", &PlanWrap::Dispose)});
+                        InstanceMethod("describe", &PlanWrap::Describe), InstanceMethod("profile", &PlanWrap::Profile),
+                        InstanceMethod("resetProfile", &PlanWrap::ResetProfile),
+                        InstanceMethod("dispose", &PlanWrap::Dispose)});
   }
 
   // new NativePlan(store, irJson, {batch, training, seed, optimizer})
@@ -247,6 +249,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     options.batch = static_cast<int>(batch);
     options.training = BoolField(o, "training", true);
     options.fuse = BoolField(o, "fuse", true);
+    options.profile = BoolField(o, "profile", false);
     double seed = NumberField(o, "seed", 0);
     if (seed < 0) ThrowRange(env, "Expected non-negative integer for seed");
     options.seed = static_cast<uint64_t>(seed);
@@ -366,6 +369,34 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     for (size_t i = 0; i < names.size(); ++i) params.Set(i, names[i]);
     out.Set("params", params);
     return out;
+  }
+  // [{id, kind, forwardMs, backwardMs, forwardCalls, backwardCalls}] (a plan compiled with profile).
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plan* p = Live(env);
+    if (holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before profile()");
+    std::vector<NodeProfile> rows;
+    Status st = p->Profile(&rows);
+    if (!st.ok()) throw StatusError(env, st);
+    Napi::Array out = Napi::Array::New(env, rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("id", rows[i].id);
+      o.Set("kind", rows[i].kind);
+      o.Set("forwardMs", rows[i].forward_ms);
+      o.Set("backwardMs", rows[i].backward_ms);
+      o.Set("forwardCalls", static_cast<double>(rows[i].forward_calls));
+      o.Set("backwardCalls", static_cast<double>(rows[i].backward_calls));
+      out.Set(i, o);
+    }
+    return out;
+  }
+  Napi::Value ResetProfile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Plan* p = Live(env);
+    if (holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before resetProfile()");
+    p->ResetProfile();
+    return env.Undefined();
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

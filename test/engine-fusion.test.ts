@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NASNET_A } from '../lib/cells/genotypes.js';
 import { buildNetwork } from '../lib/cells/network.js';
-import { Plan } from '../lib/engine/plan.js';
+import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { ValidationError } from '../lib/errors.js';
 import { randomFloats } from './helpers/tiny-graph.js';
@@ -77,5 +77,47 @@ describe('plan-level fusion on NASNet-A', () => {
     expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
       /fuse must be a boolean/,
     );
+  });
+});
+
+describe('plan profiling', () => {
+  it('times every node that ran and the optimizer, sums by kind, and resets', async () => {
+    const plan = Plan.compile(net.graph, new ParameterStore(), { batch: B, seed: 2, profile: true });
+    const t0 = performance.now();
+    for (let step = 0; step < 2; step++) await plan.trainStep(images, labels, { lr: 0.01, step });
+    const wall = performance.now() - t0;
+    const rows = plan.profile();
+    const fused = rows.filter((r) => r.kind.startsWith('FusedConvBn'));
+    expect(fused.length).toBe(plan.description.fusedChains);
+    expect(fused.every((r) => r.forwardCalls === 2 && r.backwardCalls === 2 && r.forwardMs > 0 && r.backwardMs > 0)).toBe(true);
+    expect(rows.at(-1)).toMatchObject({ id: '(optimizer)', kind: 'SGD update', forwardCalls: 2 });
+    expect(rows.some((r) => r.kind === 'MaxPool 3x3 s2')).toBe(true);
+    const total = rows.reduce((s, r) => s + r.forwardMs + r.backwardMs, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(wall);
+    const summary = summarizeProfile(rows);
+    expect(summary.reduce((s, r) => s + r.nodes, 0)).toBe(rows.length);
+    expect(summary.reduce((s, r) => s + r.share, 0)).toBeCloseTo(1, 6);
+    for (let i = 1; i < summary.length; i++) {
+      expect(summary[i - 1]!.forwardMs + summary[i - 1]!.backwardMs).toBeGreaterThanOrEqual(summary[i]!.forwardMs + summary[i]!.backwardMs);
+    }
+    await plan.evaluate(images, labels);
+    expect(plan.profile().find((r) => r.id === '(optimizer)')!.forwardCalls).toBe(2);
+    plan.resetProfile();
+    expect(plan.profile()).toEqual([]);
+    plan.dispose();
+  });
+
+  it('says how to turn profiling on, and refuses a busy plan', async () => {
+    const plain = Plan.compile(net.graph, new ParameterStore(), { batch: B });
+    expect(() => plain.profile()).toThrow(/compile the plan with profile = true/);
+    plain.dispose();
+    const plan = Plan.compile(net.graph, new ParameterStore(), { batch: B, profile: true });
+    const running = plan.trainStep(images, labels, { lr: 0.01 });
+    expect(() => plan.profile()).toThrow(/plan is busy/);
+    await running;
+    expect(plan.profile().length).toBeGreaterThan(0);
+    plan.dispose();
+    expect(() => plan.profile()).toThrow(/disposed/);
   });
 });

@@ -24,6 +24,19 @@ export interface NativePlanOptions {
   seed: number;
   optimizer: 'sgd' | 'rmsprop';
   fuse: boolean;
+  profile: boolean;
+}
+
+/** Time spent in one node of a plan compiled with `profile: true`. */
+export interface NodeProfile {
+  /** The node's id (a fused chain is reported under its BatchNormalization node), or `(optimizer)`. */
+  id: string;
+  /** What ran: `Conv depthwise 5x5 s2`, `FusedConvBn relu+dw3x3+pw`, `MaxPool 3x3 s2`, `SGD update`, ... */
+  kind: string;
+  forwardMs: number;
+  backwardMs: number;
+  forwardCalls: number;
+  backwardCalls: number;
 }
 
 /** Per-step hyper-parameters (schedules live in TypeScript). */
@@ -75,6 +88,8 @@ export interface NativePlanInstance {
   evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult>;
   predict(images: Float32Array): Promise<Float32Array>;
   describe(): NativePlanDescription;
+  profile(): NodeProfile[];
+  resetProfile(): void;
   dispose(): void;
 }
 

@@ -2,7 +2,14 @@ import { binding } from '../binding.js';
 import { NativeError, ValidationError } from '../errors.js';
 import type { IrGraph } from '../ir/types.js';
 import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
-import type { NativeEvalResult, NativePlanDescription, NativePlanInstance, NativeStepHyper, NativeStepResult } from './native-types.js';
+import type {
+  NativeEvalResult,
+  NativePlanDescription,
+  NativePlanInstance,
+  NativeStepHyper,
+  NativeStepResult,
+  NodeProfile,
+} from './native-types.js';
 import type { ParameterStore } from './store.js';
 
 /** Options of {@link Plan.compile}. */
@@ -25,6 +32,45 @@ export interface PlanOptions {
    * `bench/step.ts --fusion`.
    */
   fuse?: boolean;
+  /**
+   * Time every node's forward and backward and the optimizer update, read with {@link Plan.profile};
+   * default false (timing costs two clock reads per node).
+   */
+  profile?: boolean;
+}
+
+/** Time per kind of node, summed over a {@link Plan.profile}: the table `bench/step.ts --profile` prints. */
+export interface ProfileSummaryRow {
+  kind: string;
+  nodes: number;
+  forwardMs: number;
+  backwardMs: number;
+  /** Share of the total time of all rows, in [0, 1]. */
+  share: number;
+}
+
+/**
+ * Sums a profile by `kind` (e.g. all `Conv depthwise 5x5` nodes), slowest first.
+ *
+ * @example
+ * const plan = Plan.compile(graph, store, { batch: 64, profile: true });
+ * for (let i = 0; i < 10; i++) await plan.trainStep(images, labels, { lr: 0.025, step: i });
+ * console.table(summarizeProfile(plan.profile()));
+ */
+export function summarizeProfile(profile: readonly NodeProfile[]): ProfileSummaryRow[] {
+  const rows = new Map<string, ProfileSummaryRow>();
+  let total = 0;
+  for (const p of profile) {
+    const row = rows.get(p.kind) ?? { kind: p.kind, nodes: 0, forwardMs: 0, backwardMs: 0, share: 0 };
+    row.nodes += 1;
+    row.forwardMs += p.forwardMs;
+    row.backwardMs += p.backwardMs;
+    total += p.forwardMs + p.backwardMs;
+    rows.set(p.kind, row);
+  }
+  const out = [...rows.values()];
+  for (const r of out) r.share = total > 0 ? (r.forwardMs + r.backwardMs) / total : 0;
+  return out.sort((a, b) => b.forwardMs + b.backwardMs - (a.forwardMs + a.backwardMs));
 }
 
 /** Hyper-parameters of one training step; schedules (cosine LR, ScheduledDropPath) compute them. */
@@ -96,6 +142,8 @@ export class Plan {
     const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
     const training = options.training ?? true;
     const fuse = options.fuse ?? true;
+    const profile = options.profile ?? false;
+    if (typeof profile !== 'boolean') throw new ValidationError(`profile must be a boolean but is ${String(profile)}`);
     if (typeof training !== 'boolean') throw new ValidationError(`training must be a boolean but is ${String(training)}`);
     if (typeof fuse !== 'boolean') throw new ValidationError(`fuse must be a boolean but is ${String(fuse)}`);
     try {
@@ -105,6 +153,7 @@ export class Plan {
         seed,
         optimizer,
         fuse,
+        profile,
       });
       return new Plan(native);
     } catch (err) {
@@ -184,6 +233,29 @@ export class Plan {
   }
 
   /** Frees the plan's native memory. Parameters stay in the store. */
+  /**
+   * Time spent per node since compile or {@link Plan.resetProfile}, in schedule order (nodes that ran,
+   * then `(optimizer)`); sum it by kind with {@link summarizeProfile}.
+   *
+   * @throws ValidationError when the plan was compiled without `profile: true`, is busy or was disposed
+   */
+  profile(): NodeProfile[] {
+    try {
+      return this.live().profile();
+    } catch (err) {
+      throw new ValidationError((err as Error).message);
+    }
+  }
+
+  /** Zeroes the times and counts of {@link Plan.profile}. */
+  resetProfile(): void {
+    try {
+      this.live().resetProfile();
+    } catch (err) {
+      throw new ValidationError((err as Error).message);
+    }
+  }
+
   dispose(): void {
     this.native?.dispose();
     this.native = undefined;

@@ -64,6 +64,17 @@ struct PlanOptions {
   // their input has no other use. Off: every node runs its own kernel
   // (the reference the fused plans are tested against).
   bool fuse = true;
+  // Time every node's forward and backward (and the optimizer update): Plan::Profile().
+  bool profile = false;
+};
+
+// Time spent in one node (or "(optimizer)") since compile or the last ResetProfile(): a plan compiled
+// with PlanOptions.profile.
+struct NodeProfile {
+  std::string id;    // the node's id; a fused chain is reported under its BatchNormalization node
+  std::string kind;  // what ran: "Conv depthwise 5x5 s2", "FusedConvBn relu+dw3x3+pw", "MaxPool 3x3 s2", ...
+  double forward_ms = 0, backward_ms = 0;
+  int64_t forward_calls = 0, backward_calls = 0;
 };
 
 // Hyper-parameters of one training step (schedules live in TypeScript).
@@ -120,6 +131,10 @@ class Plan {
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;
+  // Per-node times of a plan compiled with PlanOptions.profile (nodes that ran, in schedule order),
+  // else an Invalid status. Not while a step runs.
+  virtual Status Profile(std::vector<NodeProfile>* out) const = 0;
+  virtual void ResetProfile() = 0;
 };
 
 }  // namespace nasnet

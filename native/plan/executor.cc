@@ -1,6 +1,7 @@
 // Running a compiled plan: forward (training or inference semantics), backward, optimizer update.
 // All math is in native/cpu kernels; this file only sequences them and moves pointers.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -11,6 +12,11 @@
 namespace nasnet::plan {
 
 using ir::Op;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+}  // namespace
 
 float* CompiledPlan::Value(int t) const {
   t = value_root_[t];
@@ -281,8 +287,18 @@ Status CompiledPlan::Forward(Mode mode, const float* images, const int32_t* labe
   const std::vector<char>& active =
       mode == Mode::kTrain ? active_train_ : mode == Mode::kEval ? active_eval_ : active_predict_;
   const int n = static_cast<int>(graph_.nodes.size());
-  for (int i = 0; i < n; ++i)
-    if (active[i]) ForwardNode(i, mode == Mode::kTrain, labels, hyper);
+  const bool train = mode == Mode::kTrain;
+  for (int i = 0; i < n; ++i) {
+    if (!active[i]) continue;
+    if (profile_.empty()) {
+      ForwardNode(i, train, labels, hyper);
+      continue;
+    }
+    const Clock::time_point t0 = Clock::now();
+    ForwardNode(i, train, labels, hyper);
+    profile_[i].forward_ms += MsSince(t0);
+    ++profile_[i].forward_calls;
+  }
   return Status::Ok();
 }
 
@@ -291,8 +307,17 @@ Status CompiledPlan::Backward(const int32_t* labels, const StepHyper& hyper) {
   for (auto& s : slots_) std::fill(s.grad.begin(), s.grad.end(), 0.0f);
   for (auto& z : zero_bias_grad_) std::fill(z.begin(), z.end(), 0.0f);
   Grad(shapes_.loss)[0] = 1.0f;
-  for (int i = static_cast<int>(graph_.nodes.size()) - 1; i >= 0; --i)
-    if (backward_[i]) BackwardNode(i, labels);
+  for (int i = static_cast<int>(graph_.nodes.size()) - 1; i >= 0; --i) {
+    if (!backward_[i]) continue;
+    if (profile_.empty()) {
+      BackwardNode(i, labels);
+      continue;
+    }
+    const Clock::time_point t0 = Clock::now();
+    BackwardNode(i, labels);
+    profile_[i].backward_ms += MsSince(t0);
+    ++profile_[i].backward_calls;
+  }
   return Status::Ok();
 }
 
@@ -319,6 +344,7 @@ Status CompiledPlan::ForwardBackward(const float* images, const int32_t* labels,
 Status CompiledPlan::TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) {
   StepResult res;
   NASNET_RETURN_IF_ERROR(ForwardBackward(images, labels, hyper, &res));
+  const Clock::time_point t0 = Clock::now();
   float scale = 1.0f;
   if (hyper.clip_norm > 0 && std::isfinite(res.grad_norm) && res.grad_norm > hyper.clip_norm)
     scale = static_cast<float>(hyper.clip_norm / res.grad_norm);
@@ -333,6 +359,10 @@ Status CompiledPlan::TrainStep(const float* images, const int32_t* labels, const
       cpu::rmsprop_update(s.grad.size(), hyper.lr, hyper.rms_decay, hyper.momentum, hyper.rms_eps, wd, scale, w,
                           s.grad.data(), s.state1->data.data(), s.state2->data.data());
     }
+  }
+  if (!profile_.empty()) {
+    profile_.back().forward_ms += MsSince(t0);
+    ++profile_.back().forward_calls;
   }
   if (out) *out = res;
   return Status::Ok();

@@ -444,10 +444,65 @@ Status CompiledPlan::Build(bool input_grad) {
       zero_bias_grad_[i].assign(out_features, 0.0f);
     }
   }
+  if (options_.profile) {
+    profile_.assign(static_cast<size_t>(n) + 1, NodeProfile());
+    for (int i = 0; i < n; ++i) {
+      profile_[i].id = g.nodes[i].id;
+      profile_[i].kind = KindOf(i);
+    }
+    profile_[n].id = "(optimizer)";
+    profile_[n].kind = options_.optimizer == OptimizerKind::kSgd ? "SGD update" : "RMSProp update";
+  }
   drop_identity_.assign(n, 1);
   drop_keep_.assign(n, 1.0f);
   arena_.reset(new float[arena_bytes_ / sizeof(float) + 1]);
   return Status::Ok();
+}
+
+std::string CompiledPlan::KindOf(int i) const {
+  const ir::Node& node = graph_.nodes[i];
+  const ir::Resolved& r = shapes_.node[i];
+  auto window = [](int kh, int kw, int sh, int dil) {
+    std::string k = std::to_string(kh) + "x" + std::to_string(kw);
+    if (sh != 1) k += " s" + std::to_string(sh);
+    if (dil != 1) k += " d" + std::to_string(dil);
+    return k;
+  };
+  if (IsFused(i)) {
+    const FusedChain& f = fused_[i];
+    std::string k = "FusedConvBn ";
+    if (f.relu >= 0) k += "relu+";
+    if (f.dw >= 0) k += "dw" + window(f.shape.dw.kh, f.shape.dw.kw, f.shape.dw.sh, f.shape.dw.dh) + "+";
+    return k + "pw";
+  }
+  switch (node.op) {
+    case Op::kConv: {
+      const cpu::ConvShape& c = r.conv;
+      std::string k = "Conv ";
+      if (cpu::is_depthwise(c)) k += "depthwise ";
+      else if (c.groups > 1) k += "grouped ";
+      return k + window(c.kh, c.kw, c.sh, c.dh);
+    }
+    case Op::kMaxPool:
+    case Op::kAveragePool:
+      return std::string(ir::OpName(node.op)) + " " + window(r.pool.kh, r.pool.kw, r.pool.sh, 1);
+    default: return ir::OpName(node.op);
+  }
+}
+
+Status CompiledPlan::Profile(std::vector<NodeProfile>* out) const {
+  if (profile_.empty()) return Status::Invalid("plan: profiling is off: compile the plan with profile = true");
+  out->clear();
+  for (const NodeProfile& p : profile_)
+    if (p.forward_calls > 0 || p.backward_calls > 0) out->push_back(p);
+  return Status::Ok();
+}
+
+void CompiledPlan::ResetProfile() {
+  for (NodeProfile& p : profile_) {
+    p.forward_ms = p.backward_ms = 0;
+    p.forward_calls = p.backward_calls = 0;
+  }
 }
 
 std::vector<std::string> CompiledPlan::param_names() const {

@@ -59,6 +59,8 @@ class CompiledPlan : public Plan {
   size_t activation_bytes() const override { return arena_bytes_; }
   size_t naive_activation_bytes() const override { return naive_bytes_; }
   std::vector<std::string> param_names() const override;
+  Status Profile(std::vector<NodeProfile>* out) const override;
+  void ResetProfile() override;
 
   // Forward and backward with training semantics, no update: loss, correct, grad_norm (unclipped).
   // Parameter gradients are then in ParamGrad(), d loss / d images in InputGrad().
@@ -129,6 +131,9 @@ class CompiledPlan : public Plan {
   std::vector<int> grad_root_;            // the tensor whose gradient buffer holds this one's gradient
   std::vector<FusedChain> fused_;
   int fused_chains_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  // Profiling (options.profile): per node, plus one entry for the optimizer at index n.
+  std::vector<NodeProfile> profile_;
+  std::string KindOf(int i) const;
   std::vector<char> drop_identity_;        // DropPath/Dropout ran as identity this step
   std::vector<float> drop_keep_;           // DropPath keep probability this step
   std::vector<std::vector<int>> node_param_slot_;
