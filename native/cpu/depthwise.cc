@@ -65,15 +65,30 @@ inline DwGeom dw_geom(const ConvShape& s) {
   return g;
 }
 
-inline void pad_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad) {
-  std::memset(xpad, 0, sizeof(float) * g.p_floats);
+// Copies the plane into the interior of its padded buffer; the borders are left as they are (zero).
+inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad) {
   if (s.sw == 2) {
     // De-interleaved rows: padded column c goes to (c & 1) * half + (c >> 1), so stride-2 reads of
     // 16 outputs become one contiguous load.
+    // Source columns 2k go to slot be + k, columns 2k+1 to slot bo + k (32 columns per step).
+    const int be = (s.pl & 1) ? g.half + (s.pl - 1) / 2 : s.pl / 2;
+    const int bo = (s.pl & 1) ? (s.pl + 1) / 2 : g.half + s.pl / 2;
+    typedef int vi16_t __attribute__((vector_size(64)));
+    const vi16_t me = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const vi16_t mo = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
     for (int h = 0; h < s.H; ++h) {
       float* row = xpad + static_cast<size_t>(h + s.pt) * g.ld;
       const float* src = xp + static_cast<size_t>(h) * s.W;
-      for (int w = 0; w < s.W; ++w) {
+      int w = 0;
+      for (; w + 2 * kLanes <= s.W; w += 2 * kLanes) {
+        vf16 a, b;
+        __builtin_memcpy(&a, src + w, sizeof a);
+        __builtin_memcpy(&b, src + w + kLanes, sizeof b);
+        const vf16 e = __builtin_shuffle(a, b, me), o = __builtin_shuffle(a, b, mo);
+        __builtin_memcpy(row + be + w / 2, &e, sizeof e);
+        __builtin_memcpy(row + bo + w / 2, &o, sizeof o);
+      }
+      for (; w < s.W; ++w) {
         const int c = w + s.pl;
         row[(c & 1) * g.half + (c >> 1)] = src[w];
       }
@@ -83,6 +98,11 @@ inline void pad_plane(const ConvShape& s, const DwGeom& g, const float* xp, floa
   for (int h = 0; h < s.H; ++h)
     std::memcpy(xpad + static_cast<size_t>(h + s.pt) * g.ld + s.pl, xp + static_cast<size_t>(h) * s.W,
                 sizeof(float) * s.W);
+}
+
+inline void pad_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad) {
+  std::memset(xpad, 0, sizeof(float) * g.p_floats);
+  copy_plane(s, g, xp, xpad);
 }
 
 // y[oh, ow] = bias + sum_ij w[i, j] * xpad[oh*sh + i*dh, ow*sw + j*dw]
@@ -147,79 +167,271 @@ __attribute__((always_inline)) inline void dw_forward_plane_body(const ConvShape
     dw_correlate<0>(q, s.sw, xpad, wk, bias, yp);
 }
 
-// One channel c over all images: dx planes written (when dx), dw[c] and db[c] accumulated.
-// dxpad collects the scatter dxpad[oh*sh + i*dh, ow*sw + j*dw] += w[i, j] * dy[oh, ow] (its interior
-// is then dx); dw[i, j] += sum dy[oh, ow] * xpad[...], 16 lanes per tap in float per image, then
-// added into double.
-template <int SW>
+// ---- Backward, one channel c over all images (or one image for depthwise_image_backward).
+// dw: for each tap, sum over outputs of dy[oh, ow] * xpad[oh*sh + i*dh, ow*sw + j*dw]; taps are
+// taken in blocks whose 16-lane accumulators stay in registers over the whole plane (one dy load
+// per block of taps), then folded per image to 8 lanes, widened and added into double lanes; the
+// lanes are summed in a fixed order at the end of the channel.
+// dx: stride 1 is the correlation of padded dy with the flipped kernel (the forward kernel); stride 2
+// (both ways) gathers each output parity phase from padded dy and interleaves the even/odd columns;
+// other strides scatter into a padded plane. All padded buffers keep zero borders: the caller zeroes
+// the scratch once, and per image only interiors are rewritten. ----
+
+typedef float vf8 __attribute__((vector_size(32)));
+typedef double vd8 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
+
+constexpr int kMaxFlip = 256;  // taps up to which dx is gathered (tap tables on the stack)
+
+struct DwBwdGeom {
+  DwGeom g;
+  bool gather1;          // sw == sh == 1: dx by correlation (dy padded at (A, B) in a Hq x Wq plane)
+  bool gather2;          // sw == sh == 2: dx by parity phases (dy padded at (A2, B2) in a Hq2 x Wq2 plane)
+  int A2, B2, Hq2, Wq2;
+  bool dy_copy;          // OW % 16 != 0: dy rows copied to dybuf with zero lanes after OW
+  int ldy;               // row stride of dy as read by the dw pass
+  size_t dacc_floats, xpad_floats, dxpad_floats, dybuf_floats;
+};
+
+inline size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+inline DwBwdGeom dw_bwd_geom(const ConvShape& s) {
+  DwBwdGeom b;
+  b.g = dw_geom(s);
+  const int taps = s.kh * s.kw;
+  b.gather1 = s.sw == 1 && s.sh == 1 && taps <= kMaxFlip;
+  b.gather2 = s.sw == 2 && s.sh == 2 && taps <= kMaxFlip;
+  b.A2 = ((s.kh - 1) * s.dh + 1) / 2;
+  b.B2 = ((s.kw - 1) * s.dw + 1) / 2;
+  const int T = (s.H + 1) / 2, U = (s.W + 1) / 2;
+  b.Hq2 = b.A2 + std::max(s.OH, T + (s.pt + 1) / 2 + 1);
+  b.Wq2 = b.B2 + std::max(s.OW, U + (s.pl + 1) / 2 + 1);
+  b.dy_copy = s.OW % kLanes != 0;
+  b.ldy = b.dy_copy ? static_cast<int>(round16(s.OW)) : s.OW;
+  b.dacc_floats = static_cast<size_t>(taps) * 16;  // one vd8 per tap
+  b.xpad_floats = round16(b.g.p_floats);
+  const size_t q2 = static_cast<size_t>(b.Hq2) * b.Wq2 + 2 * kLanes + 64;
+  b.dxpad_floats = round16(b.gather1 ? b.g.q_floats : b.gather2 ? q2 : b.g.p_floats);
+  b.dybuf_floats = b.dy_copy ? static_cast<size_t>(s.OH) * b.ldy : 0;
+  return b;
+}
+
+struct DwScratch {
+  DwBwdGeom b;
+  vd8* dacc;
+  float* xpad;
+  float* dxpad;
+  float* dybuf;
+};
+
+// dw taps t0 .. t0+NT-1 for one image: RU rows at a time (RU independent chains per tap when NT is
+// small), dacc[t] += widened 8-lane fold of the 16-lane sums.
+template <int SW, int NT>
+__attribute__((always_inline)) inline void dw_tap_block(const ConvShape& s, const DwGeom& g, int step,
+                                                        const float* __restrict xpad, const float* __restrict dyr,
+                                                        int ldy, int t0, vd8* __restrict dacc) {
+  constexpr int RU = NT == 1 ? 4 : NT <= 4 ? 2 : 1;
+  const int lstep = SW == 2 ? 1 : step;  // stride of a chunk's 16 values in xpad
+  const int cstep = SW == 2 ? 1 : step;  // xpad columns per output column
+  size_t off[NT];
+  for (int k = 0; k < NT; ++k) {
+    const int i = (t0 + k) / s.kw, j = (t0 + k) % s.kw;
+    off[k] = static_cast<size_t>(i * s.dh) * g.ld + chunk_col<SW>(0, step, j * s.dw, g.half);
+  }
+  const size_t rs = static_cast<size_t>(s.sh) * g.ld;  // next output row
+  vf16 acc[RU][NT];
+  for (int r = 0; r < RU; ++r)
+    for (int k = 0; k < NT; ++k) acc[r][k] = vf16{};
+  for (int ow0 = 0; ow0 < s.OW; ow0 += kLanes) {
+    const float* xc = xpad + static_cast<size_t>(ow0) * cstep;
+    const float* dc = dyr + ow0;
+    int oh = 0;
+    for (; oh + RU <= s.OH; oh += RU) {
+      vf16 dv[RU];
+      for (int r = 0; r < RU; ++r) dv[r] = load16(dc + static_cast<size_t>(oh + r) * ldy, 1);
+      const float* xr = xc + static_cast<size_t>(oh) * rs;
+      for (int k = 0; k < NT; ++k)
+        for (int r = 0; r < RU; ++r) acc[r][k] += dv[r] * load16(xr + r * rs + off[k], lstep);
+    }
+    for (; oh < s.OH; ++oh) {
+      const vf16 dv = load16(dc + static_cast<size_t>(oh) * ldy, 1);
+      const float* xr = xc + static_cast<size_t>(oh) * rs;
+      for (int k = 0; k < NT; ++k) acc[0][k] += dv * load16(xr + off[k], lstep);
+    }
+  }
+  for (int k = 0; k < NT; ++k) {
+    vf16 v = acc[0][k];
+    for (int r = 1; r < RU; ++r) v += acc[r][k];
+    vf8 lo, hi;
+    __builtin_memcpy(&lo, &v, sizeof lo);
+    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    dacc[t0 + k] += __builtin_convertvector(lo + hi, vd8);
+  }
+}
+
+template <int SW, int MAXNT>
+__attribute__((always_inline)) inline void dw_taps(const ConvShape& s, const DwGeom& g, int step,
+                                                   const float* __restrict xpad, const float* __restrict dyr, int ldy,
+                                                   vd8* __restrict dacc) {
+  const int taps = s.kh * s.kw;
+  const int nb = (taps + MAXNT - 1) / MAXNT;
+  for (int b = 0, t0 = 0; b < nb; ++b) {
+    const int nt = taps / nb + (b < taps % nb ? 1 : 0);
+#define NASNET_DW_CASE(K) \
+  case K:                 \
+    if constexpr (K <= MAXNT) dw_tap_block<SW, K>(s, g, step, xpad, dyr, ldy, t0, dacc); \
+    break;
+    switch (nt) {
+      NASNET_DW_CASE(1) NASNET_DW_CASE(2) NASNET_DW_CASE(3) NASNET_DW_CASE(4) NASNET_DW_CASE(5) NASNET_DW_CASE(6)
+      NASNET_DW_CASE(7) NASNET_DW_CASE(8) NASNET_DW_CASE(9) NASNET_DW_CASE(10) NASNET_DW_CASE(11)
+      NASNET_DW_CASE(12)
+      default: break;
+    }
+#undef NASNET_DW_CASE
+    t0 += nt;
+  }
+}
+
+// Stride-2 dx taps of one parity phase: output (2t+g, 2u+e) reads dyq at its base + off.
+struct DwPhase {
+  int n;
+  int off[kMaxFlip];
+  float w[kMaxFlip];
+};
+
+// dx rows h = 2(t+r) + g, r < R, from padded dy (dyq): even columns E, odd columns O, interleaved.
+template <int R>
+__attribute__((always_inline)) inline void dx_s2_rows(const ConvShape& s, const DwBwdGeom& b, int t, int g,
+                                                      const DwPhase& pe, const DwPhase& po,
+                                                      const float* __restrict dyq, float* __restrict dxp) {
+  const int U = (s.W + 1) / 2;
+  const vi16 mlo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+  const vi16 mhi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  for (int u0 = 0; u0 < U; u0 += kLanes) {
+    vf16 E[R], O[R];
+    for (int r = 0; r < R; ++r) E[r] = O[r] = vf16{};
+    const float* base = dyq + static_cast<size_t>(t + b.A2) * b.Wq2 + u0 + b.B2;
+    for (int k = 0; k < pe.n; ++k) {
+      const float wv = pe.w[k];
+      const float* p = base + pe.off[k];
+      for (int r = 0; r < R; ++r) E[r] += wv * load16(p + static_cast<size_t>(r) * b.Wq2, 1);
+    }
+    for (int k = 0; k < po.n; ++k) {
+      const float wv = po.w[k];
+      const float* p = base + po.off[k];
+      for (int r = 0; r < R; ++r) O[r] += wv * load16(p + static_cast<size_t>(r) * b.Wq2, 1);
+    }
+    const int n = std::min(2 * kLanes, s.W - 2 * u0);
+    for (int r = 0; r < R; ++r) {
+      float* dst = dxp + static_cast<size_t>(2 * (t + r) + g) * s.W + 2 * u0;
+      const vf16 lo = __builtin_shuffle(E[r], O[r], mlo), hi = __builtin_shuffle(E[r], O[r], mhi);
+      if (n == 2 * kLanes) {
+        __builtin_memcpy(dst, &lo, sizeof lo);
+        __builtin_memcpy(dst + kLanes, &hi, sizeof hi);
+      } else {
+        float tmp[2 * kLanes];
+        __builtin_memcpy(tmp, &lo, sizeof lo);
+        __builtin_memcpy(tmp + kLanes, &hi, sizeof hi);
+        std::memcpy(dst, tmp, sizeof(float) * n);
+      }
+    }
+  }
+}
+
+__attribute__((always_inline)) inline void prefetch_plane(const float* p, size_t floats) {
+  for (size_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i);
+  __builtin_prefetch(p + floats - 1);
+}
+
+template <int SW, int MAXNT>
 __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvShape& s, int sw, int c,
                                                                     const float* __restrict x,
                                                                     const float* __restrict w,
                                                                     const float* __restrict dy, float* __restrict dx,
-                                                                    float* __restrict dw, float* __restrict xpad,
-                                                                    float* __restrict dxpad, vf16* __restrict part,
-                                                                    double* __restrict acc) {
+                                                                    float* __restrict dw, const DwScratch& sc) {
   const int step = SW > 0 ? SW : sw;
   const int lstep = SW == 2 ? 1 : step;  // stride 2: x and dx buffers are de-interleaved
-  const DwGeom g = dw_geom(s);
+  const DwBwdGeom& b = sc.b;
+  const DwGeom& g = b.g;
+  float* __restrict xpad = sc.xpad;
+  float* __restrict dxpad = sc.dxpad;
+  vd8* __restrict dacc = sc.dacc;
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int taps = s.kh * s.kw;
   const float* wk = w + static_cast<size_t>(c) * taps;
-  for (int t = 0; t < taps; ++t) acc[t] = 0.0;
-  // Stride 1: dx is the correlation of dy (zero-padded, at offset (A, B)) with the flipped kernel:
-  // dx[ih, iw] = sum_ij w[kh-1-i, kw-1-j] * dypad[ih + pt + i*dh, iw + pl + j*dw]. Other strides
-  // scatter into dxpad.
-  constexpr int kMaxFlip = 256;
-  const bool gather = SW == 1 && s.sh == 1 && taps <= kMaxFlip;
+  if (dw != nullptr)
+    for (int t = 0; t < taps; ++t) dacc[t] = vd8{};
+  // Stride 1: dx[ih, iw] = sum_ij w[kh-1-i, kw-1-j] * dypad[ih + pt + i*dh, iw + pl + j*dw].
+  const bool gather1 = SW == 1 && b.gather1;
   float wflip[kMaxFlip];
-  if (gather)
+  if (gather1)
     for (int t = 0; t < taps; ++t) wflip[t] = wk[taps - 1 - t];
   const DwPass qdx{s.H, s.W, s.kh, s.kw, 1, s.dh, s.dw, g.Wq, s.pt, s.pl, 0};
+  // Stride 2: dx[2t+g, 2u+e] = sum over taps with (g + pt - i*dh) and (e + pl - j*dw) even of
+  // w[i, j] * dy[t + (g + pt - i*dh)/2, u + (e + pl - j*dw)/2].
+  const bool gather2 = SW == 2 && b.gather2;
+  DwPhase ph[2][2];
+  if (gather2 && dx != nullptr)
+    for (int pg = 0; pg < 2; ++pg)
+      for (int pe = 0; pe < 2; ++pe) {
+        DwPhase& P = ph[pg][pe];
+        P.n = 0;
+        for (int i = 0; i < s.kh; ++i) {
+          const int di = pg + s.pt - i * s.dh;
+          if (di & 1) continue;
+          for (int j = 0; j < s.kw; ++j) {
+            const int dj = pe + s.pl - j * s.dw;
+            if (dj & 1) continue;
+            P.off[P.n] = (di / 2) * b.Wq2 + dj / 2;
+            P.w[P.n] = wk[i * s.kw + j];
+            ++P.n;
+          }
+        }
+      }
   for (int n = 0; n < s.N; ++n) {
     const float* xp = x + (static_cast<size_t>(n) * s.C + c) * HW;
     const float* dyp = dy + (static_cast<size_t>(n) * s.K + c) * OHW;
-    if (dw != nullptr) {
-      pad_plane(s, g, xp, xpad);
-      std::memset(static_cast<void*>(part), 0, sizeof(vf16) * taps);
+    if (n + 1 < s.N) {
+      // The next image's planes are far away (C planes apart): fetch them while this one runs.
+      if (dw != nullptr) prefetch_plane(xp + static_cast<size_t>(s.C) * HW, HW);
+      prefetch_plane(dyp + static_cast<size_t>(s.K) * OHW, OHW);
     }
-    if (dx != nullptr) std::memset(dxpad, 0, sizeof(float) * (gather ? g.q_floats : g.p_floats));
-    if (dx != nullptr && gather) {
+    if (dw != nullptr) {
+      copy_plane(s, g, xp, xpad);
+      const float* dyr = dyp;
+      if (b.dy_copy) {
+        for (int oh = 0; oh < s.OH; ++oh)
+          std::memcpy(sc.dybuf + static_cast<size_t>(oh) * b.ldy, dyp + static_cast<size_t>(oh) * s.OW,
+                      sizeof(float) * s.OW);
+        dyr = sc.dybuf;
+      }
+      dw_taps<SW, MAXNT>(s, g, step, xpad, dyr, b.ldy, dacc);
+    }
+    if (dx == nullptr) continue;
+    float* dxp = dx + (static_cast<size_t>(n) * s.C + c) * HW;
+    if (gather1) {
       // dxpad holds the padded dy here
       for (int oh = 0; oh < s.OH; ++oh)
         std::memcpy(dxpad + static_cast<size_t>(g.A + oh) * g.Wq + g.B, dyp + static_cast<size_t>(oh) * s.OW,
                     sizeof(float) * s.OW);
-      dw_correlate<1>(qdx, 1, dxpad, wflip, 0.0f, dx + (static_cast<size_t>(n) * s.C + c) * HW);
+      dw_correlate<1>(qdx, 1, dxpad, wflip, 0.0f, dxp);
+      continue;
     }
-    const bool scatter_dx = dx != nullptr && !gather;
-    // dw: four output rows per pass, so each tap's partial is read and written once per four FMAs.
-    for (int oh = 0; oh < s.OH && dw != nullptr;) {
-      const int R = s.OH - oh >= 4 ? 4 : 1;
-      for (int ow0 = 0; ow0 < s.OW; ow0 += kLanes) {
-        const int nv = std::min(kLanes, s.OW - ow0);
-        vf16 dyv[4];
-        for (int r = 0; r < R; ++r) {
-          float dtmp[kLanes] = {};
-          __builtin_memcpy(dtmp, dyp + static_cast<size_t>(oh + r) * s.OW + ow0, sizeof(float) * nv);
-          __builtin_memcpy(&dyv[r], dtmp, sizeof(vf16));
-        }
-        for (int i = 0; i < s.kh; ++i)
-          for (int j = 0; j < s.kw; ++j) {
-            const size_t col = chunk_col<SW>(ow0, step, j * s.dw, g.half);
-            const float* x0 = xpad + static_cast<size_t>(oh * s.sh + i * s.dh) * g.ld + col;
-            const size_t rs = static_cast<size_t>(s.sh) * g.ld;  // next output row
-            vf16 t = dyv[0] * load16(x0, lstep);
-            if (R == 4) {
-              t += dyv[1] * load16(x0 + rs, lstep);
-              t += dyv[2] * load16(x0 + 2 * rs, lstep);
-              t += dyv[3] * load16(x0 + 3 * rs, lstep);
-            }
-            part[i * s.kw + j] += t;
-          }
+    if (gather2) {
+      for (int oh = 0; oh < s.OH; ++oh)
+        std::memcpy(dxpad + static_cast<size_t>(b.A2 + oh) * b.Wq2 + b.B2, dyp + static_cast<size_t>(oh) * s.OW,
+                    sizeof(float) * s.OW);
+      for (int pg = 0; pg < 2; ++pg) {
+        const int T = (s.H - pg + 1) / 2;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) dx_s2_rows<4>(s, b, t, pg, ph[pg][0], ph[pg][1], dxpad, dxp);
+        for (; t < T; ++t) dx_s2_rows<1>(s, b, t, pg, ph[pg][0], ph[pg][1], dxpad, dxp);
       }
-      oh += R;
+      continue;
     }
-    // dx for strides other than 1: scatter into dxpad.
-    for (int oh = 0; oh < s.OH && scatter_dx; ++oh) {
+    // Other strides: scatter dxpad[oh*sh + i*dh, ow*sw + j*dw] += w[i, j] * dy[oh, ow].
+    std::memset(dxpad, 0, sizeof(float) * g.p_floats);
+    for (int oh = 0; oh < s.OH; ++oh) {
       for (int ow0 = 0; ow0 < s.OW; ow0 += kLanes) {
         const int nv = std::min(kLanes, s.OW - ow0);
         float dtmp[kLanes] = {};
@@ -241,48 +453,37 @@ __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvSh
         }
       }
     }
-    if (dw != nullptr)
-      for (int t = 0; t < taps; ++t) {
-        float sum = 0.0f;
-        for (int l = 0; l < kLanes; ++l) sum += part[t][l];
-        acc[t] += sum;
-      }
-    if (scatter_dx) {
-      float* dxp = dx + (static_cast<size_t>(n) * s.C + c) * HW;
-      for (int h = 0; h < s.H; ++h) {
-        const float* row = dxpad + static_cast<size_t>(h + s.pt) * g.ld;
-        float* dst = dxp + static_cast<size_t>(h) * s.W;
-        if (SW == 2) {
-          for (int w = 0; w < s.W; ++w) {
-            const int c = w + s.pl;
-            dst[w] = row[(c & 1) * g.half + (c >> 1)];
-          }
-        } else {
-          std::memcpy(dst, row + s.pl, sizeof(float) * s.W);
+    for (int h = 0; h < s.H; ++h) {
+      const float* row = dxpad + static_cast<size_t>(h + s.pt) * g.ld;
+      float* dst = dxp + static_cast<size_t>(h) * s.W;
+      if (SW == 2) {
+        for (int w = 0; w < s.W; ++w) {
+          const int c = w + s.pl;
+          dst[w] = row[(c & 1) * g.half + (c >> 1)];
         }
+      } else {
+        std::memcpy(dst, row + s.pl, sizeof(float) * s.W);
       }
     }
   }
   if (dw != nullptr)
-    for (int t = 0; t < taps; ++t) dw[static_cast<size_t>(c) * taps + t] += static_cast<float>(acc[t]);
+    for (int t = 0; t < taps; ++t) {
+      double sum = 0.0;
+      for (int l = 0; l < 8; ++l) sum += dacc[t][l];
+      dw[static_cast<size_t>(c) * taps + t] += static_cast<float>(sum);
+    }
 }
 
-struct DwScratch {
-  float* xpad;
-  float* dxpad;
-  vf16* part;
-  double* acc;
-};
-
+template <int MAXNT>
 __attribute__((always_inline)) inline void dw_backward_channel_body(const ConvShape& s, int c, const float* x,
                                                                     const float* w, const float* dy, float* dx,
                                                                     float* dw, const DwScratch& b) {
   if (s.sw == 1)
-    dw_backward_channel_impl<1>(s, 1, c, x, w, dy, dx, dw, b.xpad, b.dxpad, b.part, b.acc);
+    dw_backward_channel_impl<1, MAXNT>(s, 1, c, x, w, dy, dx, dw, b);
   else if (s.sw == 2)
-    dw_backward_channel_impl<2>(s, 2, c, x, w, dy, dx, dw, b.xpad, b.dxpad, b.part, b.acc);
+    dw_backward_channel_impl<2, MAXNT>(s, 2, c, x, w, dy, dx, dw, b);
   else
-    dw_backward_channel_impl<0>(s, s.sw, c, x, w, dy, dx, dw, b.xpad, b.dxpad, b.part, b.acc);
+    dw_backward_channel_impl<0, MAXNT>(s, s.sw, c, x, w, dy, dx, dw, b);
 }
 
 #define NASNET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
@@ -305,15 +506,15 @@ void dw_forward_plane_portable(const ConvShape& s, const float* xp, const float*
 }
 NASNET_AVX512 void dw_backward_channel_avx512(const ConvShape& s, int c, const float* x, const float* w,
                                               const float* dy, float* dx, float* dw, const DwScratch& b) {
-  dw_backward_channel_body(s, c, x, w, dy, dx, dw, b);
+  dw_backward_channel_body<12>(s, c, x, w, dy, dx, dw, b);
 }
 NASNET_AVX2 void dw_backward_channel_avx2(const ConvShape& s, int c, const float* x, const float* w, const float* dy,
                                           float* dx, float* dw, const DwScratch& b) {
-  dw_backward_channel_body(s, c, x, w, dy, dx, dw, b);
+  dw_backward_channel_body<6>(s, c, x, w, dy, dx, dw, b);
 }
 void dw_backward_channel_portable(const ConvShape& s, int c, const float* x, const float* w, const float* dy,
                                   float* dx, float* dw, const DwScratch& b) {
-  dw_backward_channel_body(s, c, x, w, dy, dx, dw, b);
+  dw_backward_channel_body<3>(s, c, x, w, dy, dx, dw, b);
 }
 
 DwForwardFn forward_fn() {
@@ -332,19 +533,21 @@ DwBackwardFn backward_fn() {
   }
 }
 
-// [part: taps vf16 (64-byte aligned)] [acc: taps doubles] [xpad] [dxpad]
+// [dacc: taps vd8] [xpad] [dxpad] [dybuf], each a multiple of 16 floats (64-byte aligned).
 size_t backward_scratch_floats(const ConvShape& s) {
-  const size_t taps = static_cast<size_t>(s.kh) * s.kw;
-  return taps * kLanes + 2 * taps + 2 * dw_geom(s).floats;
+  const DwBwdGeom b = dw_bwd_geom(s);
+  return b.dacc_floats + b.xpad_floats + b.dxpad_floats + b.dybuf_floats;
 }
 
+// Lays out the scratch and zeroes it (the padded buffers' borders stay zero from here on).
 DwScratch backward_scratch(const ConvShape& s, float* base) {
-  const size_t taps = static_cast<size_t>(s.kh) * s.kw;
   DwScratch sc;
-  sc.part = reinterpret_cast<vf16*>(base);
-  sc.acc = reinterpret_cast<double*>(base + taps * kLanes);
-  sc.xpad = base + taps * kLanes + 2 * taps;
-  sc.dxpad = sc.xpad + dw_geom(s).floats;
+  sc.b = dw_bwd_geom(s);
+  std::memset(base, 0, sizeof(float) * (sc.b.dacc_floats + sc.b.xpad_floats + sc.b.dxpad_floats + sc.b.dybuf_floats));
+  sc.dacc = reinterpret_cast<vd8*>(base);
+  sc.xpad = base + sc.b.dacc_floats;
+  sc.dxpad = sc.xpad + sc.b.xpad_floats;
+  sc.dybuf = sc.dxpad + sc.b.dxpad_floats;
   return sc;
 }
 
