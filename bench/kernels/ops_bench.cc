@@ -16,7 +16,7 @@ using namespace nasnet::cpu;
 namespace {
 
 double median_ms(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up
+  for (int i = 0; i < 3; ++i) fn();  // warm-up: thread pool, first touch of the buffers, clocks
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
     auto a = std::chrono::steady_clock::now();
