@@ -6,8 +6,14 @@
 // de-interleaved), then 16 output columns × 4 rows of accumulators are kept in vectors. Backward per
 // channel: dw from the same padded plane; dx at stride 1 as the correlation of padded dy with the
 // flipped kernel (same vector kernel), other strides by a scatter.
+// AVX-512, stride 1, square 3x3 / 5x5 (dilation 1 or 2) / 7x7 kernels: forward and stride-1 dx skip
+// the padded copy and take the direct path (masked loads, input rows reused across output rows).
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
+
+#include <immintrin.h>
 
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
@@ -343,12 +349,16 @@ __attribute__((always_inline)) inline void prefetch_plane(const float* p, size_t
   __builtin_prefetch(p + floats - 1);
 }
 
+// Stride-1 dx of one plane by the direct path (AVX-512, 3x3): dy, dx, flipped kernel.
+using DirectDxFn = void (*)(const ConvShape&, const float*, const float*, float*);
+
 template <int SW, int MAXNT>
 __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvShape& s, int sw, int c,
                                                                     const float* __restrict x,
                                                                     const float* __restrict w,
                                                                     const float* __restrict dy, float* __restrict dx,
-                                                                    float* __restrict dw, const DwScratch& sc) {
+                                                                    float* __restrict dw, const DwScratch& sc,
+                                                                    DirectDxFn direct_dx) {
   const int step = SW > 0 ? SW : sw;
   const int lstep = SW == 2 ? 1 : step;  // stride 2: x and dx buffers are de-interleaved
   const DwBwdGeom& b = sc.b;
@@ -409,6 +419,10 @@ __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvSh
     }
     if (dx == nullptr) continue;
     float* dxp = dx + (static_cast<size_t>(n) * s.C + c) * HW;
+    if (gather1 && direct_dx != nullptr) {
+      direct_dx(s, dyp, wflip, dxp);
+      continue;
+    }
     if (gather1) {
       // dxpad holds the padded dy here
       for (int oh = 0; oh < s.OH; ++oh)
@@ -477,17 +491,154 @@ __attribute__((always_inline)) inline void dw_backward_channel_impl(const ConvSh
 template <int MAXNT>
 __attribute__((always_inline)) inline void dw_backward_channel_body(const ConvShape& s, int c, const float* x,
                                                                     const float* w, const float* dy, float* dx,
-                                                                    float* dw, const DwScratch& b) {
+                                                                    float* dw, const DwScratch& b,
+                                                                    DirectDxFn direct_dx = nullptr) {
   if (s.sw == 1)
-    dw_backward_channel_impl<1, MAXNT>(s, 1, c, x, w, dy, dx, dw, b);
+    dw_backward_channel_impl<1, MAXNT>(s, 1, c, x, w, dy, dx, dw, b, direct_dx);
   else if (s.sw == 2)
-    dw_backward_channel_impl<2, MAXNT>(s, 2, c, x, w, dy, dx, dw, b);
+    dw_backward_channel_impl<2, MAXNT>(s, 2, c, x, w, dy, dx, dw, b, nullptr);
   else
-    dw_backward_channel_impl<0, MAXNT>(s, s.sw, c, x, w, dy, dx, dw, b);
+    dw_backward_channel_impl<0, MAXNT>(s, s.sw, c, x, w, dy, dx, dw, b, nullptr);
 }
 
 #define NASNET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 #define NASNET_AVX2 __attribute__((target("avx2,fma")))
+
+// ---- AVX-512, K x K kernel, stride 1, dilation D: a direct correlation without a padded copy. The
+// padding is folded into masked loads (masked-off lanes read nothing and give zero), and each
+// loaded input row is reused by every output row of the block that needs it (K kernel rows), so a
+// 16-wide chunk takes ((K - 1) * D + R) * K loads for R * K * K FMAs. Planes of width 4 or 8 (input as
+// wide as the output) pack 16 / OW rows into one vector; their column masks also cut the lanes
+// that would wrap into the neighbouring row. The sums are taken in the same order as dw_correlate
+// (bias, then taps row by row), so the results match it. ----
+
+struct DirectPlane {
+  const float* in;
+  int IH, IW;   // input plane
+  int pt, pl;   // output (oh, ow) reads input (oh - pt + i, ow - pl + j)
+  float* out;
+  int OH, OW;   // output plane (row stride OW)
+};
+
+// Lanes of unit rows whose input row b + p (p < P) lies inside the plane.
+template <int P>
+NASNET_AVX512 __attribute__((always_inline)) inline __mmask16 direct_row_mask(int b, int IH, int OW) {
+  if (P == 1) return static_cast<unsigned>(b) < static_cast<unsigned>(IH) ? 0xFFFF : 0;
+  unsigned m = 0;
+  const unsigned row = (1u << OW) - 1;
+  for (int p = 0; p < P; ++p)
+    if (static_cast<unsigned>(b + p) < static_cast<unsigned>(IH)) m |= row << (p * OW);
+  return static_cast<__mmask16>(m);
+}
+
+// R units of output starting at output row oh, columns ow0 .. ow0 + 15 (P == 1) or P whole rows
+// per unit (P > 1, ow0 == 0). cm[j]: the lanes whose input column for tap column j is inside.
+template <int K, int D, int P, int R>
+NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const DirectPlane& d, const __m512* wv,
+                                                                      __m512 bias, int oh, int ow0,
+                                                                      const __mmask16* cm, __mmask16 cstore) {
+  __m512 acc[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r] = bias;
+  const ptrdiff_t col0 = static_cast<ptrdiff_t>(ow0) - d.pl;
+#pragma GCC unroll 32
+  for (int t = 0; t < P * (R - 1) + (K - 1) * D + 1; ++t) {
+    const int b = oh - d.pt + t;
+    const __mmask16 rm = direct_row_mask<P>(b, d.IH, d.OW);
+    // Only the address of an unmasked lane is ever read; keep the arithmetic in integers.
+    const ptrdiff_t row_off = static_cast<ptrdiff_t>(b) * d.IW + col0;
+#pragma GCC unroll 8
+    for (int j = 0; j < K; ++j) {
+      const __mmask16 m = rm & cm[j];
+      const __m512 v = _mm512_maskz_loadu_ps(
+          m, reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(d.in) + (row_off + j * D) * sizeof(float)));
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const int id = t - P * r;  // i * D
+        if (id >= 0 && id % D == 0 && id / D < K) acc[r] = _mm512_fmadd_ps(wv[id / D * K + j], v, acc[r]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const int o = oh + P * r;
+    __mmask16 sm = cstore;
+    if (P > 1) {
+      const int rows = std::min(P, d.OH - o);
+      sm = rows >= P ? cstore : static_cast<__mmask16>((1u << (rows * d.OW)) - 1);
+    }
+    _mm512_mask_storeu_ps(d.out + static_cast<size_t>(o) * d.OW + ow0, sm, acc[r]);
+  }
+}
+
+template <int K, int D, int P, int RMAX>
+NASNET_AVX512 __attribute__((always_inline)) inline void direct_plane_k(const DirectPlane& d, const float* wk,
+                                                                        float bias) {
+  __m512 wv[K * K];
+  for (int t = 0; t < K * K; ++t) wv[t] = _mm512_set1_ps(wk[t]);
+  const __m512 bv = _mm512_set1_ps(bias);
+  const int step = P == 1 ? kLanes : 1;
+  for (int ow0 = 0; ow0 < (P == 1 ? d.OW : 1); ow0 += step) {
+    __mmask16 cm[K];
+    const int lanes = P == 1 ? std::min(kLanes, d.OW - ow0) : kLanes;
+    // Lane l (output column ow0 + l, or l % OW when packed) reads input column ow0 + l - pl + j*D:
+    // inside for l in [pl - j*D - ow0, IW + pl - j*D - ow0), cut to the chunk's lanes (or one row).
+    const auto bits = [](int lo, int hi) -> unsigned {
+      lo = std::max(lo, 0);
+      return hi <= lo ? 0u : ((hi >= 32 ? ~0u : (1u << hi) - 1) & ~((1u << lo) - 1));
+    };
+    for (int j = 0; j < K; ++j) {
+      const int lo = d.pl - j * D - ow0, hi = d.IW + d.pl - j * D - ow0;
+      unsigned m;
+      if (P == 1) {
+        m = bits(lo, std::min(hi, lanes));
+      } else {
+        const unsigned seg = bits(lo, std::min(hi, d.OW));
+        m = 0;
+        for (int p = 0; p < P; ++p) m |= seg << (p * d.OW);
+      }
+      cm[j] = static_cast<__mmask16>(m);
+    }
+    const __mmask16 cstore = static_cast<__mmask16>(lanes >= kLanes ? 0xFFFF : (1u << lanes) - 1);
+    int oh = 0;
+    for (; oh + P * RMAX <= d.OH; oh += P * RMAX) direct_block<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
+    if (RMAX > 4)
+      for (; oh + P * 4 <= d.OH; oh += P * 4) direct_block<K, D, P, 4>(d, wv, bv, oh, ow0, cm, cstore);
+    for (; oh < d.OH; oh += P) direct_block<K, D, P, 1>(d, wv, bv, oh, ow0, cm, cstore);
+  }
+}
+
+// Whether the direct path takes this correlation (square kernel, stride 1, equal dilations).
+inline bool direct_ok(const ConvShape& s) {
+  return s.kh == s.kw && s.sh == 1 && s.sw == 1 && s.dh == s.dw &&
+         ((s.kh == 3 && s.dh <= 2) || (s.kh == 5 && s.dh <= 2) || (s.kh == 7 && s.dh == 1));
+}
+
+template <int K, int D, int RMAX>
+NASNET_AVX512 __attribute__((always_inline)) inline void direct_plane_kd(const DirectPlane& d, const float* wk,
+                                                                         float bias) {
+  if (d.IW == d.OW && d.OW == 8)
+    direct_plane_k<K, D, 2, RMAX / 2>(d, wk, bias);
+  else if (d.IW == d.OW && d.OW == 4)
+    direct_plane_k<K, D, 4, RMAX / 4>(d, wk, bias);
+  else
+    direct_plane_k<K, D, 1, RMAX>(d, wk, bias);
+}
+
+NASNET_AVX512 void direct_plane_avx512(const ConvShape& s, const DirectPlane& d, const float* wk, float bias) {
+  if (s.kh == 3)
+    s.dh == 1 ? direct_plane_kd<3, 1, 8>(d, wk, bias) : direct_plane_kd<3, 2, 8>(d, wk, bias);
+  else if (s.kh == 5)
+    s.dh == 1 ? direct_plane_kd<5, 1, 4>(d, wk, bias) : direct_plane_kd<5, 2, 4>(d, wk, bias);
+  else
+    direct_plane_kd<7, 1, 8>(d, wk, bias);
+}
+
+// dx[ih, iw] = sum_ij wflip[i, j] * dy[ih - (kh-1-pt) + i, iw - (kw-1-pl) + j] (zero outside dy).
+NASNET_AVX512 void direct_dx_avx512(const ConvShape& s, const float* dyp, const float* wflip, float* dxp) {
+  const int A = (s.kh - 1) * s.dh, B = (s.kw - 1) * s.dw;
+  direct_plane_avx512(s, DirectPlane{dyp, s.OH, s.OW, A - s.pt, B - s.pl, dxp, s.H, s.W}, wflip, 0.0f);
+}
 
 using DwForwardFn = void (*)(const ConvShape&, const float*, const float*, float, float*, float*);
 using DwBackwardFn = void (*)(const ConvShape&, int, const float*, const float*, const float*, float*, float*,
@@ -495,6 +646,10 @@ using DwBackwardFn = void (*)(const ConvShape&, int, const float*, const float*,
 
 NASNET_AVX512 void dw_forward_plane_avx512(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
                                            float* xpad) {
+  if (direct_ok(s)) {
+    direct_plane_avx512(s, DirectPlane{xp, s.H, s.W, s.pt, s.pl, yp, s.OH, s.OW}, wk, b);
+    return;
+  }
   dw_forward_plane_body(s, xp, wk, b, yp, xpad);
 }
 NASNET_AVX2 void dw_forward_plane_avx2(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
@@ -506,7 +661,7 @@ void dw_forward_plane_portable(const ConvShape& s, const float* xp, const float*
 }
 NASNET_AVX512 void dw_backward_channel_avx512(const ConvShape& s, int c, const float* x, const float* w,
                                               const float* dy, float* dx, float* dw, const DwScratch& b) {
-  dw_backward_channel_body<12>(s, c, x, w, dy, dx, dw, b);
+  dw_backward_channel_body<12>(s, c, x, w, dy, dx, dw, b, direct_ok(s) ? direct_dx_avx512 : nullptr);
 }
 NASNET_AVX2 void dw_backward_channel_avx2(const ConvShape& s, int c, const float* x, const float* w, const float* dy,
                                           float* dx, float* dw, const DwScratch& b) {
