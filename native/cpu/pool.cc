@@ -3,10 +3,10 @@
 // sh, sw = strides, pt/pl/pb/pr = pads. Every output and dx is written (=).
 // Threads split the N*C planes; backward writes each dx plane from its own dy plane only.
 //
-// Interior outputs (window inside the image horizontally) are computed a row at a time with the
-// output column innermost, so the compiler vectorizes across columns; each output still visits its
-// window in the same order (rows, then columns) as the scalar border path, so max pooling picks the
-// same element and average pooling forward sums in the same order.
+// Max pooling computes interior outputs (window inside the image horizontally) a row at a time with
+// the output column innermost, so the compiler vectorizes across columns; each output still visits
+// its window in the same order (rows, then columns) as the scalar border path, so it picks the same
+// element. Average pooling runs as two separable passes (see avgpool_forward).
 #include <cstring>
 #include <limits>
 
@@ -31,16 +31,6 @@ inline Window window(const PoolShape& s, int oh, int ow) {
   return r;
 }
 
-// The divisor of output (oh, ow): the whole window with count_include_pad (clipped to the padded
-// input, as ONNX), else the number of real input positions.
-inline int divisor(const PoolShape& s, int oh, int ow, const Window& win) {
-  if (!s.count_include_pad) return (win.h1 - win.h0) * (win.w1 - win.w0);
-  const int hs = oh * s.sh - s.pt, ws = ow * s.sw - s.pl;
-  int he = hs + s.kh, we = ws + s.kw;
-  if (he > s.H + s.pb) he = s.H + s.pb;
-  if (we > s.W + s.pr) we = s.W + s.pr;
-  return (he - hs) * (we - ws);
-}
 
 // Output columns [lo, hi) whose window lies inside [0, W) horizontally.
 inline void interior_columns(const PoolShape& s, int& lo, int& hi) {
@@ -68,14 +58,6 @@ inline void max_one(const PoolShape& s, const float* xp, int oh, int ow, float* 
   if (ap != nullptr) ap[oh * s.OW + ow] = at;
 }
 
-inline float avg_one(const PoolShape& s, const float* xp, int oh, int ow) {
-  const Window win = window(s, oh, ow);
-  float sum = 0.0f;
-  for (int h = win.h0; h < win.h1; ++h)
-    for (int w = win.w0; w < win.w1; ++w) sum += xp[h * s.W + w];
-  const int d = divisor(s, oh, ow, win);
-  return d > 0 ? sum / static_cast<float>(d) : 0.0f;
-}
 
 }  // namespace
 
@@ -144,41 +126,122 @@ void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy
   }
 }
 
+// Average pooling is separable: the window sum is a sum over the window's rows of per-row sums over
+// its columns, and the divisor is (row count or extent) × (column count or extent). Forward: hs[h][ow]
+// = sum of x[h] over the columns of output column ow, then y[oh][ow] = sum over the rows of output
+// row oh of hs / divisor: kh + kw adds per output instead of kh × kw. Backward mirrors it: the
+// vertical scatter of g = dy / divisor into gv[h][ow], then the horizontal scatter of gv into dx.
+namespace {
+
+// Row and column factors of the divisor, divisor(oh, ow) = row_factor(oh) * col_factor(ow): with
+// count_include_pad the window clipped to the padded input (as ONNX), else the real input positions.
+struct AvgFactors {
+  int r0, r1, rf;  // window rows [r0, r1) clipped to the image, and the row factor
+};
+inline AvgFactors avg_rows(const PoolShape& s, int oh) {
+  AvgFactors f;
+  const int hs = oh * s.sh - s.pt;
+  f.r0 = hs < 0 ? 0 : hs;
+  f.r1 = hs + s.kh > s.H ? s.H : hs + s.kh;
+  if (s.count_include_pad) {
+    const int he = hs + s.kh > s.H + s.pb ? s.H + s.pb : hs + s.kh;
+    f.rf = he - hs;
+  } else {
+    f.rf = f.r1 - f.r0;
+  }
+  return f;
+}
+inline void avg_cols(const PoolShape& s, int ow, int& c0, int& c1, int& cf) {
+  const int ws = ow * s.sw - s.pl;
+  c0 = ws < 0 ? 0 : ws;
+  c1 = ws + s.kw > s.W ? s.W : ws + s.kw;
+  if (s.count_include_pad) {
+    const int we = ws + s.kw > s.W + s.pr ? s.W + s.pr : ws + s.kw;
+    cf = we - ws;
+  } else {
+    cf = c1 - c0;
+  }
+}
+
+// Per-thread rows: hs or gv [H][OW], the column factors [OW], g [OW].
+struct AvgScratch {
+  float* rows;
+  int* colf;
+  float* g;
+};
+AvgScratch avg_scratch(const PoolShape& s, Scratch& buf) {
+  const size_t OW = static_cast<size_t>(s.OW);
+  float* base = buf.get(static_cast<size_t>(s.H) * OW + 2 * OW + 32);
+  AvgScratch a;
+  a.rows = base;
+  a.colf = reinterpret_cast<int*>(base + static_cast<size_t>(s.H) * OW + 16);
+  a.g = base + static_cast<size_t>(s.H) * OW + OW + 32;
+  for (int ow = 0; ow < s.OW; ++ow) {
+    int c0, c1;
+    avg_cols(s, ow, c0, c1, a.colf[ow]);
+  }
+  return a;
+}
+
+}  // namespace
+
 void avgpool_forward(const PoolShape& s, const float* x, float* y) {
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
   int lo, hi;
   interior_columns(s, lo, hi);
+  const int OW = s.OW, sw = s.sw;
 #pragma omp parallel num_threads(kernel_threads())
   {
-    thread_local Scratch sum_buf;
-    float* sum = sum_buf.get(static_cast<size_t>(s.OW));
+    thread_local Scratch buf;
+    const AvgScratch sc = avg_scratch(s, buf);
 #pragma omp for schedule(static)
     for (int p = 0; p < planes; ++p) {
       const float* xp = x + p * HW;
       float* yp = y + p * OHW;
-      for (int oh = 0; oh < s.OH; ++oh) {
-        float* yr = yp + oh * s.OW;
-        for (int ow = 0; ow < lo; ++ow) yr[ow] = avg_one(s, xp, oh, ow);
-        for (int ow = hi; ow < s.OW; ++ow) yr[ow] = avg_one(s, xp, oh, ow);
+      // Horizontal sums of every input row (rows no window reads are harmless).
+      for (int h = 0; h < s.H; ++h) {
+        const float* xr = xp + static_cast<size_t>(h) * s.W;
+        float* hr = sc.rows + static_cast<size_t>(h) * OW;
+        auto border = [&](int ow) {
+          int c0, c1, cf;
+          avg_cols(s, ow, c0, c1, cf);
+          float sum = 0.0f;
+          for (int w = c0; w < c1; ++w) sum += xr[w];
+          hr[ow] = sum;
+        };
+        for (int ow = 0; ow < lo; ++ow) border(ow);
+        for (int ow = hi; ow < OW; ++ow) border(ow);
         if (hi <= lo) continue;
-        const Window rows = window(s, oh, lo);
-        const int d = divisor(s, oh, lo, rows);  // the same for every interior column
-        const int sw = s.sw, c0 = -s.pl;
-        if (d <= 0) {  // the window rows are all padding
-          for (int ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
+        const int base = -s.pl;
+#pragma omp simd
+        for (int ow = lo; ow < hi; ++ow) hr[ow] = xr[base + ow * sw];
+        for (int j = 1; j < s.kw; ++j) {
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow) hr[ow] += xr[base + j + ow * sw];
+        }
+      }
+      // Vertical sums over each output row's window rows, divided.
+      for (int oh = 0; oh < s.OH; ++oh) {
+        const AvgFactors f = avg_rows(s, oh);
+        float* yr = yp + static_cast<size_t>(oh) * OW;
+        if (f.r1 <= f.r0) {  // window rows all padding: no input
+          for (int ow = 0; ow < OW; ++ow) yr[ow] = 0.0f;
           continue;
         }
-        for (int ow = lo; ow < hi; ++ow) sum[ow] = 0.0f;
-        for (int h = rows.h0; h < rows.h1; ++h)
-          for (int j = 0; j < s.kw; ++j) {
-            const int base = h * s.W + c0 + j;
+        const float* h0 = sc.rows + static_cast<size_t>(f.r0) * OW;
 #pragma omp simd
-            for (int ow = lo; ow < hi; ++ow) sum[ow] += xp[base + ow * sw];
-          }
-        const float div = static_cast<float>(d);
+        for (int ow = 0; ow < OW; ++ow) yr[ow] = h0[ow];
+        for (int h = f.r0 + 1; h < f.r1; ++h) {
+          const float* hr = sc.rows + static_cast<size_t>(h) * OW;
 #pragma omp simd
-        for (int ow = lo; ow < hi; ++ow) yr[ow] = sum[ow] / div;
+          for (int ow = 0; ow < OW; ++ow) yr[ow] += hr[ow];
+        }
+#pragma omp simd
+        for (int ow = 0; ow < OW; ++ow) {
+          const int d = f.rf * sc.colf[ow];
+          yr[ow] = d > 0 ? yr[ow] / static_cast<float>(d) : 0.0f;
+        }
       }
     }
   }
@@ -189,42 +252,50 @@ void avgpool_backward(const PoolShape& s, const float* dy, float* dx) {
   const int planes = s.N * s.C;
   int lo, hi;
   interior_columns(s, lo, hi);
+  const int OW = s.OW, sw = s.sw;
 #pragma omp parallel num_threads(kernel_threads())
   {
-    thread_local Scratch g_buf;
-    float* g = g_buf.get(static_cast<size_t>(s.OW));
+    thread_local Scratch buf;
+    const AvgScratch sc = avg_scratch(s, buf);
 #pragma omp for schedule(static)
     for (int p = 0; p < planes; ++p) {
       float* dxp = dx + p * HW;
-      std::memset(dxp, 0, sizeof(float) * HW);
       const float* dyp = dy + p * OHW;
+      // Vertical scatter: gv[h][ow] = sum over the output rows whose window holds row h of g.
+      std::memset(sc.rows, 0, sizeof(float) * static_cast<size_t>(s.H) * OW);
       for (int oh = 0; oh < s.OH; ++oh) {
-        auto scatter_one = [&](int ow) {
-          const Window win = window(s, oh, ow);
-          const int d = divisor(s, oh, ow, win);
-          if (d <= 0) return;
-          const float gv = dyp[oh * s.OW + ow] / static_cast<float>(d);
-          for (int h = win.h0; h < win.h1; ++h)
-            for (int w = win.w0; w < win.w1; ++w) dxp[h * s.W + w] += gv;
+        const AvgFactors f = avg_rows(s, oh);
+        if (f.r1 <= f.r0) continue;
+        const float* dyr = dyp + static_cast<size_t>(oh) * OW;
+#pragma omp simd
+        for (int ow = 0; ow < OW; ++ow) {
+          const int d = f.rf * sc.colf[ow];
+          sc.g[ow] = d > 0 ? dyr[ow] / static_cast<float>(d) : 0.0f;
+        }
+        for (int h = f.r0; h < f.r1; ++h) {
+          float* gr = sc.rows + static_cast<size_t>(h) * OW;
+#pragma omp simd
+          for (int ow = 0; ow < OW; ++ow) gr[ow] += sc.g[ow];
+        }
+      }
+      // Horizontal scatter of each row of gv into dx.
+      std::memset(dxp, 0, sizeof(float) * HW);
+      for (int h = 0; h < s.H; ++h) {
+        const float* gr = sc.rows + static_cast<size_t>(h) * OW;
+        float* dr = dxp + static_cast<size_t>(h) * s.W;
+        auto border = [&](int ow) {
+          int c0, c1, cf;
+          avg_cols(s, ow, c0, c1, cf);
+          for (int w = c0; w < c1; ++w) dr[w] += gr[ow];
         };
-        for (int ow = 0; ow < lo; ++ow) scatter_one(ow);
-        for (int ow = hi; ow < s.OW; ++ow) scatter_one(ow);
-        if (hi <= lo) continue;
-        const Window rows = window(s, oh, lo);
-        const int d = divisor(s, oh, lo, rows);
-        if (d <= 0) continue;
-        const float div = static_cast<float>(d);
-        const float* dyr = dyp + oh * s.OW;
+        for (int ow = 0; ow < lo; ++ow) border(ow);
+        for (int ow = hi; ow < OW; ++ow) border(ow);
+        const int base = -s.pl;
+        for (int j = 0; j < s.kw && hi > lo; ++j) {
+          // Distinct ow write distinct elements (sw >= 1): no dependence between iterations.
 #pragma omp simd
-        for (int ow = lo; ow < hi; ++ow) g[ow] = dyr[ow] / div;
-        const int sw = s.sw, c0 = -s.pl;
-        for (int h = rows.h0; h < rows.h1; ++h)
-          for (int j = 0; j < s.kw; ++j) {
-            const int base = h * s.W + c0 + j;
-            // Distinct ow write distinct elements (sw >= 1): no dependence between iterations.
-#pragma omp simd
-            for (int ow = lo; ow < hi; ++ow) dxp[base + ow * sw] += g[ow];
-          }
+          for (int ow = lo; ow < hi; ++ow) dr[base + j + ow * sw] += gr[ow];
+        }
       }
     }
   }
