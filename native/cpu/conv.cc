@@ -140,17 +140,13 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
 
 void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
                      float* db) {
-  if (is_depthwise(s)) {
-    depthwise_backward(s, x, w, dy, dx, dw, db);
-    return;
-  }
   const int Cg = s.C / s.groups, Kg = s.K / s.groups;
   const int CKK = Cg * s.kh * s.kw, OHW = s.OH * s.OW;
   const size_t HW = static_cast<size_t>(s.H) * s.W;
   const bool pointwise = is_pointwise(s);
   const int threads = kernel_threads();
 
-  if (db != nullptr) {
+  if (db != nullptr) {  // every path: db[k] += sum of dy over images and positions
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int k = 0; k < s.K; ++k) {
       double sum = 0.0;
@@ -163,6 +159,10 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
       }
       db[k] += static_cast<float>(sum);
     }
+  }
+  if (is_depthwise(s)) {
+    depthwise_backward(s, x, w, dy, dx, dw);
+    return;
   }
   if (dx == nullptr && dw == nullptr) return;
 

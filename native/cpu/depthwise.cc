@@ -744,23 +744,7 @@ void depthwise_forward(const ConvShape& s, const float* x, const float* w, const
   }
 }
 
-void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                        float* db) {
-  const size_t OHW = static_cast<size_t>(s.OH) * s.OW;
-  if (db != nullptr) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-    for (int c = 0; c < s.C; ++c) {
-      double sum = 0.0;
-      for (int n = 0; n < s.N; ++n) {
-        const float* r = dy + (static_cast<size_t>(n) * s.K + c) * OHW;
-        float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-        for (size_t q = 0; q < OHW; ++q) part += r[q];
-        sum += part;
-      }
-      db[c] += static_cast<float>(sum);
-    }
-  }
+void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw) {
   if (dx == nullptr && dw == nullptr) return;
   const DwBackwardFn fn = backward_fn();
 #pragma omp parallel num_threads(kernel_threads())

@@ -8,10 +8,10 @@
 
 namespace nasnet::cpu {
 
-// Whole batch, all threads (conv2d_forward/backward with a depthwise shape).
+// Whole batch, all threads (conv2d_forward/backward with a depthwise shape; conv2d_backward computes
+// the bias gradient itself, for every shape).
 void depthwise_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
-void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                        float* db);
+void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw);
 
 // One plane on the calling thread: yp[OH, OW] = bias + correlation of xp[H, W] with wk[kh, kw].
 // `scratch` holds at least depthwise_plane_scratch_floats(s) floats, 64-byte aligned.

@@ -185,79 +185,21 @@ NASNET_TEST(plan_forward_matches_manual_kernels) {
 }
 
 NASNET_TEST(plan_gradient_matches_finite_differences) {
-  // Training semantics (batch statistics; DropPath rate 0) are a deterministic function of the
-  // parameters and images, so central differences apply. In fp32 with eps 1e-3 the rounding of the
-  // loss (~2e-7 absolute) gives ~1e-4 of noise in the difference quotient and the O(eps^2)
-  // truncation is smaller still, hence atol 1e-3 + rtol 2e-2. A ReLU/max-pool kink inside
-  // [x - eps, x + eps] breaks the quotient itself: such entries are detected (the quotients at eps
-  // and eps/2 disagree) and skipped, at most 2 of them.
+  // Every kind of node of GradGraph between the parameters (and the images) and the loss.
   auto store = std::make_shared<ParameterStore>();
   const int N = 3;
   auto plan = MustCompile(GradGraph(), store, N, true, /*input_grad=*/true);
   if (!plan) return;
   std::vector<float> x = nasnet::test::random_vec(N * 2 * 36, 3);
-  std::vector<int32_t> labels = Labels(N, 5);
-  StepHyper h;
-  auto loss_at = [&]() {
-    StepResult r;
-    EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &r).ok());
-    return r.loss;
-  };
   StepResult base;
-  EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &base).ok());
+  EXPECT_TRUE(plan->ForwardBackward(x.data(), Labels(N, 5).data(), StepHyper(), &base).ok());
   EXPECT_TRUE(base.grad_norm > 0);
-  struct Probe {
-    std::string name;
-    size_t index;
-  };
-  std::vector<Probe> probes = {{"conv1/w", 0}, {"conv1/w", 17}, {"conv1/w", 70}, {"bn1/scale", 1}, {"bn1/bias", 2},
-                               {"conv2/w", 3}, {"conv2/w", 12},  {"fc/w", 7},     {"fc/b", 1},     {"aux/w", 2},
-                               {"aux/b", 4}};
-  std::vector<std::pair<double, double>> checks;  // analytic, numeric
-  std::vector<std::string> what;
-  int skipped = 0;
-  auto quotient = [&](float* v, double eps) {
-    float keep = *v;
-    *v = keep + static_cast<float>(eps);
-    double up = loss_at();
-    *v = keep - static_cast<float>(eps);
-    double down = loss_at();
-    *v = keep;
-    return (up - down) / (2 * eps);
-  };
-  for (const Probe& p : probes) {
-    double analytic = (*plan->ParamGrad(p.name))[p.index];
-    float* v = &store->Find(p.name)->data[p.index];
-    double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
-    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
-      ++skipped;
-      continue;
-    }
-    checks.push_back({analytic, q1});
-    what.push_back(p.name + "[" + std::to_string(p.index) + "]");
-  }
-  // Input entries: d loss / d images (the conv's dx, through every fan-out above it).
-  loss_at();
-  std::vector<float> dx(plan->InputGrad(), plan->InputGrad() + x.size());
-  for (size_t i : {size_t{0}, size_t{13}, size_t{40}, size_t{101}, size_t{200}}) {
-    double q1 = quotient(&x[i], 1e-3), q2 = quotient(&x[i], 5e-4);
-    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
-      ++skipped;
-      continue;
-    }
-    checks.push_back({dx[i], q1});
-    what.push_back("images[" + std::to_string(i) + "]");
-  }
-  EXPECT_TRUE(skipped <= 2);
-  int nonzero = 0;
-  for (size_t k = 0; k < checks.size(); ++k) {
-    double a = checks[k].first, q = checks[k].second;
-    if (std::fabs(a) > 1e-3) ++nonzero;
-    if (!(std::fabs(a - q) <= 1e-3 + 2e-2 * std::fabs(q))) {
-      std::printf("  d loss / d %s: analytic %.6g, numeric %.6g\n", what[k].c_str(), a, q);
-      ++nasnet::test::failures();
-    }
-  }
+  const std::vector<nasnet::test::GradProbe> probes = {
+      {"conv1/w", 0}, {"conv1/w", 17}, {"conv1/w", 70}, {"bn1/scale", 1}, {"bn1/bias", 2}, {"conv2/w", 3},
+      {"conv2/w", 12}, {"fc/w", 7},     {"fc/b", 1},     {"aux/w", 2},    {"aux/b", 4}};
+  // The input entries: d loss / d images (the conv's dx, through every fan-out above it).
+  const int nonzero = nasnet::test::CheckFiniteDifferences(*plan, *store, x, Labels(N, 5), probes,
+                                                           {0, 13, 40, 101, 200}, 2);
   EXPECT_TRUE(nonzero >= 10);  // the check is not vacuous
 }
 

@@ -171,75 +171,20 @@ NASNET_TEST(plan_fusion_inference_plan_matches_unfused) {
 }
 
 NASNET_TEST(plan_fused_gradient_matches_finite_differences) {
-  // As plan_gradient_matches_finite_differences (same tolerances and kink handling), through the
-  // fused kernels: weights of every fused stage, BN scale and bias, and the input.
+  // As plan_gradient_matches_finite_differences, through the fused kernels: weights of every fused
+  // stage, BN scale and bias, and the input.
   auto store = std::make_shared<ParameterStore>();
   const int N = 3;
   auto plan = MustCompile(ChainGraph(), store, N, true, true);
   if (!plan) return;
   EXPECT_TRUE(plan->fused_chains() == 4);
   std::vector<float> x = nasnet::test::random_vec(N * kImage, 8);
-  std::vector<int32_t> labels = Labels(N, kClasses);
-  StepHyper h;
-  auto loss_at = [&]() {
-    StepResult r;
-    EXPECT_TRUE(plan->ForwardBackward(x.data(), labels.data(), h, &r).ok());
-    return r.loss;
-  };
-  auto quotient = [&](float* v, double eps) {
-    const float keep = *v;
-    *v = keep + static_cast<float>(eps);
-    const double up = loss_at();
-    *v = keep - static_cast<float>(eps);
-    const double down = loss_at();
-    *v = keep;
-    return (up - down) / (2 * eps);
-  };
-  loss_at();
-  struct Probe {
-    std::string name;
-    size_t index;
-  };
-  const std::vector<Probe> probes = {{"A/dw/w", 4},   {"A/dw/w", 40},  {"A/pw/w", 9},  {"A/bn/scale", 3},
-                                     {"A/bn/bias", 7}, {"B/dw/w", 12},  {"B/dw/w", 130}, {"B/pw/w", 30},
-                                     {"C/pw/w", 17},  {"C/bn/scale", 2}, {"E/dw/w", 20}, {"E/pw/w", 50},
-                                     {"E/bn/bias", 1}, {"stem/w", 33}};
-  std::vector<std::pair<double, double>> checks;
-  std::vector<std::string> what;
-  int skipped = 0;
-  for (const Probe& p : probes) {
-    loss_at();
-    const double analytic = (*plan->ParamGrad(p.name))[p.index];
-    float* v = &store->Find(p.name)->data[p.index];
-    const double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
-    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
-      ++skipped;
-      continue;
-    }
-    checks.push_back({analytic, q1});
-    what.push_back(p.name + "[" + std::to_string(p.index) + "]");
-  }
-  loss_at();
-  const std::vector<float> dx(plan->InputGrad(), plan->InputGrad() + x.size());
-  for (size_t i : {size_t{0}, size_t{31}, size_t{100}, size_t{250}, size_t{500}}) {
-    const double q1 = quotient(&x[i], 1e-3), q2 = quotient(&x[i], 5e-4);
-    if (std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1)) {
-      ++skipped;
-      continue;
-    }
-    checks.push_back({dx[i], q1});
-    what.push_back("images[" + std::to_string(i) + "]");
-  }
-  EXPECT_TRUE(skipped <= 3);
-  int nonzero = 0;
-  for (size_t k = 0; k < checks.size(); ++k) {
-    const double a = checks[k].first, q = checks[k].second;
-    if (std::fabs(a) > 1e-3) ++nonzero;
-    if (!(std::fabs(a - q) <= 1e-3 + 2e-2 * std::fabs(q))) {
-      std::printf("  d loss / d %s: analytic %.6g, numeric %.6g\n", what[k].c_str(), a, q);
-      ++nasnet::test::failures();
-    }
-  }
+  const std::vector<nasnet::test::GradProbe> probes = {
+      {"A/dw/w", 4},    {"A/dw/w", 40},    {"A/pw/w", 9},  {"A/bn/scale", 3}, {"A/bn/bias", 7},
+      {"B/dw/w", 12},   {"B/dw/w", 130},   {"B/pw/w", 30}, {"C/pw/w", 17},    {"C/bn/scale", 2},
+      {"E/dw/w", 20},   {"E/pw/w", 50},    {"E/bn/bias", 1}, {"stem/w", 33}};
+  const int nonzero = nasnet::test::CheckFiniteDifferences(*plan, *store, x, Labels(N, kClasses), probes,
+                                                           {0, 31, 100, 250, 500}, 3);
   EXPECT_TRUE(nonzero >= 12);  // the check is not vacuous
 }
 

@@ -1,5 +1,5 @@
 // Helpers for plan tests: a tiny IR emitter (the real one is lib/cells in TypeScript), compiling
-// with a failure counted, and deterministic labels.
+// with a failure counted, deterministic labels, and a finite-difference check of a plan's gradients.
 #pragma once
 #include <cmath>
 #include <cstdio>
@@ -85,6 +85,79 @@ inline std::vector<int32_t> Labels(int n, int classes) {
   std::vector<int32_t> l(n);
   for (int i = 0; i < n; ++i) l[i] = (i * 7 + 3) % classes;
   return l;
+}
+
+// A parameter entry whose gradient a finite-difference check probes.
+struct GradProbe {
+  std::string name;
+  size_t index;
+};
+
+// Checks a training plan's gradients by central differences of its loss (training semantics with
+// DropPath rate 0 are a deterministic function of parameters and images). In fp32 with eps 1e-3 the
+// loss's rounding (~2e-7 absolute) gives ~1e-4 of noise in the quotient and the O(eps^2) truncation
+// is smaller still, hence atol 1e-3 + rtol 2e-2. A ReLU/max-pool kink inside [x - eps, x + eps]
+// breaks the quotient itself: such entries are detected (the quotients at eps and eps/2 disagree)
+// and skipped, at most `max_skipped`. Probes the parameter entries `probes` and the image entries
+// `image_indices` (the plan needs input_grad); counts a failure per mismatch, printing it. Returns
+// how many checked entries had a gradient above 1e-3 (so a caller can require a non-vacuous check).
+inline int CheckFiniteDifferences(nasnet::plan::CompiledPlan& plan, nasnet::ParameterStore& store,
+                                  std::vector<float>& images, const std::vector<int32_t>& labels,
+                                  const std::vector<GradProbe>& probes, const std::vector<size_t>& image_indices,
+                                  int max_skipped) {
+  const nasnet::StepHyper h;
+  auto loss_at = [&]() {
+    nasnet::StepResult r;
+    EXPECT_TRUE(plan.ForwardBackward(images.data(), labels.data(), h, &r).ok());
+    return r.loss;
+  };
+  auto quotient = [&](float* v, double eps) {
+    const float keep = *v;
+    *v = keep + static_cast<float>(eps);
+    const double up = loss_at();
+    *v = keep - static_cast<float>(eps);
+    const double down = loss_at();
+    *v = keep;
+    return (up - down) / (2 * eps);
+  };
+  auto kinked = [](double q1, double q2) { return std::fabs(q1 - q2) > 1e-3 + 2e-2 * std::fabs(q1); };
+  std::vector<std::pair<double, double>> checks;  // analytic, numeric
+  std::vector<std::string> what;
+  int skipped = 0;
+  for (const GradProbe& p : probes) {
+    loss_at();  // gradients at the unperturbed point
+    const double analytic = (*plan.ParamGrad(p.name))[p.index];
+    float* v = &store.Find(p.name)->data[p.index];
+    const double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
+    if (kinked(q1, q2)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({analytic, q1});
+    what.push_back(p.name + "[" + std::to_string(p.index) + "]");
+  }
+  loss_at();
+  const std::vector<float> dx(plan.InputGrad(), plan.InputGrad() + images.size());
+  for (size_t i : image_indices) {
+    const double q1 = quotient(&images[i], 1e-3), q2 = quotient(&images[i], 5e-4);
+    if (kinked(q1, q2)) {
+      ++skipped;
+      continue;
+    }
+    checks.push_back({dx[i], q1});
+    what.push_back("images[" + std::to_string(i) + "]");
+  }
+  EXPECT_TRUE(skipped <= max_skipped);
+  int nonzero = 0;
+  for (size_t k = 0; k < checks.size(); ++k) {
+    const double a = checks[k].first, q = checks[k].second;
+    if (std::fabs(a) > 1e-3) ++nonzero;
+    if (!(std::fabs(a - q) <= 1e-3 + 2e-2 * std::fabs(q))) {
+      std::printf("  d loss / d %s: analytic %.6g, numeric %.6g\n", what[k].c_str(), a, q);
+      ++failures();
+    }
+  }
+  return nonzero;
 }
 
 }  // namespace nasnet::test
