@@ -27,9 +27,8 @@ export interface PlanOptions {
    * chain (the units of NASNet's separable convolutions and ReLU-conv-BN 1×1s) runs as one kernel that
    * keeps each image in cache between the stages and never stores the ReLU output or the
    * intermediate gradients; Identity and Flatten share their input's memory, and DropPath and Dropout
-   * work in place where their input has no other use. `false` runs every node
-   * on its own kernel: the reference the fused plans are tested against, and the baseline of
-   * `bench/step.ts --fusion`.
+   * work in place where their input has no other use. `false` runs every node on its own kernel:
+   * the reference the fused plans are tested against, and the baseline of `bench/step.ts --fusion`.
    */
   fuse?: boolean;
   /**
@@ -232,7 +231,6 @@ export class Plan {
     return wrapNative('predict', () => plan.predict(images), new Error().stack);
   }
 
-  /** Frees the plan's native memory. Parameters stay in the store. */
   /**
    * Time spent per node since compile or {@link Plan.resetProfile}, in schedule order (nodes that ran,
    * then `(optimizer)`); sum it by kind with {@link summarizeProfile}.
@@ -256,6 +254,7 @@ export class Plan {
     }
   }
 
+  /** Frees the plan's native memory. Parameters stay in the store. */
   dispose(): void {
     this.native?.dispose();
     this.native = undefined;
