@@ -78,7 +78,7 @@ struct FusedConvBnShape {
   int K;               // output channels
   int OH, OW;          // output size (the depthwise stage's, or H, W without one)
   bool relu_in;        // ReLU on the input
-  bool has_depthwise;  // depthwise stage present (its geometry in `dw`, groups == C == K == C)
+  bool has_depthwise;  // depthwise stage present (its geometry in `dw`: groups == C == K)
   ConvShape dw;
 };
 // Training: writes t (has_depthwise only; kept for backward), z (kept for backward), y, and the
