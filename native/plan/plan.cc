@@ -108,6 +108,17 @@ void CompiledPlan::MergeCommonSubexpressions() {
   if (shapes_.loss >= 0) shapes_.loss = canon[shapes_.loss];
 }
 
+std::vector<int> CompiledPlan::CountReaders() const {
+  const int n = static_cast<int>(graph_.nodes.size());
+  std::vector<int> readers(graph_.inputs.size() + graph_.nodes.size(), 0);
+  for (int i = 0; i < n; ++i)
+    if (!dead_[i])
+      for (int t : shapes_.node[i].in) ++readers[t];
+  ++readers[shapes_.logits];
+  if (shapes_.loss >= 0) ++readers[shapes_.loss];
+  return readers;
+}
+
 void CompiledPlan::FuseChains() {
   const int n = static_cast<int>(graph_.nodes.size());
   const int I = static_cast<int>(graph_.inputs.size());
@@ -115,13 +126,7 @@ void CompiledPlan::FuseChains() {
   if (!options_.fuse) return;
   auto& R = shapes_.node;
   const auto& nodes = graph_.nodes;
-  // Readers of each tensor among the nodes that run; the graph's results count as readers.
-  std::vector<int> readers(I + n, 0);
-  for (int i = 0; i < n; ++i)
-    if (!dead_[i])
-      for (int t : R[i].in) ++readers[t];
-  ++readers[shapes_.logits];
-  if (shapes_.loss >= 0) ++readers[shapes_.loss];
+  const std::vector<int> readers = CountReaders();
   auto producer = [&](int t, Op op) {
     const int i = t - I;
     return i >= 0 && !dead_[i] && nodes[i].op == op ? i : -1;
@@ -281,12 +286,7 @@ Status CompiledPlan::Build(bool input_grad) {
   // (eval, rate 0) copies nothing and a dropping step scales in place.
   value_root_.resize(T);
   for (int t = 0; t < T; ++t) value_root_[t] = t;
-  std::vector<int> readers(T, 0);
-  for (int i = 0; i < n; ++i)
-    if (!dead_[i])
-      for (int t : R[i].in) ++readers[t];
-  ++readers[shapes_.logits];
-  if (shapes_.loss >= 0) ++readers[shapes_.loss];
+  const std::vector<int> readers = CountReaders();
   for (int i = 0; i < n && options_.fuse; ++i) {
     const Op op = g.nodes[i].op;
     if (dead_[i]) continue;

@@ -93,6 +93,8 @@ class CompiledPlan : public Plan {
   Status Build(bool input_grad);
   void MergeCommonSubexpressions();
   void FuseChains();
+  // Readers of each tensor among the nodes that run; the graph's results count as readers.
+  std::vector<int> CountReaders() const;
   bool IsFused(int i) const { return fused_[i].pw >= 0; }
   Status CheckLabels(const int32_t* labels) const;
   Status Forward(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper);
