@@ -86,13 +86,6 @@ void col2im(const ConvShape& s, const float* col, int Cg, float* dx) {
 
 }  // namespace
 
-bool is_pointwise(const ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0 &&
-         s.OH == s.H && s.OW == s.W;
-}
-
-bool is_depthwise(const ConvShape& s) { return s.groups > 1 && s.groups == s.C && s.groups == s.K; }
-
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
   if (is_depthwise(s)) {
     depthwise_forward(s, x, w, b, y);

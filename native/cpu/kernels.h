@@ -14,7 +14,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/shapes.h"
+
 namespace nasnet::cpu {
+
+// The shapes are shared with the CUDA kernels and the plan (core/shapes.h).
+using nasnet::BatchNormShape;
+using nasnet::ConvShape;
+using nasnet::FusedConvBnShape;
+using nasnet::is_depthwise;
+using nasnet::is_pointwise;
+using nasnet::PoolShape;
 
 // ---- GEMM (gemm.cc) ------------------------------------------------------------------------------
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major, op = transpose when trans_* is true.
@@ -23,20 +33,6 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
            int ldb, float beta, float* C, int ldc);
 
 // ---- Convolution (conv.cc) -----------------------------------------------------------------------
-struct ConvShape {
-  int N, C, H, W;        // input
-  int K;                 // output channels
-  int kh, kw;            // kernel
-  int sh, sw;            // strides
-  int pt, pl, pb, pr;    // pads: top, left, bottom, right
-  int dh, dw;            // dilations
-  int groups;            // C % groups == 0 and K % groups == 0; depthwise: groups == C == K
-  int OH, OW;            // (H + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise OW
-};
-// 1×1, stride 1, no padding (any groups): one GEMM per image and group.
-bool is_pointwise(const ConvShape& s);
-// groups == C == K.
-bool is_depthwise(const ConvShape& s);
 // w: [K, C/groups, kh, kw]; b: [K] or nullptr; y: [N, K, OH, OW].
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 // dx: [N, C, H, W] written (or nullptr); dw accumulated; db accumulated (or nullptr).
@@ -44,9 +40,6 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
                      float* db);
 
 // ---- Batch normalization (batchnorm.cc) ----------------------------------------------------------
-struct BatchNormShape {
-  int N, C, HW;
-};
 // Training: batch statistics (biased variance for normalization), saves mean and 1/sqrt(var+eps) per
 // channel for backward, and updates running statistics with ONNX momentum:
 //   running_mean = running_mean * momentum + mean * (1 - momentum)
@@ -73,14 +66,6 @@ void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy
 // mean and squared deviation (in double) merged in image order (Chan et al.): deterministic and as
 // precise as the two-pass batchnorm kernels. Weight gradients go to per-thread partials summed in
 // thread order: deterministic for a given thread count.
-struct FusedConvBnShape {
-  int N, C, H, W;      // input x
-  int K;               // output channels
-  int OH, OW;          // output size (the depthwise stage's, or H, W without one)
-  bool relu_in;        // ReLU on the input
-  bool has_depthwise;  // depthwise stage present (its geometry in `dw`: groups == C == K)
-  ConvShape dw;
-};
 // Training: writes t (has_depthwise only; kept for backward), z (kept for backward), y, and the
 // batch mean and 1/sqrt(var + eps) per output channel; updates the running statistics like
 // batchnorm_forward_train.
@@ -110,13 +95,6 @@ void scale(size_t n, float alpha, float* y);
 void fill(size_t n, float value, float* y);
 
 // ---- Pooling (pool.cc) ---------------------------------------------------------------------------
-struct PoolShape {
-  int N, C, H, W;
-  int kh, kw, sh, sw;
-  int pt, pl, pb, pr;
-  int OH, OW;
-  bool count_include_pad;  // average pooling only
-};
 // Max pooling ignores padded positions (ONNX). argmax: [N, C, OH, OW] input offsets within the plane,
 // saved for backward (may be nullptr in inference).
 void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argmax);

@@ -9,7 +9,7 @@
 #include <cstddef>
 
 #include "core/random.h"  // NASNET_HD
-#include "cpu/kernels.h"
+#include "core/shapes.h"
 #include "cuda/tiles.h"
 
 namespace nasnet::cuda {
@@ -18,7 +18,7 @@ struct ConvDims {
   int N, C, H, W, K, kh, kw, sh, sw, pt, pl, dh, dw, OH, OW, Cg, Kg, khw, R;
 };
 
-inline ConvDims dims_of(const cpu::ConvShape& s) {
+inline ConvDims dims_of(const ConvShape& s) {
   ConvDims d{s.N, s.C, s.H, s.W, s.K, s.kh, s.kw, s.sh, s.sw, s.pt, s.pl, s.dh, s.dw, s.OH, s.OW,
              s.C / s.groups, s.K / s.groups, s.kh * s.kw, 0};
   d.R = d.Cg * d.khw;
@@ -98,7 +98,7 @@ struct ConvBackwardFilterOp {
 
 // How backward filter splits its reduction over the N·OH·OW output pixels: enough splits to fill the
 // device (~512 tiles), chunks of whole 16-deep K steps. Depends on the shape only (deterministic).
-inline void filter_splits(const cpu::ConvShape& s, int* splits, int* chunk) {
+inline void filter_splits(const ConvShape& s, int* splits, int* chunk) {
   const int tile_m = kTileM, tile_n = kTileN, tile_k = kTileK;
   const ConvDims d = dims_of(s);
   const int reduce = s.N * s.OH * s.OW;

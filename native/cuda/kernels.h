@@ -1,5 +1,5 @@
 // CUDA kernels: the twins of nasnet::cpu (native/cpu/kernels.h), one .cu file per op family
-// (native/cuda/<family>.cu), same shape structs, same semantics, on DEVICE pointers.
+// (native/cuda/<family>.cu), same shape structs (core/shapes.h), same semantics, on DEVICE pointers.
 //
 // Layout: float32, NCHW, contiguous. N = batch, C = channels in, K = channels out, H, W = input
 // height and width, OH, OW = output height and width, kh, kw = kernel size.
@@ -19,14 +19,11 @@
 #include <cstdint>
 #include <string>
 
+#include "core/shapes.h"
 #include "core/status.h"
-#include "cpu/kernels.h"
 
 namespace nasnet::cuda {
 
-using cpu::BatchNormShape;
-using cpu::ConvShape;
-using cpu::PoolShape;
 using Stream = void*;  // cudaStream_t
 
 // ---- Device and memory (memory.cu) ---------------------------------------------------------------

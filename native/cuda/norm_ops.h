@@ -8,17 +8,17 @@
 #include <cstddef>
 
 #include "core/random.h"  // NASNET_HD
-#include "cpu/kernels.h"
+#include "core/shapes.h"
 
 namespace nasnet::cuda {
 
 // Offset of element e (over [N, HW]) of channel c.
-NASNET_HD size_t bn_at(const cpu::BatchNormShape& s, int c, size_t e) {
+NASNET_HD size_t bn_at(const BatchNormShape& s, int c, size_t e) {
   size_t n = e / s.HW, i = e % s.HW;
   return (n * s.C + c) * s.HW + i;
 }
 
-NASNET_HD double bn_partial_sum(const cpu::BatchNormShape& s, const float* x, int c, size_t first, size_t step) {
+NASNET_HD double bn_partial_sum(const BatchNormShape& s, const float* x, int c, size_t first, size_t step) {
   const size_t count = (size_t)s.N * s.HW;
   double acc = 0.0;
   for (size_t e = first; e < count; e += step) acc += x[bn_at(s, c, e)];
@@ -26,7 +26,7 @@ NASNET_HD double bn_partial_sum(const cpu::BatchNormShape& s, const float* x, in
 }
 
 // Sum of squared deviations from `mean` (the second pass: no cancellation for offset inputs).
-NASNET_HD double bn_partial_sq(const cpu::BatchNormShape& s, const float* x, int c, double mean, size_t first,
+NASNET_HD double bn_partial_sq(const BatchNormShape& s, const float* x, int c, double mean, size_t first,
                                size_t step) {
   const size_t count = (size_t)s.N * s.HW;
   double acc = 0.0;
@@ -38,7 +38,7 @@ NASNET_HD double bn_partial_sq(const cpu::BatchNormShape& s, const float* x, int
 }
 
 // Sums of dy and dy * xhat for the backward pass.
-NASNET_HD void bn_partial_grad(const cpu::BatchNormShape& s, const float* x, const float* dy, int c, float mean,
+NASNET_HD void bn_partial_grad(const BatchNormShape& s, const float* x, const float* dy, int c, float mean,
                                float invstd, size_t first, size_t step, double* sdy, double* sdyx) {
   const size_t count = (size_t)s.N * s.HW;
   double a = 0.0, b = 0.0;

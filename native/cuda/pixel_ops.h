@@ -10,14 +10,14 @@
 #include <cstdint>
 
 #include "core/random.h"  // NASNET_HD
-#include "cpu/kernels.h"
+#include "core/shapes.h"
 
 namespace nasnet::cuda {
 
 // ---- depthwise (w: [C, 1, kh, kw]) ----------------------------------------------------------------
 
 // y[idx], idx over [N, C, OH, OW]; taps in (i, j) order; relu_input applies max(x, 0) on read.
-NASNET_HD float depthwise_out_at(const cpu::ConvShape& s, const float* x, const float* w, const float* b, size_t idx,
+NASNET_HD float depthwise_out_at(const ConvShape& s, const float* x, const float* w, const float* b, size_t idx,
                                  bool relu_input) {
   int ow = idx % s.OW;
   int oh = (idx / s.OW) % s.OH;
@@ -42,7 +42,7 @@ NASNET_HD float depthwise_out_at(const cpu::ConvShape& s, const float* x, const 
 
 // dx[idx], idx over [N, C, H, W]: gathers the outputs whose tap (i, j) read this pixel, i.e.
 // oh*sh = h + pt - i*dh when that divides and lands inside, likewise ow.
-NASNET_HD float depthwise_dx_at(const cpu::ConvShape& s, const float* w, const float* dy, size_t idx) {
+NASNET_HD float depthwise_dx_at(const ConvShape& s, const float* w, const float* dy, size_t idx) {
   int ww = idx % s.W;
   int h = (idx / s.W) % s.H;
   size_t nc = idx / ((size_t)s.W * s.H);
@@ -67,7 +67,7 @@ NASNET_HD float depthwise_dx_at(const cpu::ConvShape& s, const float* w, const f
 }
 
 // One thread's share of dw[c, tap] = sum over (n, oh, ow) of dy * x: elements first, first+step, ...
-NASNET_HD double depthwise_dw_partial(const cpu::ConvShape& s, const float* x, const float* dy, int c, int tap,
+NASNET_HD double depthwise_dw_partial(const ConvShape& s, const float* x, const float* dy, int c, int tap,
                                       size_t first, size_t step) {
   const int i = tap / s.kw, j = tap % s.kw;
   const size_t ohw = (size_t)s.OH * s.OW;
@@ -95,7 +95,7 @@ NASNET_HD void pool_covering(int h, int pad, int k, int stride, int out, int* lo
 }
 
 // Average divisor: real input positions, or (count_include_pad) the window clipped to the padded extent.
-NASNET_HD int pool_avg_divisor(const cpu::PoolShape& s, int oh, int ow) {
+NASNET_HD int pool_avg_divisor(const PoolShape& s, int oh, int ow) {
   int h0 = oh * s.sh - s.pt, w0 = ow * s.sw - s.pl;
   int h1 = h0 + s.kh, w1 = w0 + s.kw;
   if (s.count_include_pad) {
@@ -108,7 +108,7 @@ NASNET_HD int pool_avg_divisor(const cpu::PoolShape& s, int oh, int ow) {
 
 // y and argmax (offset h*W + w in the plane, -1 when the window holds no input) of output idx.
 // Padded positions are ignored (ONNX); ties keep the first in (i, j) order.
-NASNET_HD void maxpool_out_at(const cpu::PoolShape& s, const float* x, size_t idx, float* y, int32_t* arg_out) {
+NASNET_HD void maxpool_out_at(const PoolShape& s, const float* x, size_t idx, float* y, int32_t* arg_out) {
   int ow = idx % s.OW, oh = (idx / s.OW) % s.OH;
   const float* xp = x + (idx / ((size_t)s.OW * s.OH)) * s.H * s.W;
   float best = -FLT_MAX;
@@ -131,7 +131,7 @@ NASNET_HD void maxpool_out_at(const cpu::PoolShape& s, const float* x, size_t id
 }
 
 // dx[idx], idx over [N, C, H, W]: dy of every covering window whose argmax is this pixel, in (oh, ow) order.
-NASNET_HD float maxpool_dx_at(const cpu::PoolShape& s, const int32_t* argmax, const float* dy, size_t idx) {
+NASNET_HD float maxpool_dx_at(const PoolShape& s, const int32_t* argmax, const float* dy, size_t idx) {
   int w = idx % s.W, h = (idx / s.W) % s.H;
   size_t plane = idx / ((size_t)s.W * s.H);
   const float* dyp = dy + plane * s.OH * s.OW;
@@ -147,7 +147,7 @@ NASNET_HD float maxpool_dx_at(const cpu::PoolShape& s, const int32_t* argmax, co
   return acc;
 }
 
-NASNET_HD float avgpool_out_at(const cpu::PoolShape& s, const float* x, size_t idx) {
+NASNET_HD float avgpool_out_at(const PoolShape& s, const float* x, size_t idx) {
   int ow = idx % s.OW, oh = (idx / s.OW) % s.OH;
   const float* xp = x + (idx / ((size_t)s.OW * s.OH)) * s.H * s.W;
   float acc = 0.f;
@@ -164,7 +164,7 @@ NASNET_HD float avgpool_out_at(const cpu::PoolShape& s, const float* x, size_t i
   return div > 0 ? acc / (float)div : 0.f;
 }
 
-NASNET_HD float avgpool_dx_at(const cpu::PoolShape& s, const float* dy, size_t idx) {
+NASNET_HD float avgpool_dx_at(const PoolShape& s, const float* dy, size_t idx) {
   int w = idx % s.W, h = (idx / s.W) % s.H;
   const float* dyp = dy + (idx / ((size_t)s.W * s.H)) * s.OH * s.OW;
   int oh0, oh1, ow0, ow1;

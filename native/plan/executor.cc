@@ -92,9 +92,9 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
       cpu::conv2d_forward(r.conv, x, Param(i, 0), r.params.size() > 1 ? Param(i, 1) : nullptr, y);
       break;
     case Op::kBatchNorm: {
-      cpu::BatchNormShape s{N, r.bn_c, r.bn_hw};
+      BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (IsFused(i)) {
-        const cpu::FusedConvBnShape& f = fused_[i].shape;
+        const FusedConvBnShape& f = fused_[i].shape;
         const float* w_dw = f.has_depthwise ? Param(i, 5) : nullptr;
         if (train) {
           cpu::fused_conv_bn_forward_train(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), node.epsilon,
@@ -201,14 +201,14 @@ void CompiledPlan::BackwardNode(int i, const int32_t* labels) {
       break;
     case Op::kBatchNorm:
       if (IsFused(i)) {
-        const cpu::FusedConvBnShape& f = fused_[i].shape;
+        const FusedConvBnShape& f = fused_[i].shape;
         const bool dw = f.has_depthwise;
         cpu::fused_conv_bn_backward(f, x, dw ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0), Aux(i, 3), Aux(i, 2),
                                     Aux(i, 0), Aux(i, 1), dy, GradDest(i, 0), dw ? PGrad(i, 5) : nullptr, PGrad(i, 4),
                                     PGrad(i, 0), PGrad(i, 1));
         break;
       }
-      cpu::batchnorm_backward(cpu::BatchNormShape{N, r.bn_c, r.bn_hw}, x, dy, Param(i, 0), Aux(i, 0), Aux(i, 1),
+      cpu::batchnorm_backward(BatchNormShape{N, r.bn_c, r.bn_hw}, x, dy, Param(i, 0), Aux(i, 0), Aux(i, 1),
                               GradDest(i, 0), PGrad(i, 0), PGrad(i, 1));
       break;
     case Op::kRelu: cpu::relu_backward(count, Value(t), dy, GradDest(i, 0)); break;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "cpu/kernels.h"
+#include "core/shapes.h"
 #include "plan/engine.h"
 
 namespace nasnet::ir {
@@ -79,8 +79,8 @@ struct Resolved {
   std::vector<int> in;       // tensor index of each input
   std::vector<int> params;   // index into Graph::params
   std::vector<int64_t> shape;  // output shape ([] for scalars)
-  cpu::ConvShape conv{};
-  cpu::PoolShape pool{};
+  ConvShape conv{};
+  PoolShape pool{};
   int bn_c = 0, bn_hw = 0;
   int slice_h0 = 0, slice_w0 = 0, slice_sh = 1, slice_sw = 1;
 };

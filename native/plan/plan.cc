@@ -145,10 +145,10 @@ void CompiledPlan::FuseChains() {
     ch.pw = producer(z, Op::kConv);
     if (ch.pw < 0 || readers[z] != 1) continue;
     const ir::Resolved& rp = R[ch.pw];
-    if (rp.params.size() != 1 || rp.conv.groups != 1 || !cpu::is_pointwise(rp.conv)) continue;
+    if (rp.params.size() != 1 || rp.conv.groups != 1 || !is_pointwise(rp.conv)) continue;
     int in = rp.in[0];
     const int d = producer(in, Op::kConv);
-    if (d >= 0 && readers[in] == 1 && R[d].params.size() == 1 && cpu::is_depthwise(R[d].conv)) {
+    if (d >= 0 && readers[in] == 1 && R[d].params.size() == 1 && is_depthwise(R[d].conv)) {
       ch.dw = d;
       in = R[d].in[0];
     }
@@ -169,8 +169,8 @@ void CompiledPlan::FuseChains() {
     else
       ch.relu = -1;
     const ir::Resolved& rp = R[ch.pw];
-    cpu::FusedConvBnShape& s = ch.shape;
-    const cpu::ConvShape& pw = rp.conv;
+    FusedConvBnShape& s = ch.shape;
+    const ConvShape& pw = rp.conv;
     s.N = pw.N;
     s.C = pw.C;
     s.K = pw.K;
@@ -359,7 +359,7 @@ Status CompiledPlan::Build(bool input_grad) {
         aux_buf_[i][0] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
         aux_buf_[i][1] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
         if (IsFused(i)) {
-          const cpu::FusedConvBnShape& s = fused_[i].shape;
+          const FusedConvBnShape& s = fused_[i].shape;
           const size_t plane = static_cast<size_t>(s.OH) * s.OW * static_cast<size_t>(s.N) * sizeof(float);
           aux_buf_[i][2] = add(plane * static_cast<size_t>(s.K), i, end);  // z
           if (s.has_depthwise) aux_buf_[i][3] = add(plane * static_cast<size_t>(s.C), i, end);  // t
@@ -477,9 +477,9 @@ std::string CompiledPlan::KindOf(int i) const {
   }
   switch (node.op) {
     case Op::kConv: {
-      const cpu::ConvShape& c = r.conv;
+      const ConvShape& c = r.conv;
       std::string k = "Conv ";
-      if (cpu::is_depthwise(c)) k += "depthwise ";
+      if (is_depthwise(c)) k += "depthwise ";
       else if (c.groups > 1) k += "grouped ";
       return k + window(c.kh, c.kw, c.sh, c.dh);
     }

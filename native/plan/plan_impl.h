@@ -87,7 +87,7 @@ class CompiledPlan : public Plan {
   // A chain fused into its BatchNormalization node (relu, dw: node indices or -1; pw: -1 = not fused).
   struct FusedChain {
     int relu = -1, dw = -1, pw = -1;
-    cpu::FusedConvBnShape shape{};
+    FusedConvBnShape shape{};
   };
 
   Status Build(bool input_grad);

@@ -131,7 +131,7 @@ Status InferShapes(const Graph& g, int batch, Shapes* out) {
           return c.Fail("kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " on input " + ShapeString(x) +
                         " gives an empty output");
         y = {x[0], K, oh, ow};
-        r.conv = cpu::ConvShape{static_cast<int>(x[0]), static_cast<int>(C), static_cast<int>(x[2]),
+        r.conv = ConvShape{static_cast<int>(x[0]), static_cast<int>(C), static_cast<int>(x[2]),
                                 static_cast<int>(x[3]), static_cast<int>(K), kh, kw, n.sh, n.sw, n.pt, n.pl, n.pb,
                                 n.pr, n.dh, n.dw, n.group, static_cast<int>(oh), static_cast<int>(ow)};
         break;
@@ -170,7 +170,7 @@ Status InferShapes(const Graph& g, int batch, Shapes* out) {
           return c.Fail("kernel " + std::to_string(n.kh) + "x" + std::to_string(n.kw) + " on input " +
                         ShapeString(x) + " gives an empty output");
         y = {x[0], x[1], oh, ow};
-        r.pool = cpu::PoolShape{static_cast<int>(x[0]), static_cast<int>(x[1]), static_cast<int>(x[2]),
+        r.pool = PoolShape{static_cast<int>(x[0]), static_cast<int>(x[1]), static_cast<int>(x[2]),
                                 static_cast<int>(x[3]), n.kh, n.kw, n.sh, n.sw, n.pt, n.pl, n.pb, n.pr,
                                 static_cast<int>(oh), static_cast<int>(ow), n.count_include_pad};
         break;
