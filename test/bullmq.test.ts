@@ -287,7 +287,7 @@ describe('nasnet worker / status / search --redis (CLI)', () => {
     expect(a.stderr).toBe("nasnet: --redis: expected a URL like redis://host:6379 but received 'http://x'\n");
     const b = cli('worker', '--redis', redis.url, '--backend', 'gpu');
     expect(b.status).toBe(1);
-    expect(b.stderr).toBe("nasnet: --backend: expected one of cpu, cuda, auto but received 'gpu'\n");
+    expect(b.stderr).toBe("nasnet: Expected one of 'cpu', 'cuda', 'auto' for --backend but received 'gpu'\n");
     const c = cli('worker');
     expect(c.status).not.toBe(0);
     expect(c.stderr).toContain("required option '--redis <url>' not specified");

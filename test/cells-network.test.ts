@@ -161,11 +161,11 @@ describe('options', () => {
       'Expected positive integer for cellsPerStack but received -3 of type number',
     );
     expect(() => buildNetwork(NASNET_A, { penultimate: 100 })).toThrow(
-      'Expected a multiple of 24 for penultimate (P = 24 F) but received 100',
+      'Expected a multiple of 24 (P = 24 F) for penultimate but received 100 of type number',
     );
     expect(() => buildNetwork(NASNET_A, { filters: 8, penultimate: 768 })).toThrow('filters 8 and penultimate 768 disagree');
-    expect(() => buildNetwork(NASNET_A, { denseDropoutKeep: 0 })).toThrow('Expected number in (0, 1] for denseDropoutKeep');
-    expect(() => buildNetwork(NASNET_A, { colour: 1 } as never)).toThrow("Unknown network option 'colour'");
+    expect(() => buildNetwork(NASNET_A, { denseDropoutKeep: 0 })).toThrow('Expected finite number in (0, 1] for denseDropoutKeep but received 0 of type number');
+    expect(() => buildNetwork(NASNET_A, { colour: 1 } as never)).toThrow("Unknown key 'colour' in network options (known: stem, ");
     expect(() => buildNetwork(NASNET_A, { stem: 'mnist' } as never)).toThrow(ValidationError);
   });
 

@@ -66,7 +66,7 @@ describe('nasnet CLI', () => {
   it('rejects bad options with the option named', () => {
     const r = nasnet('search', '--strategy', 'genetic');
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("nasnet: --strategy: expected one of ppo, reinforce, random, evolution but received 'genetic'\n");
+    expect(r.stderr).toBe("nasnet: Expected one of 'ppo', 'reinforce', 'random', 'evolution' for --strategy but received 'genetic'\n");
     const n = nasnet('train', '--n', 'two');
     expect(n.stderr).toContain("Expected integer for --n but received 'two'");
   });

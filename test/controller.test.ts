@@ -179,9 +179,9 @@ describe('LstmController', () => {
 
   it('rejects bad options and decisions with the field named', () => {
     expect(() => new LstmController({ hiddenSize: 0 })).toThrow(
-      'LstmController: expected a positive integer for hiddenSize but received 0 of type number',
+      'LstmController: expected positive integer for hiddenSize but received 0 of type number',
     );
-    expect(() => new LstmController({ temperature: -1 })).toThrow('positive finite number for temperature');
+    expect(() => new LstmController({ temperature: -1 })).toThrow('LstmController: expected finite number > 0 for temperature but received -1 of type number');
     const ctl = new LstmController({ hiddenSize: 4, blocks: 2 });
     expect(() => ctl.logProbAndEntropy([1, 2, 3])).toThrow('expected 20 integers for 2 blocks but received 3');
     expect(() => ctl.objectiveGradient([], new Float64Array(3))).toThrow('expected a grad buffer of length');
@@ -278,6 +278,6 @@ describe('Adam and the baseline', () => {
     expect(b.advantage(0.5)).toBe(0);
     expect(b.advantage(0.7)).toBeCloseTo(0.2, 12);
     expect(b.value).toBeCloseTo(0.95 * 0.5 + 0.05 * 0.7, 12);
-    expect(() => new EmaBaseline(1)).toThrow('EmaBaseline: expected decay in [0, 1) but received 1');
+    expect(() => new EmaBaseline(1)).toThrow('EmaBaseline: expected finite number in [0, 1) for decay but received 1 of type number');
   });
 });

@@ -149,7 +149,7 @@ describe('the paper split', () => {
     expect([...a.validation.subarray(0, 5)]).toEqual([3, 5, 8, 12, 16]);
     const other = splitTrainValidation(labels, 10, 5000, 1);
     expect([...other.validation.subarray(0, 50)]).not.toEqual([...a.validation.subarray(0, 50)]);
-    expect(() => splitTrainValidation(labels, 10, 50000)).toThrow('Expected an integer validationSize in [0, 50000) but received 50000');
+    expect(() => splitTrainValidation(labels, 10, 50000)).toThrow('Expected integer in [0, 50000) for validationSize but received 50000 of type number');
   });
 });
 

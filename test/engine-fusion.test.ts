@@ -75,7 +75,7 @@ describe('plan-level fusion on NASNet-A', () => {
       ValidationError,
     );
     expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
-      /fuse must be a boolean/,
+      'Expected boolean for fuse but received "yes" of type string',
     );
   });
 });

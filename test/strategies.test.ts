@@ -119,32 +119,32 @@ describe('strategies: errors', () => {
       expect(() => s.observe([observe(p), observe(p)])).toThrow('results[1].id 0 is not a pending proposal');
       s.observe([observe(q), observe(p)]);
       expect(() => s.observe([observe(p)])).toThrow('is not a pending proposal');
-      expect(() => s.propose(0)).toThrow(`${name}.propose: expected an integer >= 1 for k but received 0 of type number`);
+      expect(() => s.propose(0)).toThrow(`${name}.propose: expected positive integer for k but received 0 of type number`);
     }
   });
 
   it('rejects bad names, options and states', () => {
     expect(() => createStrategy('annealing' as StrategyName)).toThrow(
-      "createStrategy: expected one of ppo, reinforce, random, evolution for name but received 'annealing'",
+      'createStrategy: expected one of \'ppo\', \'reinforce\', \'random\', \'evolution\' for name but received "annealing" of type string',
     );
     expect(() => createStrategy('ppo', { learningRate: -1 })).toThrow(
-      'ppo: expected a finite number in (0, ∞) for learningRate but received -1 of type number',
+      'ppo: expected finite number > 0 for learningRate but received -1 of type number',
     );
     expect(() => createStrategy('ppo', { controller: { hiddenSize: 2.5 } })).toThrow(
-      'ppo: LstmController: expected a positive integer for hiddenSize but received 2.5',
+      'ppo: LstmController: expected positive integer for hiddenSize but received 2.5 of type number',
     );
     expect(() => createStrategy('evolution', { populationSize: 1 })).toThrow(
-      'evolution: expected an integer >= 2 for populationSize but received 1 of type number',
+      'evolution: expected integer >= 2 for populationSize but received 1 of type number',
     );
-    expect(() => createStrategy('evolution', { mutations: [] })).toThrow('expected mutations to be a non-empty list');
+    expect(() => createStrategy('evolution', { mutations: [] })).toThrow("evolution: expected a non-empty list of distinct 'input', 'op', 'combine' for mutations but received [] (an array)");
     const ppo = createStrategy('ppo', smallOptions('ppo'));
     const evo = createStrategy('evolution', smallOptions('evolution'));
-    expect(() => ppo.load(evo.state())).toThrow("ppo.load: expected state.name 'ppo' but received \"evolution\"");
+    expect(() => ppo.load(evo.state())).toThrow('ppo.load: expected \'ppo\' for state.name but received "evolution" of type string');
     const st = ppo.state() as PolicyGradientState;
     expect(() => ppo.load({ ...st, params: st.params.slice(1) })).toThrow(
       `ppo.load: expected state.params to hold ${st.params.length} numbers but received ${st.params.length - 1}`,
     );
-    expect(() => restoreStrategy({ name: 'sgd' } as never)).toThrow('restoreStrategy: expected state.name to be one of');
+    expect(() => restoreStrategy({ name: 'sgd' } as never)).toThrow("restoreStrategy: expected one of 'ppo', 'reinforce', 'random', 'evolution' for state.name but received \"sgd\" of type string");
     const bad = { ...evo.state(), population: [{ id: 0, decisions: [1, 2], reward: 1 }] };
     expect(() => evo.load(bad as never)).toThrow('evolution.load: state.population[0]: decisions: expected 30 integers');
   });

@@ -22,6 +22,7 @@
  */
 import { ValidationError } from '../errors.js';
 import { IR_VERSION, type IrGraph } from '../ir/types.js';
+import { checkBoolean, checkChoice, checkInteger, checkNumber, checkObject, invalid, received } from '../util/check.js';
 import { buildCell } from './cell.js';
 import { type BnConfig, batchNorm, conv, IrEmitter, pool, relu, type TensorRef } from './emit.js';
 import { validateGenotype } from './genotype.js';
@@ -175,27 +176,6 @@ const IMAGENET_DEFAULTS: ResolvedNetworkOptions = {
   bnMomentum: 0.9997,
 };
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new ValidationError(`Expected positive integer for ${name} but received ${String(v)} of type ${typeof v}`);
-  }
-  return v;
-}
-
-function inRange(name: string, v: unknown, lo: number, hi: number, loOpen: boolean): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || (loOpen ? v <= lo : v < lo) || v > hi) {
-    throw new ValidationError(
-      `Expected number in ${loOpen ? '(' : '['}${lo}, ${hi}] for ${name} but received ${String(v)} of type ${typeof v}`,
-    );
-  }
-  return v;
-}
-
-function bool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new ValidationError(`Expected boolean for ${name} but received ${String(v)} of type ${typeof v}`);
-  return v;
-}
-
 /**
  * Applies defaults and checks every option.
  * @param options partial options
@@ -203,47 +183,39 @@ function bool(name: string, v: unknown): boolean {
  * @example resolveNetworkOptions({ penultimate: 768 }).filters // 32
  */
 export function resolveNetworkOptions(options: NetworkOptions = {}): ResolvedNetworkOptions {
-  const known = new Set([...Object.keys(CIFAR_DEFAULTS), 'penultimate']);
-  for (const k of Object.keys(options)) {
-    if (!known.has(k)) throw new ValidationError(`Unknown network option '${k}' (known: ${[...known].join(', ')})`);
-  }
+  checkObject(options, 'network options', { known: [...Object.keys(CIFAR_DEFAULTS), 'penultimate'] });
   const defaults = options.stem === 'imagenet' ? IMAGENET_DEFAULTS : CIFAR_DEFAULTS;
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedNetworkOptions & {
     penultimate?: number;
   };
-  if (o.stem !== 'cifar' && o.stem !== 'imagenet') {
-    throw new ValidationError(`Expected 'cifar' or 'imagenet' for stem but received ${String(o.stem)}`);
-  }
   if (options.penultimate !== undefined) {
-    const p = positiveInt('penultimate', options.penultimate);
-    if (p % 24 !== 0) throw new ValidationError(`Expected a multiple of 24 for penultimate (P = 24 F) but received ${p}`);
+    const p = checkInteger(options.penultimate, 'penultimate');
+    if (p % 24 !== 0) throw invalid('penultimate', 'a multiple of 24 (P = 24 F)', received(p));
     if (options.filters !== undefined && options.filters * 24 !== p) {
       throw new ValidationError(`filters ${options.filters} and penultimate ${p} disagree (penultimate = 24 * filters)`);
     }
     o.filters = p / 24;
   }
   const size = typeof o.inputSize === 'number' ? [o.inputSize, o.inputSize] : o.inputSize;
-  if (!Array.isArray(size) || size.length !== 2) {
-    throw new ValidationError(`Expected a number or [height, width] for inputSize but received ${String(o.inputSize)}`);
-  }
+  if (!Array.isArray(size) || size.length !== 2) throw invalid('inputSize', 'a number or [height, width]', received(o.inputSize));
   const resolved: ResolvedNetworkOptions = {
-    stem: o.stem,
-    cellsPerStack: positiveInt('cellsPerStack', o.cellsPerStack),
-    filters: positiveInt('filters', o.filters),
-    stemMultiplier: inRange('stemMultiplier', o.stemMultiplier, 0, 64, true),
-    numClasses: positiveInt('numClasses', o.numClasses),
-    inputSize: [positiveInt('inputSize[0]', size[0]), positiveInt('inputSize[1]', size[1])],
-    inputChannels: positiveInt('inputChannels', o.inputChannels),
-    auxHead: bool('auxHead', o.auxHead),
-    auxWeight: inRange('auxWeight', o.auxWeight, 0, 1e6, false),
-    denseDropoutKeep: inRange('denseDropoutKeep', o.denseDropoutKeep, 0, 1, true),
-    labelSmoothing: inRange('labelSmoothing', o.labelSmoothing, 0, 1, false),
-    skipReductionLayerInput: bool('skipReductionLayerInput', o.skipReductionLayerInput),
-    dropPath: bool('dropPath', o.dropPath),
-    filterScalingRate: inRange('filterScalingRate', o.filterScalingRate, 0, 16, true),
-    reductions: positiveInt('reductions', o.reductions),
-    bnEpsilon: inRange('bnEpsilon', o.bnEpsilon, 0, 1, true),
-    bnMomentum: inRange('bnMomentum', o.bnMomentum, 0, 1, false),
+    stem: checkChoice(o.stem, 'stem', ['cifar', 'imagenet'] as const),
+    cellsPerStack: checkInteger(o.cellsPerStack, 'cellsPerStack'),
+    filters: checkInteger(o.filters, 'filters'),
+    stemMultiplier: checkNumber(o.stemMultiplier, 'stemMultiplier', { min: 0, max: 64, minOpen: true }),
+    numClasses: checkInteger(o.numClasses, 'numClasses'),
+    inputSize: [checkInteger(size[0], 'inputSize[0]'), checkInteger(size[1], 'inputSize[1]')],
+    inputChannels: checkInteger(o.inputChannels, 'inputChannels'),
+    auxHead: checkBoolean(o.auxHead, 'auxHead'),
+    auxWeight: checkNumber(o.auxWeight, 'auxWeight', { min: 0, max: 1e6 }),
+    denseDropoutKeep: checkNumber(o.denseDropoutKeep, 'denseDropoutKeep', { min: 0, max: 1, minOpen: true }),
+    labelSmoothing: checkNumber(o.labelSmoothing, 'labelSmoothing', { min: 0, max: 1 }),
+    skipReductionLayerInput: checkBoolean(o.skipReductionLayerInput, 'skipReductionLayerInput'),
+    dropPath: checkBoolean(o.dropPath, 'dropPath'),
+    filterScalingRate: checkNumber(o.filterScalingRate, 'filterScalingRate', { min: 0, max: 16, minOpen: true }),
+    reductions: checkInteger(o.reductions, 'reductions'),
+    bnEpsilon: checkNumber(o.bnEpsilon, 'bnEpsilon', { min: 0, max: 1, minOpen: true }),
+    bnMomentum: checkNumber(o.bnMomentum, 'bnMomentum', { min: 0, max: 1 }),
   };
   return resolved;
 }

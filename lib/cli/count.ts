@@ -3,8 +3,8 @@ import { countGenotype } from '../cells/counts.js';
 import { NASNET_A } from '../cells/genotypes.js';
 import type { NetworkOptions } from '../cells/network.js';
 import { PRESET_NAMES, presetOptions } from '../cells/presets.js';
-import { ValidationError } from '../errors.js';
-import { intArg, resolveGenotypeArg } from './genotype-arg.js';
+import { choiceArg, intArg } from '../util/check.js';
+import { resolveGenotypeArg } from './genotype-arg.js';
 
 interface CountOpts {
   preset?: string;
@@ -35,11 +35,8 @@ export function registerCount(program: Command): void {
       if (o.preset) {
         options = presetOptions(o.preset, {});
       } else {
-        const d = (o.dataset ?? 'cifar').toLowerCase();
+        const d = choiceArg((o.dataset ?? 'cifar').toLowerCase(), '--dataset', ['cifar', 'cifar10', 'cifar100', 'imagenet'] as const);
         const imagenet = d === 'imagenet';
-        if (!imagenet && !['cifar', 'cifar10', 'cifar100'].includes(d)) {
-          throw new ValidationError(`--dataset: expected 'cifar' or 'imagenet' but received '${o.dataset}'`);
-        }
         options = imagenet
           ? { stem: 'imagenet', stemMultiplier: 1, numClasses: 1000, inputSize: 224 }
           : { stem: 'cifar', numClasses: d === 'cifar100' ? 100 : 10, inputSize: 32 };

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { drawCell } from '../cells/draw.js';
-import { ValidationError } from '../errors.js';
+import { choiceArg } from '../util/check.js';
 import { resolveGenotypeArg } from './genotype-arg.js';
 
 /** Registers `nasnet draw`. */
@@ -13,10 +13,7 @@ export function registerDraw(program: Command): void {
     .option('--cell <kind>', 'normal or reduction', 'normal')
     .option('--out <file>', 'write the SVG here (default: standard output)')
     .action((o: { genotype: string; cell: string; out?: string }) => {
-      if (o.cell !== 'normal' && o.cell !== 'reduction') {
-        throw new ValidationError(`--cell: expected 'normal' or 'reduction' but received '${o.cell}'`);
-      }
-      const svg = drawCell(resolveGenotypeArg(o.genotype), o.cell);
+      const svg = drawCell(resolveGenotypeArg(o.genotype), choiceArg(o.cell, '--cell', ['normal', 'reduction'] as const));
       if (o.out) writeFileSync(o.out, svg);
       else process.stdout.write(`${svg}\n`);
     });

@@ -35,21 +35,3 @@ export function resolveGenotypeArg(arg: string): Genotype {
     throw new ValidationError(`${where}: ${(err as Error).message}`);
   }
 }
-
-/** Parses an integer option, naming it in the error. */
-export function intArg(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new ValidationError(`Expected integer for ${name} but received '${v}'`);
-    return n;
-  };
-}
-
-/** Parses a number option, naming it in the error. */
-export function numArg(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new ValidationError(`Expected number for ${name} but received '${v}'`);
-    return n;
-  };
-}

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
-import { ValidationError } from '../errors.js';
+import { STRATEGY_NAMES } from '../controller/strategy.js';
 import { searchCells, topTable } from '../search/search.js';
-import { intArg, numArg } from './genotype-arg.js';
+import { choiceArg, intArg, numArg } from '../util/check.js';
 
 interface SearchCli {
   dataset: string;
@@ -55,14 +54,12 @@ export function registerSearch(program: Command): void {
     .option('--redis <url>', 'train children on `nasnet worker` machines through this Redis (BullMQ), e.g. redis://10.0.0.5:6379')
     .option('--queue <name>', 'BullMQ queue name (with --redis)', 'nasnet')
     .action(async (o: SearchCli) => {
-      if (!STRATEGY_NAMES.includes(o.strategy as StrategyName)) {
-        throw new ValidationError(`--strategy: expected one of ${STRATEGY_NAMES.join(', ')} but received '${o.strategy}'`);
-      }
+      const strategy = choiceArg(o.strategy, '--strategy', STRATEGY_NAMES);
       const constraints = o.maxParams !== undefined || o.maxMultAdds !== undefined ? { maxParams: o.maxParams, maxMultAdds: o.maxMultAdds } : undefined;
       const r = await searchCells({
         dataset: o.dataset,
         dataDir: o.data,
-        strategy: o.strategy as StrategyName,
+        strategy,
         children: o.children,
         blocks: o.blocks,
         proxy: {

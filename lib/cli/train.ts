@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { NASNET_A } from '../cells/genotypes.js';
 import { writeOnnx } from '../onnx/export.js';
 import { train } from '../train/train.js';
-import { intArg, numArg, resolveGenotypeArg } from './genotype-arg.js';
+import { intArg, numArg } from '../util/check.js';
+import { resolveGenotypeArg } from './genotype-arg.js';
 
 interface TrainCli {
   genotype?: string;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
 import { startWorker } from '../search/worker.js';
-import { intArg } from './genotype-arg.js';
+import { choiceArg, intArg } from '../util/check.js';
 
 interface WorkerCli {
   redis: string;
@@ -34,14 +33,11 @@ export function registerWorker(program: Command): void {
     .option('--stalled-interval-ms <ms>', 'how often to look for children of dead workers', intArg('--stalled-interval-ms'), 15_000)
     .option('--max-stalled <k>', 'retries of a child whose worker died, before it is recorded as failed', intArg('--max-stalled'), 2)
     .action(async (o: WorkerCli) => {
-      if (!BACKENDS.includes(o.backend as (typeof BACKENDS)[number])) {
-        throw new ValidationError(`--backend: expected one of ${BACKENDS.join(', ')} but received '${o.backend}'`);
-      }
       const worker = await startWorker({
         redis: o.redis,
         queue: o.queue,
         concurrency: o.concurrency,
-        backend: o.backend as (typeof BACKENDS)[number],
+        backend: choiceArg(o.backend, '--backend', BACKENDS),
         dataDir: o.data,
         name: o.name,
         threadsPerChild: o.threads,

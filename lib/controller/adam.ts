@@ -2,6 +2,7 @@
  * Adam (Kingma and Ba, 2015) over one flat Float64Array of parameters, with an exact save/restore.
  */
 import { ValidationError } from '../errors.js';
+import { checkInteger, checkNumber } from '../util/check.js';
 
 /** Adam hyperparameters. */
 export interface AdamOptions {
@@ -20,16 +21,6 @@ export interface AdamState {
   step: number;
   m: number[];
   v: number[];
-}
-
-function checkRange(v: number, field: string, lo: number, hi: number, loOpen: boolean): number {
-  const okLo = loOpen ? v > lo : v >= lo;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !okLo || v >= hi) {
-    throw new ValidationError(
-      `Adam: expected ${field} in ${loOpen ? '(' : '['}${lo}, ${hi}) but received ${String(v)}`,
-    );
-  }
-  return v;
 }
 
 /**
@@ -53,13 +44,12 @@ export class Adam {
    * @param options - {@link AdamOptions}.
    */
   constructor(size: number, options: AdamOptions = {}) {
-    if (!Number.isInteger(size) || size < 0) {
-      throw new ValidationError(`Adam: expected a non-negative integer size but received ${String(size)}`);
-    }
-    this.learningRate = checkRange(options.learningRate ?? 0.00035, 'learningRate', 0, Number.POSITIVE_INFINITY, true);
-    this.beta1 = checkRange(options.beta1 ?? 0.9, 'beta1', 0, 1, false);
-    this.beta2 = checkRange(options.beta2 ?? 0.999, 'beta2', 0, 1, false);
-    this.epsilon = checkRange(options.epsilon ?? 1e-8, 'epsilon', 0, Number.POSITIVE_INFINITY, true);
+    const where = 'Adam';
+    checkInteger(size, 'size', { min: 0, where });
+    this.learningRate = checkNumber(options.learningRate ?? 0.00035, 'learningRate', { min: 0, minOpen: true, where });
+    this.beta1 = checkNumber(options.beta1 ?? 0.9, 'beta1', { min: 0, max: 1, maxOpen: true, where });
+    this.beta2 = checkNumber(options.beta2 ?? 0.999, 'beta2', { min: 0, max: 1, maxOpen: true, where });
+    this.epsilon = checkNumber(options.epsilon ?? 1e-8, 'epsilon', { min: 0, minOpen: true, where });
     this.m = new Float64Array(size);
     this.v = new Float64Array(size);
   }

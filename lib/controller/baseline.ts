@@ -1,7 +1,7 @@
 /**
  * Exponential moving-average reward baseline, as in the NASNet and ENAS controllers.
  */
-import { ValidationError } from '../errors.js';
+import { checkNumber } from '../util/check.js';
 
 /**
  * Moving average b ← decay · b + (1 − decay) · r. It starts at the first reward it sees, so the first
@@ -20,10 +20,7 @@ export class EmaBaseline {
    * @param decay - weight of the old value, in [0, 1); default 0.95.
    */
   constructor(decay = 0.95) {
-    if (!Number.isFinite(decay) || decay < 0 || decay >= 1) {
-      throw new ValidationError(`EmaBaseline: expected decay in [0, 1) but received ${String(decay)}`);
-    }
-    this.decay = decay;
+    this.decay = checkNumber(decay, 'decay', { min: 0, max: 1, maxOpen: true, where: 'EmaBaseline' });
   }
 
   /** The current baseline; `null` before the first reward. */
@@ -51,9 +48,6 @@ export class EmaBaseline {
    * @param value - a finite number, or null for "no reward seen yet".
    */
   load(value: number | null): void {
-    if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
-      throw new ValidationError(`EmaBaseline.load: expected a finite number or null but received ${String(value)}`);
-    }
-    this.b = value;
+    this.b = value === null ? null : checkNumber(value, 'value', { where: 'EmaBaseline.load' });
   }
 }

@@ -10,6 +10,7 @@
 import type { BlockGenotype, CellGenotype, Genotype } from '../cells/genotype-types.js';
 import { CELL_INPUTS, COMBINE_METHODS, DEFAULT_BLOCKS, type OpName, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
+import { checkInteger } from '../util/check.js';
 import type { Rng } from './rng.js';
 
 /** What a decision chooses. */
@@ -36,19 +37,13 @@ export interface DecisionStep {
   readonly choices: number;
 }
 
-function checkBlocks(blocks: number, where: string): void {
-  if (!Number.isInteger(blocks) || blocks < 1) {
-    throw new ValidationError(`${where}: expected a positive integer for blocks but received ${String(blocks)}`);
-  }
-}
-
 /**
  * The decision sequence for cells of `blocks` blocks: 2 · 5 · blocks steps.
  * @param blocks - blocks per cell B; default {@link DEFAULT_BLOCKS} (5).
  * @example decisionSteps(5).length; // 50
  */
 export function decisionSteps(blocks: number = DEFAULT_BLOCKS): DecisionStep[] {
-  checkBlocks(blocks, 'decisionSteps');
+  checkInteger(blocks, 'blocks', { where: 'decisionSteps' });
   const steps: DecisionStep[] = [];
   for (const cell of CELL_TYPES) {
     for (let block = 0; block < blocks; block++) {
@@ -116,7 +111,7 @@ export function decisionsToGenotype(decisions: ArrayLike<number>, blocks: number
  * @throws ValidationError when an input, op or combine is outside the search space.
  */
 export function genotypeToDecisions(genotype: Genotype, blocks: number = genotype.normal.blocks.length): number[] {
-  checkBlocks(blocks, 'genotypeToDecisions');
+  checkInteger(blocks, 'blocks', { where: 'genotypeToDecisions' });
   const out: number[] = [];
   for (const cellType of CELL_TYPES) {
     const cell = genotype[cellType];

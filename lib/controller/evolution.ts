@@ -5,7 +5,7 @@
  */
 import { CELL_INPUTS, COMBINE_METHODS, DEFAULT_BLOCKS, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
-import { checkInteger } from './check.js';
+import { checkInteger, invalid, received } from '../util/check.js';
 import { DECISIONS_PER_BLOCK, decisionsToGenotype, randomDecisions } from './decisions.js';
 import { type PendingEntry, takePending } from './pending.js';
 import { Rng, type RngState } from './rng.js';
@@ -76,15 +76,13 @@ function resolveConfig(where: string, o: EvolutionOptions): EvolutionConfig {
     mutations.some((m) => !MUTATION_KINDS.includes(m)) ||
     new Set(mutations).size !== mutations.length
   ) {
-    throw new ValidationError(
-      `${where}: expected mutations to be a non-empty list of distinct 'input', 'op', 'combine' but received ${JSON.stringify(mutations)}`,
-    );
+    throw invalid('mutations', "a non-empty list of distinct 'input', 'op', 'combine'", received(mutations), where);
   }
   return {
-    seed: checkInteger(where, 'seed', o.seed ?? 0, Number.MIN_SAFE_INTEGER),
-    blocks: checkInteger(where, 'blocks', o.blocks ?? DEFAULT_BLOCKS),
-    populationSize: checkInteger(where, 'populationSize', o.populationSize ?? 64, 2),
-    sampleSize: checkInteger(where, 'sampleSize', o.sampleSize ?? 16, 1),
+    seed: checkInteger(o.seed ?? 0, 'seed', { min: Number.MIN_SAFE_INTEGER, where }),
+    blocks: checkInteger(o.blocks ?? DEFAULT_BLOCKS, 'blocks', { where }),
+    populationSize: checkInteger(o.populationSize ?? 64, 'populationSize', { min: 2, where }),
+    sampleSize: checkInteger(o.sampleSize ?? 16, 'sampleSize', { where }),
     mutations: [...mutations],
   };
 }
@@ -159,7 +157,7 @@ export class EvolutionStrategy implements SearchStrategy {
    * @param k - number of children, a positive integer.
    */
   propose(k: number): Proposal[] {
-    checkInteger('evolution.propose', 'k', k);
+    checkInteger(k, 'k', { where: 'evolution.propose' });
     const { blocks, populationSize, sampleSize, mutations } = this.config;
     const out: Proposal[] = [];
     for (let i = 0; i < k; i++) {
@@ -221,7 +219,7 @@ export class EvolutionStrategy implements SearchStrategy {
         `evolution.load: state.population has ${state.population.length} members, more than populationSize ${config.populationSize}`,
       );
     }
-    const observed = checkInteger('evolution.load', 'observed', state.observed, 0);
+    const observed = checkInteger(state.observed, 'observed', { min: 0, where: 'evolution.load' });
     const rng = new Rng(0);
     rng.load(state.rng);
     this.config = config;

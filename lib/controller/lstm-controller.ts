@@ -16,6 +16,7 @@
 import type { Genotype } from '../cells/genotype-types.js';
 import { COMBINE_METHODS, DEFAULT_BLOCKS, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
+import { checkInteger, checkNumber } from '../util/check.js';
 import { checkDecisions, type DecisionKind, decisionSteps, decisionsToGenotype } from './decisions.js';
 import { Rng } from './rng.js';
 
@@ -72,44 +73,21 @@ export interface ObjectiveTerm {
   entropyWeight: number;
 }
 
-function positiveInt(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new ValidationError(
-      `LstmController: expected a positive integer for ${field} but received ${String(v)} of type ${typeof v}`,
-    );
-  }
-  return v;
-}
-
-function positiveNumber(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ValidationError(
-      `LstmController: expected a positive finite number for ${field} but received ${String(v)} of type ${typeof v}`,
-    );
-  }
-  return v;
-}
-
 /**
  * Resolve and check controller options.
  * @param options - see {@link LstmControllerOptions}.
  * @example resolveControllerOptions({ hiddenSize: 32 }).blocks; // 5
  */
 export function resolveControllerOptions(options: LstmControllerOptions = {}): LstmControllerConfig {
-  const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed)) {
-    throw new ValidationError(`LstmController: expected an integer for seed but received ${String(seed)}`);
-  }
+  const where = 'LstmController';
+  const positive = { min: 0, minOpen: true, where };
   return {
-    blocks: positiveInt(options.blocks ?? DEFAULT_BLOCKS, 'blocks'),
-    hiddenSize: positiveInt(options.hiddenSize ?? 100, 'hiddenSize'),
-    initRange: positiveNumber(options.initRange ?? 0.1, 'initRange'),
-    temperature: positiveNumber(options.temperature ?? 1, 'temperature'),
-    tanhConstant:
-      options.tanhConstant === undefined || options.tanhConstant === null
-        ? null
-        : positiveNumber(options.tanhConstant, 'tanhConstant'),
-    seed,
+    blocks: checkInteger(options.blocks ?? DEFAULT_BLOCKS, 'blocks', { where }),
+    hiddenSize: checkInteger(options.hiddenSize ?? 100, 'hiddenSize', { where }),
+    initRange: checkNumber(options.initRange ?? 0.1, 'initRange', positive),
+    temperature: checkNumber(options.temperature ?? 1, 'temperature', positive),
+    tanhConstant: options.tanhConstant === undefined || options.tanhConstant === null ? null : checkNumber(options.tanhConstant, 'tanhConstant', positive),
+    seed: checkInteger(options.seed ?? 0, 'seed', { min: Number.MIN_SAFE_INTEGER, where }),
   };
 }
 

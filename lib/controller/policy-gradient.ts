@@ -13,9 +13,9 @@
  */
 import { DEFAULT_BLOCKS } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
+import { checkInteger, checkNumber } from '../util/check.js';
 import { Adam, type AdamState } from './adam.js';
 import { EmaBaseline } from './baseline.js';
-import { checkInteger, checkNumber } from './check.js';
 import { LstmController, type LstmControllerConfig, resolveControllerOptions } from './lstm-controller.js';
 import { type PendingEntry, takePending } from './pending.js';
 import { Rng, type RngState } from './rng.js';
@@ -102,7 +102,7 @@ export interface PolicyGradientUpdateInfo {
 }
 
 function resolveConfig(where: string, o: PolicyGradientOptions): PolicyGradientConfig {
-  const seed = checkInteger(where, 'seed', o.seed ?? 0, Number.MIN_SAFE_INTEGER);
+  const seed = checkInteger(o.seed ?? 0, 'seed', { min: Number.MIN_SAFE_INTEGER, where });
   const c = o.controller ?? {};
   let controller: LstmControllerConfig;
   try {
@@ -120,12 +120,12 @@ function resolveConfig(where: string, o: PolicyGradientOptions): PolicyGradientC
   return {
     seed,
     controller,
-    learningRate: checkNumber(where, 'learningRate', o.learningRate ?? 0.00035, 0, Number.POSITIVE_INFINITY, true),
-    entropyWeight: checkNumber(where, 'entropyWeight', o.entropyWeight ?? 0.00001, 0),
-    baselineDecay: checkNumber(where, 'baselineDecay', o.baselineDecay ?? 0.95, 0, 0.999999),
-    updateEvery: checkInteger(where, 'updateEvery', o.updateEvery ?? 20),
-    clipEpsilon: checkNumber(where, 'clipEpsilon', o.clipEpsilon ?? 0.2, 0, 1, true),
-    epochs: checkInteger(where, 'epochs', o.epochs ?? 4),
+    learningRate: checkNumber(o.learningRate ?? 0.00035, 'learningRate', { min: 0, minOpen: true, where }),
+    entropyWeight: checkNumber(o.entropyWeight ?? 0.00001, 'entropyWeight', { min: 0, where }),
+    baselineDecay: checkNumber(o.baselineDecay ?? 0.95, 'baselineDecay', { min: 0, max: 0.999999, where }),
+    updateEvery: checkInteger(o.updateEvery ?? 20, 'updateEvery', { where }),
+    clipEpsilon: checkNumber(o.clipEpsilon ?? 0.2, 'clipEpsilon', { min: 0, max: 1, minOpen: true, where }),
+    epochs: checkInteger(o.epochs ?? 4, 'epochs', { where }),
   };
 }
 
@@ -192,7 +192,7 @@ export class PolicyGradientStrategy implements SearchStrategy {
    * @param k - a positive integer.
    */
   propose(k: number): Proposal[] {
-    checkInteger(`${this.name}.propose`, 'k', k);
+    checkInteger(k, 'k', { where: `${this.name}.propose` });
     const out: Proposal[] = [];
     for (let i = 0; i < k; i++) {
       const s = this.controller.sample(this.rng);
@@ -315,8 +315,8 @@ export class PolicyGradientStrategy implements SearchStrategy {
     baseline.load(state.baseline);
     const rng = new Rng(0);
     rng.load(state.rng);
-    const observed = checkInteger(where, 'observed', state.observed, 0);
-    const updates = checkInteger(where, 'updates', state.updates, 0);
+    const observed = checkInteger(state.observed, 'observed', { min: 0, where });
+    const updates = checkInteger(state.updates, 'updates', { min: 0, where });
     this.config = config;
     this.controller = controller;
     this.adam = adam;

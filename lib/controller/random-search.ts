@@ -3,7 +3,7 @@
  * restrictions as the controller's). The baseline every other strategy must beat.
  */
 import { DEFAULT_BLOCKS } from '../cells/space.js';
-import { checkInteger } from './check.js';
+import { checkInteger } from '../util/check.js';
 import { decisionsToGenotype, randomDecisions } from './decisions.js';
 import { type PendingEntry, takePending } from './pending.js';
 import { Rng, type RngState } from './rng.js';
@@ -54,8 +54,8 @@ export class RandomSearchStrategy implements SearchStrategy {
    */
   constructor(options: RandomSearchOptions = {}) {
     this.config = {
-      seed: checkInteger('random', 'seed', options.seed ?? 0, Number.MIN_SAFE_INTEGER),
-      blocks: checkInteger('random', 'blocks', options.blocks ?? DEFAULT_BLOCKS),
+      seed: checkInteger(options.seed ?? 0, 'seed', { min: Number.MIN_SAFE_INTEGER, where: 'random' }),
+      blocks: checkInteger(options.blocks ?? DEFAULT_BLOCKS, 'blocks', { where: 'random' }),
     };
     this.rng = new Rng(this.config.seed);
   }
@@ -69,7 +69,7 @@ export class RandomSearchStrategy implements SearchStrategy {
    * @param k - number of children, a positive integer.
    */
   propose(k: number): Proposal[] {
-    checkInteger('random.propose', 'k', k);
+    checkInteger(k, 'k', { where: 'random.propose' });
     const out: Proposal[] = [];
     for (let i = 0; i < k; i++) {
       const decisions = randomDecisions(this.rng, this.config.blocks);
@@ -105,11 +105,11 @@ export class RandomSearchStrategy implements SearchStrategy {
   load(state: RandomSearchState): void {
     checkStateHeader('random.load', state, 'random', 1);
     const config: RandomSearchConfig = {
-      seed: checkInteger('random.load', 'config.seed', state.config.seed, Number.MIN_SAFE_INTEGER),
-      blocks: checkInteger('random.load', 'config.blocks', state.config.blocks),
+      seed: checkInteger(state.config.seed, 'config.seed', { min: Number.MIN_SAFE_INTEGER, where: 'random.load' }),
+      blocks: checkInteger(state.config.blocks, 'config.blocks', { where: 'random.load' }),
     };
     checkRecords('random.load', 'pending', state.pending, config.blocks, []);
-    const observed = checkInteger('random.load', 'observed', state.observed, 0);
+    const observed = checkInteger(state.observed, 'observed', { min: 0, where: 'random.load' });
     const rng = new Rng(0);
     rng.load(state.rng);
     this.config = config;

@@ -3,7 +3,7 @@
  * regularized (aging) evolution. The search loop only sees {@link SearchStrategy}.
  */
 import type { Genotype } from '../cells/genotype-types.js';
-import { ValidationError } from '../errors.js';
+import { checkChoice } from '../util/check.js';
 import { type EvolutionOptions, type EvolutionState, EvolutionStrategy } from './evolution.js';
 import {
   type PolicyGradientOptions,
@@ -82,18 +82,15 @@ export interface StrategyOptionsByName {
  * fs.writeFileSync('controller.json', JSON.stringify(s.state()));
  */
 export function createStrategy<N extends StrategyName>(name: N, options?: StrategyOptionsByName[N]): SearchStrategy {
-  switch (name) {
+  const checked = checkChoice(name, 'name', STRATEGY_NAMES, { where: 'createStrategy' });
+  switch (checked) {
     case 'ppo':
     case 'reinforce':
-      return new PolicyGradientStrategy(name, (options ?? {}) as PolicyGradientOptions);
+      return new PolicyGradientStrategy(checked, (options ?? {}) as PolicyGradientOptions);
     case 'random':
       return new RandomSearchStrategy((options ?? {}) as RandomSearchOptions);
     case 'evolution':
       return new EvolutionStrategy((options ?? {}) as EvolutionOptions);
-    default:
-      throw new ValidationError(
-        `createStrategy: expected one of ${STRATEGY_NAMES.join(', ')} for name but received '${String(name)}'`,
-      );
   }
 }
 
@@ -103,13 +100,8 @@ export function createStrategy<N extends StrategyName>(name: N, options?: Strate
  * @example const s = restoreStrategy(JSON.parse(fs.readFileSync('controller.json', 'utf8')));
  */
 export function restoreStrategy(state: StrategyState): SearchStrategy {
-  const name = (state as { name?: unknown } | null)?.name;
-  if (!STRATEGY_NAMES.includes(name as StrategyName)) {
-    throw new ValidationError(
-      `restoreStrategy: expected state.name to be one of ${STRATEGY_NAMES.join(', ')} but received ${JSON.stringify(name)}`,
-    );
-  }
-  const s = createStrategy(name as StrategyName);
+  const name = checkChoice((state as { name?: unknown } | null)?.name, 'state.name', STRATEGY_NAMES, { where: 'restoreStrategy' });
+  const s = createStrategy(name);
   s.load(state);
   return s;
 }

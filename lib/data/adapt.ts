@@ -1,5 +1,6 @@
 /** Channel and size adaptation of a data set's fed shape, so any network runs on any data set. */
 import { ValidationError } from '../errors.js';
+import { checkChoice, checkInteger } from '../util/check.js';
 import type { DatasetInfo } from './types.js';
 
 /** ITU-R BT.601 luminance weights, used for 3 → 1 channel adaptation. */
@@ -17,12 +18,8 @@ export const LUMA = [0.299, 0.587, 0.114];
  * adaptInfo(fashionInfo, 3, 32); // { channels: 3, height: 32, width: 32, mean: [m, m, m], ... }
  */
 export function adaptInfo(info: DatasetInfo, channels?: number, size?: number): DatasetInfo {
-  if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
-    throw new ValidationError(`Expected a positive integer for outputSize but received ${String(size)}`);
-  }
-  if (channels !== undefined && channels !== 1 && channels !== 3) {
-    throw new ValidationError(`Expected 1 or 3 for outputChannels but received ${String(channels)}`);
-  }
+  if (size !== undefined) checkInteger(size, 'outputSize');
+  if (channels !== undefined) checkChoice(channels, 'outputChannels', [1, 3]);
   const out: DatasetInfo = { ...info, mean: [...info.mean], std: [...info.std] };
   if (size !== undefined) {
     out.height = size;

@@ -11,7 +11,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DataError, ValidationError } from '../errors.js';
+import { DataError } from '../errors.js';
+import { checkInteger } from '../util/check.js';
 import { packageRoot } from '../util/package-root.js';
 
 /** One image to decode (see decode-worker.mjs for the exact semantics). */
@@ -68,9 +69,7 @@ export class DecodePool {
    * await pool.close();
    */
   constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) {
-      throw new ValidationError(`Expected a positive integer for workers but received ${String(size)}`);
-    }
+    checkInteger(size, 'workers');
     const path = decodeWorkerPath();
     if (!existsSync(path)) throw new DataError(`${path}: decode worker script not found; expected it in the package's lib/data/`);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(path));

@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { DataError, ValidationError } from '../errors.js';
+import { checkInteger, invalid, received } from '../util/check.js';
 import { adaptInfo } from './adapt.js';
 import { DecodePool } from './decode-pool.js';
 import { prefetchOrdered } from './prefetch.js';
@@ -64,31 +65,15 @@ export interface Loader {
   close(): Promise<void>;
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new ValidationError(`Expected positive integer for ${name} but received ${String(v)} of type ${typeof v}`);
-  }
-  return v;
-}
-
-function nonNegativeInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new ValidationError(`Expected non-negative integer for ${name} but received ${String(v)} of type ${typeof v}`);
-  }
-  return v;
-}
-
 function cutoutSize(c: AugmentOptions['cutout']): number {
   if (c === undefined || c === false) return 0;
   if (c === true) return 16;
-  return nonNegativeInt('augment.cutout', c);
+  return checkInteger(c, 'augment.cutout', { min: 0 });
 }
 
 function range(name: string, r: [number, number] | undefined, dflt: [number, number]): [number, number] {
   const v = r ?? dflt;
-  if (!Array.isArray(v) || v.length !== 2 || !(v[0] > 0) || !(v[1] >= v[0])) {
-    throw new ValidationError(`Expected [lo, hi] with 0 < lo <= hi for ${name} but received ${JSON.stringify(r)}`);
-  }
+  if (!Array.isArray(v) || v.length !== 2 || !(v[0] > 0) || !(v[1] >= v[0])) throw invalid(name, '[lo, hi] with 0 < lo <= hi', received(r));
   return v;
 }
 
@@ -106,10 +91,10 @@ function range(name: string, r: [number, number] | undefined, dflt: [number, num
  * await loader.close();
  */
 export function createLoader(split: Split, options: LoaderOptions): Loader {
-  const batchSize = positiveInt('batchSize', options.batchSize);
-  const seed = nonNegativeInt('seed', options.seed ?? 0);
-  const defaultEpoch = nonNegativeInt('epoch', options.epoch ?? 0);
-  const prefetch = nonNegativeInt('prefetch', options.prefetch ?? 2);
+  const batchSize = checkInteger(options.batchSize, 'batchSize');
+  const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
+  const defaultEpoch = checkInteger(options.epoch ?? 0, 'epoch', { min: 0 });
+  const prefetch = checkInteger(options.prefetch ?? 2, 'prefetch', { min: 0 });
   const shuffle = options.shuffle ?? false;
   const dropLast = options.dropLast ?? false;
   const normalize = options.normalize ?? true;
@@ -118,7 +103,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
     crop: aug.crop ?? false,
     flip: aug.flip ?? false,
     cutout: cutoutSize(aug.cutout),
-    padding: nonNegativeInt('augment.padding', aug.padding ?? 4),
+    padding: checkInteger(aug.padding ?? 4, 'augment.padding', { min: 0 }),
     scale: range('augment.scale', aug.scale, [0.08, 1]),
     ratio: range('augment.ratio', aug.ratio, [3 / 4, 4 / 3]),
   };
@@ -177,7 +162,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
     if (info.channels !== 1 && info.channels !== 3) {
       throw new ValidationError(`Folder data sets are fed 1 or 3 channels; ${info.name} has ${info.channels}`);
     }
-    const workers = positiveInt('workers', options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)));
+    const workers = checkInteger(options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)), 'workers');
     const skipCorrupt = options.skipCorrupt ?? false;
     const bad = new Set<number>();
     const skippedInEpoch = new Map<number, number>();
@@ -275,7 +260,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
   }
 
   async function* epoch(e: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
-    nonNegativeInt('epoch', e);
+    checkInteger(e, 'epoch', { min: 0 });
     const perm = order(e);
     const signal = { aborted: false };
     const batches = prefetchOrdered(batchesPerEpoch, (b) => makeBatch(e, perm, b, signal), prefetch, () => {

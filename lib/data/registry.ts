@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DataError, ValidationError } from '../errors.js';
+import { checkInteger } from '../util/check.js';
 import { packageRoot } from '../util/package-root.js';
 import { adaptInfo } from './adapt.js';
 import {
@@ -194,7 +195,7 @@ async function loadIdx(name: string, remote: RemoteFile[], opts: ResolveOptions,
 
 async function loadFolder(name: string, root: string, opts: ResolveOptions, defaults: Normalization): Promise<Dataset> {
   const size = opts.size ?? 224;
-  if (!Number.isInteger(size) || size < 1) throw new ValidationError(`Expected a positive integer for size but received ${String(size)}`);
+  checkInteger(size, 'size');
   const resizeSize = opts.resizeSize ?? Math.round(size / 0.875);
   const norm = opts.normalization ?? defaults;
   const trainDir = existsSync(join(root, 'train')) ? join(root, 'train') : undefined;

@@ -1,5 +1,5 @@
 /** Fixed, seeded train/validation splits of a training set, and in-memory splits over a shared source. */
-import { ValidationError } from '../errors.js';
+import { checkInteger } from '../util/check.js';
 import { DataRng } from './rng.js';
 import type { DatasetInfo, ResizeMode, TensorSource, TensorSplit } from './types.js';
 
@@ -26,9 +26,7 @@ export function splitTrainValidation(
   seed = DEFAULT_SPLIT_SEED,
 ): { train: Int32Array; validation: Int32Array } {
   const n = labels.length;
-  if (!Number.isInteger(validationSize) || validationSize < 0 || validationSize >= n) {
-    throw new ValidationError(`Expected an integer validationSize in [0, ${n}) but received ${String(validationSize)}`);
-  }
+  checkInteger(validationSize, 'validationSize', { min: 0, max: n, maxOpen: true });
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   for (let i = 0; i < n; i++) byClass[labels[i]].push(i);
   const quotas = byClass.map((ids) => (validationSize * ids.length) / n);

@@ -1,7 +1,7 @@
 import { binding } from '../binding.js';
 import { NativeError, ValidationError } from '../errors.js';
 import type { IrGraph } from '../ir/types.js';
-import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
+import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../util/check.js';
 import type {
   NativeEvalResult,
   NativePlanDescription,
@@ -137,14 +137,11 @@ export class Plan {
    */
   static compile(graph: IrGraph, store: ParameterStore, options: PlanOptions): Plan {
     const batch = checkInteger(options.batch, 'batch');
-    const seed = checkInteger(options.seed ?? 0, 'seed', 0);
+    const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
     const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
-    const training = options.training ?? true;
-    const fuse = options.fuse ?? true;
-    const profile = options.profile ?? false;
-    if (typeof profile !== 'boolean') throw new ValidationError(`profile must be a boolean but is ${String(profile)}`);
-    if (typeof training !== 'boolean') throw new ValidationError(`training must be a boolean but is ${String(training)}`);
-    if (typeof fuse !== 'boolean') throw new ValidationError(`fuse must be a boolean but is ${String(fuse)}`);
+    const training = checkBoolean(options.training ?? true, 'training');
+    const fuse = checkBoolean(options.fuse ?? true, 'fuse');
+    const profile = checkBoolean(options.profile ?? false, 'profile');
     try {
       const native = new (binding().NativePlan)(store.native, JSON.stringify(graph), {
         batch,
@@ -209,9 +206,9 @@ export class Plan {
     const plan = this.live();
     this.checkImages(images);
     this.checkLabels(labels);
-    checkNumber(hyper.lr, 'lr', 0);
-    if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', 0, 0.999999);
-    if (hyper.step !== undefined) checkInteger(hyper.step, 'step', 0);
+    checkNumber(hyper.lr, 'lr', { min: 0 });
+    if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', { min: 0, max: 1, maxOpen: true });
+    if (hyper.step !== undefined) checkInteger(hyper.step, 'step', { min: 0 });
     const stack = new Error().stack;
     return wrapNative('trainStep', () => plan.trainStep(images, labels, hyper as NativeStepHyper), stack);
   }

@@ -109,7 +109,7 @@ function resolveConfig(o: SearchOptions, runId: string): StoredConfig {
     children: checkInteger(o.children ?? 20, 'children'),
     blocks: checkInteger(o.blocks ?? 5, 'blocks'),
     proxy,
-    seed: checkInteger(o.seed ?? 0, 'seed', 0),
+    seed: checkInteger(o.seed ?? 0, 'seed', { min: 0 }),
     constraints: o.constraints ?? {},
   };
 }

@@ -181,7 +181,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     name,
     lockDuration: checkInteger(options.lockMs ?? 30_000, 'lockMs'),
     stalledInterval: checkInteger(options.stalledIntervalMs ?? 15_000, 'stalledIntervalMs'),
-    maxStalledCount: checkInteger(options.maxStalled ?? 2, 'maxStalled', 0),
+    maxStalledCount: checkInteger(options.maxStalled ?? 2, 'maxStalled', { min: 0 }),
   });
   worker.on('error', (err) => {
     if (!/Connection is closed|ECONNREFUSED|ECONNRESET/.test(err.message)) log(`worker ${name}: ${err.message}`);

@@ -148,14 +148,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const epochs = checkInteger(options.epochs ?? 1, 'epochs');
   const batchSize = checkInteger(options.batchSize ?? 64, 'batchSize');
   const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
-  const lrBase = checkNumber(options.lr ?? (optimizer === 'sgd' ? 0.025 : 0.04), 'lr', 0);
+  const lrBase = checkNumber(options.lr ?? (optimizer === 'sgd' ? 0.025 : 0.04), 'lr', { min: 0 });
   const schedule = checkChoice(options.lrSchedule ?? (optimizer === 'sgd' ? 'cosine' : 'exponential'), 'lrSchedule', [
     'cosine',
     'exponential',
     'constant',
   ] as const);
-  const keep = checkNumber(options.dropPathKeep ?? 0.6, 'dropPathKeep', 0, 1);
-  const seed = checkInteger(options.seed ?? 0, 'seed', 0);
+  const keep = checkNumber(options.dropPathKeep ?? 0.6, 'dropPathKeep', { min: 0, max: 1 });
+  const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
   const evalSplitName = options.evalSplit ?? 'test';
   const maxBatches = options.maxBatchesPerEpoch === undefined ? Infinity : checkInteger(options.maxBatchesPerEpoch, 'maxBatchesPerEpoch');
   const maxEval = options.maxEvalImages === undefined ? Infinity : checkInteger(options.maxEvalImages, 'maxEvalImages');
