@@ -11,7 +11,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createLoader, DataRng, type Split, tensorSplit } from '../lib/data/index.js';
+import { createLoader, type Split, tensorSplit } from '../lib/data/index.js';
+import { Rng } from '../lib/util/rng.js';
 
 interface Row {
   pipeline: string;
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
 
   // 1. CIFAR-style in-memory batches.
   const n = 50000;
-  const rng = new DataRng(1);
+  const rng = Rng.stream(1);
   const images = new Uint8Array(n * 3072);
   for (let i = 0; i < images.length; i++) images[i] = rng.uint32() & 0xff;
   const source = { images, labels: Int32Array.from({ length: n }, (_, i) => i % 10), count: n, channels: 3, height: 32, width: 32 };

@@ -28,3 +28,4 @@ export { type RunningWorker, startWorker, type WorkerOptions } from './search/wo
 export { type CheckpointMeta, loadCheckpoint, readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
 export { cosineLr, type DropPathMode, dropPathRate, exponentialLr } from './train/schedule.js';
 export { type EpochMetrics, type TrainOptions, type TrainResult, train } from './train/train.js';
+export { Rng, type RngState } from './util/rng.js';

@@ -9,41 +9,9 @@ import {
   genotypeToDecisions,
   LstmController,
   type ObjectiveTerm,
-  Rng,
   randomDecisions,
 } from '../lib/controller/index.js';
-
-describe('Rng (xoshiro128**)', () => {
-  it('matches the reference C implementation from state [1, 2, 3, 4]', () => {
-    // Values printed by Blackman and Vigna's xoshiro128starstar.c seeded with s = {1, 2, 3, 4}.
-    const rng = new Rng(0);
-    rng.load([1, 2, 3, 4]);
-    const got = Array.from({ length: 1000 }, () => rng.uint32());
-    expect(got.slice(0, 6)).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
-    expect(got[999]).toBe(3170714187);
-  });
-
-  it('resumes exactly from state() and gives floats in [0, 1) and ints in range', () => {
-    const a = new Rng(123);
-    for (let i = 0; i < 10; i++) a.float();
-    const saved = a.state();
-    const x = Array.from({ length: 20 }, () => a.float());
-    const b = new Rng(999);
-    b.load(JSON.parse(JSON.stringify(saved)));
-    expect(Array.from({ length: 20 }, () => b.float())).toEqual(x);
-    for (const v of x) expect(v >= 0 && v < 1).toBe(true);
-    const counts = new Array(13).fill(0);
-    for (let i = 0; i < 13000; i++) counts[a.int(13)]++;
-    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
-  });
-
-  it('rejects bad seeds and states', () => {
-    expect(() => new Rng(1.5)).toThrow('Rng: expected an integer seed but received 1.5');
-    expect(() => new Rng(1).load([0, 0, 0, 0])).toThrow('must not be all zero');
-    expect(() => new Rng(1).load([1, 2, 3])).toThrow('Rng.load: expected 4 uint32 words but received [1,2,3]');
-    expect(() => new Rng(1).int(0)).toThrow('expected a positive integer n but received 0');
-  });
-});
+import { Rng } from '../lib/util/rng.js';
 
 describe('decisions', () => {
   it('lays out 2 x 5B steps with masked input ranges', () => {

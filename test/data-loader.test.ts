@@ -2,20 +2,20 @@ import { describe, expect, it } from 'vitest';
 import {
   type Batch,
   createLoader,
-  DataRng,
   type DatasetInfo,
   resolveDataset,
   type TensorSource,
   tensorSplit,
 } from '../lib/data/index.js';
 import { ValidationError } from '../lib/errors.js';
+import { Rng } from '../lib/util/rng.js';
 
 const MEAN = [0.5, 0.4, 0.3];
 const STD = [0.25, 0.2, 0.1];
 
 /** n random 3×8×8 images, labels n % 5. */
 function source(n: number, c = 3, h = 8, w = 8): TensorSource {
-  const rng = new DataRng(99);
+  const rng = Rng.stream(99);
   const images = Uint8Array.from({ length: n * c * h * w }, () => rng.int(256));
   return { images, labels: Int32Array.from({ length: n }, (_, i) => i % 5), count: n, channels: c, height: h, width: w };
 }
@@ -31,33 +31,6 @@ async function collect(it: AsyncIterable<Batch>): Promise<Batch[]> {
 }
 
 const norm = (v: number, c: number) => Math.fround((v / 255 - MEAN[c]) / STD[c]);
-
-describe('DataRng', () => {
-  it('is xoshiro128** (reference vector from state 1, 2, 3, 4)', () => {
-    const r = new DataRng(0) as unknown as { s0: number; s1: number; s2: number; s3: number; uint32(): number };
-    r.s0 = 1;
-    r.s1 = 2;
-    r.s2 = 3;
-    r.s3 = 4;
-    expect(Array.from({ length: 6 }, () => r.uint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
-  });
-
-  it('gives pinned numbers for a seed and stream keys (the same on every machine)', () => {
-    const r = new DataRng(42, 3, 0);
-    expect([r.uint32(), r.uint32(), r.uint32()]).toEqual([3558621544, 1238048039, 2857631180]);
-    expect([...new DataRng(7, 0, 0).shuffle(Int32Array.from({ length: 10 }, (_, i) => i))]).toEqual([6, 2, 4, 0, 8, 7, 3, 9, 5, 1]);
-    expect(new DataRng(42, 3, 1).uint32()).not.toBe(3558621544);
-    expect(() => new DataRng(-1)).toThrow('Expected a non-negative safe integer for seed but received -1');
-    expect(() => new DataRng(1, 0.5)).toThrow('Expected a non-negative safe integer for stream key 0 but received 0.5');
-  });
-
-  it('draws integers without bias', () => {
-    const r = new DataRng(5);
-    const hist = new Array(6).fill(0);
-    for (let i = 0; i < 60000; i++) hist[r.int(6)]++;
-    for (const h of hist) expect(Math.abs(h - 10000)).toBeLessThan(500); // ~5 sigma
-  });
-});
 
 describe('createLoader on in-memory splits', () => {
   const src = source(37);

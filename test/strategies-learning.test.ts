@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Genotype } from '../lib/cells/genotype-types.js';
-import { createStrategy, type Proposal, Rng, type SearchStrategy } from '../lib/controller/index.js';
+import { createStrategy, type Proposal, type SearchStrategy } from '../lib/controller/index.js';
+import { Rng } from '../lib/util/rng.js';
 
 /**
  * Synthetic task: the share of separable convolutions (sep_conv_*) among the normal cell's 10 ops.

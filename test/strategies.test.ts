@@ -11,7 +11,6 @@ import {
   type PolicyGradientState,
   PolicyGradientStrategy,
   type Proposal,
-  Rng,
   randomDecisions,
   restoreStrategy,
   type SearchStrategy,
@@ -19,6 +18,7 @@ import {
   type StrategyName,
   type StrategyState,
 } from '../lib/controller/index.js';
+import { Rng } from '../lib/util/rng.js';
 
 /** A cheap deterministic reward: share of separable convs in the normal cell, plus a little for reading h_i. */
 function reward(g: Genotype): number {

@@ -11,7 +11,7 @@ import type { BlockGenotype, CellGenotype, Genotype } from '../cells/genotype-ty
 import { CELL_INPUTS, COMBINE_METHODS, DEFAULT_BLOCKS, type OpName, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger } from '../util/check.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** What a decision chooses. */
 export type DecisionKind = 'input' | 'op' | 'combine';

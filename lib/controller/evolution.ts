@@ -6,9 +6,9 @@
 import { CELL_INPUTS, COMBINE_METHODS, DEFAULT_BLOCKS, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger, invalid, received } from '../util/check.js';
+import { Rng, type RngState } from '../util/rng.js';
 import { DECISIONS_PER_BLOCK, decisionsToGenotype, randomDecisions } from './decisions.js';
 import { type PendingEntry, takePending } from './pending.js';
-import { Rng, type RngState } from './rng.js';
 import { checkRecords, checkStateHeader } from './state-check.js';
 import type { Observation, Proposal, SearchStrategy } from './strategy.js';
 

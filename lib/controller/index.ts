@@ -44,7 +44,6 @@ export {
   type PolicyGradientUpdateInfo,
 } from './policy-gradient.js';
 export { type RandomSearchConfig, type RandomSearchOptions, type RandomSearchState, RandomSearchStrategy } from './random-search.js';
-export { Rng, type RngState } from './rng.js';
 export {
   createStrategy,
   type Observation,

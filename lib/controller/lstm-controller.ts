@@ -17,8 +17,8 @@ import type { Genotype } from '../cells/genotype-types.js';
 import { COMBINE_METHODS, DEFAULT_BLOCKS, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger, checkNumber } from '../util/check.js';
+import { Rng } from '../util/rng.js';
 import { checkDecisions, type DecisionKind, decisionSteps, decisionsToGenotype } from './decisions.js';
-import { Rng } from './rng.js';
 
 /** Options of an {@link LstmController}. */
 export interface LstmControllerOptions {

@@ -14,11 +14,11 @@
 import { DEFAULT_BLOCKS } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger, checkNumber } from '../util/check.js';
+import { Rng, type RngState } from '../util/rng.js';
 import { Adam, type AdamState } from './adam.js';
 import { EmaBaseline } from './baseline.js';
 import { LstmController, type LstmControllerConfig, resolveControllerOptions } from './lstm-controller.js';
 import { type PendingEntry, takePending } from './pending.js';
-import { Rng, type RngState } from './rng.js';
 import { checkRecords, checkStateHeader } from './state-check.js';
 import type { Observation, Proposal, SearchStrategy } from './strategy.js';
 

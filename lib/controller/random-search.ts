@@ -4,9 +4,9 @@
  */
 import { DEFAULT_BLOCKS } from '../cells/space.js';
 import { checkInteger } from '../util/check.js';
+import { Rng, type RngState } from '../util/rng.js';
 import { decisionsToGenotype, randomDecisions } from './decisions.js';
 import { type PendingEntry, takePending } from './pending.js';
-import { Rng, type RngState } from './rng.js';
 import { checkRecords, checkStateHeader } from './state-check.js';
 import type { Observation, Proposal, SearchStrategy } from './strategy.js';
 

@@ -39,7 +39,6 @@ export {
   type ResolveOptions,
   resolveDataset,
 } from './registry.js';
-export { DataRng } from './rng.js';
 export { DEFAULT_SPLIT_SEED, splitTrainValidation, tensorSplit } from './split.js';
 export type {
   AugmentOptions,

@@ -1,17 +1,17 @@
 /**
  * Batches from a split: seeded shuffling per epoch, augmentation, NCHW float32 images and int32
  * labels, a bounded prefetch queue. Determinism: the order of epoch e is a Fisher–Yates shuffle
- * drawn from `DataRng(seed, e, 0)`; batch b's augmentation is drawn from `DataRng(seed, e, 1, b)`
+ * drawn from `Rng.stream(seed, e, 0)`; batch b's augmentation is drawn from `Rng.stream(seed, e, 1, b)`
  * in image order, so the same seed and epoch give the same batches on any machine, whatever the
  * prefetch depth or the number of decode workers.
  */
 import { availableParallelism } from 'node:os';
 import { DataError, ValidationError } from '../errors.js';
 import { checkInteger, invalid, received } from '../util/check.js';
+import { Rng } from '../util/rng.js';
 import { adaptInfo } from './adapt.js';
 import { DecodePool } from './decode-pool.js';
 import { prefetchOrdered } from './prefetch.js';
-import { DataRng } from './rng.js';
 import { applyCutout, makeLuts, TensorSampler } from './transform.js';
 import type { AugmentOptions, Batch, DatasetInfo, FileSplit, Split, TensorSplit } from './types.js';
 
@@ -122,7 +122,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
 
   const order = (e: number): Int32Array => {
     const a = Int32Array.from({ length: size }, (_, i) => i);
-    return shuffle ? new DataRng(seed, e, 0).shuffle(a) : a;
+    return shuffle ? Rng.stream(seed, e, 0).shuffle(a) : a;
   };
   const positionsOf = (perm: Int32Array, b: number) => perm.subarray(b * batchSize, Math.min(size, (b + 1) * batchSize));
 
@@ -146,7 +146,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
         const n = positions.length;
         const images = new Float32Array(n * sampleSize);
         const labels = new Int32Array(n);
-        const rng = random ? new DataRng(seed, e, 1, b) : null;
+        const rng = random ? Rng.stream(seed, e, 1, b) : null;
         for (let k = 0; k < n; k++) {
           const pos = positions[k];
           sampler.write(ts.indices[pos], images, k * sampleSize, rng);
@@ -180,7 +180,7 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
     makeBatch = async (e, perm, b, signal) => {
       const positions = positionsOf(perm, b);
       const n = positions.length;
-      const rng = random ? new DataRng(seed, e, 1, b) : null;
+      const rng = random ? Rng.stream(seed, e, 1, b) : null;
       // Every random draw is made here, in image order, before any decoding starts.
       const draws = Array.from(positions, () => ({
         u: rng !== null && augment.crop ? Array.from({ length: 40 }, () => rng.float()) : null,

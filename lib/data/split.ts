@@ -1,6 +1,6 @@
 /** Fixed, seeded train/validation splits of a training set, and in-memory splits over a shared source. */
 import { checkInteger } from '../util/check.js';
-import { DataRng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import type { DatasetInfo, ResizeMode, TensorSource, TensorSplit } from './types.js';
 
 /** The seed of the default split (the same split on every machine, every run). */
@@ -42,7 +42,7 @@ export function splitTrainValidation(
       left--;
     }
   }
-  const rng = new DataRng(seed, 0x5e17);
+  const rng = Rng.stream(seed, 0x5e17);
   const isVal = new Uint8Array(n);
   byClass.forEach((ids, c) => {
     const a = Int32Array.from(ids);

@@ -9,7 +9,7 @@
  * Random draws per image, in order: crop dy, crop dx, flip, cutout y, cutout x (each only when on).
  */
 import { ValidationError } from '../errors.js';
-import type { DataRng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 import type { ResizeMode, TensorSource } from './types.js';
 
 /** Resolved augmentation for in-memory images. */
@@ -159,7 +159,7 @@ export class TensorSampler {
    * @param off - offset of this image in `out`.
    * @param rng - the batch's stream; used only when some augmentation is on.
    */
-  write(index: number, out: Float32Array, off: number, rng: DataRng | null): void {
+  write(index: number, out: Float32Array, off: number, rng: Rng | null): void {
     const { channels: C, height: H, width: W } = this.out;
     let img: Uint8Array;
     let ib: number;
