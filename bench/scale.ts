@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { genotypeHash } from '../lib/cells/genotype.js';
-import { createStrategy } from '../lib/controller/strategy.js';
+import { createStrategy } from '../lib/controller/create-strategy.js';
 import { createBullmqExecutor } from '../lib/search/bullmq-executor.js';
 import type { ChildExecutor } from '../lib/search/executor.js';
 import { createLocalExecutor } from '../lib/search/local-executor.js';

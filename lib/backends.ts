@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binding, type NativeInfo } from './binding.js';
+import { binding } from './binding.js';
+import type { NativeInfo } from './binding-types.js';
 import { packageRoot } from './util/package-root.js';
 
 /** A compute backend a plan can run on. */

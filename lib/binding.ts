@@ -5,41 +5,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { NativeEngine } from './engine/native-types.js';
+import type { Binding } from './binding-types.js';
 import { AddonLoadError } from './errors.js';
 import { packageRoot } from './util/package-root.js';
-
-/** A CUDA device as the runtime reports it. */
-export interface NativeCudaDevice {
-  index: number;
-  name: string;
-  /** Bytes of device memory. */
-  totalMemory: number;
-  /** e.g. "9.0" */
-  computeCapability: string;
-  multiprocessors: number;
-}
-
-/** What the native build can do (`binding.info()`). */
-export interface NativeInfo {
-  version: string;
-  cpu: { simd: 'avx512' | 'avx2' | 'portable'; threads: number };
-  cuda: {
-    compiled: boolean;
-    architectures: string;
-    toolkitVersion: string;
-    runtimeVersion: number;
-    driverVersion: number;
-    devices: NativeCudaDevice[];
-    reason: string;
-  };
-  cudnn: { available: boolean; path: string; version: number; reason: string; tried: string[] };
-}
-
-/** The functions the addon exports. */
-export interface Binding extends NativeEngine {
-  info(): NativeInfo;
-}
 
 /** Where the addon may be, in the order tried. `NASNET_ADDON` (a file path) comes first when set. */
 export function addonCandidates(root: string = packageRoot()): string[] {

@@ -4,12 +4,21 @@
  * Named exports only; importing has no side effects (the addon loads on first use).
  */
 export { type BackendName, type BackendsReport, backends, formatBackends } from './backends.js';
-export { addonCandidates, type Binding, loadBinding, type NativeInfo } from './binding.js';
+export { addonCandidates, loadBinding } from './binding.js';
+export type {
+  Binding,
+  NativeEvalResult,
+  NativeInfo,
+  NativePlanDescription,
+  NativeStepResult,
+  NativeTensor,
+  NodeProfile,
+  StepHyper,
+} from './binding-types.js';
 export * from './cells/index.js';
 export * from './controller/index.js';
 export * from './data/index.js';
-export type { NativeEvalResult, NativePlanDescription, NativeStepResult, NativeTensor, NodeProfile } from './engine/native-types.js';
-export { Plan, type PlanOptions, type ProfileSummaryRow, type StepHyper, summarizeProfile } from './engine/plan.js';
+export { Plan, type PlanOptions, type ProfileSummaryRow, summarizeProfile } from './engine/plan.js';
 export { ParameterStore } from './engine/store.js';
 export { AddonLoadError, BackendUnavailableError, DataError, NativeError, ValidationError } from './errors.js';
 export { type NamedTensor, readSafetensors, type SafetensorsContents, writeSafetensors } from './io/safetensors.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../lib/backends.js';
 import { genotypeHash } from '../lib/cells/genotype.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
-import { createStrategy } from '../lib/controller/strategy.js';
+import { createStrategy } from '../lib/controller/create-strategy.js';
 import { createBullmqExecutor } from '../lib/search/bullmq-executor.js';
 import type { ChildExecutor } from '../lib/search/executor.js';
 import { childJobId, encodeJobPayload, JOB_PAYLOAD_VERSION, parseChildResult, parseJobPayload } from '../lib/search/job-schema.js';

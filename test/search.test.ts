@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { genotypeHash } from '../lib/cells/genotype.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
-import { createStrategy, type SearchStrategy } from '../lib/controller/strategy.js';
+import { createStrategy, type StrategyState } from '../lib/controller/create-strategy.js';
+import type { SearchStrategy } from '../lib/controller/strategy.js';
 import type { ChildExecutor } from '../lib/search/executor.js';
 import { RunDir } from '../lib/search/run-dir.js';
 import { searchCells } from '../lib/search/search.js';
@@ -56,7 +57,7 @@ describe('searchCells', () => {
     const inner = createStrategy('random', { seed: 2 });
     let n = 0;
     const original = new Map<number, ChildJob['genotype']>();
-    const strategy: SearchStrategy = {
+    const strategy: SearchStrategy<StrategyState> = {
       name: 'random',
       propose(k) {
         const out = inner.propose(k);

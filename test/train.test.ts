@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { NASNET_A } from '../lib/cells/genotypes.js';
-import { createStrategy } from '../lib/controller/strategy.js';
+import { createStrategy } from '../lib/controller/create-strategy.js';
 import { Plan } from '../lib/engine/plan.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { readCheckpoint } from '../lib/train/checkpoint.js';

@@ -130,7 +130,7 @@ export function mutateDecisions(
  * @example
  * const s = new EvolutionStrategy({ populationSize: 64, sampleSize: 16, seed: 1 });
  */
-export class EvolutionStrategy implements SearchStrategy {
+export class EvolutionStrategy implements SearchStrategy<EvolutionState> {
   readonly name = 'evolution' as const;
   private config: EvolutionConfig;
   private rng: Rng;

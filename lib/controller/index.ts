@@ -4,6 +4,7 @@
  */
 export { Adam, type AdamOptions, type AdamState } from './adam.js';
 export { EmaBaseline } from './baseline.js';
+export { createStrategy, restoreStrategy, type StrategyOptionsByName, type StrategyState } from './create-strategy.js';
 export {
   CELL_TYPES,
   checkDecisions,
@@ -45,13 +46,10 @@ export {
 } from './policy-gradient.js';
 export { type RandomSearchConfig, type RandomSearchOptions, type RandomSearchState, RandomSearchStrategy } from './random-search.js';
 export {
-  createStrategy,
   type Observation,
   type Proposal,
-  restoreStrategy,
+  type SavedStrategyState,
   type SearchStrategy,
   STRATEGY_NAMES,
   type StrategyName,
-  type StrategyOptionsByName,
-  type StrategyState,
 } from './strategy.js';

@@ -137,7 +137,7 @@ function resolveConfig(where: string, o: PolicyGradientOptions): PolicyGradientC
  * s.observe(kids.map((p) => ({ id: p.id, genotype: p.genotype, reward: evaluate(p.genotype) })));
  * s.lastUpdate?.meanReward;
  */
-export class PolicyGradientStrategy implements SearchStrategy {
+export class PolicyGradientStrategy implements SearchStrategy<PolicyGradientState> {
   readonly name: 'ppo' | 'reinforce';
   private config: PolicyGradientConfig;
   private controller: LstmController;

@@ -41,7 +41,7 @@ export interface RandomSearchState {
  * const s = new RandomSearchStrategy({ seed: 3 });
  * s.propose(4).length; // 4
  */
-export class RandomSearchStrategy implements SearchStrategy {
+export class RandomSearchStrategy implements SearchStrategy<RandomSearchState> {
   readonly name = 'random' as const;
   private config: RandomSearchConfig;
   private rng: Rng;

@@ -1,18 +1,12 @@
 /**
- * Search strategies behind one interface: the NASNet PPO controller, REINFORCE, random search and
- * regularized (aging) evolution. The search loop only sees {@link SearchStrategy}.
+ * The interface every search strategy implements (the NASNet PPO controller, REINFORCE, random
+ * search and regularized evolution); the search loop only sees {@link SearchStrategy}.
+ * `createStrategy` (create-strategy.ts) makes one by name.
  */
 import type { Genotype } from '../cells/genotype-types.js';
-import { checkChoice } from '../util/check.js';
-import { type EvolutionOptions, type EvolutionState, EvolutionStrategy } from './evolution.js';
-import {
-  type PolicyGradientOptions,
-  type PolicyGradientState,
-  PolicyGradientStrategy,
-} from './policy-gradient.js';
-import { type RandomSearchOptions, type RandomSearchState, RandomSearchStrategy } from './random-search.js';
+import type { RngState } from '../util/rng.js';
 
-/** The strategies {@link createStrategy} knows. */
+/** The strategies `createStrategy` knows. */
 export const STRATEGY_NAMES = ['ppo', 'reinforce', 'random', 'evolution'] as const;
 
 /** A strategy's name. */
@@ -38,11 +32,29 @@ export interface Observation {
   meta?: unknown;
 }
 
-/** A strategy's complete state: a plain, JSON-serializable object. */
-export type StrategyState = PolicyGradientState | RandomSearchState | EvolutionState;
+/**
+ * The fields every strategy's saved state has: a plain, JSON-serializable object. Each strategy's
+ * own state type adds the rest (weights, optimizer, population; see `StrategyState`).
+ */
+export interface SavedStrategyState {
+  name: StrategyName;
+  version: number;
+  /** The resolved options (hyperparameters), so that a state alone rebuilds its strategy. */
+  config: object;
+  /** The next proposal id. */
+  nextId: number;
+  rng: RngState;
+  /** Proposals handed out and not yet observed. */
+  pending: { id: number; decisions: number[] }[];
+  /** Children observed so far. */
+  observed: number;
+}
 
-/** A search strategy: proposes children, learns from their rewards. */
-export interface SearchStrategy {
+/**
+ * A search strategy: proposes children, learns from their rewards.
+ * @typeParam S - its saved state's type (`createStrategy` returns the union of every strategy's).
+ */
+export interface SearchStrategy<S extends SavedStrategyState = SavedStrategyState> {
   readonly name: StrategyName;
   /**
    * The next `k` children to evaluate. May be called while earlier proposals are pending.
@@ -55,53 +67,11 @@ export interface SearchStrategy {
    */
   observe(results: Observation[]): void;
   /** Everything needed to resume exactly (weights, optimizer, RNG, pending proposals, hyperparameters). */
-  state(): StrategyState;
+  state(): S;
   /**
    * Replace this strategy's whole state (hyperparameters included) by a saved one.
    * @param state - from {@link SearchStrategy.state} of a strategy of the same name.
    */
-  load(state: StrategyState): void;
+  load(state: S): void;
 }
 
-/** Options of each strategy, by name. */
-export interface StrategyOptionsByName {
-  ppo: PolicyGradientOptions;
-  reinforce: PolicyGradientOptions;
-  random: RandomSearchOptions;
-  evolution: EvolutionOptions;
-}
-
-/**
- * Make a search strategy.
- * @param name - 'ppo' (the paper's), 'reinforce', 'random' or 'evolution'.
- * @param options - that strategy's options (seed, blocks, hyperparameters); all have defaults.
- * @example
- * const s = createStrategy('ppo', { seed: 1 });
- * const [p] = s.propose(1);
- * s.observe([{ id: p.id, genotype: p.genotype, reward: 0.91 }]);
- * fs.writeFileSync('controller.json', JSON.stringify(s.state()));
- */
-export function createStrategy<N extends StrategyName>(name: N, options?: StrategyOptionsByName[N]): SearchStrategy {
-  const checked = checkChoice(name, 'name', STRATEGY_NAMES, { where: 'createStrategy' });
-  switch (checked) {
-    case 'ppo':
-    case 'reinforce':
-      return new PolicyGradientStrategy(checked, (options ?? {}) as PolicyGradientOptions);
-    case 'random':
-      return new RandomSearchStrategy((options ?? {}) as RandomSearchOptions);
-    case 'evolution':
-      return new EvolutionStrategy((options ?? {}) as EvolutionOptions);
-  }
-}
-
-/**
- * Rebuild a strategy from a saved state alone (its hyperparameters travel in the state).
- * @param state - from {@link SearchStrategy.state}, possibly through JSON.
- * @example const s = restoreStrategy(JSON.parse(fs.readFileSync('controller.json', 'utf8')));
- */
-export function restoreStrategy(state: StrategyState): SearchStrategy {
-  const name = checkChoice((state as { name?: unknown } | null)?.name, 'state.name', STRATEGY_NAMES, { where: 'restoreStrategy' });
-  const s = createStrategy(name);
-  s.load(state);
-  return s;
-}

@@ -1,15 +1,15 @@
 import { binding } from '../binding.js';
-import { NativeError, ValidationError } from '../errors.js';
-import type { IrGraph } from '../ir/types.js';
-import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../util/check.js';
 import type {
   NativeEvalResult,
   NativePlanDescription,
   NativePlanInstance,
-  NativeStepHyper,
   NativeStepResult,
   NodeProfile,
-} from './native-types.js';
+  StepHyper,
+} from '../binding-types.js';
+import { NativeError, ValidationError } from '../errors.js';
+import type { IrGraph } from '../ir/types.js';
+import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../util/check.js';
 import type { ParameterStore } from './store.js';
 
 /** Options of {@link Plan.compile}. */
@@ -70,28 +70,6 @@ export function summarizeProfile(profile: readonly NodeProfile[]): ProfileSummar
   const out = [...rows.values()];
   for (const r of out) r.share = total > 0 ? (r.forwardMs + r.backwardMs) / total : 0;
   return out.sort((a, b) => b.forwardMs + b.backwardMs - (a.forwardMs + a.backwardMs));
-}
-
-/** Hyper-parameters of one training step; schedules (cosine LR, ScheduledDropPath) compute them. */
-export interface StepHyper {
-  /** Learning rate. */
-  lr: number;
-  /** SGD (or RMSProp) momentum; default 0.9. */
-  momentum?: number;
-  /** Nesterov momentum (SGD); default false. */
-  nesterov?: boolean;
-  /** L2 weight decay on parameters flagged for it (not BN, not biases); default 0. */
-  weightDecay?: number;
-  /** Clip the global gradient norm to this; 0 (default) = off. */
-  clipNorm?: number;
-  /** RMSProp decay; default 0.9. */
-  rmsDecay?: number;
-  /** RMSProp epsilon; default 1.0 (TF-slim NASNet). */
-  rmsEpsilon?: number;
-  /** DropPath base rate of this step: a DropPath node drops with rate × its layer ratio; default 0. */
-  dropPathRate?: number;
-  /** Step counter: selects this step's random masks; default 0. */
-  step?: number;
 }
 
 /** Runs a native async call; a native failure becomes a NativeError whose stack points at the caller. */
@@ -210,7 +188,7 @@ export class Plan {
     if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', { min: 0, max: 1, maxOpen: true });
     if (hyper.step !== undefined) checkInteger(hyper.step, 'step', { min: 0 });
     const stack = new Error().stack;
-    return wrapNative('trainStep', () => plan.trainStep(images, labels, hyper as NativeStepHyper), stack);
+    return wrapNative('trainStep', () => plan.trainStep(images, labels, hyper), stack);
   }
 
   /** Loss and correct count with inference semantics (running BN statistics, no DropPath). */

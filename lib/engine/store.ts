@@ -1,6 +1,6 @@
 import { binding } from '../binding.js';
+import type { NativeStoreInstance, NativeTensor } from '../binding-types.js';
 import { ValidationError } from '../errors.js';
-import type { NativeStoreInstance, NativeTensor } from './native-types.js';
 
 /**
  * Named float32 tensors (weights, BN running statistics, optimizer state) shared by every

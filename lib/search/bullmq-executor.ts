@@ -1,6 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { checkInteger } from '../util/check.js';
 import type { ChildExecutor } from './executor.js';
+import { childFailure } from './failure.js';
 import { childJobId, encodeJobPayload, parseChildResult } from './job-schema.js';
 import { DEFAULT_QUEUE, listWorkers, openRedis, waitForRedis } from './status.js';
 import type { ChildJob, ChildResult } from './types.js';
@@ -42,10 +43,6 @@ export interface BullmqExecutor extends ChildExecutor {
   progressInfo(): string;
 }
 
-/** A failed child's result. */
-function failure(error: string, seconds = 0): ChildResult {
-  return { accuracy: 0, curve: [], params: 0, multAdds: 0, seconds, diverged: false, error };
-}
 
 /**
  * Trains children on other machines through a BullMQ queue on Redis; `nasnet worker --redis URL`
@@ -156,7 +153,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
           try {
             result = parseChildResult(j.returnvalue, id);
           } catch (err) {
-            result = failure((err as Error).message);
+            result = childFailure((err as Error).message);
           }
           settle(id, result);
         } else if (state === 'failed') {
@@ -165,7 +162,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
           const why = /stalled more than allowable limit/.test(reason)
             ? `its worker died or stalled on every try (${j.stalledCounter ?? '?'} stalls; BullMQ: ${reason})`
             : reason;
-          settle(id, failure(`job ${id} failed after ${j.attemptsMade} attempt(s): ${why}`, secs));
+          settle(id, childFailure(`job ${id} failed after ${j.attemptsMade} attempt(s): ${why}`, secs));
         } else if (state === 'unknown') {
           p.recheck = true; // removed between the two reads: look again (and queue it again)
         }
@@ -210,7 +207,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
         encodeJobPayload(job);
         id = childJobId(job);
       } catch (err) {
-        return failure((err as Error).message);
+        return childFailure((err as Error).message);
       }
       await ready;
       return new Promise<ChildResult>((resolve, reject) => {

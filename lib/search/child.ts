@@ -3,6 +3,7 @@ import { buildNetwork, type NetworkOptions } from '../cells/network.js';
 import { resolveDataset } from '../data/registry.js';
 import type { Dataset } from '../data/types.js';
 import { train } from '../train/train.js';
+import { childFailure } from './failure.js';
 import type { ChildJob, ChildResult, ProxyConfig } from './types.js';
 
 /** The network shape of a proxy child (classes, input size and channels come from the data set). */
@@ -59,15 +60,7 @@ export async function trainChild(job: ChildJob): Promise<ChildResult> {
       diverged: r.diverged,
     };
   } catch (err) {
-    return {
-      accuracy: 0,
-      curve: [],
-      params: 0,
-      multAdds: 0,
-      seconds: (performance.now() - t0) / 1000,
-      diverged: false,
-      error: err instanceof Error ? err.message : String(err),
-    };
+    return childFailure(err instanceof Error ? err.message : String(err), (performance.now() - t0) / 1000);
   }
 }
 

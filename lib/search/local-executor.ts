@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { checkChoice, checkInteger } from '../util/check.js';
 import { trainChild } from './child.js';
 import type { ChildExecutor } from './executor.js';
+import { childFailure } from './failure.js';
 import type { ChildJob, ChildResult } from './types.js';
 
 /** Options of the local executor. */
@@ -88,15 +89,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildEx
       if (w.busy) {
         const b = w.busy;
         w.busy = undefined;
-        b.resolve({
-          accuracy: 0,
-          curve: [],
-          params: 0,
-          multAdds: 0,
-          seconds: 0,
-          diverged: false,
-          error: `worker process ${proc.pid} exited (${signal ?? `code ${code}`}) while training child ${b.job.id}`,
-        });
+        b.resolve(childFailure(`worker process ${proc.pid} exited (${signal ?? `code ${code}`}) while training child ${b.job.id}`));
       }
       if (!closed) pump();
     });

@@ -4,7 +4,8 @@ import { SingleBar } from 'cli-progress';
 import { drawCell } from '../cells/draw.js';
 import { genotypeHash, validateGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
-import { createStrategy, restoreStrategy, type SearchStrategy, STRATEGY_NAMES, type StrategyName, type StrategyState } from '../controller/strategy.js';
+import { createStrategy, restoreStrategy, type StrategyState } from '../controller/create-strategy.js';
+import { type SearchStrategy, STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkInteger } from '../util/check.js';
 import { createBullmqExecutor } from './bullmq-executor.js';
@@ -178,7 +179,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   for (const p of run.readLines<{ id: number; genotype: Genotype }>('proposals.jsonl')) proposals.set(p.id, p.genotype);
 
   // Reconcile: children recorded in history whose reward the saved strategy has not seen yet.
-  const pendingIds = (): number[] => ((strategy.state() as { pending?: { id: number }[] }).pending ?? []).map((p) => p.id);
+  const pendingIds = (): number[] => strategy.state().pending.map((p) => p.id);
   const recorded = new Map(history.map((h) => [h.id, h]));
   const unseen = pendingIds().filter((id) => recorded.has(id));
   if (unseen.length > 0) {

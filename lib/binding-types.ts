@@ -1,6 +1,7 @@
 /**
- * Types of the engine classes the addon exports (native/napi_engine.cc). lib/binding.ts merges
- * them into the Binding interface; lib/engine/*.ts wraps them with validation and documentation.
+ * The declared interface of the native addon: what `info()` reports (native/napi_info.cc) and the
+ * engine classes (native/napi_engine.cc). lib/binding.ts casts the loaded addon to {@link Binding};
+ * lib/engine/*.ts wrap the engine classes with validation and documentation.
  */
 
 /** A tensor read from the store. */
@@ -39,16 +40,28 @@ export interface NodeProfile {
   backwardCalls: number;
 }
 
-/** Per-step hyper-parameters (schedules live in TypeScript). */
-export interface NativeStepHyper {
+/**
+ * Hyper-parameters of one training step, passed to the native step as they are; schedules (cosine
+ * LR, ScheduledDropPath) live in TypeScript and compute them.
+ */
+export interface StepHyper {
+  /** Learning rate. */
   lr: number;
+  /** SGD (or RMSProp) momentum; default 0.9. */
   momentum?: number;
+  /** Nesterov momentum (SGD); default false. */
   nesterov?: boolean;
+  /** L2 weight decay on parameters flagged for it (not BN, not biases); default 0. */
   weightDecay?: number;
+  /** Clip the global gradient norm to this; 0 (default) = off. */
   clipNorm?: number;
+  /** RMSProp decay; default 0.9. */
   rmsDecay?: number;
+  /** RMSProp epsilon; default 1.0 (TF-slim NASNet). */
   rmsEpsilon?: number;
+  /** DropPath base rate of this step: a DropPath node drops with rate × its layer ratio; default 0. */
   dropPathRate?: number;
+  /** Step counter: selects this step's random masks; default 0. */
   step?: number;
 }
 
@@ -84,7 +97,7 @@ export interface NativePlanDescription {
 
 /** The native Plan: a graph compiled for one batch size and mode. */
 export interface NativePlanInstance {
-  trainStep(images: Float32Array, labels: Int32Array, hyper: NativeStepHyper): Promise<NativeStepResult>;
+  trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult>;
   evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult>;
   predict(images: Float32Array): Promise<Float32Array>;
   describe(): NativePlanDescription;
@@ -97,4 +110,36 @@ export interface NativePlanInstance {
 export interface NativeEngine {
   NativeStore: new () => NativeStoreInstance;
   NativePlan: new (store: NativeStoreInstance, irJson: string, options: NativePlanOptions) => NativePlanInstance;
+}
+
+/** A CUDA device as the runtime reports it. */
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  /** Bytes of device memory. */
+  totalMemory: number;
+  /** e.g. "9.0" */
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+/** What the native build can do (`binding.info()`). */
+export interface NativeInfo {
+  version: string;
+  cpu: { simd: 'avx512' | 'avx2' | 'portable'; threads: number };
+  cuda: {
+    compiled: boolean;
+    architectures: string;
+    toolkitVersion: string;
+    runtimeVersion: number;
+    driverVersion: number;
+    devices: NativeCudaDevice[];
+    reason: string;
+  };
+  cudnn: { available: boolean; path: string; version: number; reason: string; tried: string[] };
+}
+
+/** The functions the addon exports. */
+export interface Binding extends NativeEngine {
+  info(): NativeInfo;
 }
