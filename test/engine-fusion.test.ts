@@ -32,7 +32,7 @@ function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
 describe('plan-level fusion on NASNet-A', () => {
   it('fuses every separable unit and preprocessing conv, and needs less activation memory', () => {
     const { fused, plain } = pair();
-    const sep = net.graph.nodes.filter((n) => n.op === 'Conv' && ((n.attrs?.group as number | undefined) ?? 1) > 1).length;
+    const sep = net.graph.nodes.filter((n) => n.op === 'Conv' && (n.attrs.group ?? 1) > 1).length;
     const f = fused.description;
     const p = plain.description;
     // each depthwise conv is the head of one fused chain; the 1×1 ReLU-conv-BNs add more

@@ -99,7 +99,9 @@ describe('engine plans through the binding', () => {
   it('rejects an invalid graph naming the node and field', () => {
     const store = new ParameterStore();
     const bad = structuredClone(graph);
-    bad.nodes[5].attrs = { ...bad.nodes[5].attrs, group: 3 };
+    const sepDw = bad.nodes[5];
+    if (sepDw.op !== 'Conv') throw new Error(`node 5 is a ${sepDw.op}, not the Conv this test changes`);
+    sepDw.attrs = { ...sepDw.attrs, group: 3 };
     expect(() => Plan.compile(bad, store, { batch: 2 })).toThrow(ValidationError);
     expect(() => Plan.compile(bad, store, { batch: 2 })).toThrow(/sep_dw/);
     const unknown = structuredClone(graph);

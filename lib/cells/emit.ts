@@ -7,7 +7,7 @@
  * outputs and parameters never share a name (ONNX puts both in one namespace).
  */
 import { ValidationError } from '../errors.js';
-import type { IrNode, IrParam } from '../ir/types.js';
+import type { ConvAttrs, IrNode, IrParam, PoolAttrs } from '../ir/types.js';
 
 /** A tensor being built: its id and its per-sample shape [channels, height, width]. */
 export interface TensorRef {
@@ -135,7 +135,7 @@ export function conv(e: IrEmitter, id: string, x: TensorRef, o: ConvOptions): Te
     trainable: true,
     weightDecay: true,
   });
-  const attrs: Record<string, unknown> = { kernel_shape: [kh, kw], strides: [sh, sw], pads };
+  const attrs: ConvAttrs = { kernel_shape: [kh, kw], strides: [sh, sw], pads };
   if (dh !== 1 || dw !== 1) attrs.dilations = [dh, dw];
   if (group !== 1) attrs.group = group;
   e.node({ id, op: 'Conv', inputs: [x.id], attrs, params: [w] });
@@ -214,7 +214,7 @@ export function pool(
   if (oh < 1 || ow < 1) {
     throw new ValidationError(`IR node '${id}': ${kernel}x${kernel} pooling on a ${x.height}x${x.width} input gives an empty output`);
   }
-  const attrs: Record<string, unknown> = { kernel_shape: [kernel, kernel], strides: [stride, stride], pads };
+  const attrs: PoolAttrs = { kernel_shape: [kernel, kernel], strides: [stride, stride], pads };
   if (kind === 'avg') attrs.count_include_pad = 0;
   e.node({ id, op: kind === 'max' ? 'MaxPool' : 'AveragePool', inputs: [x.id], attrs });
   return { id, channels: x.channels, height: oh, width: ow };

@@ -7,7 +7,7 @@
  * `Slice` clamps ends to the axis length; losses are scalars (shape []).
  */
 import { ValidationError } from '../errors.js';
-import type { IrGraph, IrNode } from './types.js';
+import type { ConvAttrs, IrGraph, IrNode } from './types.js';
 
 /** Shape of every tensor of a graph: inputs by name, nodes by id. */
 export type ShapeMap = Map<string, number[]>;
@@ -34,12 +34,15 @@ function pads4(node: IrNode, v: unknown): [number, number, number, number] {
   return [v[0], v[1], v[2], v[3]];
 }
 
-function spatial(node: IrNode, x: number[], attrs: Record<string, unknown>): [number, number] {
-  const [kh, kw] = pair(node, 'kernel_shape', attrs.kernel_shape, [0, 0]);
+/** The sliding-window attributes of Conv, MaxPool and AveragePool (the pools have no dilations). */
+type Window = Partial<Pick<ConvAttrs, 'kernel_shape' | 'strides' | 'pads' | 'dilations'>>;
+
+function spatial(node: IrNode, x: number[], attrs: Window | undefined): [number, number] {
+  const [kh, kw] = pair(node, 'kernel_shape', attrs?.kernel_shape, [0, 0]);
   if (kh === 0) fail(node, 'needs attribute kernel_shape');
-  const [sh, sw] = pair(node, 'strides', attrs.strides, [1, 1]);
-  const [dh, dw] = pair(node, 'dilations', attrs.dilations, [1, 1]);
-  const [t, l, b, r] = pads4(node, attrs.pads);
+  const [sh, sw] = pair(node, 'strides', attrs?.strides, [1, 1]);
+  const [dh, dw] = pair(node, 'dilations', attrs?.dilations, [1, 1]);
+  const [t, l, b, r] = pads4(node, attrs?.pads);
   const oh = Math.floor((x[2]! + t + b - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((x[3]! + l + r - dw * (kw - 1) - 1) / sw) + 1;
   if (oh < 1 || ow < 1) fail(node, `with kernel ${kh}x${kw} on input ${fmt(x)} gives an empty output`);
@@ -74,7 +77,9 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
       if (!s) fail(node, `param ${j} '${name}' is not declared in graph.params`);
       return s;
     });
-    const attrs = node.attrs ?? {};
+    if (node.attrs !== undefined && (node.attrs === null || typeof node.attrs !== 'object' || Array.isArray(node.attrs))) {
+      fail(node, `attrs must be an object but is ${JSON.stringify(node.attrs)}`);
+    }
     const x = ins[0]!;
     const need = (n: number): void => {
       if (ins.length !== n) fail(node, `expects ${n} input(s) but has ${ins.length}`);
@@ -86,15 +91,16 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
         rank4(node, x);
         const w = ps[0];
         if (w?.length !== 4) fail(node, 'needs a 4-D weight parameter');
-        const group = (attrs.group as number | undefined) ?? 1;
+        const group = node.attrs?.group ?? 1;
+        if (!Number.isInteger(group) || group < 1) fail(node, `attribute group must be a positive integer but is ${JSON.stringify(group)}`);
         if (x[1] !== w[1]! * group) {
           fail(node, `weight ${fmt(w)} with group ${group} expects ${w[1]! * group} input channels but input is ${fmt(x)}`);
         }
         if (w[0]! % group !== 0) fail(node, `group ${group} does not divide output channels ${w[0]}`);
-        const [kh, kw] = pair(node, 'kernel_shape', attrs.kernel_shape, [w[2]!, w[3]!]);
+        const [kh, kw] = pair(node, 'kernel_shape', node.attrs?.kernel_shape, [w[2]!, w[3]!]);
         if (kh !== w[2] || kw !== w[3]) fail(node, `kernel_shape ${kh}x${kw} differs from weight ${fmt(w)}`);
         if (ps[1] && (ps[1].length !== 1 || ps[1][0] !== w[0])) fail(node, `bias ${fmt(ps[1])} does not match ${w[0]} outputs`);
-        const [oh, ow] = spatial(node, x, { ...attrs, kernel_shape: [kh, kw] });
+        const [oh, ow] = spatial(node, x, { ...node.attrs, kernel_shape: [kh, kw] });
         out = [x[0]!, w[0]!, oh, ow];
         break;
       }
@@ -116,7 +122,7 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
       case 'AveragePool': {
         need(1);
         rank4(node, x);
-        const [oh, ow] = spatial(node, x, attrs);
+        const [oh, ow] = spatial(node, x, node.attrs);
         out = [x[0]!, x[1]!, oh, ow];
         break;
       }
@@ -148,7 +154,7 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
       }
       case 'Concat': {
         if (ins.length < 1) fail(node, 'expects at least 1 input');
-        if (attrs.axis !== 1) fail(node, `only supports axis 1 but axis is ${JSON.stringify(attrs.axis)}`);
+        if (node.attrs?.axis !== 1) fail(node, `only supports axis 1 but axis is ${JSON.stringify(node.attrs?.axis)}`);
         let c = 0;
         for (const s of ins) {
           rank4(node, s);
@@ -162,23 +168,23 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
       }
       case 'Pad': {
         need(1);
-        const p = attrs.pads as number[] | undefined;
+        const p = node.attrs?.pads;
         if (!Array.isArray(p) || p.length !== 2 * x.length) fail(node, `attribute pads must have ${2 * x.length} entries`);
         out = x.map((d, j) => d + p[j]! + p[j + x.length]!);
         break;
       }
       case 'Slice': {
         need(1);
-        const { starts, ends, axes } = attrs as { starts?: number[]; ends?: number[]; axes?: number[]; steps?: number[] };
-        const steps = (attrs.steps as number[] | undefined) ?? starts?.map(() => 1);
-        if (!starts || !ends || !axes || starts.length !== ends.length || axes.length !== starts.length) {
-          fail(node, 'needs attributes starts, ends and axes of equal length');
+        const { starts, ends, axes } = node.attrs ?? {};
+        const steps = node.attrs?.steps ?? starts?.map(() => 1);
+        if (!starts || !ends || !axes || !steps || starts.length !== ends.length || axes.length !== starts.length || steps.length !== starts.length) {
+          fail(node, 'needs attributes starts, ends and axes (and steps, if given) of equal length');
         }
         out = [...x];
         axes.forEach((a, j) => {
           const dim = x[a]!;
           const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-          const st = steps![j]!;
+          const st = steps[j]!;
           if (st < 1) fail(node, 'only supports positive steps');
           const len = Math.max(0, Math.ceil((clamp(ends[j]!) - clamp(starts[j]!)) / st));
           out[a] = len;
@@ -195,7 +201,7 @@ export function inferShapes(graph: IrGraph, batch = 1): ShapeMap {
         break;
       }
       case 'WeightedSum': {
-        const w = attrs.weights as number[] | undefined;
+        const w = node.attrs?.weights;
         if (!Array.isArray(w) || w.length !== ins.length) fail(node, `needs one weight per input (${ins.length})`);
         for (const s of ins) if (s.length !== 0) fail(node, `expects scalar inputs but got ${fmt(s)}`);
         out = [];

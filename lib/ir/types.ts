@@ -120,15 +120,48 @@ export interface WeightedSumAttrs {
   weights: number[];
 }
 
-/** One node: one op producing one tensor named `id`. */
-export interface IrNode {
+/** Ops without attributes. */
+export type NoAttrs = Record<string, never>;
+
+/** Every op paired with its attribute type (tfjs `kernel_names.ts`): the one table the node type derives from. */
+export interface IrAttrsByOp {
+  Conv: ConvAttrs;
+  BatchNormalization: BatchNormAttrs;
+  Relu: NoAttrs;
+  MaxPool: PoolAttrs;
+  AveragePool: PoolAttrs;
+  GlobalAveragePool: NoAttrs;
+  Flatten: FlattenAttrs;
+  Gemm: GemmAttrs;
+  Add: NoAttrs;
+  Concat: ConcatAttrs;
+  Pad: PadAttrs;
+  Slice: SliceAttrs;
+  Identity: NoAttrs;
+  Dropout: DropoutAttrs;
+  DropPath: DropPathAttrs;
+  SoftmaxCrossEntropy: SoftmaxCrossEntropyAttrs;
+  WeightedSum: WeightedSumAttrs;
+}
+
+/**
+ * A node of op `O`: `attrs` has `O`'s attribute type, required when that type has a required field.
+ * @typeParam O - the op.
+ */
+export type IrNodeOf<O extends IrOp> = {
   id: string;
-  op: IrOp;
+  op: O;
   inputs: string[];
-  attrs?: Record<string, unknown>;
   /** Names of the parameters this node reads, in the op's order (see the file header). */
   params?: string[];
-}
+} & (Record<string, never> extends IrAttrsByOp[O] ? { attrs?: IrAttrsByOp[O] } : { attrs: IrAttrsByOp[O] });
+
+/**
+ * One node: one op producing one tensor named `id`. A union discriminated by `op`, so that
+ * `if (node.op === 'Conv')` types `node.attrs` as {@link ConvAttrs}.
+ * @example const n: IrNode = { id: 'stem/conv', op: 'Conv', inputs: ['images'], attrs: { kernel_shape: [3, 3] }, params: ['stem/conv/W'] };
+ */
+export type IrNode = { [O in IrOp]: IrNodeOf<O> }[IrOp];
 
 /** How a parameter is initialized when the store does not have it yet. */
 export type IrInit =

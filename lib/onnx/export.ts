@@ -76,10 +76,6 @@ function inferenceNodes(graph: IrGraph): IrNode[] {
   return graph.nodes.filter((n) => needed.has(n.id));
 }
 
-function pair(v: unknown, dflt: [number, number]): number[] {
-  return Array.isArray(v) ? (v as number[]) : dflt;
-}
-
 /**
  * Serializes the inference part of `graph` (what `outputs[0]`, the logits, depends on) as a standard
  * ONNX model, with the weights from `weights`. Training-only ops vanish: DropPath and Dropout become
@@ -101,32 +97,35 @@ export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxE
   const usedParams = new Set<string>();
   const extra: ProtoWriter[] = [];
   for (const node of nodes) {
-    const a = node.attrs ?? {};
     let op: string = node.op;
     let inputs = [...node.inputs, ...(node.params ?? [])];
     const attrs: Attr[] = [];
     switch (node.op) {
-      case 'Conv':
+      case 'Conv': {
+        const a = node.attrs;
         attrs.push(
-          { name: 'kernel_shape', ints: a.kernel_shape as number[] },
-          { name: 'strides', ints: pair(a.strides, [1, 1]) },
-          { name: 'pads', ints: (a.pads as number[]) ?? [0, 0, 0, 0] },
-          { name: 'dilations', ints: pair(a.dilations, [1, 1]) },
-          { name: 'group', int: (a.group as number) ?? 1 },
+          { name: 'kernel_shape', ints: a.kernel_shape },
+          { name: 'strides', ints: a.strides ?? [1, 1] },
+          { name: 'pads', ints: a.pads ?? [0, 0, 0, 0] },
+          { name: 'dilations', ints: a.dilations ?? [1, 1] },
+          { name: 'group', int: a.group ?? 1 },
         );
         break;
+      }
       case 'BatchNormalization':
-        attrs.push({ name: 'epsilon', float: (a.epsilon as number) ?? 1e-5 }, { name: 'momentum', float: (a.momentum as number) ?? 0.9 });
+        attrs.push({ name: 'epsilon', float: node.attrs?.epsilon ?? 1e-5 }, { name: 'momentum', float: node.attrs?.momentum ?? 0.9 });
         break;
       case 'MaxPool':
-      case 'AveragePool':
+      case 'AveragePool': {
+        const a = node.attrs;
         attrs.push(
-          { name: 'kernel_shape', ints: a.kernel_shape as number[] },
-          { name: 'strides', ints: pair(a.strides, [1, 1]) },
-          { name: 'pads', ints: (a.pads as number[]) ?? [0, 0, 0, 0] },
+          { name: 'kernel_shape', ints: a.kernel_shape },
+          { name: 'strides', ints: a.strides ?? [1, 1] },
+          { name: 'pads', ints: a.pads ?? [0, 0, 0, 0] },
         );
-        if (node.op === 'AveragePool') attrs.push({ name: 'count_include_pad', int: (a.count_include_pad as number) ?? 0 });
+        if (node.op === 'AveragePool') attrs.push({ name: 'count_include_pad', int: a.count_include_pad ?? 0 });
         break;
+      }
       case 'Concat':
       case 'Flatten':
         attrs.push({ name: 'axis', int: 1 });
@@ -136,13 +135,13 @@ export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxE
         break;
       case 'Pad': {
         const padsName = `${node.id}/pads`;
-        extra.push(int64Tensor(padsName, a.pads as number[]));
+        extra.push(int64Tensor(padsName, node.attrs.pads));
         inputs = [node.inputs[0], padsName];
         attrs.push({ name: 'mode', string: 'constant' });
         break;
       }
       case 'Slice': {
-        const s = a as { starts: number[]; ends: number[]; axes: number[]; steps?: number[] };
+        const s = node.attrs;
         const names = ['starts', 'ends', 'axes', 'steps'].map((k) => `${node.id}/${k}`);
         extra.push(
           int64Tensor(names[0], s.starts),
