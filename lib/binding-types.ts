@@ -93,6 +93,8 @@ export interface NativePlanDescription {
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */
   aliasedGradients: number;
   params: string[];
+  /** With `describe({ shapes: true })`: every tensor's shape by name (graph inputs, then node ids). */
+  shapes?: Record<string, number[]>;
 }
 
 /** The native Plan: a graph compiled for one batch size and mode. */
@@ -100,7 +102,7 @@ export interface NativePlanInstance {
   trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult>;
   evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult>;
   predict(images: Float32Array): Promise<Float32Array>;
-  describe(): NativePlanDescription;
+  describe(options?: { shapes?: boolean }): NativePlanDescription;
   profile(): NodeProfile[];
   resetProfile(): void;
   dispose(): void;

@@ -11,6 +11,7 @@
 
 #include "napi_exports.h"
 #include "plan/engine.h"
+#include "plan/ir.h"
 
 namespace nasnet::napi {
 namespace {
@@ -144,6 +145,7 @@ struct PlanHolder {
   std::unique_ptr<Plan> plan;
   std::atomic<bool> busy{false};
   std::shared_ptr<std::mutex> store_mutex;  // shared by every plan of the same store
+  std::string ir_json;                      // the plan's IR, for describe()'s shapes
 };
 
 enum class StepKind { kTrain, kEvaluate, kPredict };
@@ -262,7 +264,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     }
     holder_ = std::make_shared<PlanHolder>();
     holder_->store_mutex = store->step_mutex();
-    Status st = Plan::Compile(info[1].As<Napi::String>().Utf8Value(), store->store(), options, &holder_->plan);
+    holder_->ir_json = info[1].As<Napi::String>().Utf8Value();
+    Status st = Plan::Compile(holder_->ir_json, store->store(), options, &holder_->plan);
     if (!st.ok()) throw StatusError(env, st);
   }
 
@@ -349,10 +352,29 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     worker->Queue();
     return p;
   }
+  // describe({shapes}): static facts of the plan and, when `shapes` is true, every tensor's shape by
+  // name (graph inputs, then node ids) as ir::InferShapes, the plan's own shape rules, gives them
+  // for the plan's IR and batch (lib/ir/shapes.ts is tested against them).
   Napi::Value Describe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plan* p = Live(env);
     Napi::Object out = Napi::Object::New(env);
+    if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsObject()) ThrowType(env, "Expected object for options");
+    if (info.Length() > 0 && info[0].IsObject() && BoolField(info[0].As<Napi::Object>(), "shapes", false)) {
+      ir::Graph graph;
+      ir::Shapes inferred;
+      Status st = ir::ParseGraph(holder_->ir_json, &graph);
+      if (st.ok()) st = ir::InferShapes(graph, static_cast<int>(p->input_shape()[0]), &inferred);
+      if (!st.ok()) throw StatusError(env, st);
+      Napi::Object tensors = Napi::Object::New(env);
+      for (size_t t = 0; t < inferred.tensor.size(); ++t) {
+        const std::vector<int64_t>& shape = inferred.tensor[t];
+        Napi::Array d = Napi::Array::New(env, shape.size());
+        for (size_t i = 0; i < shape.size(); ++i) d.Set(i, static_cast<double>(shape[i]));
+        tensors.Set(t < graph.inputs.size() ? graph.inputs[t].name : graph.nodes[t - graph.inputs.size()].id, d);
+      }
+      out.Set("shapes", tensors);
+    }
     std::vector<int64_t> shape = p->input_shape();
     Napi::Array dims = Napi::Array::New(env, shape.size());
     for (size_t i = 0; i < shape.size(); ++i) dims.Set(i, static_cast<double>(shape[i]));

@@ -8,6 +8,7 @@ import type {
   StepHyper,
 } from '../binding-types.js';
 import { NativeError, ValidationError } from '../errors.js';
+import type { ShapeMap } from '../ir/shapes.js';
 import type { IrGraph } from '../ir/types.js';
 import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../util/check.js';
 import type { ParameterStore } from './store.js';
@@ -218,6 +219,17 @@ export class Plan {
     } catch (err) {
       throw new ValidationError((err as Error).message);
     }
+  }
+
+  /**
+   * The shape of every tensor of the plan by name (graph inputs, then node ids), as the native
+   * compiler's shape rules give it for this plan's batch; equal to `inferShapes` of its graph
+   * (test/ir-shapes.test.ts holds the two to each other).
+   *
+   * @example Plan.compile(graph, store, { batch: 64 }).tensorShapes().get('head/fc') // [64, 10]
+   */
+  tensorShapes(): ShapeMap {
+    return new Map(Object.entries(this.live().describe({ shapes: true }).shapes ?? {}));
   }
 
   /** Zeroes the times and counts of {@link Plan.profile}. */
