@@ -13,7 +13,7 @@ template <bool kRelu>
 __global__ void bn_train_kernel(BatchNormShape s, const float* x, const float* gamma, const float* beta, float eps,
                                 float momentum, float* running_mean, float* running_var, float* y,
                                 float* save_mean, float* save_invstd) {
-  __shared__ double scratch[kThreads];
+  NASNET_SHARED(double[kThreads], scratch);
   const int c = blockIdx.x;
   const size_t count = (size_t)s.N * s.HW;
   const double sum = block_sum(bn_partial_sum(s, x, c, threadIdx.x, blockDim.x), scratch);
@@ -45,7 +45,7 @@ __global__ void bn_eval_kernel(BatchNormShape s, const float* x, const float* ga
 __global__ void bn_backward_kernel(BatchNormShape s, const float* x, const float* dy, const float* gamma,
                                    const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
                                    float* dbeta) {
-  __shared__ double scratch[kThreads];
+  NASNET_SHARED(double[kThreads], scratch);
   const int c = blockIdx.x;
   const size_t count = (size_t)s.N * s.HW;
   const float mean = save_mean[c], invstd = save_invstd[c];
@@ -71,9 +71,8 @@ Status train(Stream stream, const BatchNormShape& s, const float* x, const float
              float momentum, float* running_mean, float* running_var, float* y, float* save_mean,
              float* save_invstd) {
   if (s.C <= 0) return Status::Ok();
-  bn_train_kernel<kRelu><<<s.C, kThreads, 0, as_stream(stream)>>>(s, x, gamma, beta, eps, momentum, running_mean,
-                                                                  running_var, y, save_mean, save_invstd);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(bn_train_kernel<kRelu>, s.C, kThreads, 0, as_stream(stream), s, x, gamma, beta, eps,
+                           momentum, running_mean, running_var, y, save_mean, save_invstd));
   return Status::Ok();
 }
 
@@ -81,9 +80,8 @@ template <bool kRelu>
 Status eval(Stream stream, const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
             const float* running_mean, const float* running_var, float eps, float* y) {
   size_t n = (size_t)s.N * s.C * s.HW;
-  bn_eval_kernel<kRelu><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(s, x, gamma, beta, running_mean,
-                                                                         running_var, eps, y);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(bn_eval_kernel<kRelu>, grid_for(n), kThreads, 0, as_stream(stream), s, x, gamma, beta,
+                           running_mean, running_var, eps, y));
   return Status::Ok();
 }
 
@@ -118,9 +116,8 @@ Status batchnorm_relu_forward_eval(Stream stream, const BatchNormShape& s, const
 Status batchnorm_backward(Stream stream, const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
   if (s.C <= 0) return Status::Ok();
-  bn_backward_kernel<<<s.C, kThreads, 0, as_stream(stream)>>>(s, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                                                              dbeta);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(bn_backward_kernel, s.C, kThreads, 0, as_stream(stream), s, x, dy, gamma, save_mean,
+                           save_invstd, dx, dgamma, dbeta));
   return Status::Ok();
 }
 

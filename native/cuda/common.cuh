@@ -1,8 +1,18 @@
-// Shared device helpers for the .cu files: stream cast, grid sizes, fixed-order block reductions.
+// Shared device helpers for the .cu files: the launch helper, shared-memory declarations, stream
+// cast, grid sizes, fixed-order block reductions.
+//
+// Portability: every .cu file in native/cuda compiles with nvcc AND with the host compiler against
+// the emulated device (native/emu, -DNASNET_CUDA_EMULATED=ON), so kernel code sticks to:
+//   - NASNET_LAUNCH(kernel, grid, block, smem, stream, args...) instead of kernel<<<...>>>(args...);
+//   - NASNET_SHARED(type, name) instead of `__shared__ type name` (the emulated device poisons shared
+//     memory at every block start, so a missing __syncthreads reads NaNs instead of stale values);
+//   - NASNET_UNROLL instead of `#pragma unroll`;
+//   - no inline PTX (asm) outside `#if defined(__CUDA_ARCH__)` fast paths that have a plain fallback.
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <utility>
 
 #include "cuda/cuda_check.h"
 #include "cuda/kernels.h"
@@ -10,6 +20,34 @@
 namespace nasnet::cuda {
 
 inline cudaStream_t as_stream(Stream s) { return static_cast<cudaStream_t>(s); }
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...) and returns the launch's error (bad
+// configuration, missing kernel image), so a launcher reads
+//   CUDA_CHECK(NASNET_LAUNCH(relu_fwd, grid_for(n), kThreads, 0, as_stream(stream), n, x, y));
+// and a failure names the kernel and its arguments. Template kernels work as `kernel<Op>`.
+#define NASNET_LAUNCH(kernel, grid, block, smem, stream, ...) \
+  ::nasnet::cuda::launch_kernel(#kernel, kernel, grid, block, smem, stream, ##__VA_ARGS__)
+
+template <typename... P, typename... A>
+cudaError_t launch_kernel(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                          cudaStream_t stream, A&&... args) {
+#if defined(__CUDACC__)
+  (void)name;
+  kernel<<<grid, block, smem, stream>>>(std::forward<A>(args)...);
+  return cudaGetLastError();
+#else  // the emulated device (native/emu): the host compiler runs each block's threads as fibers
+  return ::nasnet_emu::launch(name, kernel, grid, block, smem, stream, std::forward<A>(args)...);
+#endif
+}
+
+// A block's shared memory: NASNET_SHARED(double[kThreads], scratch); NASNET_SHARED(GemmTiles, tiles);
+#if defined(__CUDACC__)
+#define NASNET_SHARED(type, name) __shared__ ::nasnet::cuda::shared_type<type> name
+#else
+#define NASNET_SHARED(type, name) NASNET_EMU_SHARED(::nasnet::cuda::shared_type<type>, name)
+#endif
+template <typename T>
+using shared_type = T;  // lets an array type such as double[256] be written before the name
 
 constexpr int kThreads = 256;
 
@@ -29,8 +67,7 @@ inline unsigned grid_for(size_t n, int threads = kThreads) {
 #define NASNET_LAUNCH_1D(kernel, n, ...)                                                        \
   do {                                                                                          \
     if ((n) == 0) return Status::Ok();                                                          \
-    kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, __VA_ARGS__);                    \
-    CUDA_CHECK_LAUNCH();                                                                        \
+    CUDA_CHECK(NASNET_LAUNCH(kernel, grid_for(n), kThreads, 0, as_stream(stream), n, __VA_ARGS__)); \
     return Status::Ok();                                                                        \
   } while (0)
 

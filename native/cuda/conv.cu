@@ -58,8 +58,7 @@ Status conv2d_backward(Stream stream, const ConvShape& s, const float* x, const 
       NASNET_RETURN_IF_ERROR(part.alloc(n * splits * sizeof(float)));
       op.part = part.as<float>();
       NASNET_RETURN_IF_ERROR(launch_gemm(st, op, d.Kg, d.R, reduce, s.groups, splits, chunk));
-      sum_splits<<<grid_for(n), kThreads, 0, st>>>(n, splits, part.as<float>(), dw);
-      CUDA_CHECK_LAUNCH();
+      CUDA_CHECK(NASNET_LAUNCH(sum_splits, grid_for(n), kThreads, 0, st, n, splits, part.as<float>(), dw));
     }
   }
   if (db != nullptr) NASNET_RETURN_IF_ERROR(channel_sum_accumulate(st, s.N, s.K, s.OH * s.OW, dy, db));

@@ -185,8 +185,7 @@ Status ConvBackendCudnn::forward(Stream stream, const ConvShape& s, const float*
                                     workspace_bytes_, &zero, p->y, y));
   if (b != nullptr) {
     size_t n = (size_t)s.N * s.K * s.OH * s.OW;
-    add_channel_bias<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, s.K, s.OH * s.OW, b, y);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(add_channel_bias, grid_for(n), kThreads, 0, as_stream(stream), n, s.K, s.OH * s.OW, b, y));
   }
   return Status::Ok();
 }

@@ -1,7 +1,8 @@
 // CUDA_CHECK(expr): runs a CUDA runtime call and, when it fails, returns a Status from the enclosing
 // function naming the call, the error and __FILE__:__LINE__. Nothing here aborts or exits.
 //   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
-// CUDA_CHECK_LAUNCH() checks the launch that just happened (bad configuration, missing kernel image).
+// Kernel launches go through it too: CUDA_CHECK(NASNET_LAUNCH(kernel, grid, block, smem, stream, args...))
+// (cuda/common.cuh) reports a bad configuration or a missing kernel image with the kernel's name.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -29,4 +30,3 @@ inline Status cuda_status(cudaError_t err, const char* call, const char* file, i
     if (_nasnet_err != cudaSuccess) return ::nasnet::cuda::cuda_status(_nasnet_err, #expr, __FILE__, __LINE__); \
   } while (0)
 
-#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())

@@ -21,7 +21,7 @@ __global__ void depthwise_backward_data_kernel(ConvShape s, const float* w, cons
 
 // One block per (channel, tap): thread partials over a fixed stride, then a fixed tree.
 __global__ void depthwise_backward_filter_kernel(ConvShape s, const float* x, const float* dy, float* dw) {
-  __shared__ double scratch[kThreads];
+  NASNET_SHARED(double[kThreads], scratch);
   const int khw = s.kh * s.kw;
   double acc = depthwise_dw_partial(s, x, dy, blockIdx.x / khw, blockIdx.x % khw, threadIdx.x, blockDim.x);
   double total = block_sum(acc, scratch);
@@ -32,16 +32,16 @@ __global__ void depthwise_backward_filter_kernel(ConvShape s, const float* x, co
 
 Status depthwise_forward(Stream stream, const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
   size_t total = (size_t)s.N * s.C * s.OH * s.OW;
-  depthwise_forward_kernel<false><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(s, x, w, b, y);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(depthwise_forward_kernel<false>, grid_for(total), kThreads, 0, as_stream(stream), s, x, w,
+                           b, y));
   return Status::Ok();
 }
 
 Status relu_depthwise_forward(Stream stream, const ConvShape& s, const float* x, const float* w, const float* b,
                               float* y) {
   size_t total = (size_t)s.N * s.C * s.OH * s.OW;
-  depthwise_forward_kernel<true><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(s, x, w, b, y);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(depthwise_forward_kernel<true>, grid_for(total), kThreads, 0, as_stream(stream), s, x, w,
+                           b, y));
   return Status::Ok();
 }
 
@@ -50,12 +50,10 @@ Status depthwise_backward(Stream stream, const ConvShape& s, const float* x, con
   cudaStream_t st = as_stream(stream);
   if (dx != nullptr) {
     size_t total = (size_t)s.N * s.C * s.H * s.W;
-    depthwise_backward_data_kernel<<<grid_for(total), kThreads, 0, st>>>(s, w, dy, dx);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(depthwise_backward_data_kernel, grid_for(total), kThreads, 0, st, s, w, dy, dx));
   }
   if (dw != nullptr) {
-    depthwise_backward_filter_kernel<<<s.C * s.kh * s.kw, kThreads, 0, st>>>(s, x, dy, dw);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(depthwise_backward_filter_kernel, s.C * s.kh * s.kw, kThreads, 0, st, s, x, dy, dw));
   }
   if (db != nullptr) NASNET_RETURN_IF_ERROR(channel_sum_accumulate(st, s.N, s.K, s.OH * s.OW, dy, db));
   return Status::Ok();

@@ -52,8 +52,8 @@ Status droppath_forward(Stream stream, int N, size_t per_sample, float keep, uin
     NASNET_RETURN_IF_ERROR(own.alloc((size_t)N));
     keep_mask = own.as<uint8_t>();
   }
-  droppath_mask<<<grid_for((size_t)N), kThreads, 0, st>>>((size_t)N, keep, seed, rng_stream, keep_mask);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(droppath_mask, grid_for((size_t)N), kThreads, 0, st, (size_t)N, keep, seed, rng_stream,
+                           keep_mask));
   size_t n = (size_t)N * per_sample;
   NASNET_LAUNCH_1D(droppath_apply, n, per_sample, keep > 0.f ? 1.f / keep : 0.f, keep_mask, x, y);
 }

@@ -25,8 +25,7 @@ Status linear_forward(Stream stream, int M, int I, int O, const float* x, const 
   // y[M, O] = x[M, I] · w[O, I]ᵀ
   NASNET_RETURN_IF_ERROR(sgemm(stream, false, true, M, O, I, 1.f, x, I, w, I, 0.f, y, O));
   if (b != nullptr) {
-    add_bias_rows<<<grid_for((size_t)M * O), kThreads, 0, as_stream(stream)>>>(M, O, b, y);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(add_bias_rows, grid_for((size_t)M * O), kThreads, 0, as_stream(stream), M, O, b, y));
   }
   return Status::Ok();
 }

@@ -20,15 +20,15 @@ namespace nasnet::cuda {
 template <class Op>
 __global__ void __launch_bounds__(kGemmThreads) gemm_tiled_kernel(Op op, int M, int N, int K, int splits,
                                                                   int k_chunk) {
-  __shared__ GemmTiles tiles;
+  NASNET_SHARED(GemmTiles, tiles);
   const int z = blockIdx.z / splits, split = blockIdx.z % splits;
   int k0, k1;
   gemm_k_range(K, split, k_chunk, &k0, &k1);
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   float acc[4][4];
-#pragma unroll
+  NASNET_UNROLL
   for (int i = 0; i < 4; ++i)
-#pragma unroll
+    NASNET_UNROLL
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
   for (int kt = k0; kt < k1; kt += kTileK) {
     gemm_load(op, tiles, threadIdx.x, z, m0, n0, kt, k1, M, N);
@@ -50,8 +50,7 @@ Status launch_gemm(cudaStream_t stream, const Op& op, int M, int N, int K, int b
   if (grid.y > 65535u || grid.z > 65535u)
     return Status::OutOfRange("gemm grid too large: M=" + std::to_string(M) + ", batches x splits=" +
                               std::to_string(batches * splits));
-  gemm_tiled_kernel<Op><<<grid, kGemmThreads, 0, stream>>>(op, M, N, K, splits, k_chunk);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(gemm_tiled_kernel<Op>, grid, kGemmThreads, 0, stream, op, M, N, K, splits, k_chunk));
   return Status::Ok();
 }
 

@@ -50,9 +50,8 @@ Status concat_forward(Stream stream, int N, int HW, int count, const float* cons
   for (int k = 0; k < count; ++k) {
     size_t n = (size_t)N * channels[k] * HW;
     if (n > 0) {
-      channel_block_copy<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, HW, channels[k], total, off, true,
-                                                                          xs[k], y);
-      CUDA_CHECK_LAUNCH();
+      CUDA_CHECK(NASNET_LAUNCH(channel_block_copy, grid_for(n), kThreads, 0, as_stream(stream), n, HW, channels[k],
+                               total, off, true, xs[k], y));
     }
     off += channels[k];
   }
@@ -67,9 +66,8 @@ Status concat_backward(Stream stream, int N, int HW, int count, const float* dy,
   for (int k = 0; k < count; ++k) {
     size_t n = (size_t)N * channels[k] * HW;
     if (n > 0 && dxs[k] != nullptr) {
-      channel_block_copy<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(n, HW, channels[k], total, off, false, dy,
-                                                                          dxs[k]);
-      CUDA_CHECK_LAUNCH();
+      CUDA_CHECK(NASNET_LAUNCH(channel_block_copy, grid_for(n), kThreads, 0, as_stream(stream), n, HW, channels[k],
+                               total, off, false, dy, dxs[k]));
     }
     off += channels[k];
   }

@@ -13,9 +13,9 @@ constexpr int kLossThreads = 128;
 
 __global__ void ce_rows(int N, int K, const float* logits, const int32_t* labels, float smoothing, float weight,
                         float* dlogits, double* row_loss, int* row_hit) {
-  __shared__ float smax[kLossThreads];
-  __shared__ int sarg[kLossThreads];
-  __shared__ double sd[kLossThreads];
+  NASNET_SHARED(float[kLossThreads], smax);
+  NASNET_SHARED(int[kLossThreads], sarg);
+  NASNET_SHARED(double[kLossThreads], sd);
   const int r = blockIdx.x;
   const float* z = logits + (size_t)r * K;
   ce_partial_max(z, K, threadIdx.x, blockDim.x, &smax[threadIdx.x], &sarg[threadIdx.x]);
@@ -44,8 +44,8 @@ __global__ void ce_rows(int N, int K, const float* logits, const int32_t* labels
 }
 
 __global__ void ce_total(int N, const double* row_loss, const int* row_hit, double* loss, int* correct) {
-  __shared__ double sd[kThreads];
-  __shared__ int si[kThreads];
+  NASNET_SHARED(double[kThreads], sd);
+  NASNET_SHARED(int[kThreads], si);
   double acc = 0.0;
   int hits = 0;
   for (int r = threadIdx.x; r < N; r += blockDim.x) {
@@ -70,11 +70,10 @@ Status softmax_cross_entropy(Stream stream, int N, int K, const float* logits, c
   double* row_loss = rows.as<double>();
   int* row_hit = reinterpret_cast<int*>(row_loss + (N > 0 ? N : 1));
   if (N > 0) {
-    ce_rows<<<N, kLossThreads, 0, st>>>(N, K, logits, labels, smoothing, weight, dlogits, row_loss, row_hit);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(ce_rows, N, kLossThreads, 0, st, N, K, logits, labels, smoothing, weight, dlogits,
+                             row_loss, row_hit));
   }
-  ce_total<<<1, kThreads, 0, st>>>(N, row_loss, row_hit, loss, correct);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(ce_total, 1, kThreads, 0, st, N, row_loss, row_hit, loss, correct));
   return Status::Ok();
 }
 

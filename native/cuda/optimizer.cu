@@ -11,7 +11,7 @@ namespace {
 constexpr int kNormBlocks = 512;
 
 __global__ void sumsq_partial(size_t n, const float* g, double* partial) {
-  __shared__ double sd[kThreads];
+  NASNET_SHARED(double[kThreads], sd);
   double acc = 0.0;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
     double v = g[i];
@@ -22,7 +22,7 @@ __global__ void sumsq_partial(size_t n, const float* g, double* partial) {
 }
 
 __global__ void sumsq_final(int blocks, const double* partial, double* out) {
-  __shared__ double sd[kThreads];
+  NASNET_SHARED(double[kThreads], sd);
   double acc = 0.0;
   for (int i = threadIdx.x; i < blocks; i += blockDim.x) acc += partial[i];
   acc = block_sum(acc, sd);
@@ -59,10 +59,8 @@ Status sum_squares(Stream stream, size_t n, const float* g, double* out) {
   int blocks = want < 1 ? 1 : (want > (size_t)kNormBlocks ? kNormBlocks : (int)want);
   Scratch partial(st);
   NASNET_RETURN_IF_ERROR(partial.alloc(blocks * sizeof(double)));
-  sumsq_partial<<<blocks, kThreads, 0, st>>>(n, g, partial.as<double>());
-  CUDA_CHECK_LAUNCH();
-  sumsq_final<<<1, kThreads, 0, st>>>(blocks, partial.as<double>(), out);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(sumsq_partial, blocks, kThreads, 0, st, n, g, partial.as<double>()));
+  CUDA_CHECK(NASNET_LAUNCH(sumsq_final, 1, kThreads, 0, st, blocks, partial.as<double>(), out));
   return Status::Ok();
 }
 

@@ -49,40 +49,35 @@ __global__ void gap_bwd(size_t n, int HW, const float* dy, float* dx) {
 Status maxpool_forward(Stream stream, const PoolShape& s, const float* x, float* y, int32_t* argmax) {
   size_t n = (size_t)s.N * s.C * s.OH * s.OW;
   if (n == 0) return Status::Ok();
-  maxpool_fwd<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(s, x, y, argmax);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(maxpool_fwd, grid_for(n), kThreads, 0, as_stream(stream), s, x, y, argmax));
   return Status::Ok();
 }
 
 Status maxpool_backward(Stream stream, const PoolShape& s, const int32_t* argmax, const float* dy, float* dx) {
   size_t n = (size_t)s.N * s.C * s.H * s.W;
   if (n == 0) return Status::Ok();
-  maxpool_bwd<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(s, argmax, dy, dx);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(maxpool_bwd, grid_for(n), kThreads, 0, as_stream(stream), s, argmax, dy, dx));
   return Status::Ok();
 }
 
 Status avgpool_forward(Stream stream, const PoolShape& s, const float* x, float* y) {
   size_t n = (size_t)s.N * s.C * s.OH * s.OW;
   if (n == 0) return Status::Ok();
-  avgpool_fwd<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(s, x, y);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(avgpool_fwd, grid_for(n), kThreads, 0, as_stream(stream), s, x, y));
   return Status::Ok();
 }
 
 Status avgpool_backward(Stream stream, const PoolShape& s, const float* dy, float* dx) {
   size_t n = (size_t)s.N * s.C * s.H * s.W;
   if (n == 0) return Status::Ok();
-  avgpool_bwd<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(s, dy, dx);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(avgpool_bwd, grid_for(n), kThreads, 0, as_stream(stream), s, dy, dx));
   return Status::Ok();
 }
 
 Status global_avgpool_forward(Stream stream, int N, int C, int HW, const float* x, float* y) {
   int rows = N * C;
   if (rows == 0) return Status::Ok();
-  gap_fwd<<<(rows + 7) / 8, kThreads, 0, as_stream(stream)>>>(rows, HW, x, y);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(gap_fwd, (rows + 7) / 8, kThreads, 0, as_stream(stream), rows, HW, x, y));
   return Status::Ok();
 }
 

@@ -8,7 +8,7 @@ namespace {
 
 // One block per channel; each thread walks a fixed strided subset, then a fixed tree: deterministic.
 __global__ void channel_sum_kernel(int N, int C, int HW, const float* x, float* out) {
-  __shared__ double scratch[kThreads];
+  NASNET_SHARED(double[kThreads], scratch);
   const int c = blockIdx.x;
   const size_t count = (size_t)N * HW;
   double acc = 0.0;
@@ -24,8 +24,7 @@ __global__ void channel_sum_kernel(int N, int C, int HW, const float* x, float* 
 
 Status channel_sum_accumulate(cudaStream_t stream, int N, int C, int HW, const float* x, float* out) {
   if (C <= 0) return Status::Ok();
-  channel_sum_kernel<<<C, kThreads, 0, stream>>>(N, C, HW, x, out);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(channel_sum_kernel, C, kThreads, 0, stream, N, C, HW, x, out));
   return Status::Ok();
 }
 
