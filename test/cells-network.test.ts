@@ -205,7 +205,7 @@ describe('options', () => {
 
 describe('presets', () => {
   it('are overridable option by option', () => {
-    expect(presetOptions('nasnet-a-mobile', { numClasses: 10 })).toMatchObject({ numClasses: 10, filters: 44, inputSize: 224 });
+    expect(presetOptions('nasnet-a-mobile', { numClasses: 10 })).toMatchObject({ numClasses: 10, filters: 44, inputSize: [224, 224] });
     expect(presetOptions('nasnet-a-cifar', { penultimate: 384 })).not.toHaveProperty('filters');
     expect(() => presetOptions('nasnet-b')).toThrow("Unknown preset 'nasnet-b' (known: nasnet-a-cifar, nasnet-a-mobile, nasnet-a-large)");
   });

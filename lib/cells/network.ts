@@ -140,8 +140,11 @@ export interface BuiltNetwork {
   meta: NetworkMeta;
 }
 
-/** Defaults when `stem` is 'cifar' (slim `cifar_config` and its arg scope): NASNet-A 6@768 on CIFAR-10. */
-const CIFAR_DEFAULTS: ResolvedNetworkOptions = {
+/**
+ * Defaults when `stem` is 'cifar' (slim `cifar_config` and its arg scope): NASNet-A 6@768 on CIFAR-10.
+ * The one place of these constants; the 'nasnet-a-cifar' preset is this.
+ */
+export const CIFAR_DEFAULTS: Readonly<ResolvedNetworkOptions> = Object.freeze<ResolvedNetworkOptions>({
   stem: 'cifar',
   cellsPerStack: 6,
   filters: 32,
@@ -159,10 +162,13 @@ const CIFAR_DEFAULTS: ResolvedNetworkOptions = {
   reductions: 2,
   bnEpsilon: 1e-5,
   bnMomentum: 0.9,
-};
+});
 
-/** Defaults when `stem` is 'imagenet' (slim `mobile_imagenet_config` and its arg scope): 4@1056 at 224. */
-const IMAGENET_DEFAULTS: ResolvedNetworkOptions = {
+/**
+ * Defaults when `stem` is 'imagenet' (slim `mobile_imagenet_config` and its arg scope): 4@1056 at 224.
+ * The one place of these constants; the 'nasnet-a-mobile' preset is this, 'nasnet-a-large' differs from it.
+ */
+export const IMAGENET_DEFAULTS: Readonly<ResolvedNetworkOptions> = Object.freeze<ResolvedNetworkOptions>({
   ...CIFAR_DEFAULTS,
   stem: 'imagenet',
   cellsPerStack: 4,
@@ -174,7 +180,7 @@ const IMAGENET_DEFAULTS: ResolvedNetworkOptions = {
   labelSmoothing: 0.1,
   bnEpsilon: 1e-3,
   bnMomentum: 0.9997,
-};
+});
 
 /**
  * Applies defaults and checks every option.

@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors.js';
 import type { Genotype } from './genotype-types.js';
 import { NASNET_A } from './genotypes.js';
-import { type BuiltNetwork, buildNetwork, type NetworkOptions } from './network.js';
+import { type BuiltNetwork, buildNetwork, CIFAR_DEFAULTS, IMAGENET_DEFAULTS, type NetworkOptions } from './network.js';
 
 /** Names of the presets. */
 export const PRESET_NAMES = ['nasnet-a-cifar', 'nasnet-a-mobile', 'nasnet-a-large'] as const;
@@ -14,58 +14,24 @@ export const PRESET_NAMES = ['nasnet-a-cifar', 'nasnet-a-mobile', 'nasnet-a-larg
 /** A preset name. */
 export type PresetName = (typeof PRESET_NAMES)[number];
 
-/** Options of each preset. */
+/**
+ * Options of each preset. The CIFAR and mobile ones are the network defaults of their stem
+ * ({@link CIFAR_DEFAULTS}, {@link IMAGENET_DEFAULTS}, where slim's constants are written once); the
+ * large one is the mobile one with slim's `large_imagenet_config` changes.
+ */
 export const PRESETS: Readonly<Record<PresetName, Readonly<NetworkOptions>>> = Object.freeze({
   /** NASNet-A 6@768 on CIFAR-10: 32×32, stem multiplier 3, auxiliary head, no dense dropout. */
-  'nasnet-a-cifar': Object.freeze({
-    stem: 'cifar',
-    cellsPerStack: 6,
-    filters: 32,
-    stemMultiplier: 3,
-    numClasses: 10,
-    inputSize: 32,
-    inputChannels: 3,
-    auxHead: true,
-    auxWeight: 0.4,
-    denseDropoutKeep: 1,
-    labelSmoothing: 0,
-    skipReductionLayerInput: false,
-    bnEpsilon: 1e-5,
-    bnMomentum: 0.9,
-  }),
+  'nasnet-a-cifar': CIFAR_DEFAULTS,
   /** NASNet-A 4@1056 (mobile) on ImageNet: 224×224, stem multiplier 1, label smoothing 0.1. */
-  'nasnet-a-mobile': Object.freeze({
-    stem: 'imagenet',
-    cellsPerStack: 4,
-    filters: 44,
-    stemMultiplier: 1,
-    numClasses: 1000,
-    inputSize: 224,
-    inputChannels: 3,
-    auxHead: true,
-    auxWeight: 0.4,
-    denseDropoutKeep: 0.5,
-    labelSmoothing: 0.1,
-    skipReductionLayerInput: false,
-    bnEpsilon: 1e-3,
-    bnMomentum: 0.9997,
-  }),
+  'nasnet-a-mobile': IMAGENET_DEFAULTS,
   /** NASNet-A 6@4032 (large) on ImageNet: 331×331, stem multiplier 3, skip_reduction_layer_input. */
-  'nasnet-a-large': Object.freeze({
-    stem: 'imagenet',
+  'nasnet-a-large': Object.freeze<NetworkOptions>({
+    ...IMAGENET_DEFAULTS,
     cellsPerStack: 6,
     filters: 168,
     stemMultiplier: 3,
-    numClasses: 1000,
     inputSize: 331,
-    inputChannels: 3,
-    auxHead: true,
-    auxWeight: 0.4,
-    denseDropoutKeep: 0.5,
-    labelSmoothing: 0.1,
     skipReductionLayerInput: true,
-    bnEpsilon: 1e-3,
-    bnMomentum: 0.9997,
   }),
 });
 

@@ -36,10 +36,8 @@ export function registerCount(program: Command): void {
         options = presetOptions(o.preset, {});
       } else {
         const d = choiceArg((o.dataset ?? 'cifar').toLowerCase(), '--dataset', ['cifar', 'cifar10', 'cifar100', 'imagenet'] as const);
-        const imagenet = d === 'imagenet';
-        options = imagenet
-          ? { stem: 'imagenet', stemMultiplier: 1, numClasses: 1000, inputSize: 224 }
-          : { stem: 'cifar', numClasses: d === 'cifar100' ? 100 : 10, inputSize: 32 };
+        // The stem's network defaults are the paper's layout (ImageNet 224, 1000 classes; CIFAR 32, 10).
+        options = d === 'imagenet' ? { stem: 'imagenet' } : { stem: 'cifar', ...(d === 'cifar100' ? { numClasses: 100 } : {}) };
       }
       if (o.n !== undefined) options = { ...options, cellsPerStack: o.n };
       if (o.penultimate !== undefined) options = { ...options, penultimate: o.penultimate };

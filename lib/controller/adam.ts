@@ -3,10 +3,11 @@
  */
 import { ValidationError } from '../errors.js';
 import { checkInteger, checkNumber } from '../util/check.js';
+import { NASNET_CONTROLLER } from './paper.js';
 
 /** Adam hyperparameters. */
 export interface AdamOptions {
-  /** Step size; default 0.00035 (the NASNet controller's). */
+  /** Step size; default {@link NASNET_CONTROLLER}.learningRate, 0.00035. */
   learningRate?: number;
   /** First-moment decay; default 0.9. */
   beta1?: number;
@@ -46,7 +47,7 @@ export class Adam {
   constructor(size: number, options: AdamOptions = {}) {
     const where = 'Adam';
     checkInteger(size, 'size', { min: 0, where });
-    this.learningRate = checkNumber(options.learningRate ?? 0.00035, 'learningRate', { min: 0, minOpen: true, where });
+    this.learningRate = checkNumber(options.learningRate ?? NASNET_CONTROLLER.learningRate, 'learningRate', { min: 0, minOpen: true, where });
     this.beta1 = checkNumber(options.beta1 ?? 0.9, 'beta1', { min: 0, max: 1, maxOpen: true, where });
     this.beta2 = checkNumber(options.beta2 ?? 0.999, 'beta2', { min: 0, max: 1, maxOpen: true, where });
     this.epsilon = checkNumber(options.epsilon ?? 1e-8, 'epsilon', { min: 0, minOpen: true, where });

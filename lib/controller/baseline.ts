@@ -2,6 +2,7 @@
  * Exponential moving-average reward baseline, as in the NASNet and ENAS controllers.
  */
 import { checkNumber } from '../util/check.js';
+import { NASNET_CONTROLLER } from './paper.js';
 
 /**
  * Moving average b ← decay · b + (1 − decay) · r. It starts at the first reward it sees, so the first
@@ -17,9 +18,9 @@ export class EmaBaseline {
   private b: number | null = null;
 
   /**
-   * @param decay - weight of the old value, in [0, 1); default 0.95.
+   * @param decay - weight of the old value, in [0, 1); default `NASNET_CONTROLLER.baselineDecay`, 0.95.
    */
-  constructor(decay = 0.95) {
+  constructor(decay: number = NASNET_CONTROLLER.baselineDecay) {
     this.decay = checkNumber(decay, 'decay', { min: 0, max: 1, maxOpen: true, where: 'EmaBaseline' });
   }
 

@@ -35,6 +35,7 @@ export {
   type ParameterSlice,
   resolveControllerOptions,
 } from './lstm-controller.js';
+export { NASNET_CONTROLLER } from './paper.js';
 export {
   type PolicyGradientBuffered,
   type PolicyGradientConfig,

@@ -1,7 +1,7 @@
 /**
- * The LSTM controller trained by policy gradients: PPO as in NASNet (Zoph et al. 2018, section 4:
- * learning rate 0.00035, entropy weight 0.00001, baseline = exponential moving average of rewards
- * with decay 0.95, one update per 20 children), or plain REINFORCE with the same baseline.
+ * The LSTM controller trained by policy gradients: PPO as in NASNet (Zoph et al. 2018, section 4; its
+ * learning rate, entropy weight, moving-average baseline decay and children per update are
+ * {@link NASNET_CONTROLLER}), or plain REINFORCE with the same baseline.
  *
  * The advantage of a child is its reward minus the baseline at the time its reward arrives. Once
  * `updateEvery` rewards are in, the controller takes one update on that batch:
@@ -18,6 +18,7 @@ import { Rng, type RngState } from '../util/rng.js';
 import { Adam, type AdamState } from './adam.js';
 import { EmaBaseline } from './baseline.js';
 import { LstmController, type LstmControllerConfig, resolveControllerOptions } from './lstm-controller.js';
+import { NASNET_CONTROLLER } from './paper.js';
 import { type PendingEntry, takePending } from './pending.js';
 import { checkRecords, checkStateHeader } from './state-check.js';
 import type { Observation, Proposal, SearchStrategy } from './strategy.js';
@@ -120,10 +121,10 @@ function resolveConfig(where: string, o: PolicyGradientOptions): PolicyGradientC
   return {
     seed,
     controller,
-    learningRate: checkNumber(o.learningRate ?? 0.00035, 'learningRate', { min: 0, minOpen: true, where }),
-    entropyWeight: checkNumber(o.entropyWeight ?? 0.00001, 'entropyWeight', { min: 0, where }),
-    baselineDecay: checkNumber(o.baselineDecay ?? 0.95, 'baselineDecay', { min: 0, max: 0.999999, where }),
-    updateEvery: checkInteger(o.updateEvery ?? 20, 'updateEvery', { where }),
+    learningRate: checkNumber(o.learningRate ?? NASNET_CONTROLLER.learningRate, 'learningRate', { min: 0, minOpen: true, where }),
+    entropyWeight: checkNumber(o.entropyWeight ?? NASNET_CONTROLLER.entropyWeight, 'entropyWeight', { min: 0, where }),
+    baselineDecay: checkNumber(o.baselineDecay ?? NASNET_CONTROLLER.baselineDecay, 'baselineDecay', { min: 0, max: 0.999999, where }),
+    updateEvery: checkInteger(o.updateEvery ?? NASNET_CONTROLLER.updateEvery, 'updateEvery', { where }),
     clipEpsilon: checkNumber(o.clipEpsilon ?? 0.2, 'clipEpsilon', { min: 0, max: 1, minOpen: true, where }),
     epochs: checkInteger(o.epochs ?? 4, 'epochs', { where }),
   };
