@@ -1,67 +1,73 @@
 /**
  * The wire format of distributed children (BullMQ over Redis): the job payload the controller
- * sends, the result a worker returns, and the job id. Both ends validate with the same schemas, so
- * a malformed payload fails with a message naming the field, at whichever end sees it first.
+ * sends, the result a worker returns, and the job id. Both ends validate with the same checks (the
+ * package's one validator module), so a malformed payload fails with a message naming the field, at
+ * whichever end sees it first.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { genotypeHash, validateGenotype } from '../cells/genotype.js';
 import { ValidationError } from '../errors.js';
+import { checkArray, checkBoolean, checkInteger, checkNumber, checkObject, checkString, invalid, received } from '../util/check.js';
 import type { ChildJob, ChildResult, ProxyConfig } from './types.js';
 
 /** Version of the payload envelope; a worker refuses other versions with a clear error. */
 export const JOB_PAYLOAD_VERSION = 1;
 
-const posInt = z.number().int().min(1);
-const nonNegInt = z.number().int().min(0);
-const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+const PROXY_KEYS = [
+  'cellsPerStack',
+  'filters',
+  'stemMultiplier',
+  'epochs',
+  'batchSize',
+  'lr',
+  'weightDecay',
+  'dropPathKeep',
+  'auxHead',
+  'maxBatchesPerEpoch',
+  'maxValidationImages',
+] as const satisfies readonly (keyof ProxyConfig)[];
+const JOB_KEYS = ['runId', 'id', 'genotype', 'hash', 'seed', 'dataset', 'dataDir', 'proxy'] as const satisfies readonly (keyof ChildJob)[];
+const RESULT_KEYS = ['accuracy', 'curve', 'params', 'multAdds', 'seconds', 'diverged', 'error'] as const satisfies readonly (keyof ChildResult)[];
 
-const proxySchema = z.strictObject({
-  cellsPerStack: posInt,
-  filters: posInt,
-  stemMultiplier: posInt,
-  epochs: posInt,
-  batchSize: posInt,
-  lr: finite.refine((v) => v > 0, 'expected a positive learning rate'),
-  weightDecay: finite.refine((v) => v >= 0, 'expected weightDecay >= 0'),
-  dropPathKeep: finite.refine((v) => v > 0 && v <= 1, 'expected dropPathKeep in (0, 1]'),
-  auxHead: z.boolean(),
-  maxBatchesPerEpoch: nonNegInt,
-  maxValidationImages: nonNegInt,
-}) satisfies z.ZodType<ProxyConfig>;
+function parseProxy(value: unknown, where: string): ProxyConfig {
+  const p = checkObject(value, 'proxy', { known: PROXY_KEYS, where });
+  const count = (k: keyof ProxyConfig, min: number): number => checkInteger(p[k], `proxy.${k}`, { min, where });
+  return {
+    cellsPerStack: count('cellsPerStack', 1),
+    filters: count('filters', 1),
+    stemMultiplier: count('stemMultiplier', 1),
+    epochs: count('epochs', 1),
+    batchSize: count('batchSize', 1),
+    lr: checkNumber(p.lr, 'proxy.lr', { min: 0, minOpen: true, where }),
+    weightDecay: checkNumber(p.weightDecay, 'proxy.weightDecay', { min: 0, where }),
+    dropPathKeep: checkNumber(p.dropPathKeep, 'proxy.dropPathKeep', { min: 0, max: 1, minOpen: true, where }),
+    auxHead: checkBoolean(p.auxHead, 'proxy.auxHead', { where }),
+    maxBatchesPerEpoch: count('maxBatchesPerEpoch', 0),
+    maxValidationImages: count('maxValidationImages', 0),
+  };
+}
 
-const jobSchema = z
-  .strictObject({
-    runId: z.string().min(1),
-    id: nonNegInt,
-    genotype: z.unknown(),
-    hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex characters (the canonical genotype hash)'),
-    seed: nonNegInt,
-    dataset: z.string().min(1),
-    dataDir: z.string().min(1).optional(),
-    proxy: proxySchema,
-  })
-  .superRefine((job, ctx) => {
-    try {
-      const g = validateGenotype(job.genotype);
-      if (genotypeHash(g) !== job.hash) ctx.addIssue({ code: 'custom', path: ['hash'], message: `does not match the genotype (its hash is ${genotypeHash(g).slice(0, 12)}…)` });
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['genotype'], message: err instanceof Error ? err.message : String(err) });
-    }
-  });
-
-const payloadSchema = z.strictObject({ v: z.literal(JOB_PAYLOAD_VERSION), job: z.unknown() });
-
-const resultSchema = z.strictObject({
-  accuracy: finite.refine((v) => v >= 0 && v <= 1, 'expected an accuracy in [0, 1]'),
-  // A diverged epoch's NaN travels as JSON null and comes back as NaN (as in a local search).
-  curve: z.array(z.union([finite, z.null()]).transform((v) => v ?? Number.NaN)),
-  params: nonNegInt,
-  multAdds: nonNegInt,
-  seconds: finite.refine((v) => v >= 0, 'expected seconds >= 0'),
-  diverged: z.boolean(),
-  error: z.string().optional(),
-});
+function parseChildJob(value: unknown): ChildJob {
+  const where = 'child job payload';
+  const j = checkObject(value, 'job', { known: JOB_KEYS, where });
+  const runId = checkString(j.runId, 'runId', { where });
+  const id = checkInteger(j.id, 'id', { min: 0, where });
+  let genotype: ChildJob['genotype'];
+  try {
+    genotype = validateGenotype(j.genotype);
+  } catch (err) {
+    throw new ValidationError(`${where}: genotype: ${(err as Error).message}`);
+  }
+  const hash = checkString(j.hash, 'hash', { where });
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw invalid('hash', '64 hex characters (the canonical genotype hash)', received(hash), where);
+  const canonical = genotypeHash(genotype);
+  if (hash !== canonical) throw invalid('hash', `the genotype's own hash (${canonical.slice(0, 12)}…)`, `${hash.slice(0, 12)}…`, where);
+  const seed = checkInteger(j.seed, 'seed', { min: 0, where });
+  const dataset = checkString(j.dataset, 'dataset', { where });
+  const dataDir = j.dataDir === undefined ? undefined : checkString(j.dataDir, 'dataDir', { where });
+  const proxy = parseProxy(j.proxy, where);
+  return { runId, id, genotype, hash, seed, dataset, ...(dataDir === undefined ? {} : { dataDir }), proxy };
+}
 
 /** What the controller puts in a BullMQ job's `data`. */
 export interface JobPayload {
@@ -69,30 +75,17 @@ export interface JobPayload {
   job: ChildJob;
 }
 
-function issues(err: z.ZodError): string {
-  return err.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 /**
  * Checks a child job and wraps it in the versioned envelope the workers expect.
  *
  * @param job - the child, as the search made it
  * @returns `{ v: 1, job }` (a clean copy, JSON-safe)
- * @throws ValidationError naming the field, e.g. `child job payload: proxy.batchSize: Too small: expected number to be >=1`
+ * @throws ValidationError naming the field, e.g. `child job payload: expected positive integer for proxy.batchSize but received 0 of type number`
  * @example
  * await queue.add('child', encodeJobPayload(job), { jobId: childJobId(job) });
  */
 export function encodeJobPayload(job: ChildJob): JobPayload {
   return { v: JOB_PAYLOAD_VERSION, job: parseChildJob(job) };
-}
-
-function parseChildJob(value: unknown): ChildJob {
-  const r = jobSchema.safeParse(value);
-  if (!r.success) throw new ValidationError(`child job payload: ${issues(r.error)}`);
-  return { ...r.data, genotype: validateGenotype(r.data.genotype) };
 }
 
 /**
@@ -102,20 +95,17 @@ function parseChildJob(value: unknown): ChildJob {
  * @param raw - the BullMQ job's `data` (parsed JSON, anything)
  * @returns the child job
  * @throws ValidationError, e.g. `child job payload: genotype: normal block 0: ...` or
- *   `child job payload: v: expected payload version 1 ...`
+ *   `child job payload: expected payload version 1 for v but received 2 ...`
  * @example
  * const job = parseJobPayload(bullJob.data);
  */
 export function parseJobPayload(raw: unknown): ChildJob {
-  const env = payloadSchema.safeParse(raw);
-  if (!env.success) {
-    const v = (raw as { v?: unknown } | null)?.v;
-    if (raw !== null && typeof raw === 'object' && v !== undefined && v !== JOB_PAYLOAD_VERSION) {
-      throw new ValidationError(`child job payload: v: expected payload version ${JOB_PAYLOAD_VERSION} but received ${JSON.stringify(v)} (controller and worker run different nasnet versions)`);
-    }
-    throw new ValidationError(`child job payload: ${issues(env.error)}`);
+  const where = 'child job payload';
+  const env = checkObject(raw, 'payload', { known: ['v', 'job'], where });
+  if (env.v !== JOB_PAYLOAD_VERSION) {
+    throw invalid('v', `payload version ${JOB_PAYLOAD_VERSION}`, `${received(env.v)} (controller and worker run different nasnet versions)`, where);
   }
-  return parseChildJob(env.data.job);
+  return parseChildJob(env.job);
 }
 
 /**
@@ -123,14 +113,25 @@ export function parseJobPayload(raw: unknown): ChildJob {
  *
  * @param raw - the return value (anything)
  * @param where - named in the error, e.g. the job id
- * @throws ValidationError, e.g. `result of job r1.ab12.5: accuracy: expected an accuracy in [0, 1]`
+ * @throws ValidationError, e.g. `result of job r1.ab12.5: expected finite number in [0, 1] for accuracy but received 3 of type number`
  * @example
  * const result = parseChildResult(job.returnvalue, job.id);
  */
 export function parseChildResult(raw: unknown, where: string): ChildResult {
-  const r = resultSchema.safeParse(raw);
-  if (!r.success) throw new ValidationError(`result of job ${where}: ${issues(r.error)}`);
-  return r.data;
+  const w = `result of job ${where}`;
+  const r = checkObject(raw, 'result', { known: RESULT_KEYS, where: w });
+  // A diverged epoch's NaN travels as JSON null and comes back as NaN (as in a local search).
+  const curve = checkArray(r.curve, 'curve', { where: w }).map((v, i) => (v === null ? Number.NaN : checkNumber(v, `curve[${i}]`, { where: w })));
+  const result: ChildResult = {
+    accuracy: checkNumber(r.accuracy, 'accuracy', { min: 0, max: 1, where: w }),
+    curve,
+    params: checkInteger(r.params, 'params', { min: 0, where: w }),
+    multAdds: checkInteger(r.multAdds, 'multAdds', { min: 0, where: w }),
+    seconds: checkNumber(r.seconds, 'seconds', { min: 0, where: w }),
+    diverged: checkBoolean(r.diverged, 'diverged', { where: w }),
+  };
+  if (r.error !== undefined) result.error = checkString(r.error, 'error', { allowEmpty: true, where: w });
+  return result;
 }
 
 /** A run id as it appears in job ids: letters, digits, `_`, `-` (everything else becomes `_`). */
