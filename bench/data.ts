@@ -10,6 +10,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { createLoader, type Split, tensorSplit } from '../lib/data/index.js';
 import { Rng } from '../lib/util/rng.js';
@@ -22,10 +23,9 @@ interface Row {
   imagesPerSecond: number;
 }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
+const { values: a } = parseArgs({
+  options: { workers: { type: 'string', default: '1,2,4' }, images: { type: 'string', default: '240' }, json: { type: 'boolean', default: false } },
+});
 
 async function timeEpochs(split: Split, opts: Parameters<typeof createLoader>[1], epochs: number): Promise<{ images: number; seconds: number }> {
   const loader = createLoader(split, opts);
@@ -42,12 +42,12 @@ async function timeEpochs(split: Split, opts: Parameters<typeof createLoader>[1]
 }
 
 async function main(): Promise<void> {
-  const json = process.argv.includes('--json');
-  const workerCounts = arg('workers', '1,2,4')
+  const json = a.json;
+  const workerCounts = a.workers
     .split(',')
     .map(Number)
     .filter((n) => n > 0);
-  const nImages = Number(arg('images', '240'));
+  const nImages = Number(a.images);
   const rows: Row[] = [];
   const add = (pipeline: string, workers: number | null, r: { images: number; seconds: number }) => {
     rows.push({ pipeline, workers, images: r.images, seconds: +r.seconds.toFixed(3), imagesPerSecond: Math.round(r.images / r.seconds) });

@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
 import { genotypeHash } from '../lib/cells/genotype.js';
 import { createStrategy } from '../lib/controller/create-strategy.js';
 import { createBullmqExecutor } from '../lib/search/bullmq-executor.js';
@@ -31,10 +32,15 @@ interface Row {
   errors: number;
 }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
+const { values: a } = parseArgs({
+  options: {
+    trainer: { type: 'string', default: 'real' },
+    children: { type: 'string', default: '16' },
+    'child-ms': { type: 'string', default: '500' },
+    workers: { type: 'string', default: '1,2,4' },
+    json: { type: 'boolean', default: false },
+  },
+});
 
 let runCounter = 0;
 /** n distinct tiny children of a fresh run id (so no result is reused from an earlier run). */
@@ -80,11 +86,11 @@ function inline(trainer: (job: ChildJob) => Promise<ChildResult>, concurrency: n
 }
 
 async function main(): Promise<void> {
-  const json = process.argv.includes('--json');
-  const mode = arg('trainer', 'real') as WorkerMode;
-  const n = Number(arg('children', '16'));
-  const childMs = Number(arg('child-ms', '500'));
-  const counts = arg('workers', '1,2,4').split(',').map(Number);
+  const json = a.json;
+  const mode = a.trainer as WorkerMode;
+  const n = Number(a.children);
+  const childMs = Number(a['child-ms']);
+  const counts = a.workers.split(',').map(Number);
   const server = await startRedisServer();
   const rows: Row[] = [];
   const procs: WorkerProc[] = [];

@@ -145,6 +145,10 @@ describe('strategies: errors', () => {
       `ppo.load: expected state.params to hold ${st.params.length} numbers but received ${st.params.length - 1}`,
     );
     expect(() => restoreStrategy({ name: 'sgd' } as never)).toThrow("restoreStrategy: expected one of 'ppo', 'reinforce', 'random', 'evolution' for state.name but received \"sgd\" of type string");
+    expect(() => evo.load({ ...evo.state(), rng: [0, 0, 0, 0] })).toThrow('evolution.load: state.rng: Rng.load: the state must not be all zero');
+    expect(() => evo.load({ ...evo.state(), observed: -1 })).toThrow(
+      'evolution.load: expected non-negative integer for state.observed but received -1 of type number',
+    );
     const bad = { ...evo.state(), population: [{ id: 0, decisions: [1, 2], reward: 1 }] };
     expect(() => evo.load(bad as never)).toThrow('evolution.load: state.population[0]: decisions: expected 30 integers');
   });

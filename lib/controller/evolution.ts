@@ -210,7 +210,7 @@ export class EvolutionStrategy implements SearchStrategy<EvolutionState> {
    * @param state - from {@link EvolutionStrategy.state}.
    */
   load(state: EvolutionState): void {
-    checkStateHeader('evolution.load', state, 'evolution', 1);
+    const counters = checkStateHeader('evolution.load', state, 'evolution', 1);
     const config = resolveConfig('evolution.load', state.config);
     checkRecords('evolution.load', 'pending', state.pending, config.blocks, []);
     checkRecords('evolution.load', 'population', state.population, config.blocks, ['reward']);
@@ -219,13 +219,8 @@ export class EvolutionStrategy implements SearchStrategy<EvolutionState> {
         `evolution.load: state.population has ${state.population.length} members, more than populationSize ${config.populationSize}`,
       );
     }
-    const observed = checkInteger(state.observed, 'observed', { min: 0, where: 'evolution.load' });
-    const rng = new Rng(0);
-    rng.load(state.rng);
     this.config = config;
-    this.rng = rng;
-    this.nextId = state.nextId;
-    this.observed = observed;
+    ({ rng: this.rng, nextId: this.nextId, observed: this.observed } = counters);
     this.pending = new Map(
       state.pending.map((e) => [e.id, { id: e.id, decisions: [...e.decisions], parent: e.parent ?? null }]),
     );

@@ -279,7 +279,7 @@ export class PolicyGradientStrategy implements SearchStrategy<PolicyGradientStat
    */
   load(state: PolicyGradientState): void {
     const where = `${this.name}.load`;
-    checkStateHeader(where, state, this.name, 1);
+    const counters = checkStateHeader(where, state, this.name, 1);
     const c = state.config;
     const config = resolveConfig(where, {
       seed: c.seed,
@@ -314,17 +314,12 @@ export class PolicyGradientStrategy implements SearchStrategy<PolicyGradientStat
     }
     const baseline = new EmaBaseline(config.baselineDecay);
     baseline.load(state.baseline);
-    const rng = new Rng(0);
-    rng.load(state.rng);
-    const observed = checkInteger(state.observed, 'observed', { min: 0, where });
     const updates = checkInteger(state.updates, 'updates', { min: 0, where });
     this.config = config;
     this.controller = controller;
     this.adam = adam;
     this.baseline = baseline;
-    this.rng = rng;
-    this.nextId = state.nextId;
-    this.observed = observed;
+    ({ rng: this.rng, nextId: this.nextId, observed: this.observed } = counters);
     this.updates = updates;
     this.pending = new Map(state.pending.map((e) => [e.id, { id: e.id, decisions: [...e.decisions], logProb: e.logProb }]));
     this.buffer = state.buffer.map((e) => ({

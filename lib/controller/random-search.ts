@@ -103,19 +103,14 @@ export class RandomSearchStrategy implements SearchStrategy<RandomSearchState> {
    * @param state - from {@link RandomSearchStrategy.state}.
    */
   load(state: RandomSearchState): void {
-    checkStateHeader('random.load', state, 'random', 1);
+    const counters = checkStateHeader('random.load', state, 'random', 1);
     const config: RandomSearchConfig = {
       seed: checkInteger(state.config.seed, 'config.seed', { min: Number.MIN_SAFE_INTEGER, where: 'random.load' }),
       blocks: checkInteger(state.config.blocks, 'config.blocks', { where: 'random.load' }),
     };
     checkRecords('random.load', 'pending', state.pending, config.blocks, []);
-    const observed = checkInteger(state.observed, 'observed', { min: 0, where: 'random.load' });
-    const rng = new Rng(0);
-    rng.load(state.rng);
     this.config = config;
-    this.rng = rng;
-    this.nextId = state.nextId;
-    this.observed = observed;
+    ({ rng: this.rng, nextId: this.nextId, observed: this.observed } = counters);
     this.pending = new Map(state.pending.map((e) => [e.id, { id: e.id, decisions: [...e.decisions] }]));
   }
 }

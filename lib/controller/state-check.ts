@@ -3,22 +3,40 @@
  */
 import { ValidationError } from '../errors.js';
 import { checkArray, checkChoice, checkInteger, checkNumber, checkObject } from '../util/check.js';
+import { Rng } from '../util/rng.js';
 import { checkDecisions } from './decisions.js';
+import type { SavedStrategyState } from './strategy.js';
+
+/** The bookkeeping every strategy restores from its state: its generator and its two counters. */
+export interface RestoredCounters {
+  rng: Rng;
+  nextId: number;
+  observed: number;
+}
 
 /**
- * Check the fields every strategy state has: name, version, nextId, rng.
+ * Check the fields every strategy state has (name, version, config, nextId, rng, observed) and
+ * restore the generator and counters from them.
  * @param where - e.g. `'ppo.load'`.
  * @param state - the candidate state.
  * @param name - the expected name.
  * @param version - the expected version.
- * @example checkStateHeader('random.load', s, 'random', 1);
+ * @example ({ rng: this.rng, nextId: this.nextId, observed: this.observed } = checkStateHeader('random.load', s, 'random', 1));
  */
-export function checkStateHeader(where: string, state: unknown, name: string, version: number): void {
+export function checkStateHeader(where: string, state: SavedStrategyState, name: string, version: number): RestoredCounters {
   const s = checkObject(state, 'state', { where });
   checkChoice(s.name, 'state.name', [name], { where });
   checkChoice(s.version, 'state.version', [version], { where });
-  checkInteger(s.nextId, 'state.nextId', { min: 0, where });
   checkObject(s.config, 'state.config', { where });
+  const nextId = checkInteger(s.nextId, 'state.nextId', { min: 0, where });
+  const observed = checkInteger(s.observed, 'state.observed', { min: 0, where });
+  const rng = new Rng(0);
+  try {
+    rng.load(state.rng);
+  } catch (e) {
+    throw new ValidationError(`${where}: state.rng: ${(e as Error).message}`);
+  }
+  return { rng, nextId, observed };
 }
 
 /**

@@ -1,21 +1,6 @@
 /** The data layer's public API: data sets by name, splits, loaders, and the format readers. */
 export { adaptInfo, LUMA } from './adapt.js';
-export {
-  CIFAR10_CLASSES,
-  CIFAR10_NORMALIZATION,
-  CIFAR10_REMOTE,
-  CIFAR100_NORMALIZATION,
-  CIFAR100_REMOTE,
-  DEBIAN_FASHION_MNIST_DIR,
-  FASHION_MNIST_CLASSES,
-  FASHION_MNIST_NORMALIZATION,
-  FASHION_MNIST_REMOTE,
-  IMAGENET_NORMALIZATION,
-  MNIST_CLASSES,
-  MNIST_NORMALIZATION,
-  MNIST_REMOTE,
-  type Normalization,
-} from './catalog.js';
+export * from './catalog.js';
 export {
   CIFAR10_LAYOUT,
   CIFAR100_LAYOUT,

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
-import type { IrGraph, IrNode } from '../ir/types.js';
+import type { ConvAttrs, IrGraph, IrNode, PoolAttrs } from '../ir/types.js';
 import { ProtoWriter } from './protobuf.js';
 
 /** Where exported weights come from: a ParameterStore, or any name → tensor lookup. */
@@ -60,6 +60,15 @@ function valueInfo(name: string, dims: (number | string)[] | undefined): ProtoWr
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }
 
+/** The sliding-window attributes Conv and the pools share, with ONNX's defaults written out. */
+function windowAttrs(a: ConvAttrs | PoolAttrs): Attr[] {
+  return [
+    { name: 'kernel_shape', ints: a.kernel_shape },
+    { name: 'strides', ints: a.strides ?? [1, 1] },
+    { name: 'pads', ints: a.pads ?? [0, 0, 0, 0] },
+  ];
+}
+
 /** The nodes that `outputs[0]` depends on, in graph order (the inference graph). */
 function inferenceNodes(graph: IrGraph): IrNode[] {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
@@ -101,31 +110,17 @@ export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxE
     let inputs = [...node.inputs, ...(node.params ?? [])];
     const attrs: Attr[] = [];
     switch (node.op) {
-      case 'Conv': {
-        const a = node.attrs;
-        attrs.push(
-          { name: 'kernel_shape', ints: a.kernel_shape },
-          { name: 'strides', ints: a.strides ?? [1, 1] },
-          { name: 'pads', ints: a.pads ?? [0, 0, 0, 0] },
-          { name: 'dilations', ints: a.dilations ?? [1, 1] },
-          { name: 'group', int: a.group ?? 1 },
-        );
+      case 'Conv':
+        attrs.push(...windowAttrs(node.attrs), { name: 'dilations', ints: node.attrs.dilations ?? [1, 1] }, { name: 'group', int: node.attrs.group ?? 1 });
         break;
-      }
       case 'BatchNormalization':
         attrs.push({ name: 'epsilon', float: node.attrs?.epsilon ?? 1e-5 }, { name: 'momentum', float: node.attrs?.momentum ?? 0.9 });
         break;
       case 'MaxPool':
-      case 'AveragePool': {
-        const a = node.attrs;
-        attrs.push(
-          { name: 'kernel_shape', ints: a.kernel_shape },
-          { name: 'strides', ints: a.strides ?? [1, 1] },
-          { name: 'pads', ints: a.pads ?? [0, 0, 0, 0] },
-        );
-        if (node.op === 'AveragePool') attrs.push({ name: 'count_include_pad', int: a.count_include_pad ?? 0 });
+      case 'AveragePool':
+        attrs.push(...windowAttrs(node.attrs));
+        if (node.op === 'AveragePool') attrs.push({ name: 'count_include_pad', int: node.attrs.count_include_pad ?? 0 });
         break;
-      }
       case 'Concat':
       case 'Flatten':
         attrs.push({ name: 'axis', int: 1 });
