@@ -234,8 +234,32 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
                         InstanceMethod("dispose", &PlanWrap::Dispose)});
   }
 
-  // new NativePlan(store, irJson, {batch, training, seed, optimizer})
+  static Napi::FunctionReference* constructor;
+
+  // new NativePlan(store, irJson, {batch, training, seed, optimizer, fuse, profile, backend, device,
+  // graphs}) compiles on the JS thread; compilePlan() (below) compiles in a worker and wraps the
+  // result through new NativePlan(External<PlanHolder>).
   explicit PlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() == 1 && info[0].IsExternal()) {
+      holder_ = *info[0].As<Napi::External<std::shared_ptr<PlanHolder>>>().Data();
+      return;
+    }
+    CompileArgs args = ParseCompileArgs(info);
+    holder_ = std::make_shared<PlanHolder>();
+    holder_->store_mutex = args.store_mutex;
+    Status st = Plan::Compile(args.ir, args.store, args.options, &holder_->plan);
+    if (!st.ok()) throw StatusError(env, st);
+    holder_->ir_json = std::move(args.ir);
+  }
+
+  struct CompileArgs {
+    std::shared_ptr<ParameterStore> store;
+    std::shared_ptr<std::mutex> store_mutex;
+    std::string ir;
+    PlanOptions options;
+  };
+  static CompileArgs ParseCompileArgs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3) ThrowType(env, "Expected (store, irJson, options)");
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(StoreWrap::constructor->Value()))
@@ -244,7 +268,11 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     if (!info[2].IsObject()) ThrowType(env, "Expected object for options");
     StoreWrap* store = StoreWrap::Unwrap(info[0].As<Napi::Object>());
     Napi::Object o = info[2].As<Napi::Object>();
-    PlanOptions options;
+    CompileArgs args;
+    args.store = store->store();
+    args.store_mutex = store->step_mutex();
+    args.ir = info[1].As<Napi::String>().Utf8Value();
+    PlanOptions& options = args.options;
     double batch = NumberField(o, "batch", 0);
     if (batch < 1 || batch != static_cast<int>(batch) || batch > (1 << 20))
       ThrowRange(env, "Expected positive integer for batch but received " + std::to_string(batch));
@@ -252,6 +280,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     options.training = BoolField(o, "training", true);
     options.fuse = BoolField(o, "fuse", true);
     options.profile = BoolField(o, "profile", false);
+    options.graphs = BoolField(o, "graphs", true);
     double seed = NumberField(o, "seed", 0);
     if (seed < 0) ThrowRange(env, "Expected non-negative integer for seed");
     options.seed = static_cast<uint64_t>(seed);
@@ -262,11 +291,19 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       else if (name == "rmsprop") options.optimizer = OptimizerKind::kRmsprop;
       else ThrowType(env, "Expected 'sgd' or 'rmsprop' for optimizer");
     }
-    holder_ = std::make_shared<PlanHolder>();
-    holder_->store_mutex = store->step_mutex();
-    holder_->ir_json = info[1].As<Napi::String>().Utf8Value();
-    Status st = Plan::Compile(holder_->ir_json, store->store(), options, &holder_->plan);
-    if (!st.ok()) throw StatusError(env, st);
+    Napi::Value backend = o.Get("backend");
+    if (!backend.IsUndefined()) {
+      std::string name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "";
+      if (name == "auto") options.backend = BackendKind::kAuto;
+      else if (name == "cpu") options.backend = BackendKind::kCpu;
+      else if (name == "cuda") options.backend = BackendKind::kCuda;
+      else ThrowType(env, "Expected 'auto', 'cpu' or 'cuda' for backend");
+    }
+    double device = NumberField(o, "device", 0);
+    if (device < 0 || device != static_cast<int>(device) || device > 1024)
+      ThrowRange(env, "Expected non-negative integer for device but received " + std::to_string(device));
+    options.device = static_cast<int>(device);
+    return args;
   }
 
  private:
@@ -386,6 +423,10 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("fusedChains", p->fused_chains());
     out.Set("aliasedTensors", p->aliased_tensors());
     out.Set("aliasedGradients", p->aliased_gradients());
+    out.Set("backend", p->backend_name());
+    out.Set("device", p->device_name());
+    out.Set("notice", p->notice());
+    out.Set("graphs", p->graph_status());
     std::vector<std::string> names = p->param_names();
     Napi::Array params = Napi::Array::New(env, names.size());
     for (size_t i = 0; i < names.size(); ++i) params.Set(i, names[i]);
@@ -420,15 +461,65 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     p->ResetProfile();
     return env.Undefined();
   }
+  // Writes what the plan's steps changed back to the store (a device plan), then frees it; a failed
+  // write-back throws after freeing.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (holder_ && holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before dispose()");
+    Status st;
+    if (holder_ && holder_->plan) {
+      std::lock_guard<std::mutex> lock(*holder_->store_mutex);
+      st = holder_->plan->SyncToStore();
+      holder_->plan.reset();
+    }
     holder_.reset();
+    if (!st.ok()) throw StatusError(env, st);
     return env.Undefined();
   }
 
   std::shared_ptr<PlanHolder> holder_;
 };
+Napi::FunctionReference* PlanWrap::constructor = nullptr;
+
+// compilePlan(store, irJson, options) → Promise<NativePlan>: the compilation (parsing, shape
+// inference, memory planning, parameter creation) runs in a worker, holding the store's step lock.
+class CompileWorker : public Napi::AsyncWorker {
+ public:
+  CompileWorker(Napi::Env env, PlanWrap::CompileArgs args)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), args_(std::move(args)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(*args_.store_mutex);
+    status_ = Plan::Compile(args_.ir, args_.store, args_.options, &plan_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(StatusError(env, status_).Value());
+      return;
+    }
+    auto holder = std::make_shared<PlanHolder>();
+    holder->plan = std::move(plan_);
+    holder->store_mutex = args_.store_mutex;
+    holder->ir_json = std::move(args_.ir);
+    Napi::External<std::shared_ptr<PlanHolder>> ext = Napi::External<std::shared_ptr<PlanHolder>>::New(env, &holder);
+    deferred_.Resolve(PlanWrap::constructor->New({ext}));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  PlanWrap::CompileArgs args_;
+  std::unique_ptr<Plan> plan_;
+  Status status_;
+};
+
+Napi::Value CompilePlan(const Napi::CallbackInfo& info) {
+  auto* worker = new CompileWorker(info.Env(), PlanWrap::ParseCompileArgs(info));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
 
 }  // namespace
 
@@ -436,7 +527,10 @@ void RegisterEngine(Napi::Env env, Napi::Object exports) {
   Napi::Function store = StoreWrap::Define(env);
   StoreWrap::constructor = new Napi::FunctionReference(Napi::Persistent(store));
   exports.Set("NativeStore", store);
-  exports.Set("NativePlan", PlanWrap::Define(env));
+  Napi::Function plan = PlanWrap::Define(env);
+  PlanWrap::constructor = new Napi::FunctionReference(Napi::Persistent(plan));
+  exports.Set("NativePlan", plan);
+  exports.Set("compilePlan", Napi::Function::New(env, CompilePlan, "compilePlan"));
 }
 
 }  // namespace nasnet::napi

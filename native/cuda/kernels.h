@@ -21,6 +21,7 @@
 
 #include "core/shapes.h"
 #include "core/status.h"
+#include "core/step_values.h"
 
 namespace nasnet::cuda {
 
@@ -132,5 +133,37 @@ Status sgd_momentum_update(Stream stream, size_t n, float lr, float momentum, bo
                            float grad_scale, float* w, const float* g, float* v);
 Status rmsprop_update(Stream stream, size_t n, float lr, float decay, float momentum, float eps, float weight_decay,
                       float grad_scale, float* w, const float* g, float* ms, float* mom);
+
+// ---- A plan's step (step_ops.cu) -------------------------------------------------------------------
+// The kernels of a captured step that read per-step values from device memory (core/step_values.h).
+// Random regularizers: an inactive slot makes the forward y = x and the backward dx = dy (the mask
+// is neither written nor read); otherwise as dropout_* / droppath_* with the slot's stream (and
+// DropPath's keep). Same masks as the CPU for the same seed and stream.
+Status dropout_forward_slot(Stream stream, size_t n, float ratio, uint64_t seed, const RandomSlot* slot,
+                            const float* x, float* y, uint8_t* mask);
+Status dropout_backward_slot(Stream stream, size_t n, float ratio, const RandomSlot* slot, const uint8_t* mask,
+                             const float* dy, float* dx);
+Status droppath_forward_slot(Stream stream, int N, size_t per_sample, uint64_t seed, const RandomSlot* slot,
+                             const float* x, float* y, uint8_t* keep_mask);
+Status droppath_backward_slot(Stream stream, int N, size_t per_sample, const RandomSlot* slot,
+                              const uint8_t* keep_mask, const float* dy, float* dx);
+// Softmax cross-entropy as cpu::softmax_cross_entropy: weight (a device float, or nullptr for 1)
+// scales dlogits; optional device outputs: the mean loss as float and double (rows summed in row
+// order, as the CPU), the correct count.
+Status cross_entropy(Stream stream, int N, int K, const float* logits, const int32_t* labels, float smoothing,
+                     const float* weight, float* dlogits, float* loss32, double* loss64, int32_t* correct);
+// y[0] = sum_j host_weights[j] * host_xs[j][0] in double, in order (host_xs: host array of device
+// pointers to scalars).
+Status weighted_sum(Stream stream, int count, const float* const* host_xs, const float* host_weights, float* y);
+// d[0] = w * dy[0], or d[0] += w * dy[0].
+Status scale_scalar(Stream stream, const float* dy, float w, bool accumulate, float* d);
+// values->sumsq = sum of partials in order; values->grad_scale = clip_norm / norm when clipping.
+Status global_norm(Stream stream, const double* partials, int count, StepValues* values);
+// sgd_momentum_update / rmsprop_update with every hyper-parameter and the gradient scale read from
+// `values`; weight decay applies when `decay`.
+Status sgd_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
+                       float* v);
+Status rmsprop_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
+                           float* ms, float* mom);
 
 }  // namespace nasnet::cuda

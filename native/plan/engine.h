@@ -12,6 +12,10 @@
 
 namespace nasnet {
 
+namespace plan {
+class DeviceCopy;
+}
+
 // How a parameter is initialized when the store does not hold it yet (IrInit in TypeScript).
 struct ParamInit {
   enum class Kind { kZeros, kOnes, kHeNormal, kUniform } kind = Kind::kZeros;
@@ -21,21 +25,31 @@ struct ParamInit {
 
 // A named float32 tensor. Optimizer state lives in the store too, under "<name>#momentum",
 // "<name>#ms", "<name>#mom" (so checkpoints hold it and resumed training continues exactly).
+//
+// Residency: `data` is the host copy. While plans on a device backend (CUDA) bind the tensor, it
+// also has a device copy (plan/residency.h), and whichever copy a step wrote last is the newest:
+// `host_stale` says the device copy is newer. ParameterStore::Get/Set, CPU plans and checkpoints
+// read and write through the store, which syncs first; the device copy is written back and freed
+// when the last device plan binding it is disposed.
 struct StoredTensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
   bool trainable = true;
   bool weight_decay = true;
+  std::weak_ptr<plan::DeviceCopy> device;
+  bool host_stale = false;
 };
 
 // Named tensors shared by every plan bound to the store: two plans naming the same parameter share
-// it. Thread-safe for lookups and creation; a plan's step holds no lock while it computes.
+// it. Thread-safe for lookups and creation; a plan's step holds no lock while it computes, so
+// Get/Set/Remove must not run while a step of a plan on the store runs (the binding serializes them).
 class ParameterStore {
  public:
   // Creates `name` with `shape` initialized from `init` (deterministic in seed and name) if absent;
   // if present, checks the shape and says which name and shapes disagree.
   Status Ensure(const std::string& name, const std::vector<int64_t>& shape, const ParamInit& init, bool trainable,
                 bool weight_decay, uint64_t seed);
+  // The host copy, synced from the device copy first (nullptr when absent or the sync failed).
   StoredTensor* Find(const std::string& name);
   // The tensor itself, kept alive by the caller: a plan binds its parameters this way, so Remove()
   // while a plan exists cannot leave it dangling (the plan keeps the removed tensor; a later Ensure
@@ -54,6 +68,9 @@ class ParameterStore {
 
 enum class OptimizerKind { kSgd, kRmsprop };
 
+// Where a plan runs: kAuto takes CUDA when a device is usable, else the CPU (Plan::notice() says why).
+enum class BackendKind { kAuto, kCpu, kCuda };
+
 struct PlanOptions {
   int batch = 0;            // the N of every 'N' dimension
   bool training = true;     // train graph (batch statistics, DropPath, loss) or inference
@@ -66,6 +83,12 @@ struct PlanOptions {
   bool fuse = true;
   // Time every node's forward and backward (and the optimizer update): Plan::Profile().
   bool profile = false;
+  BackendKind backend = BackendKind::kCpu;
+  int device = 0;  // CUDA device index
+  // Capture each kind of step (train, evaluate, predict) once and replay it (CUDA graphs), after one
+  // eager run. Off: every step launches its kernels one by one (the reference graphs are tested
+  // against). Ignored by the CPU backend and when profiling.
+  bool graphs = true;
 };
 
 // Time spent in one node (or "(optimizer)") since compile or the last ResetProfile(): a plan compiled
@@ -124,6 +147,15 @@ class Plan {
   virtual size_t activation_bytes() const = 0;            // the memory plan's arena size
   virtual size_t naive_activation_bytes() const = 0;      // without reuse, for the report
   virtual std::vector<std::string> param_names() const = 0;
+  // "cpu" or "cuda", the device in words, and why kAuto did not take CUDA (empty otherwise).
+  virtual std::string backend_name() const = 0;
+  virtual std::string device_name() const = 0;
+  virtual std::string notice() const = 0;
+  // Whether steps are replayed as captured graphs, and why not when they are not.
+  virtual std::string graph_status() const = 0;
+  // Writes every parameter this plan's steps changed back to the store's host copies (a device
+  // plan; a no-op on the CPU). Dispose does it too; this reports failures.
+  virtual Status SyncToStore() = 0;
   // What the compiler simplified: repeated parameter-free nodes merged, chains fused into one kernel,
   // Identity/Flatten/DropPath/Dropout outputs sharing their input's buffer.
   virtual int merged_nodes() const = 0;

@@ -1,67 +1,57 @@
 // Running a compiled plan: forward (training or inference semantics), backward, optimizer update.
-// All math is in native/cpu kernels; this file only sequences them and moves pointers.
-#include <algorithm>
+// This file only sequences backend calls and computes where things are (backend.h for the calls);
+// it never reads or writes backend memory itself, so the same sequence runs on the CPU and on a
+// CUDA device, where a whole step can be captured once and replayed.
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "core/random.h"
-#include "cpu/kernels.h"
 #include "plan/plan_impl.h"
+#include "plan/residency.h"
 
 namespace nasnet::plan {
 
 using ir::Op;
 
-namespace {
-using Clock = std::chrono::steady_clock;
-double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-}  // namespace
-
 float* CompiledPlan::Value(int t) const {
   t = value_root_[t];
   if (t == shapes_.images) return const_cast<float*>(images_);
-  return arena_.get() + buf_offset_[value_buf_[t]] / sizeof(float);
+  return arena_ + buf_offset_[value_buf_[t]] / sizeof(float);
 }
 float* CompiledPlan::Grad(int t) const {
   t = grad_root_[t];
-  return arena_.get() + buf_offset_[grad_buf_[t]] / sizeof(float);
+  return arena_ + buf_offset_[grad_buf_[t]] / sizeof(float);
 }
-float* CompiledPlan::Aux(int i, int k) const {
+float* CompiledPlan::AuxBuf(int i, int k) const {
   int b = aux_buf_[i][k];
-  return b < 0 ? nullptr : arena_.get() + buf_offset_[b] / sizeof(float);
+  return b < 0 ? nullptr : arena_ + buf_offset_[b] / sizeof(float);
 }
-float* CompiledPlan::Param(int i, int k) const {
-  if (graph_.nodes[i].op == Op::kGemm && k == 1 && node_param_slot_[i].size() == 1)
-    return const_cast<float*>(zero_bias_[i].data());
-  return slots_[node_param_slot_[i][k]].value->data.data();
-}
-float* CompiledPlan::PGrad(int i, int k) {
-  if (graph_.nodes[i].op == Op::kGemm && k == 1 && node_param_slot_[i].size() == 1) return zero_bias_grad_[i].data();
-  return slots_[node_param_slot_[i][k]].grad.data();
+float* CompiledPlan::Param(int i, int k) const { return slots_[node_param_slot_[i][k]].w; }
+float* CompiledPlan::PGrad(int i, int k) const {
+  const ParamSlot& s = slots_[node_param_slot_[i][k]];
+  return s.grad_offset < 0 ? nullptr : grads_ + s.grad_offset;
 }
 
 float* CompiledPlan::GradDest(int i, int j) const {
   int s = edge_scratch_[i][j];
-  if (s >= 0) return arena_.get() + buf_offset_[s] / sizeof(float);
+  if (s >= 0) return arena_ + buf_offset_[s] / sizeof(float);
   if (edge_contrib_[i][j]) return Grad(shapes_.node[i].in[j]);
   return nullptr;
 }
 
-void CompiledPlan::FinishGrad(int i, int j) {
-  if (edge_scratch_[i][j] < 0 || !edge_contrib_[i][j]) return;
+Status CompiledPlan::FinishGrad(int i, int j) {
+  if (edge_scratch_[i][j] < 0 || !edge_contrib_[i][j]) return Status::Ok();
   int t = shapes_.node[i].in[j];
-  cpu::accumulate(static_cast<size_t>(ir::Numel(shapes_.tensor[t])), GradDest(i, j), Grad(t));
+  return backend_->Accumulate(static_cast<size_t>(ir::Numel(shapes_.tensor[t])), GradDest(i, j), Grad(t));
 }
 
-void CompiledPlan::CopyOrAdd(int i, int j, const float* src, size_t count) {
-  if (!edge_contrib_[i][j]) return;
+Status CompiledPlan::CopyOrAdd(int i, int j, const float* src, size_t count) {
+  if (!edge_contrib_[i][j]) return Status::Ok();
   float* dst = Grad(shapes_.node[i].in[j]);
-  if (edge_first_[i][j]) {
-    if (dst != src) std::memcpy(dst, src, count * sizeof(float));  // else the same buffer (aliased)
-  } else {
-    cpu::accumulate(count, src, dst);
-  }
+  if (!edge_first_[i][j]) return backend_->Accumulate(count, src, dst);
+  if (dst == src) return Status::Ok();  // the same buffer (aliased)
+  return backend_->Copy(dst, src, count * sizeof(float));
 }
 
 Status CompiledPlan::CheckLabels(const int32_t* labels) const {
@@ -75,7 +65,7 @@ Status CompiledPlan::CheckLabels(const int32_t* labels) const {
   return Status::Ok();
 }
 
-void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const StepHyper& hyper) {
+Status CompiledPlan::ForwardNode(int i, bool train) {
   const ir::Node& node = graph_.nodes[i];
   const ir::Resolved& r = shapes_.node[i];
   const int t = n_inputs_ + i;
@@ -85,52 +75,46 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
   const float* x = r.in.empty() ? nullptr : Value(r.in[0]);
   const auto& xs = r.in.empty() ? ys : shapes_.tensor[r.in[0]];
   const int N = options_.batch;
-  // Randomness of this node at this step: seed = options.seed, stream = hash(node index, step).
-  const uint64_t stream = mix64(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL + hyper.step);
+  Backend& b = *backend_;
   switch (node.op) {
-    case Op::kConv:
-      cpu::conv2d_forward(r.conv, x, Param(i, 0), r.params.size() > 1 ? Param(i, 1) : nullptr, y);
-      break;
+    case Op::kConv: return b.ConvForward(r.conv, x, Param(i, 0), r.params.size() > 1 ? Param(i, 1) : nullptr, y);
     case Op::kBatchNorm: {
-      BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (IsFused(i)) {
+        // The fused node's params: [gamma, beta, mean, var, w_pw, w_dw].
         const FusedConvBnShape& f = fused_[i].shape;
         const float* w_dw = f.has_depthwise ? Param(i, 5) : nullptr;
-        if (train) {
-          cpu::fused_conv_bn_forward_train(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), node.epsilon,
-                                           node.momentum, Param(i, 2), Param(i, 3), Aux(i, 3), Aux(i, 2), y, Aux(i, 0),
-                                           Aux(i, 1));
-        } else {
-          cpu::fused_conv_bn_forward_eval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
-                                          node.epsilon, y);
-        }
-      } else if (train) {
-        cpu::batchnorm_forward_train(s, x, Param(i, 0), Param(i, 1), node.epsilon, node.momentum, Param(i, 2),
-                                     Param(i, 3), y, Aux(i, 0), Aux(i, 1));
-      } else {
-        cpu::batchnorm_forward_eval(s, x, Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3), node.epsilon, y);
+        if (train)
+          return b.FusedConvBnForwardTrain(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), node.epsilon,
+                                           node.momentum, Param(i, 2), Param(i, 3), AuxBuf(i, kAuxT),
+                                           AuxBuf(i, kAuxZ), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd),
+                                           AuxBuf(i, kAuxForwardScratch));
+        return b.FusedConvBnForwardEval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
+                                        node.epsilon, y, AuxBuf(i, kAuxForwardScratch));
       }
-      break;
+      const BatchNormShape s{N, r.bn_c, r.bn_hw};
+      if (train)
+        return b.BatchNormForwardTrain(s, x, Param(i, 0), Param(i, 1), node.epsilon, node.momentum, Param(i, 2),
+                                       Param(i, 3), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd));
+      return b.BatchNormForwardEval(s, x, Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3), node.epsilon, y);
     }
-    case Op::kRelu: cpu::relu_forward(count, x, y); break;
+    case Op::kRelu: return b.ReluForward(count, x, y);
     case Op::kMaxPool:
-      cpu::maxpool_forward(r.pool, x, y, train ? reinterpret_cast<int32_t*>(Aux(i, 0)) : nullptr);
-      break;
-    case Op::kAveragePool: cpu::avgpool_forward(r.pool, x, y); break;
+      return b.MaxPoolForward(r.pool, x, y, train ? reinterpret_cast<int32_t*>(AuxBuf(i, kAuxMask)) : nullptr);
+    case Op::kAveragePool: return b.AvgPoolForward(r.pool, x, y);
     case Op::kGlobalAveragePool:
-      cpu::global_avgpool_forward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2] * xs[3]), x, y);
-      break;
+      return b.GlobalAvgPoolForward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2] * xs[3]), x, y);
     case Op::kFlatten:
     case Op::kIdentity:
-      if (value_root_[t] == t) std::memcpy(y, x, count * sizeof(float));  // else y is x's buffer
-      break;
+      if (value_root_[t] != t) return Status::Ok();  // y is x's buffer
+      return b.Copy(y, x, count * sizeof(float));
     case Op::kGemm:
-      cpu::linear_forward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0), Param(i, 1), y);
-      break;
-    case Op::kAdd:
-      cpu::add_forward(count, Value(r.in[0]), Value(r.in[1]), y);
-      for (size_t j = 2; j < r.in.size(); ++j) cpu::accumulate(count, Value(r.in[j]), y);
-      break;
+      return b.LinearForward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0),
+                             r.params.size() > 1 ? Param(i, 1) : nullptr, y);
+    case Op::kAdd: {
+      NASNET_RETURN_IF_ERROR(b.AddForward(count, Value(r.in[0]), Value(r.in[1]), y));
+      for (size_t j = 2; j < r.in.size(); ++j) NASNET_RETURN_IF_ERROR(b.Accumulate(count, Value(r.in[j]), y));
+      return Status::Ok();
+    }
     case Op::kConcat: {
       std::vector<const float*> ins;
       std::vector<int> channels;
@@ -138,53 +122,35 @@ void CompiledPlan::ForwardNode(int i, bool train, const int32_t* labels, const S
         ins.push_back(Value(u));
         channels.push_back(static_cast<int>(shapes_.tensor[u][1]));
       }
-      cpu::concat_forward(N, static_cast<int>(ys[2] * ys[3]), static_cast<int>(ins.size()), ins.data(),
-                          channels.data(), y);
-      break;
+      return b.ConcatForward(N, static_cast<int>(ys[2] * ys[3]), static_cast<int>(ins.size()), ins.data(),
+                             channels.data(), y);
     }
     case Op::kPad:
-      cpu::pad_forward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]),
-                       static_cast<int>(node.pad8[2]), static_cast<int>(node.pad8[3]), static_cast<int>(node.pad8[6]),
-                       static_cast<int>(node.pad8[7]), x, y);
-      break;
+      return b.PadForward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]),
+                          static_cast<int>(node.pad8[2]), static_cast<int>(node.pad8[3]),
+                          static_cast<int>(node.pad8[6]), static_cast<int>(node.pad8[7]), x, y);
     case Op::kSlice:
-      cpu::slice_forward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]), r.slice_h0,
-                         r.slice_w0, r.slice_sh, r.slice_sw, static_cast<int>(ys[2]), static_cast<int>(ys[3]), x, y);
-      break;
+      return b.SliceForward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]), r.slice_h0,
+                            r.slice_w0, r.slice_sh, r.slice_sw, static_cast<int>(ys[2]), static_cast<int>(ys[3]), x, y);
     case Op::kDropout:
-      drop_identity_[i] = !train || node.ratio <= 0.0f;
-      if (drop_identity_[i]) {
-        if (y != x) std::memcpy(y, x, count * sizeof(float));
-      } else {
-        cpu::dropout_forward(count, node.ratio, options_.seed, stream, x, y, reinterpret_cast<uint8_t*>(Aux(i, 0)));
-      }
-      break;
-    case Op::kDropPath: {
-      float keep = 1.0f - hyper.drop_path_rate * node.layer_ratio;
-      drop_keep_[i] = keep;
-      drop_identity_[i] = !train || keep >= 1.0f;
-      if (drop_identity_[i]) {
-        if (y != x) std::memcpy(y, x, count * sizeof(float));
-      } else {
-        cpu::droppath_forward(N, count / static_cast<size_t>(N), keep, options_.seed, stream, x, y,
-                              reinterpret_cast<uint8_t*>(Aux(i, 0)));
-      }
-      break;
-    }
+      return b.DropoutForward(count, node.ratio, options_.seed, random(random_slot_[i]), x, y,
+                              reinterpret_cast<uint8_t*>(AuxBuf(i, kAuxMask)));
+    case Op::kDropPath:
+      return b.DropPathForward(N, count / static_cast<size_t>(N), options_.seed, random(random_slot_[i]), x, y,
+                               reinterpret_cast<uint8_t*>(AuxBuf(i, kAuxMask)));
     case Op::kSoftmaxCrossEntropy:
-      y[0] = static_cast<float>(cpu::softmax_cross_entropy(N, static_cast<int>(xs[1]), x, labels,
-                                                           node.label_smoothing, 1.0f, nullptr, nullptr));
-      break;
+      return b.SoftmaxCrossEntropy(N, static_cast<int>(xs[1]), x, labels(), node.label_smoothing, nullptr, nullptr, y,
+                                   nullptr, nullptr);
     case Op::kWeightedSum: {
-      double sum = 0;
-      for (size_t j = 0; j < r.in.size(); ++j) sum += static_cast<double>(node.weights[j]) * Value(r.in[j])[0];
-      y[0] = static_cast<float>(sum);
-      break;
+      std::vector<const float*> ins;
+      for (int u : r.in) ins.push_back(Value(u));
+      return b.WeightedSum(static_cast<int>(ins.size()), ins.data(), node.weights.data(), y);
     }
   }
+  return Status::Internal("plan: node '" + node.id + "' has an unknown op");
 }
 
-void CompiledPlan::BackwardNode(int i, const int32_t* labels) {
+Status CompiledPlan::BackwardNode(int i) {
   const ir::Node& node = graph_.nodes[i];
   const ir::Resolved& r = shapes_.node[i];
   const int t = n_inputs_ + i;
@@ -194,40 +160,46 @@ void CompiledPlan::BackwardNode(int i, const int32_t* labels) {
   const float* x = r.in.empty() ? nullptr : Value(r.in[0]);
   const auto& xs = r.in.empty() ? ys : shapes_.tensor[r.in[0]];
   const int N = options_.batch;
+  Backend& b = *backend_;
   switch (node.op) {
     case Op::kConv:
-      cpu::conv2d_backward(r.conv, x, Param(i, 0), dy, GradDest(i, 0), PGrad(i, 0),
-                           r.params.size() > 1 ? PGrad(i, 1) : nullptr);
+      NASNET_RETURN_IF_ERROR(b.ConvBackward(r.conv, x, Param(i, 0), dy, GradDest(i, 0), PGrad(i, 0),
+                                            r.params.size() > 1 ? PGrad(i, 1) : nullptr));
       break;
     case Op::kBatchNorm:
       if (IsFused(i)) {
         const FusedConvBnShape& f = fused_[i].shape;
         const bool dw = f.has_depthwise;
-        cpu::fused_conv_bn_backward(f, x, dw ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0), Aux(i, 3), Aux(i, 2),
-                                    Aux(i, 0), Aux(i, 1), dy, GradDest(i, 0), dw ? PGrad(i, 5) : nullptr, PGrad(i, 4),
-                                    PGrad(i, 0), PGrad(i, 1));
+        NASNET_RETURN_IF_ERROR(b.FusedConvBnBackward(
+            f, x, dw ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0), AuxBuf(i, kAuxT), AuxBuf(i, kAuxZ),
+            AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd), dy, GradDest(i, 0), dw ? PGrad(i, 5) : nullptr, PGrad(i, 4),
+            PGrad(i, 0), PGrad(i, 1), AuxBuf(i, kAuxBackwardScratch)));
         break;
       }
-      cpu::batchnorm_backward(BatchNormShape{N, r.bn_c, r.bn_hw}, x, dy, Param(i, 0), Aux(i, 0), Aux(i, 1),
-                              GradDest(i, 0), PGrad(i, 0), PGrad(i, 1));
+      NASNET_RETURN_IF_ERROR(b.BatchNormBackward(BatchNormShape{N, r.bn_c, r.bn_hw}, x, dy, Param(i, 0),
+                                                 AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd), GradDest(i, 0),
+                                                 PGrad(i, 0), PGrad(i, 1)));
       break;
-    case Op::kRelu: cpu::relu_backward(count, Value(t), dy, GradDest(i, 0)); break;
+    case Op::kRelu: NASNET_RETURN_IF_ERROR(b.ReluBackward(count, Value(t), dy, GradDest(i, 0))); break;
     case Op::kMaxPool:
-      cpu::maxpool_backward(r.pool, reinterpret_cast<const int32_t*>(Aux(i, 0)), dy, GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(
+          b.MaxPoolBackward(r.pool, reinterpret_cast<const int32_t*>(AuxBuf(i, kAuxMask)), dy, GradDest(i, 0)));
       break;
-    case Op::kAveragePool: cpu::avgpool_backward(r.pool, dy, GradDest(i, 0)); break;
+    case Op::kAveragePool: NASNET_RETURN_IF_ERROR(b.AvgPoolBackward(r.pool, dy, GradDest(i, 0))); break;
     case Op::kGlobalAveragePool:
-      cpu::global_avgpool_backward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2] * xs[3]), dy, GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(b.GlobalAvgPoolBackward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2] * xs[3]), dy,
+                                                     GradDest(i, 0)));
       break;
     case Op::kFlatten:
-    case Op::kIdentity: CopyOrAdd(i, 0, dy, count); return;
+    case Op::kIdentity: return CopyOrAdd(i, 0, dy, count);
     case Op::kGemm:
-      cpu::linear_backward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0), dy, GradDest(i, 0),
-                           PGrad(i, 0), PGrad(i, 1));
+      NASNET_RETURN_IF_ERROR(b.LinearBackward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0), dy,
+                                              GradDest(i, 0), PGrad(i, 0),
+                                              r.params.size() > 1 ? PGrad(i, 1) : nullptr));
       break;
     case Op::kAdd:
-      for (size_t j = 0; j < r.in.size(); ++j) CopyOrAdd(i, static_cast<int>(j), dy, count);
-      return;
+      for (size_t j = 0; j < r.in.size(); ++j) NASNET_RETURN_IF_ERROR(CopyOrAdd(i, static_cast<int>(j), dy, count));
+      return Status::Ok();
     case Op::kConcat: {
       std::vector<float*> dxs;
       std::vector<int> channels;
@@ -235,157 +207,242 @@ void CompiledPlan::BackwardNode(int i, const int32_t* labels) {
         dxs.push_back(GradDest(i, static_cast<int>(j)));
         channels.push_back(static_cast<int>(shapes_.tensor[r.in[j]][1]));
       }
-      cpu::concat_backward(N, static_cast<int>(ys[2] * ys[3]), static_cast<int>(dxs.size()), dy, channels.data(),
-                           dxs.data());
+      NASNET_RETURN_IF_ERROR(b.ConcatBackward(N, static_cast<int>(ys[2] * ys[3]), static_cast<int>(dxs.size()), dy,
+                                              channels.data(), dxs.data()));
       break;
     }
     case Op::kPad:
-      cpu::pad_backward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]),
-                        static_cast<int>(node.pad8[2]), static_cast<int>(node.pad8[3]),
-                        static_cast<int>(node.pad8[6]), static_cast<int>(node.pad8[7]), dy, GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(b.PadBackward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]),
+                                           static_cast<int>(xs[3]), static_cast<int>(node.pad8[2]),
+                                           static_cast<int>(node.pad8[3]), static_cast<int>(node.pad8[6]),
+                                           static_cast<int>(node.pad8[7]), dy, GradDest(i, 0)));
       break;
     case Op::kSlice:
-      cpu::slice_backward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]), static_cast<int>(xs[3]), r.slice_h0,
-                          r.slice_w0, r.slice_sh, r.slice_sw, static_cast<int>(ys[2]), static_cast<int>(ys[3]), dy,
-                          GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(b.SliceBackward(N, static_cast<int>(xs[1]), static_cast<int>(xs[2]),
+                                             static_cast<int>(xs[3]), r.slice_h0, r.slice_w0, r.slice_sh, r.slice_sw,
+                                             static_cast<int>(ys[2]), static_cast<int>(ys[3]), dy, GradDest(i, 0)));
       break;
     case Op::kDropout:
-      if (drop_identity_[i]) {
-        CopyOrAdd(i, 0, dy, count);
-        return;
-      }
-      cpu::dropout_backward(count, node.ratio, reinterpret_cast<const uint8_t*>(Aux(i, 0)), dy, GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(b.DropoutBackward(count, node.ratio, random(random_slot_[i]),
+                                               reinterpret_cast<const uint8_t*>(AuxBuf(i, kAuxMask)), dy,
+                                               GradDest(i, 0)));
       break;
     case Op::kDropPath:
-      if (drop_identity_[i]) {
-        CopyOrAdd(i, 0, dy, count);
-        return;
-      }
-      cpu::droppath_backward(N, count / static_cast<size_t>(N), drop_keep_[i],
-                             reinterpret_cast<const uint8_t*>(Aux(i, 0)), dy, GradDest(i, 0));
+      NASNET_RETURN_IF_ERROR(b.DropPathBackward(N, count / static_cast<size_t>(N), random(random_slot_[i]),
+                                                reinterpret_cast<const uint8_t*>(AuxBuf(i, kAuxMask)), dy,
+                                                GradDest(i, 0)));
       break;
     case Op::kSoftmaxCrossEntropy:
       // Recomputes the softmax rather than storing it: dlogits = dy * (softmax - target) / N.
-      cpu::softmax_cross_entropy(N, static_cast<int>(xs[1]), x, labels, node.label_smoothing, dy[0], GradDest(i, 0),
-                                 nullptr);
+      NASNET_RETURN_IF_ERROR(b.SoftmaxCrossEntropy(N, static_cast<int>(xs[1]), x, labels(), node.label_smoothing, dy,
+                                                   GradDest(i, 0), nullptr, nullptr, nullptr));
       break;
     case Op::kWeightedSum:
       for (size_t j = 0; j < r.in.size(); ++j) {
         if (!edge_contrib_[i][j]) continue;
-        float* d = Grad(r.in[j]);
-        float v = node.weights[j] * dy[0];
-        d[0] = edge_first_[i][j] ? v : d[0] + v;
+        NASNET_RETURN_IF_ERROR(b.ScaleScalar(dy, node.weights[j], !edge_first_[i][j], Grad(r.in[j])));
       }
-      return;
+      return Status::Ok();
   }
-  for (size_t j = 0; j < r.in.size(); ++j) FinishGrad(i, static_cast<int>(j));
+  for (size_t j = 0; j < r.in.size(); ++j) NASNET_RETURN_IF_ERROR(FinishGrad(i, static_cast<int>(j)));
+  return Status::Ok();
 }
 
-Status CompiledPlan::Forward(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper) {
-  if (images == nullptr) return Status::Invalid("plan: images are required");
-  images_ = images;
-  const std::vector<char>& active =
-      mode == Mode::kTrain ? active_train_ : mode == Mode::kEval ? active_eval_ : active_predict_;
+Status CompiledPlan::Timed(NodeProfile* p, bool backward, const std::function<Status()>& run) {
+  if (p == nullptr) return run();
+  double t0 = 0, t1 = 0;
+  NASNET_RETURN_IF_ERROR(backend_->ProfileClockMs(&t0));
+  NASNET_RETURN_IF_ERROR(run());
+  NASNET_RETURN_IF_ERROR(backend_->ProfileClockMs(&t1));
+  (backward ? p->backward_ms : p->forward_ms) += t1 - t0;
+  ++(backward ? p->backward_calls : p->forward_calls);
+  return Status::Ok();
+}
+
+Status CompiledPlan::Forward(Mode mode) {
+  const std::vector<char>& active = active_[mode];
   const int n = static_cast<int>(graph_.nodes.size());
-  const bool train = mode == Mode::kTrain;
+  const bool train = mode == kTrain;
   for (int i = 0; i < n; ++i) {
     if (!active[i]) continue;
-    if (profile_.empty()) {
-      ForwardNode(i, train, labels, hyper);
-      continue;
-    }
-    const Clock::time_point t0 = Clock::now();
-    ForwardNode(i, train, labels, hyper);
-    profile_[i].forward_ms += MsSince(t0);
-    ++profile_[i].forward_calls;
+    NASNET_RETURN_IF_ERROR(Timed(profile_.empty() ? nullptr : &profile_[i], false, [&] { return ForwardNode(i, train); }));
   }
   return Status::Ok();
 }
 
-Status CompiledPlan::Backward(const int32_t* labels, const StepHyper& hyper) {
-  (void)hyper;
-  for (auto& s : slots_) std::fill(s.grad.begin(), s.grad.end(), 0.0f);
-  for (auto& z : zero_bias_grad_) std::fill(z.begin(), z.end(), 0.0f);
-  Grad(shapes_.loss)[0] = 1.0f;
+Status CompiledPlan::Backward() {
+  NASNET_RETURN_IF_ERROR(backend_->Zero(grads_, grad_floats_ * sizeof(float)));
+  NASNET_RETURN_IF_ERROR(backend_->Fill(1, 1.0f, Grad(shapes_.loss)));
   for (int i = static_cast<int>(graph_.nodes.size()) - 1; i >= 0; --i) {
     if (!backward_[i]) continue;
-    if (profile_.empty()) {
-      BackwardNode(i, labels);
-      continue;
-    }
-    const Clock::time_point t0 = Clock::now();
-    BackwardNode(i, labels);
-    profile_[i].backward_ms += MsSince(t0);
-    ++profile_[i].backward_calls;
+    NASNET_RETURN_IF_ERROR(Timed(profile_.empty() ? nullptr : &profile_[i], true, [&] { return BackwardNode(i); }));
   }
+  // The global gradient norm (before clipping), and the clipping scale the update reads.
+  for (const ParamSlot& s : slots_)
+    if (s.norm_index >= 0) NASNET_RETURN_IF_ERROR(backend_->SumSquares(s.n, grads_ + s.grad_offset, partials_ + s.norm_index));
+  return backend_->GlobalNorm(partials_, norm_count_, values());
+}
+
+Status CompiledPlan::Update() {
+  auto run = [&]() -> Status {
+    for (const ParamSlot& s : slots_) {
+      if (s.norm_index < 0) continue;
+      const float* g = grads_ + s.grad_offset;
+      if (options_.optimizer == OptimizerKind::kSgd) {
+        NASNET_RETURN_IF_ERROR(backend_->SgdUpdate(s.n, s.decl->weight_decay, values(), s.w, g, s.s1));
+      } else {
+        NASNET_RETURN_IF_ERROR(backend_->RmspropUpdate(s.n, s.decl->weight_decay, values(), s.w, g, s.s1, s.s2));
+      }
+    }
+    return Status::Ok();
+  };
+  return Timed(profile_.empty() ? nullptr : &profile_.back(), false, run);
+}
+
+Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper) {
+  if (images == nullptr) return Status::Invalid("plan: images are required");
+  if (mode != kPredict) NASNET_RETURN_IF_ERROR(CheckLabels(labels));
+  // Parameters current on this backend: a device plan uploads what the host changed; a CPU plan
+  // reads back what a device step changed.
+  for (ParamSlot& s : slots_) {
+    if (backend_->on_host()) {
+      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get()})
+        if (t != nullptr) NASNET_RETURN_IF_ERROR(SyncHost(t));
+    } else {
+      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+        if (*d) NASNET_RETURN_IF_ERROR((*d)->SyncToDevice());
+    }
+  }
+  // The step's values, and its randomness: seed = options.seed, stream = hash(node index, step).
+  StepValues& v = *values_host();
+  v.lr = hyper.lr;
+  v.momentum = hyper.momentum;
+  v.weight_decay = hyper.weight_decay;
+  v.clip_norm = hyper.clip_norm;
+  v.rms_decay = hyper.rms_decay;
+  v.rms_eps = hyper.rms_eps;
+  v.nesterov = hyper.nesterov ? 1 : 0;
+  const bool train = mode == kTrain;
+  for (int i = 0; i < static_cast<int>(graph_.nodes.size()); ++i) {
+    if (random_slot_[i] < 0) continue;
+    const ir::Node& node = graph_.nodes[i];
+    RandomSlot& r = *random_host(random_slot_[i]);
+    r.stream = mix64(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL + hyper.step);
+    if (node.op == Op::kDropPath) {
+      r.keep = 1.0f - hyper.drop_path_rate * node.layer_ratio;
+      r.active = train && r.keep < 1.0f;
+    } else {
+      r.keep = 1.0f - node.ratio;
+      r.active = train && node.ratio > 0.0f;
+    }
+  }
+  // Inputs: a CPU plan reads the caller's arrays; a device plan copies them to host staging, which
+  // the step uploads (a captured step replays that upload).
+  if (backend_->on_host()) {
+    images_ = images;
+    labels_ = labels;
+  } else {
+    const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+    std::memcpy(input_host_, images, image_bytes);
+    if (labels != nullptr)
+      std::memcpy(static_cast<char*>(input_host_) + image_bytes, labels, options_.batch * sizeof(int32_t));
+    images_ = images_dev_;
+    labels_ = labels_dev_;
+  }
+  return Status::Ok();
+}
+
+Status CompiledPlan::RunMode(Mode mode, bool capture, const std::function<Status()>& step) {
+  std::unique_ptr<CapturedStep> eager;
+  capture = capture && options_.graphs && profile_.empty();
+  return backend_->RunStep(capture ? &captured_[mode] : &eager, capture, [&]() -> Status {
+    NASNET_RETURN_IF_ERROR(backend_->Upload(step_block_, step_block_host_, step_block_bytes_));
+    if (!backend_->on_host()) {
+      const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+      NASNET_RETURN_IF_ERROR(backend_->Upload(images_dev_, input_host_, image_bytes));
+      if (mode != kPredict)
+        NASNET_RETURN_IF_ERROR(backend_->Upload(labels_dev_, static_cast<char*>(input_host_) + image_bytes,
+                                                options_.batch * sizeof(int32_t)));
+    }
+    return step();
+  });
+}
+
+void CompiledPlan::MarkParamsWritten() {
+  for (ParamSlot& s : slots_) {
+    if (backend_->on_host()) {
+      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get()})
+        if (t != nullptr) MarkHostWritten(t);
+    } else {
+      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+        if (*d) (*d)->MarkDeviceNewer();
+    }
+  }
+}
+
+Status CompiledPlan::TrainForwardBackward() {
+  NASNET_RETURN_IF_ERROR(Forward(kTrain));
+  NASNET_RETURN_IF_ERROR(backend_->Copy(&values()->loss_node, Value(shapes_.loss), sizeof(float)));
+  NASNET_RETURN_IF_ERROR(backend_->SoftmaxCrossEntropy(options_.batch, shapes_.classes, Value(shapes_.logits), labels_,
+                                                       0.0f, nullptr, nullptr, nullptr, nullptr, &values()->correct));
+  return Backward();
+}
+
+Status CompiledPlan::Train(const float* images, const int32_t* labels, const StepHyper& hyper, bool update,
+                           StepResult* out) {
+  if (!options_.training) return Status::Invalid("plan: TrainStep needs a plan compiled with training = true");
+  if (!(hyper.drop_path_rate >= 0.0f && hyper.drop_path_rate < 1.0f))
+    return Status::OutOfRange("plan: drop_path_rate must be in [0, 1) but is " + std::to_string(hyper.drop_path_rate));
+  NASNET_RETURN_IF_ERROR(Prepare(kTrain, images, labels, hyper));
+  // Without the update (tests, gradient checks), the caller reads gradients afterwards: not captured.
+  NASNET_RETURN_IF_ERROR(RunMode(kTrain, update, [&]() -> Status {
+    NASNET_RETURN_IF_ERROR(TrainForwardBackward());
+    return update ? Update() : Status::Ok();
+  }));
+  StepValues v;
+  NASNET_RETURN_IF_ERROR(backend_->Download(&v, values(), sizeof v));
+  MarkParamsWritten();  // BatchNormalization's running statistics, and the update
+  StepResult res;
+  res.loss = v.loss_node;
+  res.correct = v.correct;
+  res.grad_norm = std::sqrt(v.sumsq);
+  if (out) *out = res;
   return Status::Ok();
 }
 
 Status CompiledPlan::ForwardBackward(const float* images, const int32_t* labels, const StepHyper& hyper,
                                      StepResult* out) {
-  if (!options_.training) return Status::Invalid("plan: TrainStep needs a plan compiled with training = true");
-  if (!(hyper.drop_path_rate >= 0.0f && hyper.drop_path_rate < 1.0f))
-    return Status::OutOfRange("plan: drop_path_rate must be in [0, 1) but is " + std::to_string(hyper.drop_path_rate));
-  NASNET_RETURN_IF_ERROR(CheckLabels(labels));
-  NASNET_RETURN_IF_ERROR(Forward(Mode::kTrain, images, labels, hyper));
-  StepResult res;
-  res.loss = Value(shapes_.loss)[0];
-  cpu::softmax_cross_entropy(options_.batch, shapes_.classes, Value(shapes_.logits), labels, 0.0f, 1.0f, nullptr,
-                             &res.correct);
-  NASNET_RETURN_IF_ERROR(Backward(labels, hyper));
-  double sq = 0;
-  for (const auto& s : slots_)
-    if (s.decl->trainable && !s.grad.empty()) sq += cpu::sum_squares(s.grad.size(), s.grad.data());
-  res.grad_norm = std::sqrt(sq);
-  if (out) *out = res;
-  return Status::Ok();
+  return Train(images, labels, hyper, false, out);
 }
 
 Status CompiledPlan::TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) {
-  StepResult res;
-  NASNET_RETURN_IF_ERROR(ForwardBackward(images, labels, hyper, &res));
-  const Clock::time_point t0 = Clock::now();
-  float scale = 1.0f;
-  if (hyper.clip_norm > 0 && std::isfinite(res.grad_norm) && res.grad_norm > hyper.clip_norm)
-    scale = static_cast<float>(hyper.clip_norm / res.grad_norm);
-  for (auto& s : slots_) {
-    if (!s.decl->trainable || s.grad.empty()) continue;
-    const float wd = s.decl->weight_decay ? hyper.weight_decay : 0.0f;
-    float* w = s.value->data.data();
-    if (options_.optimizer == OptimizerKind::kSgd) {
-      cpu::sgd_momentum_update(s.grad.size(), hyper.lr, hyper.momentum, hyper.nesterov, wd, scale, w, s.grad.data(),
-                               s.state1->data.data());
-    } else {
-      cpu::rmsprop_update(s.grad.size(), hyper.lr, hyper.rms_decay, hyper.momentum, hyper.rms_eps, wd, scale, w,
-                          s.grad.data(), s.state1->data.data(), s.state2->data.data());
-    }
-  }
-  if (!profile_.empty()) {
-    profile_.back().forward_ms += MsSince(t0);
-    ++profile_.back().forward_calls;
-  }
-  if (out) *out = res;
-  return Status::Ok();
+  return Train(images, labels, hyper, true, out);
 }
 
 Status CompiledPlan::Evaluate(const float* images, const int32_t* labels, EvalResult* out) {
-  NASNET_RETURN_IF_ERROR(CheckLabels(labels));
-  NASNET_RETURN_IF_ERROR(Forward(Mode::kEval, images, labels, StepHyper()));
-  EvalResult res;
-  // The graph's loss node in inference mode; without one, plain cross-entropy of outputs[0].
-  double plain = cpu::softmax_cross_entropy(options_.batch, shapes_.classes, Value(shapes_.logits), labels, 0.0f,
-                                            1.0f, nullptr, &res.correct);
-  res.loss = shapes_.loss >= 0 ? Value(shapes_.loss)[0] : plain;
-  if (out) *out = res;
+  NASNET_RETURN_IF_ERROR(Prepare(kEval, images, labels, StepHyper()));
+  NASNET_RETURN_IF_ERROR(RunMode(kEval, true, [&]() -> Status {
+    NASNET_RETURN_IF_ERROR(Forward(kEval));
+    // The graph's loss node in inference mode; without one, plain cross-entropy of outputs[0].
+    NASNET_RETURN_IF_ERROR(backend_->SoftmaxCrossEntropy(options_.batch, shapes_.classes, Value(shapes_.logits),
+                                                         labels_, 0.0f, nullptr, nullptr, nullptr, &values()->loss,
+                                                         &values()->correct));
+    if (shapes_.loss >= 0)
+      NASNET_RETURN_IF_ERROR(backend_->Copy(&values()->loss_node, Value(shapes_.loss), sizeof(float)));
+    return Status::Ok();
+  }));
+  StepValues v;
+  NASNET_RETURN_IF_ERROR(backend_->Download(&v, values(), sizeof v));
+  if (out) *out = EvalResult{shapes_.loss >= 0 ? v.loss_node : v.loss, v.correct};
   return Status::Ok();
 }
 
 Status CompiledPlan::Predict(const float* images, float* logits) {
   if (logits == nullptr) return Status::Invalid("plan: logits output is null");
-  NASNET_RETURN_IF_ERROR(Forward(Mode::kPredict, images, nullptr, StepHyper()));
-  std::memcpy(logits, Value(shapes_.logits),
-              static_cast<size_t>(options_.batch) * static_cast<size_t>(shapes_.classes) * sizeof(float));
-  return Status::Ok();
+  NASNET_RETURN_IF_ERROR(Prepare(kPredict, images, nullptr, StepHyper()));
+  NASNET_RETURN_IF_ERROR(RunMode(kPredict, true, [&] { return Forward(kPredict); }));
+  return backend_->Download(logits, Value(shapes_.logits),
+                            static_cast<size_t>(options_.batch) * static_cast<size_t>(shapes_.classes) * sizeof(float));
 }
 
 }  // namespace nasnet::plan

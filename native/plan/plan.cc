@@ -1,13 +1,16 @@
-// Plan compilation: parse and validate the IR, infer shapes, decide which nodes run in which mode
-// and which gradients exist, plan the memory, then bind parameters in the store (last, so a graph
-// that fails any check leaves the store untouched).
+// Plan compilation: parse and validate the IR, infer shapes, then the passes listed in
+// plan_impl.h: decide which nodes run in which mode and which gradients exist, plan the memory, then
+// bind parameters in the store (last but one, so a graph that fails any check leaves the store
+// untouched) and allocate the plan's memory on its backend.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <new>
 #include <stdexcept>
 
 #include "plan/memory.h"
 #include "plan/plan_impl.h"
+#include "plan/residency.h"
 
 namespace nasnet {
 
@@ -47,6 +50,34 @@ std::string GiB(uint64_t bytes) {
 
 }  // namespace
 
+Status SelectBackend(const PlanOptions& options, std::shared_ptr<Backend>* out, std::string* notice) {
+  notice->clear();
+  if (options.backend == BackendKind::kCpu) {
+    *out = CpuBackend();
+    return Status::Ok();
+  }
+  Status st = CudaBackend(options.device, out);
+  if (st.ok() || options.backend == BackendKind::kCuda) return st;
+  *notice = "cuda unavailable (" + st.message() + "): running on the cpu";
+  *out = CpuBackend();
+  return Status::Ok();
+}
+
+CompiledPlan::~CompiledPlan() {
+  for (auto& c : captured_) c.reset();
+  if (!backend_) return;
+  // Device copies write themselves back when the last plan holding them goes (residency.h).
+  slots_.clear();
+  backend_->Free(arena_);
+  backend_->Free(grads_);
+  backend_->Free(step_block_);
+  backend_->Free(partials_);
+  backend_->Free(images_dev_);
+  backend_->Free(labels_dev_);
+  backend_->FreeHost(step_block_host_);
+  backend_->FreeHost(input_host_);
+}
+
 Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
                             const PlanOptions& options, bool input_grad, std::unique_ptr<CompiledPlan>* out) {
   if (!store) return Status::Invalid("plan: store is null");
@@ -54,6 +85,8 @@ Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<Paramete
   std::unique_ptr<CompiledPlan> p(new CompiledPlan());
   p->store_ = std::move(store);
   p->options_ = options;
+  p->input_grad_ = input_grad;
+  NASNET_RETURN_IF_ERROR(SelectBackend(options, &p->backend_, &p->notice_));
   // Nothing below throws on purpose; an allocation failure (a huge document, a huge arena) must
   // still come back as a Status, never as an exception through the API.
   try {
@@ -123,7 +156,7 @@ void CompiledPlan::FuseChains() {
   const int n = static_cast<int>(graph_.nodes.size());
   const int I = static_cast<int>(graph_.inputs.size());
   fused_.assign(n, {});
-  if (!options_.fuse) return;
+  if (!options_.fuse || !backend_->Supports(Fusion::kConvBnChain)) return;
   auto& R = shapes_.node;
   const auto& nodes = graph_.nodes;
   const std::vector<int> readers = CountReaders();
@@ -193,21 +226,44 @@ void CompiledPlan::FuseChains() {
 }
 
 Status CompiledPlan::Build(bool input_grad) {
+  const int n = static_cast<int>(graph_.nodes.size());
+  n_inputs_ = static_cast<int>(graph_.inputs.size());
+  if (options_.training && shapes_.loss < 0)
+    return Status::Invalid("graph: a training plan needs a loss node (graph.loss); compile with training = false");
+  if (options_.training && shapes_.labels < 0) return Status::Invalid("graph: a training plan needs an int32 labels input");
+  if (input_grad && !options_.training) return Status::Invalid("plan: input gradients need a training plan");
   MergeCommonSubexpressions();
   FuseChains();
+  NASNET_RETURN_IF_ERROR(SelectNodes(input_grad));
+  AssignGradientEdges();
+  AliasValues();
+  AliasGradients();
+  NASNET_RETURN_IF_ERROR(PlanBuffers(input_grad));
+  NASNET_RETURN_IF_ERROR(BindParameters());
+  if (options_.profile) {
+    profile_.assign(static_cast<size_t>(n) + 1, NodeProfile());
+    for (int i = 0; i < n; ++i) {
+      profile_[i].id = graph_.nodes[i].id;
+      profile_[i].kind = KindOf(i);
+    }
+    profile_[n].id = "(optimizer)";
+    profile_[n].kind = options_.optimizer == OptimizerKind::kSgd ? "SGD update" : "RMSProp update";
+  }
+  return AllocateMemory();
+}
+
+namespace {
+// Backward step of node i in a plan of n nodes (forward of node i is step i).
+int BackwardStep(int n, int i) { return 2 * n - 1 - i; }
+}  // namespace
+
+Status CompiledPlan::SelectNodes(bool input_grad) {
   const ir::Graph& g = graph_;
   const int n = static_cast<int>(g.nodes.size());
-  const int I = static_cast<int>(g.inputs.size());
+  const int I = n_inputs_;
   const int T = I + n;
   const bool training = options_.training;
-  n_inputs_ = I;
-  if (training && shapes_.loss < 0)
-    return Status::Invalid("graph: a training plan needs a loss node (graph.loss); compile with training = false");
-  if (training && shapes_.labels < 0) return Status::Invalid("graph: a training plan needs an int32 labels input");
-  if (input_grad && !training) return Status::Invalid("plan: input gradients need a training plan");
   const auto& R = shapes_.node;
-  auto node_of = [I](int tensor) { return tensor - I; };  // < 0 for graph inputs
-
   // Which nodes each mode runs: the ancestors of what it returns.
   auto ancestors = [&](std::vector<int> targets) {
     std::vector<char> mark(T, 0);
@@ -219,38 +275,49 @@ Status CompiledPlan::Build(bool input_grad) {
     }
     return std::vector<char>(mark.begin() + I, mark.end());
   };
-  active_predict_ = ancestors({shapes_.logits});
-  active_eval_ = ancestors({shapes_.loss >= 0 ? shapes_.loss : shapes_.logits, shapes_.logits});
-  active_train_ = training ? ancestors({shapes_.loss, shapes_.logits}) : std::vector<char>(n, 0);
+  active_[kPredict] = ancestors({shapes_.logits});
+  active_[kEval] = ancestors({shapes_.loss >= 0 ? shapes_.loss : shapes_.logits, shapes_.logits});
+  active_[kTrain] = training ? ancestors({shapes_.loss, shapes_.logits}) : std::vector<char>(n, 0);
   std::vector<char> reaches_loss = training ? ancestors({shapes_.loss}) : std::vector<char>(n, 0);
   // Nodes no mode runs (a Relu whose every reader was fused, a dangling branch) get no buffers.
   for (int i = 0; i < n; ++i)
-    if (!active_train_[i] && !active_eval_[i] && !active_predict_[i]) dead_[i] = 1;
+    if (!active_[kTrain][i] && !active_[kEval][i] && !active_[kPredict][i]) dead_[i] = 1;
 
   // Which tensors need gradients: those depending on a trainable parameter (or on the images, when
   // the input gradient is asked for) and reaching the loss.
-  std::vector<char> needs_grad(T, 0);
-  if (shapes_.images >= 0) needs_grad[shapes_.images] = input_grad;
+  needs_grad_.assign(T, 0);
+  if (shapes_.images >= 0) needs_grad_[shapes_.images] = input_grad;
   for (int i = 0; i < n; ++i) {
     bool need = false;
     for (int p : R[i].params) need = need || g.params[p].trainable;
-    for (int t : R[i].in) need = need || needs_grad[t];
-    needs_grad[I + i] = need;
+    for (int t : R[i].in) need = need || needs_grad_[t];
+    needs_grad_[I + i] = need;
   }
   backward_.assign(n, 0);
-  for (int i = 0; i < n; ++i) backward_[i] = training && reaches_loss[i] && needs_grad[I + i];
+  for (int i = 0; i < n; ++i) backward_[i] = training && reaches_loss[i] && needs_grad_[I + i];
+  // Each DropPath/Dropout node that a mode runs draws from its own RandomSlot.
+  random_slot_.assign(n, -1);
+  random_count_ = 0;
+  for (int i = 0; i < n; ++i)
+    if (!dead_[i] && (g.nodes[i].op == Op::kDropPath || g.nodes[i].op == Op::kDropout))
+      random_slot_[i] = random_count_++;
+  step_block_bytes_ = sizeof(StepValues) + static_cast<size_t>(random_count_) * sizeof(RandomSlot);
+  return Status::Ok();
+}
 
+void CompiledPlan::AssignGradientEdges() {
   // Edges: which consumer writes each gradient first (in backward order) and who accumulates.
-  const int S = training ? 2 * n + 1 : n;  // steps; the last training step reads the input gradient
-  auto bstep = [n](int i) { return 2 * n - 1 - i; };
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int T = n_inputs_ + n;
+  const auto& R = shapes_.node;
   edge_contrib_.assign(n, {});
   edge_first_.assign(n, {});
   edge_scratch_.assign(n, {});
   has_grad_.assign(T, 0);
-  std::vector<int> grad_start(T, -1);
-  if (training) {
+  grad_start_.assign(T, -1);
+  if (options_.training) {
     has_grad_[shapes_.loss] = 1;
-    grad_start[shapes_.loss] = bstep(node_of(shapes_.loss));
+    grad_start_[shapes_.loss] = BackwardStep(n, shapes_.loss - n_inputs_);
   }
   for (int i = n - 1; i >= 0; --i) {
     const size_t k = R[i].in.size();
@@ -260,35 +327,31 @@ Status CompiledPlan::Build(bool input_grad) {
     if (!backward_[i]) continue;
     for (size_t j = 0; j < k; ++j) {
       int t = R[i].in[j];
-      if (t == shapes_.labels || !needs_grad[t]) continue;
+      if (t == shapes_.labels || !needs_grad_[t]) continue;
       edge_contrib_[i][j] = 1;
       if (!has_grad_[t]) {
         has_grad_[t] = 1;
         edge_first_[i][j] = 1;
-        grad_start[t] = bstep(i);
+        grad_start_[t] = BackwardStep(n, i);
       }
     }
   }
+}
 
-  // Buffers and their live intervals.
-  std::vector<BufferRequest> req;
-  auto add = [&req](size_t bytes, int start, int end) {
-    req.push_back({bytes, start, std::max(start, end)});
-    return static_cast<int>(req.size()) - 1;
-  };
-  auto bytes_of = [&](int t) { return static_cast<size_t>(ir::Numel(shapes_.tensor[t])) * sizeof(float); };
-  value_buf_.assign(T, -1);
-  grad_buf_.assign(T, -1);
-  aux_buf_.assign(n, {-1, -1, -1, -1});
+void CompiledPlan::AliasValues() {
   // Zero-copy nodes (fused plans). Identity and Flatten read and write nothing: their value is their
   // input's buffer. DropPath and Dropout work in place when they are their input's only reader and
   // nothing reads that input in backward (a Relu reads its own output): then an identity step
   // (eval, rate 0) copies nothing and a dropping step scales in place.
-  value_root_.resize(T);
-  for (int t = 0; t < T; ++t) value_root_[t] = t;
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = n_inputs_;
+  const auto& R = shapes_.node;
+  value_root_.resize(I + n);
+  for (int t = 0; t < I + n; ++t) value_root_[t] = t;
+  if (!options_.fuse) return;
   const std::vector<int> readers = CountReaders();
-  for (int i = 0; i < n && options_.fuse; ++i) {
-    const Op op = g.nodes[i].op;
+  for (int i = 0; i < n; ++i) {
+    const Op op = graph_.nodes[i].op;
     if (dead_[i]) continue;
     const int x = R[i].in.empty() ? -1 : R[i].in[0];
     bool alias = false;
@@ -296,12 +359,59 @@ Status CompiledPlan::Build(bool input_grad) {
       alias = x != shapes_.labels;
     } else if (op == Op::kDropPath || op == Op::kDropout) {
       const int producer = x - I;
-      alias = producer >= 0 && value_root_[x] == x && readers[x] == 1 && g.nodes[producer].op != Op::kRelu;
+      alias = producer >= 0 && value_root_[x] == x && readers[x] == 1 && graph_.nodes[producer].op != Op::kRelu;
     }
     if (!alias) continue;
     value_root_[I + i] = value_root_[x];
     ++aliased_;
   }
+}
+
+void CompiledPlan::AliasGradients() {
+  // Gradients passed through unchanged (fused plans): an Add, Identity or Flatten that writes its
+  // input's gradient first hands over its own output gradient's buffer to that input (one input per
+  // node, read once by it), so backward copies nothing there; the buffer then lives until the
+  // input's gradient is last read.
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = n_inputs_;
+  const auto& R = shapes_.node;
+  grad_root_.resize(I + n);
+  for (int t = 0; t < I + n; ++t) grad_root_[t] = t;
+  if (!options_.training || !options_.fuse) return;
+  for (int i = n - 1; i >= 0; --i) {
+    const Op op = graph_.nodes[i].op;
+    if (dead_[i] || !backward_[i] || !has_grad_[I + i] || (op != Op::kAdd && op != Op::kIdentity && op != Op::kFlatten))
+      continue;
+    for (size_t j = 0; j < R[i].in.size(); ++j) {
+      const int x = R[i].in[j];
+      if (x < I || !edge_contrib_[i][j] || !edge_first_[i][j] || std::count(R[i].in.begin(), R[i].in.end(), x) != 1)
+        continue;
+      grad_root_[x] = grad_root_[I + i];
+      ++grad_aliased_;
+      break;
+    }
+  }
+}
+
+Status CompiledPlan::PlanBuffers(bool input_grad) {
+  const ir::Graph& g = graph_;
+  const int n = static_cast<int>(g.nodes.size());
+  const int I = n_inputs_;
+  const int T = I + n;
+  const bool training = options_.training;
+  const auto& R = shapes_.node;
+  const int S = training ? 2 * n + 1 : n;  // steps; the last training step reads the input gradient
+  auto bstep = [n](int i) { return BackwardStep(n, i); };
+  std::vector<BufferRequest>& req = requests_;
+  req.clear();
+  auto add = [&req](size_t bytes, int start, int end) {
+    req.push_back({bytes, start, std::max(start, end)});
+    return static_cast<int>(req.size()) - 1;
+  };
+  auto bytes_of = [&](int t) { return static_cast<size_t>(ir::Numel(shapes_.tensor[t])) * sizeof(float); };
+  value_buf_.assign(T, -1);
+  grad_buf_.assign(T, -1);
+  aux_buf_.assign(n, {-1, -1, -1, -1, -1, -1});
   std::vector<int> value_end(T, -1);
   for (int i = 0; i < n; ++i) {
     value_end[I + i] = i;
@@ -319,26 +429,6 @@ Status CompiledPlan::Build(bool input_grad) {
   }
   value_end[shapes_.logits] = std::max(value_end[shapes_.logits], n - 1);
   if (shapes_.loss >= 0) value_end[shapes_.loss] = std::max(value_end[shapes_.loss], n - 1);
-  // Gradients passed through unchanged (fused plans): an Add, Identity or Flatten that writes its
-  // input's gradient first hands over its own output gradient's buffer to that input (one input per
-  // node, read once by it), so backward copies nothing there; the buffer then lives until the
-  // input's gradient is last read.
-  grad_root_.resize(T);
-  for (int t = 0; t < T; ++t) grad_root_[t] = t;
-  for (int i = n - 1; i >= 0 && training && options_.fuse; --i) {
-    const Op op = g.nodes[i].op;
-    if (dead_[i] || !backward_[i] || !has_grad_[I + i] || (op != Op::kAdd && op != Op::kIdentity && op != Op::kFlatten))
-      continue;
-    for (size_t j = 0; j < R[i].in.size(); ++j) {
-      const int x = R[i].in[j];
-      if (x < I || !edge_contrib_[i][j] || !edge_first_[i][j] ||
-          std::count(R[i].in.begin(), R[i].in.end(), x) != 1)
-        continue;
-      grad_root_[x] = grad_root_[I + i];
-      ++grad_aliased_;
-      break;
-    }
-  }
   std::vector<int> grad_end(T, -1);  // per root: the last step any gradient it holds is read
   for (int t = I; t < T; ++t)
     if (has_grad_[t]) grad_end[grad_root_[t]] = std::max(grad_end[grad_root_[t]], bstep(t - I));
@@ -350,26 +440,38 @@ Status CompiledPlan::Build(bool input_grad) {
     if (dead_[i]) continue;
     if (value_root_[t] == t) value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
     if (has_grad_[t] && grad_root_[t] == t)
-      grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start[t], grad_end[t]);
+      grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start_[t], grad_end[t]);
     const Op op = g.nodes[i].op;
     const int end = backward_[i] ? bstep(i) : i;
     const auto& x = shapes_.tensor[R[i].in.empty() ? t : R[i].in[0]];
-    if (training && active_train_[i]) {
+    if (IsFused(i)) {
+      // Scratch the backend needs while the chain runs: the larger of its training and inference
+      // forwards (whichever modes run it), and its backward.
+      const FusedConvBnShape& s = fused_[i].shape;
+      size_t fwd = 0;
+      if (training && active_[kTrain][i]) fwd = backend_->FusedConvBnScratch(s, FusedPhase::kForwardTrain);
+      if (active_[kEval][i] || active_[kPredict][i])
+        fwd = std::max(fwd, backend_->FusedConvBnScratch(s, FusedPhase::kForwardEval));
+      if (fwd > 0) aux_buf_[i][kAuxForwardScratch] = add(fwd, i, i);
+      const size_t bwd = backward_[i] ? backend_->FusedConvBnScratch(s, FusedPhase::kBackward) : 0;
+      if (bwd > 0) aux_buf_[i][kAuxBackwardScratch] = add(bwd, bstep(i), bstep(i));
+    }
+    if (training && active_[kTrain][i]) {
       if (op == Op::kBatchNorm) {
-        aux_buf_[i][0] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
-        aux_buf_[i][1] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
+        aux_buf_[i][kAuxMean] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
+        aux_buf_[i][kAuxInvstd] = add(static_cast<size_t>(R[i].bn_c) * sizeof(float), i, end);
         if (IsFused(i)) {
           const FusedConvBnShape& s = fused_[i].shape;
           const size_t plane = static_cast<size_t>(s.OH) * s.OW * static_cast<size_t>(s.N) * sizeof(float);
-          aux_buf_[i][2] = add(plane * static_cast<size_t>(s.K), i, end);  // z
-          if (s.has_depthwise) aux_buf_[i][3] = add(plane * static_cast<size_t>(s.C), i, end);  // t
+          aux_buf_[i][kAuxZ] = add(plane * static_cast<size_t>(s.K), i, end);
+          if (s.has_depthwise) aux_buf_[i][kAuxT] = add(plane * static_cast<size_t>(s.C), i, end);
         }
       } else if (op == Op::kMaxPool && backward_[i]) {
-        aux_buf_[i][0] = add(bytes_of(t), i, end);  // int32 argmax, one per output
+        aux_buf_[i][kAuxMask] = add(bytes_of(t), i, end);  // int32 argmax, one per output
       } else if (op == Op::kDropout) {
-        aux_buf_[i][0] = add(static_cast<size_t>(ir::Numel(x)), i, end);  // uint8 mask
+        aux_buf_[i][kAuxMask] = add(static_cast<size_t>(ir::Numel(x)), i, end);  // uint8 mask
       } else if (op == Op::kDropPath) {
-        aux_buf_[i][0] = add(static_cast<size_t>(x[0]), i, end);  // uint8 keep per sample
+        aux_buf_[i][kAuxMask] = add(static_cast<size_t>(x[0]), i, end);  // uint8 keep per sample
       }
     }
     if (backward_[i] && WritesDx(op)) {
@@ -383,7 +485,7 @@ Status CompiledPlan::Build(bool input_grad) {
     }
   }
   if (input_grad && has_grad_[shapes_.images])
-    grad_buf_[shapes_.images] = add(bytes_of(shapes_.images), grad_start[shapes_.images], S - 1);
+    grad_buf_[shapes_.images] = add(bytes_of(shapes_.images), grad_start_[shapes_.images], S - 1);
   steps_ = static_cast<size_t>(S);
 
   arena_bytes_ = PlanMemory(req, &buf_offset_);
@@ -394,9 +496,17 @@ Status CompiledPlan::Build(bool input_grad) {
   if (total > kMaxPlanBytes)
     return Status::Exhausted("plan: the graph needs " + GiB(total) + " for batch " + std::to_string(options_.batch) +
                              " (activations " + GiB(arena_bytes_) + "), more than the limit of " + GiB(kMaxPlanBytes));
+  return Status::Ok();
+}
 
-  // Parameters: check the shapes the store already holds (so a conflict leaves the store as it
-  // was), bind (creating the missing ones), then optimizer state for trainable ones.
+Status CompiledPlan::BindParameters() {
+  // Check the shapes the store already holds (so a conflict leaves the store as it was), bind
+  // (creating the missing ones), then optimizer state for trainable ones; on a device backend each
+  // through its device copy (residency.h).
+  const ir::Graph& g = graph_;
+  const int n = static_cast<int>(g.nodes.size());
+  const bool training = options_.training;
+  const auto& R = shapes_.node;
   for (const auto& p : g.params) {
     std::shared_ptr<StoredTensor> held = store_->Share(p.name);
     if (held && held->shape != p.shape)
@@ -406,56 +516,83 @@ Status CompiledPlan::Build(bool input_grad) {
   for (const auto& p : g.params) {
     NASNET_RETURN_IF_ERROR(store_->Ensure(p.name, p.shape, p.init, p.trainable, p.weight_decay, options_.seed));
   }
+  const bool device = !backend_->on_host();
+  auto bind = [&](const std::string& name, std::shared_ptr<StoredTensor>* t, std::shared_ptr<DeviceCopy>* d,
+                  float** ptr) -> Status {
+    *t = store_->Share(name);
+    if (!*t) return Status::Internal("param '" + name + "' vanished from the store while compiling");
+    if (!device) {
+      *ptr = (*t)->data.data();
+      return Status::Ok();
+    }
+    NASNET_RETURN_IF_ERROR(DeviceCopy::Bind(name, *t, backend_, d));
+    *ptr = (*d)->data();
+    return Status::Ok();
+  };
   slots_.resize(g.params.size());
   std::vector<char> used_in_backward(g.params.size(), 0);
   for (int i = 0; i < n; ++i)
     if (backward_[i])
       for (int p : R[i].params) used_in_backward[p] = 1;
+  grad_floats_ = 0;
+  norm_count_ = 0;
   for (size_t k = 0; k < g.params.size(); ++k) {
     const ir::Param& p = g.params[k];
     ParamSlot& s = slots_[k];
     s.decl = &p;
-    s.value = store_->Share(p.name);
-    if (!s.value) return Status::Internal("param '" + p.name + "' vanished from the store while compiling");
+    NASNET_RETURN_IF_ERROR(bind(p.name, &s.value, &s.value_dev, &s.w));
+    s.n = s.value->data.size();
     if (!training || !used_in_backward[k]) continue;
-    s.grad.assign(s.value->data.size(), 0.0f);
+    s.grad_offset = static_cast<int64_t>(grad_floats_);
+    grad_floats_ += (s.n + 63) / 64 * 64;  // 256-byte aligned
     if (!p.trainable) continue;
+    s.norm_index = norm_count_++;
     ParamInit zeros, ones;
     ones.kind = ParamInit::Kind::kOnes;
     if (options_.optimizer == OptimizerKind::kSgd) {
       NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#momentum", p.shape, zeros, false, false, options_.seed));
-      s.state1 = store_->Share(p.name + "#momentum");
+      NASNET_RETURN_IF_ERROR(bind(p.name + "#momentum", &s.state1, &s.state1_dev, &s.s1));
     } else {
       // RMSProp: mean square starts at 1 (TensorFlow's RMSPropOptimizer, as TF-slim NASNet trained).
       NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#ms", p.shape, ones, false, false, options_.seed));
       NASNET_RETURN_IF_ERROR(store_->Ensure(p.name + "#mom", p.shape, zeros, false, false, options_.seed));
-      s.state1 = store_->Share(p.name + "#ms");
-      s.state2 = store_->Share(p.name + "#mom");
+      NASNET_RETURN_IF_ERROR(bind(p.name + "#ms", &s.state1, &s.state1_dev, &s.s1));
+      NASNET_RETURN_IF_ERROR(bind(p.name + "#mom", &s.state2, &s.state2_dev, &s.s2));
     }
   }
   node_param_slot_.assign(n, {});
-  zero_bias_.assign(n, {});
-  zero_bias_grad_.assign(n, {});
-  for (int i = 0; i < n; ++i) {
-    node_param_slot_[i] = R[i].params;
-    if (g.nodes[i].op == Op::kGemm && R[i].params.size() == 1) {
-      size_t out_features = static_cast<size_t>(shapes_.tensor[I + i][1]);
-      zero_bias_[i].assign(out_features, 0.0f);
-      zero_bias_grad_[i].assign(out_features, 0.0f);
-    }
+  for (int i = 0; i < n; ++i) node_param_slot_[i] = R[i].params;
+  return Status::Ok();
+}
+
+Status CompiledPlan::AllocateMemory() {
+  // One arena for the memory plan, one block for the parameter gradients, the step block and its
+  // host twin; on a device also the inputs and their host staging.
+  auto alloc = [&](size_t bytes, const char* what, void** out) -> Status {
+    Status st = backend_->Allocate(std::max<size_t>(bytes, sizeof(float)), out);
+    if (!st.ok()) return Status(st.code(), std::string("plan: allocating the ") + what + ": " + st.message());
+    return Status::Ok();
+  };
+  void* p = nullptr;
+  NASNET_RETURN_IF_ERROR(alloc(arena_bytes_, "activations", &p));
+  arena_ = static_cast<float*>(p);
+  NASNET_RETURN_IF_ERROR(alloc(grad_floats_ * sizeof(float), "parameter gradients", &p));
+  grads_ = static_cast<float*>(p);
+  NASNET_RETURN_IF_ERROR(alloc(step_block_bytes_, "step values", &step_block_));
+  NASNET_RETURN_IF_ERROR(alloc(static_cast<size_t>(std::max(norm_count_, 1)) * sizeof(double), "norm partials", &p));
+  partials_ = static_cast<double*>(p);
+  NASNET_RETURN_IF_ERROR(backend_->AllocateHost(step_block_bytes_, &step_block_host_));
+  new (step_block_host_) StepValues();
+  for (int k = 0; k < random_count_; ++k) new (random_host(k)) RandomSlot();
+  if (!backend_->on_host()) {
+    const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+    const size_t label_bytes = static_cast<size_t>(options_.batch) * sizeof(int32_t);
+    NASNET_RETURN_IF_ERROR(alloc(image_bytes, "images", &p));
+    images_dev_ = static_cast<float*>(p);
+    NASNET_RETURN_IF_ERROR(alloc(label_bytes, "labels", &p));
+    labels_dev_ = static_cast<int32_t*>(p);
+    NASNET_RETURN_IF_ERROR(backend_->AllocateHost(image_bytes + label_bytes, &input_host_));
   }
-  if (options_.profile) {
-    profile_.assign(static_cast<size_t>(n) + 1, NodeProfile());
-    for (int i = 0; i < n; ++i) {
-      profile_[i].id = g.nodes[i].id;
-      profile_[i].kind = KindOf(i);
-    }
-    profile_[n].id = "(optimizer)";
-    profile_[n].kind = options_.optimizer == OptimizerKind::kSgd ? "SGD update" : "RMSProp update";
-  }
-  drop_identity_.assign(n, 1);
-  drop_keep_.assign(n, 1.0f);
-  arena_.reset(new float[arena_bytes_ / sizeof(float) + 1]);
   return Status::Ok();
 }
 
@@ -511,14 +648,42 @@ std::vector<std::string> CompiledPlan::param_names() const {
   return names;
 }
 
-const std::vector<float>* CompiledPlan::ParamGrad(const std::string& name) const {
-  for (size_t k = 0; k < graph_.params.size(); ++k)
-    if (graph_.params[k].name == name) return &slots_[k].grad;
-  return nullptr;
+std::vector<float> CompiledPlan::ParamGrad(const std::string& name) const {
+  for (size_t k = 0; k < graph_.params.size(); ++k) {
+    const ParamSlot& s = slots_[k];
+    if (graph_.params[k].name != name || s.grad_offset < 0) continue;
+    std::vector<float> out(s.n);
+    if (!backend_->Download(out.data(), grads_ + s.grad_offset, s.n * sizeof(float)).ok()) return {};
+    return out;
+  }
+  return {};
 }
 
-const float* CompiledPlan::InputGrad() const {
-  return grad_buf_.empty() || grad_buf_[shapes_.images] < 0 ? nullptr : Grad(shapes_.images);
+std::vector<float> CompiledPlan::InputGrad() const {
+  if (grad_buf_.empty() || grad_buf_[shapes_.images] < 0) return {};
+  std::vector<float> out(static_cast<size_t>(ir::Numel(input_shape())));
+  if (!backend_->Download(out.data(), Grad(shapes_.images), out.size() * sizeof(float)).ok()) return {};
+  return out;
+}
+
+Status CompiledPlan::SyncToStore() {
+  for (ParamSlot& s : slots_)
+    for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+      if (*d) NASNET_RETURN_IF_ERROR((*d)->SyncToHost());
+  return Status::Ok();
+}
+
+std::string CompiledPlan::graph_status() const {
+  if (backend_->on_host()) return "not used (the cpu runs steps directly)";
+  if (!options_.graphs) return "off (PlanOptions.graphs = false)";
+  if (options_.profile) return "off (profiling times each node)";
+  std::string out;
+  static const char* kModes[] = {"train", "evaluate", "predict"};
+  for (int m = 0; m < 3; ++m) {
+    std::string note = captured_[m] ? captured_[m]->note() : "not run yet";
+    out += std::string(out.empty() ? "" : "; ") + kModes[m] + ": " + note;
+  }
+  return out;
 }
 
 }  // namespace plan

@@ -1,4 +1,10 @@
-// The compiled plan behind Plan (engine.h): IR → shapes → schedule → memory plan → executor.
+// The compiled plan behind Plan (engine.h): IR → shapes → schedule → memory plan → executor, all
+// backend-neutral; every allocation, copy and kernel goes through the plan's Backend (backend.h).
+//
+// Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FuseChains, SelectNodes
+// (which nodes each mode runs, which tensors need gradients), AssignGradientEdges (who writes each
+// gradient first), AliasValues, AliasGradients, PlanBuffers (live intervals → arena offsets),
+// BindParameters (store tensors, device copies, optimizer state), AllocateMemory.
 //
 // Schedule: nodes run in IR order (the IR is topologically ordered). A training plan has 2n steps:
 // forward of node i is step i, backward of node i is step 2n-1-i. Every activation, activation
@@ -18,11 +24,13 @@
 //
 // Fusion (options.fuse): a BatchNormalization whose input is a bias-free pointwise Conv (1×1, stride
 // 1, one group), optionally fed by a bias-free depthwise Conv, becomes one fused node: the BN node
-// takes the chain's input and the chain's parameters and the Convs die (cpu::fused_conv_bn_*). The
-// intermediate tensors must have no other reader. A Relu before the chains is absorbed (applied on
-// the fly, never stored) when fused chains are all that read it; otherwise it runs anyway and the
-// chains read its output, so that its input is not kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output) as aux
-// buffers for backward; r = relu(x) and the gradients of r, t, z are never stored. Identity and
+// takes the chain's input and the chain's parameters and the Convs die (Backend::FusedConvBn*, on
+// backends that support Fusion::kConvBnChain). The intermediate tensors must have no other reader.
+// A Relu before the chains is absorbed (applied on the fly, never stored) when fused chains are all
+// that read it; otherwise it runs anyway and the chains read its output, so that its input is not
+// kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output)
+// as aux buffers for backward; r = relu(x) is never stored, nor are the gradients of r, t, z (a
+// backend that needs room for them gets a scratch buffer live during that backward only). Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
@@ -32,24 +40,33 @@
 // consumer's kernel writes (=) its dx.
 #pragma once
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "plan/backend.h"
 #include "plan/engine.h"
 #include "plan/ir.h"
+#include "plan/memory.h"
 
 namespace nasnet::plan {
 
+class DeviceCopy;
+
 // Total bytes a plan may hold (arena, parameter gradients): larger graphs fail at compile time.
 constexpr uint64_t kMaxPlanBytes = uint64_t{64} << 30;
+
+// Resolves PlanOptions::backend (kAuto: CUDA when usable, else the CPU with `notice` saying why).
+Status SelectBackend(const PlanOptions& options, std::shared_ptr<Backend>* out, std::string* notice);
 
 class CompiledPlan : public Plan {
  public:
   // `input_grad` also computes d loss / d images (tests: InputGrad()).
   static Status Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store, const PlanOptions& options,
                        bool input_grad, std::unique_ptr<CompiledPlan>* out);
+  ~CompiledPlan() override;
 
   Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) override;
   Status Evaluate(const float* images, const int32_t* labels, EvalResult* out) override;
@@ -59,14 +76,21 @@ class CompiledPlan : public Plan {
   size_t activation_bytes() const override { return arena_bytes_; }
   size_t naive_activation_bytes() const override { return naive_bytes_; }
   std::vector<std::string> param_names() const override;
+  std::string backend_name() const override { return backend_->name(); }
+  std::string device_name() const override { return backend_->device(); }
+  std::string notice() const override { return notice_; }
+  std::string graph_status() const override;
+  Status SyncToStore() override;
   Status Profile(std::vector<NodeProfile>* out) const override;
   void ResetProfile() override;
 
   // Forward and backward with training semantics, no update: loss, correct, grad_norm (unclipped).
-  // Parameter gradients are then in ParamGrad(), d loss / d images in InputGrad().
+  // Parameter gradients are then ParamGrad(), d loss / d images InputGrad().
   Status ForwardBackward(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out);
-  const std::vector<float>* ParamGrad(const std::string& name) const;
-  const float* InputGrad() const;
+  // A copy of a parameter's gradient after ForwardBackward (empty when it has none).
+  std::vector<float> ParamGrad(const std::string& name) const;
+  // A copy of d loss / d images (empty unless compiled with input_grad).
+  std::vector<float> InputGrad() const;
   int steps() const { return static_cast<int>(steps_); }
   // Nodes merged into an identical earlier node (see "Common subexpressions" above).
   int merged_nodes() const override { return merged_; }
@@ -77,75 +101,128 @@ class CompiledPlan : public Plan {
   int aliased_gradients() const override { return grad_aliased_; }
 
  private:
+  // A parameter of the graph bound to its store tensor; on a device backend through its device copy.
   struct ParamSlot {
-    std::shared_ptr<StoredTensor> value;
-    std::vector<float> grad;
-    std::shared_ptr<StoredTensor> state1, state2;  // momentum, or RMSProp ms and mom
     const ir::Param* decl = nullptr;
+    std::shared_ptr<StoredTensor> value;
+    std::shared_ptr<StoredTensor> state1, state2;  // momentum, or RMSProp ms and mom
+    std::shared_ptr<DeviceCopy> value_dev, state1_dev, state2_dev;
+    float* w = nullptr;                          // backend pointers
+    float* s1 = nullptr;
+    float* s2 = nullptr;
+    size_t n = 0;
+    int64_t grad_offset = -1;                    // in grads_ (floats), or -1: no gradient
+    int norm_index = -1;                         // in the gradient-norm partials, or -1
   };
-  enum class Mode { kTrain, kEval, kPredict };
+  enum Mode { kTrain = 0, kEval = 1, kPredict = 2 };
   // A chain fused into its BatchNormalization node (relu, dw: node indices or -1; pw: -1 = not fused).
   struct FusedChain {
     int relu = -1, dw = -1, pw = -1;
     FusedConvBnShape shape{};
   };
+  // Extra buffers of a node, by role.
+  enum Aux {
+    kAuxMean = 0, kAuxInvstd = 1, kAuxZ = 2, kAuxT = 3, kAuxForwardScratch = 4, kAuxBackwardScratch = 5,
+    kAuxMask = 0
+  };
 
+  // ---- compilation passes (plan.cc) ----
   Status Build(bool input_grad);
   void MergeCommonSubexpressions();
   void FuseChains();
+  Status SelectNodes(bool input_grad);
+  void AssignGradientEdges();
+  void AliasValues();
+  void AliasGradients();
+  Status PlanBuffers(bool input_grad);
+  Status BindParameters();
+  Status AllocateMemory();
   // Readers of each tensor among the nodes that run; the graph's results count as readers.
   std::vector<int> CountReaders() const;
   bool IsFused(int i) const { return fused_[i].pw >= 0; }
+  std::string KindOf(int i) const;
+
+  // ---- execution (executor.cc) ----
   Status CheckLabels(const int32_t* labels) const;
-  Status Forward(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper);
-  Status Backward(const int32_t* labels, const StepHyper& hyper);
-  void ForwardNode(int i, bool train, const int32_t* labels, const StepHyper& hyper);
-  void BackwardNode(int i, const int32_t* labels);
+  // Everything before a step: parameters current on this backend, inputs and step values staged.
+  Status Prepare(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper);
+  // Runs `step` after uploading the step block and inputs; captured (and replayed) when `capture`.
+  Status RunMode(Mode mode, bool capture, const std::function<Status()>& step);
+  Status Train(const float* images, const int32_t* labels, const StepHyper& hyper, bool update, StepResult* out);
+  Status TrainForwardBackward();
+  Status Forward(Mode mode);
+  Status Backward();
+  Status Update();
+  Status ForwardNode(int i, bool train);
+  Status BackwardNode(int i);
+  // After a step wrote parameters: the copies other than this backend's are stale.
+  void MarkParamsWritten();
+  Status Timed(NodeProfile* p, bool backward, const std::function<Status()>& run);
   float* Value(int tensor) const;
   float* Grad(int tensor) const;
-  float* Aux(int node, int k) const;
+  float* AuxBuf(int node, int k) const;
   float* Param(int node, int k) const;
-  float* PGrad(int node, int k);
+  float* PGrad(int node, int k) const;
   // Where node i's backward writes the gradient of its input j (nullptr: not needed).
   float* GradDest(int i, int j) const;
   // After the kernel wrote GradDest(i, j): accumulates a scratch into the real gradient.
-  void FinishGrad(int i, int j);
-  void CopyOrAdd(int i, int j, const float* src, size_t n);
+  Status FinishGrad(int i, int j);
+  Status CopyOrAdd(int i, int j, const float* src, size_t n);
+  const int32_t* labels() const { return labels_; }
 
   std::string ir_json_;
   std::shared_ptr<ParameterStore> store_;
   PlanOptions options_;
+  std::shared_ptr<Backend> backend_;
+  std::string notice_;
+  bool input_grad_ = false;
   ir::Graph graph_;
   ir::Shapes shapes_;
   int n_inputs_ = 0;
   size_t steps_ = 0;
   // Per node / tensor / edge.
-  std::vector<char> active_train_, active_eval_, active_predict_;
-  std::vector<char> dead_;                 // merged into an earlier node: never runs
+  std::vector<char> active_[3];            // by Mode
+  std::vector<char> dead_;                 // merged or fused into another node, or run by no mode
   int merged_ = 0;
   std::vector<char> backward_;             // node runs a backward step
+  std::vector<char> needs_grad_;           // tensor depends on a trainable parameter (or the images)
   std::vector<char> has_grad_;             // tensor has a gradient buffer
+  std::vector<int> grad_start_;            // step that first writes a tensor's gradient
   std::vector<std::vector<char>> edge_contrib_, edge_first_;
   std::vector<std::vector<int>> edge_scratch_;  // buffer index or -1
   std::vector<int> value_buf_, grad_buf_;
-  std::vector<std::array<int, 4>> aux_buf_;
+  std::vector<std::array<int, 6>> aux_buf_;
   std::vector<int> value_root_;           // the tensor whose buffer holds this one's value (aliases)
   std::vector<int> grad_root_;            // the tensor whose gradient buffer holds this one's gradient
   std::vector<FusedChain> fused_;
   int fused_chains_ = 0, aliased_ = 0, grad_aliased_ = 0;
-  // Profiling (options.profile): per node, plus one entry for the optimizer at index n.
-  std::vector<NodeProfile> profile_;
-  std::string KindOf(int i) const;
-  std::vector<char> drop_identity_;        // DropPath/Dropout ran as identity this step
-  std::vector<float> drop_keep_;           // DropPath keep probability this step
+  std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
+  int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;
   std::vector<ParamSlot> slots_;
-  std::vector<std::vector<float>> zero_bias_, zero_bias_grad_;  // Gemm without a bias
-  // Memory.
+  int norm_count_ = 0;                     // slots in the gradient norm
+  // Profiling (options.profile): per node, plus one entry for the optimizer at index n.
+  std::vector<NodeProfile> profile_;
+  // Memory: the arena (activations), gradients, the step block ([StepValues][RandomSlot...]) and
+  // its host twin, the norm partials, and on a device the images and labels with host staging.
+  std::vector<BufferRequest> requests_;
   std::vector<size_t> buf_offset_;
-  std::unique_ptr<float[]> arena_;  // uninitialized: every buffer is written before it is read
-  size_t arena_bytes_ = 0, naive_bytes_ = 0;
-  const float* images_ = nullptr;
+  size_t arena_bytes_ = 0, naive_bytes_ = 0, grad_floats_ = 0, step_block_bytes_ = 0;
+  float* arena_ = nullptr;
+  float* grads_ = nullptr;
+  void* step_block_ = nullptr;
+  void* step_block_host_ = nullptr;
+  double* partials_ = nullptr;
+  float* images_dev_ = nullptr;
+  int32_t* labels_dev_ = nullptr;
+  void* input_host_ = nullptr;             // staging: images then labels
+  const float* images_ = nullptr;          // this step's images and labels (backend memory)
+  const int32_t* labels_ = nullptr;
+  std::unique_ptr<CapturedStep> captured_[3];
+  StepValues* values() const { return static_cast<StepValues*>(step_block_); }
+  StepValues* values_host() const { return static_cast<StepValues*>(step_block_host_); }
+  RandomSlot* random(int slot) const { return reinterpret_cast<RandomSlot*>(values() + 1) + slot; }
+  RandomSlot* random_host(int slot) const { return reinterpret_cast<RandomSlot*>(values_host() + 1) + slot; }
 };
 
 }  // namespace nasnet::plan

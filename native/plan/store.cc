@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "plan/engine.h"
 #include "plan/ir.h"
+#include "plan/residency.h"
 
 namespace nasnet {
 
@@ -75,7 +76,8 @@ Status ParameterStore::Ensure(const std::string& name, const std::vector<int64_t
 StoredTensor* ParameterStore::Find(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tensors_.find(name);
-  return it == tensors_.end() ? nullptr : it->second.get();
+  if (it == tensors_.end() || !plan::SyncHost(it->second.get()).ok()) return nullptr;
+  return it->second.get();
 }
 
 std::shared_ptr<StoredTensor> ParameterStore::Share(const std::string& name) {
@@ -95,7 +97,11 @@ Status ParameterStore::Get(const std::string& name, std::vector<float>* out, std
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tensors_.find(name);
   if (it == tensors_.end()) return Status::NotFound("param '" + name + "' is not in the store");
-  if (out) *out = it->second->data;
+  if (out) {
+    Status st = plan::SyncHost(it->second.get());
+    if (!st.ok()) return Status(st.code(), "param '" + name + "': reading it back from the device: " + st.message());
+    *out = it->second->data;
+  }
   if (shape) *shape = it->second->shape;
   return Status::Ok();
 }
@@ -125,6 +131,7 @@ Status ParameterStore::Set(const std::string& name, const float* data, size_t n,
     return Status::Invalid("param '" + name + "': expected " + std::to_string(t.data.size()) + " values but received " +
                            std::to_string(n));
   std::memcpy(t.data.data(), data, n * sizeof(float));  // in place: plans bound to it see the new values
+  plan::MarkHostWritten(&t);
   return Status::Ok();
 }
 

@@ -126,7 +126,7 @@ inline int CheckFiniteDifferences(nasnet::plan::CompiledPlan& plan, nasnet::Para
   int skipped = 0;
   for (const GradProbe& p : probes) {
     loss_at();  // gradients at the unperturbed point
-    const double analytic = (*plan.ParamGrad(p.name))[p.index];
+    const double analytic = plan.ParamGrad(p.name)[p.index];
     float* v = &store.Find(p.name)->data[p.index];
     const double q1 = quotient(v, 1e-3), q2 = quotient(v, 5e-4);
     if (kinked(q1, q2)) {
@@ -137,7 +137,7 @@ inline int CheckFiniteDifferences(nasnet::plan::CompiledPlan& plan, nasnet::Para
     what.push_back(p.name + "[" + std::to_string(p.index) + "]");
   }
   loss_at();
-  const std::vector<float> dx(plan.InputGrad(), plan.InputGrad() + images.size());
+  const std::vector<float> dx = plan.InputGrad();
   for (size_t i : image_indices) {
     const double q1 = quotient(&images[i], 1e-3), q2 = quotient(&images[i], 5e-4);
     if (kinked(q1, q2)) {

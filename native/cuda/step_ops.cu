@@ -1,0 +1,253 @@
+// Kernels of a plan's step that read their per-step values from device memory (core/step_values.h),
+// so that a step captured once as a CUDA graph replays with new ones: Dropout and DropPath driven by
+// a RandomSlot, cross-entropy weighted by a device dy, the scalar loss combination, the global
+// gradient norm and clipping scale, and the optimizer updates reading StepValues.
+// n = elements, N = batch (or samples), K = classes. Same formulas as the CPU twins in cpu/.
+#include <cmath>
+
+#include "core/random.h"
+#include "cuda/common.cuh"
+#include "cuda/norm_ops.h"
+
+namespace nasnet::cuda {
+
+namespace {
+
+constexpr int kLossThreads = 128;
+constexpr int kSumTerms = 8;  // WeightedSum terms per launch
+
+__global__ void dropout_slot_fwd(size_t n, float keep, float inv_keep, uint64_t seed, const RandomSlot* slot,
+                                 const float* x, float* y, uint8_t* mask) {
+  const bool active = slot->active != 0;
+  const uint64_t rs = slot->stream;
+  NASNET_GRID_STRIDE(i, n) {
+    if (!active) {
+      y[i] = x[i];
+      continue;
+    }
+    bool k = uniform01(seed, rs, i) < keep;
+    if (mask != nullptr) mask[i] = k ? 1 : 0;
+    y[i] = k ? x[i] * inv_keep : 0.f;
+  }
+}
+
+__global__ void dropout_slot_bwd(size_t n, float inv_keep, const RandomSlot* slot, const uint8_t* mask,
+                                 const float* dy, float* dx) {
+  const bool active = slot->active != 0;
+  NASNET_GRID_STRIDE(i, n) { dx[i] = !active ? dy[i] : mask[i] ? dy[i] * inv_keep : 0.f; }
+}
+
+// Sample i / per_sample is kept iff uniform01(seed, stream, sample) < keep; the first element of
+// each sample writes the mask.
+__global__ void droppath_slot_fwd(size_t n, size_t per_sample, uint64_t seed, const RandomSlot* slot, const float* x,
+                                  float* y, uint8_t* keep_mask) {
+  const bool active = slot->active != 0;
+  const float keep = slot->keep;
+  const float inv_keep = keep > 0.f ? 1.f / keep : 0.f;
+  const uint64_t rs = slot->stream;
+  NASNET_GRID_STRIDE(i, n) {
+    if (!active) {
+      y[i] = x[i];
+      continue;
+    }
+    const size_t sample = i / per_sample;
+    const bool k = uniform01(seed, rs, sample) < keep;
+    if (keep_mask != nullptr && i % per_sample == 0) keep_mask[sample] = k ? 1 : 0;
+    y[i] = k ? x[i] * inv_keep : 0.f;
+  }
+}
+
+__global__ void droppath_slot_bwd(size_t n, size_t per_sample, const RandomSlot* slot, const uint8_t* keep_mask,
+                                  const float* dy, float* dx) {
+  const bool active = slot->active != 0;
+  const float keep = slot->keep;
+  const float inv_keep = keep > 0.f ? 1.f / keep : 0.f;
+  NASNET_GRID_STRIDE(i, n) { dx[i] = !active ? dy[i] : keep_mask[i / per_sample] ? dy[i] * inv_keep : 0.f; }
+}
+
+// One block per row: max, argmax (first on ties), sum of exp, the row's loss and hit, dlogits.
+__global__ void ce_slot_rows(int N, int K, const float* logits, const int32_t* labels, float smoothing,
+                             const float* weight, float* dlogits, double* row_loss, int* row_hit) {
+  __shared__ float smax[kLossThreads];
+  __shared__ int sarg[kLossThreads];
+  __shared__ double sd[kLossThreads];
+  const int r = blockIdx.x;
+  const float* z = logits + (size_t)r * K;
+  ce_partial_max(z, K, threadIdx.x, blockDim.x, &smax[threadIdx.x], &sarg[threadIdx.x]);
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s)
+      ce_merge_max(&smax[threadIdx.x], &sarg[threadIdx.x], smax[threadIdx.x + s], sarg[threadIdx.x + s], K);
+    __syncthreads();
+  }
+  const float m = smax[0];
+  const int amax = sarg[0];
+  __syncthreads();
+  double se, sz;
+  ce_partial_sums(z, K, m, threadIdx.x, blockDim.x, &se, &sz);
+  se = block_sum(se, sd);
+  sz = block_sum(sz, sd);
+  const int label = labels[r];
+  const double lse = (double)m + log(se);
+  if (threadIdx.x == 0) {
+    row_loss[r] = ce_row_loss(lse, z[label], sz, smoothing, K);
+    row_hit[r] = amax == label ? 1 : 0;
+  }
+  if (dlogits == nullptr) return;
+  const double scale = (double)(weight != nullptr ? *weight : 1.f) / N;
+  for (int k = threadIdx.x; k < K; k += blockDim.x)
+    dlogits[(size_t)r * K + k] = ce_dlogit(z[k], lse, k == label, smoothing, K, scale);
+}
+
+// Row losses and hits summed in row order by one thread: the CPU's order, so the mean is the same.
+__global__ void ce_slot_total(int N, const double* row_loss, const int* row_hit, float* loss32, double* loss64,
+                              int32_t* correct) {
+  double acc = 0.0;
+  int hits = 0;
+  for (int r = 0; r < N; ++r) {
+    acc += row_loss[r];
+    hits += row_hit[r];
+  }
+  const double mean = N > 0 ? acc / N : 0.0;
+  if (loss32 != nullptr) *loss32 = (float)mean;
+  if (loss64 != nullptr) *loss64 = mean;
+  if (correct != nullptr) *correct = hits;
+}
+
+struct SumTerms {
+  const float* x[kSumTerms];
+  float w[kSumTerms];
+};
+
+// acc (+)= sum of w_j * x_j[0] in order j; `last`: y[0] = (float)acc.
+__global__ void weighted_sum_kernel(SumTerms t, int count, bool first, bool last, double* acc, float* y) {
+  double s = first ? 0.0 : *acc;
+  for (int j = 0; j < count; ++j) s += (double)t.w[j] * t.x[j][0];
+  *acc = s;
+  if (last) y[0] = (float)s;
+}
+
+__global__ void scale_scalar_kernel(const float* dy, float w, bool accumulate, float* d) {
+  const float v = w * dy[0];
+  d[0] = accumulate ? d[0] + v : v;
+}
+
+__global__ void global_norm_kernel(const double* partials, int count, StepValues* v) {
+  double sq = 0.0;
+  for (int k = 0; k < count; ++k) sq += partials[k];
+  v->sumsq = sq;
+  const double norm = sqrt(sq);
+  const float clip = v->clip_norm;
+  v->grad_scale = clip > 0.f && isfinite(norm) && norm > clip ? (float)(clip / norm) : 1.f;
+}
+
+__global__ void sgd_slot_kernel(size_t n, bool decay, const StepValues* v, float* w, const float* g, float* m) {
+  const float lr = v->lr, momentum = v->momentum, gs = v->grad_scale;
+  const float wd = decay ? v->weight_decay : 0.f;
+  const bool nesterov = v->nesterov != 0;
+  NASNET_GRID_STRIDE(i, n) {
+    float gp = g[i] * gs + wd * w[i];
+    float vi = momentum * m[i] + gp;
+    m[i] = vi;
+    w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
+  }
+}
+
+__global__ void rmsprop_slot_kernel(size_t n, bool decay, const StepValues* v, float* w, const float* g, float* ms,
+                                    float* mom) {
+  const float lr = v->lr, rho = v->rms_decay, momentum = v->momentum, eps = v->rms_eps, gs = v->grad_scale;
+  const float wd = decay ? v->weight_decay : 0.f;
+  NASNET_GRID_STRIDE(i, n) {
+    float gp = g[i] * gs + wd * w[i];
+    float m2 = rho * ms[i] + (1.f - rho) * gp * gp;
+    ms[i] = m2;
+    float mo = momentum * mom[i] + lr * gp / sqrtf(m2 + eps);
+    mom[i] = mo;
+    w[i] -= mo;
+  }
+}
+
+}  // namespace
+
+Status dropout_forward_slot(Stream stream, size_t n, float ratio, uint64_t seed, const RandomSlot* slot,
+                            const float* x, float* y, uint8_t* mask) {
+  const float keep = 1.f - ratio;
+  NASNET_LAUNCH_1D(dropout_slot_fwd, n, keep, keep > 0.f ? 1.f / keep : 0.f, seed, slot, x, y, mask);
+}
+
+Status dropout_backward_slot(Stream stream, size_t n, float ratio, const RandomSlot* slot, const uint8_t* mask,
+                             const float* dy, float* dx) {
+  const float keep = 1.f - ratio;
+  NASNET_LAUNCH_1D(dropout_slot_bwd, n, keep > 0.f ? 1.f / keep : 0.f, slot, mask, dy, dx);
+}
+
+Status droppath_forward_slot(Stream stream, int N, size_t per_sample, uint64_t seed, const RandomSlot* slot,
+                             const float* x, float* y, uint8_t* keep_mask) {
+  const size_t n = (size_t)N * per_sample;
+  NASNET_LAUNCH_1D(droppath_slot_fwd, n, per_sample, seed, slot, x, y, keep_mask);
+}
+
+Status droppath_backward_slot(Stream stream, int N, size_t per_sample, const RandomSlot* slot,
+                              const uint8_t* keep_mask, const float* dy, float* dx) {
+  const size_t n = (size_t)N * per_sample;
+  NASNET_LAUNCH_1D(droppath_slot_bwd, n, per_sample, slot, keep_mask, dy, dx);
+}
+
+Status cross_entropy(Stream stream, int N, int K, const float* logits, const int32_t* labels, float smoothing,
+                     const float* weight, float* dlogits, float* loss32, double* loss64, int32_t* correct) {
+  cudaStream_t st = as_stream(stream);
+  Scratch rows(st);
+  const size_t rows_n = (size_t)(N > 0 ? N : 1);
+  NASNET_RETURN_IF_ERROR(rows.alloc(rows_n * (sizeof(double) + sizeof(int))));
+  double* row_loss = rows.as<double>();
+  int* row_hit = reinterpret_cast<int*>(row_loss + rows_n);
+  if (N > 0) {
+    ce_slot_rows<<<N, kLossThreads, 0, st>>>(N, K, logits, labels, smoothing, weight, dlogits, row_loss, row_hit);
+    CUDA_CHECK_LAUNCH();
+  }
+  ce_slot_total<<<1, 1, 0, st>>>(N, row_loss, row_hit, loss32, loss64, correct);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+Status weighted_sum(Stream stream, int count, const float* const* host_xs, const float* host_weights, float* y) {
+  cudaStream_t st = as_stream(stream);
+  Scratch acc(st);
+  NASNET_RETURN_IF_ERROR(acc.alloc(sizeof(double)));
+  for (int first = 0; first < count || first == 0; first += kSumTerms) {
+    SumTerms t{};
+    const int k = count - first < kSumTerms ? count - first : kSumTerms;
+    for (int j = 0; j < k; ++j) {
+      t.x[j] = host_xs[first + j];
+      t.w[j] = host_weights[first + j];
+    }
+    weighted_sum_kernel<<<1, 1, 0, st>>>(t, k, first == 0, first + k >= count, acc.as<double>(), y);
+    CUDA_CHECK_LAUNCH();
+    if (count == 0) break;
+  }
+  return Status::Ok();
+}
+
+Status scale_scalar(Stream stream, const float* dy, float w, bool accumulate, float* d) {
+  scale_scalar_kernel<<<1, 1, 0, as_stream(stream)>>>(dy, w, accumulate, d);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+Status global_norm(Stream stream, const double* partials, int count, StepValues* values) {
+  global_norm_kernel<<<1, 1, 0, as_stream(stream)>>>(partials, count, values);
+  CUDA_CHECK_LAUNCH();
+  return Status::Ok();
+}
+
+Status sgd_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
+                       float* v) {
+  NASNET_LAUNCH_1D(sgd_slot_kernel, n, decay, values, w, g, v);
+}
+
+Status rmsprop_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
+                           float* ms, float* mom) {
+  NASNET_LAUNCH_1D(rmsprop_slot_kernel, n, decay, values, w, g, ms, mom);
+}
+
+}  // namespace nasnet::cuda
