@@ -14,8 +14,9 @@ export interface BackendsReport {
   /** The version the native addon was built from (equal to packageVersion unless the build is stale). */
   addonVersion: string;
   /**
-   * Backends that can run plans now, best first. This release runs plans on the CPU; CUDA devices,
-   * the compiled CUDA kernels and cuDNN are reported in `cuda` and `cudnn`.
+   * Backends that can run plans now, best first: `['cuda', 'cpu']` when CUDA kernels are compiled in
+   * and a device is usable (`backend: 'auto'` then takes CUDA), else `['cpu']`; the devices, the
+   * compiled CUDA kernels and cuDNN are reported in `cuda` and `cudnn`.
    */
   available: BackendName[];
   cpu: NativeInfo['cpu'];
@@ -39,7 +40,7 @@ function packageVersion(): string {
  */
 export function backends(): BackendsReport {
   const info = binding().info();
-  const available: BackendName[] = ['cpu'];
+  const available: BackendName[] = info.cuda.compiled && info.cuda.devices.length > 0 ? ['cuda', 'cpu'] : ['cpu'];
   return {
     packageVersion: packageVersion(),
     addonVersion: info.version,

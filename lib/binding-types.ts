@@ -26,6 +26,9 @@ export interface NativePlanOptions {
   optimizer: 'sgd' | 'rmsprop';
   fuse: boolean;
   profile: boolean;
+  backend: 'auto' | 'cpu' | 'cuda';
+  device: number;
+  graphs: boolean;
 }
 
 /** Time spent in one node of a plan compiled with `profile: true`. */
@@ -95,6 +98,14 @@ export interface NativePlanDescription {
   params: string[];
   /** With `describe({ shapes: true })`: every tensor's shape by name (graph inputs, then node ids). */
   shapes?: Record<string, number[]>;
+  /** The backend the plan runs on: `cpu` or `cuda`. */
+  backend: 'cpu' | 'cuda';
+  /** The device in words, e.g. `cpu (avx512, 2 threads)`, `cuda:0 NVIDIA H200 (sm_90, 139.8 GiB), cuDNN`. */
+  device: string;
+  /** Why `backend: 'auto'` did not take CUDA (empty when it did, or another backend was asked for). */
+  notice: string;
+  /** Whether steps replay as CUDA graphs, per kind of step, and why not. */
+  graphs: string;
 }
 
 /** The native Plan: a graph compiled for one batch size and mode. */
@@ -112,6 +123,8 @@ export interface NativePlanInstance {
 export interface NativeEngine {
   NativeStore: new () => NativeStoreInstance;
   NativePlan: new (store: NativeStoreInstance, irJson: string, options: NativePlanOptions) => NativePlanInstance;
+  /** Compiles in a worker thread (the store's steps wait). */
+  compilePlan(store: NativeStoreInstance, irJson: string, options: NativePlanOptions): Promise<NativePlanInstance>;
 }
 
 /** A CUDA device as the runtime reports it. */

@@ -1,8 +1,10 @@
+import type { BackendName } from '../backends.js';
 import { binding } from '../binding.js';
 import type {
   NativeEvalResult,
   NativePlanDescription,
   NativePlanInstance,
+  NativePlanOptions,
   NativeStepResult,
   NodeProfile,
   StepHyper,
@@ -37,6 +39,20 @@ export interface PlanOptions {
    * default false (timing costs two clock reads per node).
    */
   profile?: boolean;
+  /**
+   * Where the plan runs; default 'cpu'. 'auto' takes CUDA when a device is usable and otherwise the
+   * CPU, saying why in {@link Plan.description}`.notice` (never an exception); 'cuda' fails with the
+   * reason when no device is usable. On CUDA, parameters, gradients, optimizer state and BN
+   * statistics live on the device and are synced at `store.get/set`, checkpoints and `dispose()`.
+   */
+  backend?: BackendName | 'auto';
+  /** CUDA device index; default 0. */
+  device?: number;
+  /**
+   * CUDA graphs; default true: each kind of step (train, evaluate, predict) runs eagerly once, is
+   * captured on its second run and replayed from then on. `false` launches every kernel each step.
+   */
+  graphs?: boolean;
 }
 
 /** Time per kind of node, summed over a {@link Plan.profile}: the table `bench/step.ts --profile` prints. */
@@ -85,6 +101,27 @@ async function wrapNative<T>(what: string, call: () => Promise<T>, stack: string
   }
 }
 
+/** Checks {@link PlanOptions} and fills in the defaults. */
+function nativeOptions(options: PlanOptions): NativePlanOptions {
+  const batch = checkInteger(options.batch, 'batch');
+  const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
+  const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
+  const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
+  const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
+  const training = checkBoolean(options.training ?? true, 'training');
+  const fuse = checkBoolean(options.fuse ?? true, 'fuse');
+  const profile = checkBoolean(options.profile ?? false, 'profile');
+  const graphs = checkBoolean(options.graphs ?? true, 'graphs');
+  return { batch, training, seed, optimizer, fuse, profile, backend, device, graphs };
+}
+
+/** A native compile failure as a ValidationError (bad graph or options) or a NativeError. */
+function compileError(err: unknown): Error {
+  const e = err as Error & { code?: string };
+  if (e.code === 'ERR_NASNET_INVALID' || e.code === 'ERR_NASNET_RANGE') return new ValidationError(e.message);
+  return new NativeError(e.message);
+}
+
 /**
  * A graph IR compiled by the native engine for one batch size and mode. One call runs a whole
  * forward, backward and optimizer update off the JS thread.
@@ -115,26 +152,28 @@ export class Plan {
    * @throws ValidationError naming the node and field when the graph is invalid
    */
   static compile(graph: IrGraph, store: ParameterStore, options: PlanOptions): Plan {
-    const batch = checkInteger(options.batch, 'batch');
-    const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
-    const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
-    const training = checkBoolean(options.training ?? true, 'training');
-    const fuse = checkBoolean(options.fuse ?? true, 'fuse');
-    const profile = checkBoolean(options.profile ?? false, 'profile');
+    const native = nativeOptions(options);
     try {
-      const native = new (binding().NativePlan)(store.native, JSON.stringify(graph), {
-        batch,
-        training,
-        seed,
-        optimizer,
-        fuse,
-        profile,
-      });
-      return new Plan(native);
+      return new Plan(new (binding().NativePlan)(store.native, JSON.stringify(graph), native));
     } catch (err) {
-      const e = err as Error & { code?: string };
-      if (e.code === 'ERR_NASNET_INVALID' || e.code === 'ERR_NASNET_RANGE') throw new ValidationError(e.message);
-      throw new NativeError(e.message);
+      throw compileError(err);
+    }
+  }
+
+  /**
+   * {@link Plan.compile} in a worker thread: the JS thread stays free while a large graph compiles
+   * (shape inference, memory planning, parameter creation and, on CUDA, their upload).
+   *
+   * @example
+   * const plan = await Plan.compileAsync(graph, store, { batch: 64, backend: 'auto' });
+   */
+  static async compileAsync(graph: IrGraph, store: ParameterStore, options: PlanOptions): Promise<Plan> {
+    const native = nativeOptions(options);
+    const json = JSON.stringify(graph);
+    try {
+      return new Plan(await binding().compilePlan(store.native, json, native));
+    } catch (err) {
+      throw compileError(err);
     }
   }
 
@@ -241,9 +280,24 @@ export class Plan {
     }
   }
 
-  /** Frees the plan's native memory. Parameters stay in the store. */
+  /**
+   * Frees the plan's native memory. Parameters stay in the store (a CUDA plan writes what its steps
+   * changed back first).
+   *
+   * @throws ValidationError while a step runs (await it first); NativeError when writing parameters
+   * back from the device failed (the plan is freed anyway)
+   */
   dispose(): void {
-    this.native?.dispose();
+    const native = this.native;
+    if (!native) return;
+    try {
+      native.dispose();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.startsWith('plan is busy')) throw new ValidationError(message);
+      this.native = undefined;
+      throw new NativeError(`dispose: ${message}`);
+    }
     this.native = undefined;
   }
 }
