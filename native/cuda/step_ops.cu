@@ -68,9 +68,9 @@ __global__ void droppath_slot_bwd(size_t n, size_t per_sample, const RandomSlot*
 // One block per row: max, argmax (first on ties), sum of exp, the row's loss and hit, dlogits.
 __global__ void ce_slot_rows(int N, int K, const float* logits, const int32_t* labels, float smoothing,
                              const float* weight, float* dlogits, double* row_loss, int* row_hit) {
-  __shared__ float smax[kLossThreads];
-  __shared__ int sarg[kLossThreads];
-  __shared__ double sd[kLossThreads];
+  NASNET_SHARED(float[kLossThreads], smax);
+  NASNET_SHARED(int[kLossThreads], sarg);
+  NASNET_SHARED(double[kLossThreads], sd);
   const int r = blockIdx.x;
   const float* z = logits + (size_t)r * K;
   ce_partial_max(z, K, threadIdx.x, blockDim.x, &smax[threadIdx.x], &sarg[threadIdx.x]);
@@ -202,11 +202,10 @@ Status cross_entropy(Stream stream, int N, int K, const float* logits, const int
   double* row_loss = rows.as<double>();
   int* row_hit = reinterpret_cast<int*>(row_loss + rows_n);
   if (N > 0) {
-    ce_slot_rows<<<N, kLossThreads, 0, st>>>(N, K, logits, labels, smoothing, weight, dlogits, row_loss, row_hit);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(NASNET_LAUNCH(ce_slot_rows, N, kLossThreads, 0, st, N, K, logits, labels, smoothing, weight, dlogits,
+                             row_loss, row_hit));
   }
-  ce_slot_total<<<1, 1, 0, st>>>(N, row_loss, row_hit, loss32, loss64, correct);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(ce_slot_total, 1, 1, 0, st, N, row_loss, row_hit, loss32, loss64, correct));
   return Status::Ok();
 }
 
@@ -221,22 +220,20 @@ Status weighted_sum(Stream stream, int count, const float* const* host_xs, const
       t.x[j] = host_xs[first + j];
       t.w[j] = host_weights[first + j];
     }
-    weighted_sum_kernel<<<1, 1, 0, st>>>(t, k, first == 0, first + k >= count, acc.as<double>(), y);
-    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(
+        NASNET_LAUNCH(weighted_sum_kernel, 1, 1, 0, st, t, k, first == 0, first + k >= count, acc.as<double>(), y));
     if (count == 0) break;
   }
   return Status::Ok();
 }
 
 Status scale_scalar(Stream stream, const float* dy, float w, bool accumulate, float* d) {
-  scale_scalar_kernel<<<1, 1, 0, as_stream(stream)>>>(dy, w, accumulate, d);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(scale_scalar_kernel, 1, 1, 0, as_stream(stream), dy, w, accumulate, d));
   return Status::Ok();
 }
 
 Status global_norm(Stream stream, const double* partials, int count, StepValues* values) {
-  global_norm_kernel<<<1, 1, 0, as_stream(stream)>>>(partials, count, values);
-  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(NASNET_LAUNCH(global_norm_kernel, 1, 1, 0, as_stream(stream), partials, count, values));
   return Status::Ok();
 }
 
