@@ -3,7 +3,7 @@
  * PyTorch CPU running the very same IR (bench/torch_ir.py).
  *
  *   npx tsx bench/step.ts --genotype nasnet-a --dataset cifar10 --n 2 --penultimate 768 --batch 64 [--steps 10]
- *       [--backend cpu] [--torch] [--fusion] [--profile] [--json]
+ *       [--backend cpu|cuda|auto] [--device 0] [--torch] [--fusion] [--profile] [--json] [--dump-ir FILE]
  *
  * Prints a table (and one JSON line with --json): training images/s, ms/step (median), inference
  * (evaluate) images/s, peak RSS, the plan's activation memory, and with --torch the PyTorch numbers
@@ -11,6 +11,10 @@
  * --fusion also compiles the graph with fusion off and runs the two plans alternately, step by
  * step (so machine noise hits both alike), and reports the fused / unfused ratios. --profile times
  * every node of the (fused) plan and prints where a training step's time goes, by kind of node.
+ * --backend cuda runs the plans on a CUDA device (and PyTorch with --torch on the same device).
+ * --dump-ir FILE writes the training graph's IR and exits: the native plan runner
+ * (bench/kernels/plan_bench.cc, scripts/gpu-check.sh) and bench/torch_ir.py take it on a machine
+ * without Node.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -32,6 +36,8 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'cpu' },
+    device: { type: 'string', default: '0' },
+    'dump-ir': { type: 'string' },
     aux: { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     threads: { type: 'string', default: '2' },
@@ -40,7 +46,8 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-if (a.backend !== 'cpu') throw new Error(`--backend ${a.backend}: only the cpu backend runs plans in this build`);
+const backend = a.backend as 'cpu' | 'cuda' | 'auto';
+if (!['cpu', 'cuda', 'auto'].includes(backend)) throw new Error(`--backend: expected cpu, cuda or auto but received '${a.backend}'`);
 const imagenet = a.dataset === 'imagenet';
 const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
   stem: imagenet ? 'imagenet' : 'cifar',
@@ -52,6 +59,11 @@ const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
   stemMultiplier: imagenet ? 1 : 3,
 });
 const batch = Number(a.batch);
+if (a['dump-ir']) {
+  writeFileSync(a['dump-ir'], JSON.stringify(net.graph));
+  console.log(`wrote ${net.meta.name} (training graph, ${net.graph.nodes.length} nodes) to ${a['dump-ir']}`);
+  process.exit(0);
+}
 
 interface Measured {
   plan: Plan;
@@ -60,7 +72,8 @@ interface Measured {
 }
 function compile(fuse: boolean): Measured {
   const profile = fuse && a.profile === true;
-  return { plan: Plan.compile(net.graph, new ParameterStore(), { batch, seed: 0, fuse, profile }), train: [], evaluate: [] };
+  const options = { batch, seed: 0, fuse, profile, backend, device: Number(a.device) };
+  return { plan: Plan.compile(net.graph, new ParameterStore(), options), train: [], evaluate: [] };
 }
 const runs = a.fusion ? [compile(true), compile(false)] : [compile(true)];
 const first = runs[0]!.plan;
@@ -87,6 +100,9 @@ function summary(r: Measured) {
   return {
     network: net.meta.name,
     batch,
+    backend: d.backend,
+    device: d.device,
+    graphs: d.graphs,
     fused: r === runs[0],
     imagesPerSecond: (batch * 1000) / ms,
     msPerStep: ms,
@@ -120,7 +136,9 @@ if (a.torch) {
   writeFileSync(file, JSON.stringify(net.graph));
   const torch = [];
   for (const layout of [[], ['--channels-last']]) {
-    const r = spawnSync('/usr/bin/python3', ['bench/torch_ir.py', file, '--batch', a.batch!, '--steps', a.steps!, '--warmup', a.warmup!, '--threads', a.threads!, ...layout], { encoding: 'utf8' });
+    const device = ours.backend === 'cuda' ? ['--device', 'cuda'] : [];
+    const python = process.env.NASNET_PYTHON ?? '/usr/bin/python3';
+    const r = spawnSync(python, ['bench/torch_ir.py', file, '--batch', a.batch!, '--steps', a.steps!, '--warmup', a.warmup!, '--threads', a.threads!, ...layout, ...device], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`PyTorch run failed: ${r.stderr}`);
     torch.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
   }
@@ -132,7 +150,7 @@ if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const line = (o: typeof ours, label: string) =>
     console.log(
-      `${o.network} batch ${batch} ${label}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
+      `${o.network} batch ${batch} ${label} on ${o.device}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
     );
   line(ours, 'fused');
   if (profile) {

@@ -5,7 +5,10 @@ The same network as our engine runs: every IR op is mapped to its PyTorch equiva
 created with the IR's shapes. Times training steps (forward, backward, SGD momentum) on random data.
 
   /usr/bin/python3 bench/torch_ir.py GRAPH.json --batch 64 --steps 10 --warmup 3 --threads 2 [--channels-last]
-Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "torch"}.
+      [--device cuda] [--bf16]
+Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "device", "dtype", "torch"}.
+On CUDA, steps are timed after torch.cuda.synchronize(); --bf16 runs forward and loss under
+torch.autocast(bfloat16) (fp32 master weights), as mixed-precision training is usually run.
 """
 import argparse
 import json
@@ -67,7 +70,7 @@ class IrModule(torch.nn.Module):
                 else:
                     cip = bool(a.get("count_include_pad", 0))
                     if pads[0] != pads[2] or pads[1] != pads[3]:
-                        ones = torch.ones_like(x[:1, :1])
+                        ones = torch.ones_like(x[:1, :1], memory_format=torch.contiguous_format)
                         xp = F.pad(x, (pads[1], pads[3], pads[0], pads[2]))
                         y = F.avg_pool2d(xp, k, s)
                         if not cip:
@@ -100,7 +103,7 @@ class IrModule(torch.nn.Module):
                 rate = drop_rate * a.get("layer_ratio", 1.0)
                 if self.training and rate > 0:
                     keep = 1 - rate
-                    mask = (torch.rand(x.shape[0], 1, 1, 1) < keep).to(x.dtype) / keep
+                    mask = (torch.rand(x.shape[0], 1, 1, 1, device=x.device) < keep).to(x.dtype) / keep
                     y = x * mask
                 else:
                     y = x
@@ -123,15 +126,21 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--drop-rate", type=float, default=0.0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
     graph = json.load(open(args.graph))
     shape = [args.batch if d == "N" else d for d in graph["inputs"][0]["shape"]]
     classes = next(p["shape"][0] for p in reversed(graph["params"]) if len(p["shape"]) == 2)
-    model = IrModule(graph)
-    images = torch.randn(shape)
-    labels = torch.randint(0, classes, (args.batch,))
+    model = IrModule(graph).to(device)
+    images = torch.randn(shape, device=device)
+    labels = torch.randint(0, classes, (args.batch,), device=device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -139,17 +148,23 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     times = []
     for i in range(args.warmup + args.steps):
+        if cuda:
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(images, labels, args.drop_rate)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(images, labels, args.drop_rate)
         loss.backward()
         opt.step()
+        if cuda:
+            torch.cuda.synchronize()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
     ms = 1000 * sorted(times)[len(times) // 2]
     print(json.dumps({"imagesPerSecond": args.batch / (ms / 1000), "msPerStep": ms,
                       "layout": "channels_last" if args.channels_last else "channels_first",
-                      "threads": args.threads, "torch": torch.__version__, "loss": float(loss)}))
+                      "threads": args.threads, "device": str(device), "dtype": "bf16" if args.bf16 else "fp32",
+                      "torch": torch.__version__, "loss": float(loss)}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { NASNET_A } from '../cells/genotypes.js';
 import { writeOnnx } from '../onnx/export.js';
 import { train } from '../train/train.js';
-import { intArg, numArg } from '../util/check.js';
+import { checkChoice, checkInteger, intArg, numArg } from '../util/check.js';
 import { resolveGenotypeArg } from './genotype-arg.js';
 
 interface TrainCli {
@@ -29,6 +29,8 @@ interface TrainCli {
   metrics?: string;
   onnx?: string;
   json?: boolean;
+  backend: string;
+  device: number;
 }
 
 /** Registers `nasnet train`. */
@@ -59,6 +61,8 @@ export function registerTrain(program: Command): void {
     .option('--metrics <file>', 'append per-epoch metrics as JSON lines')
     .option('--onnx <file>', 'export the trained model to ONNX')
     .option('--json', 'print the result as JSON')
+    .option('--backend <b>', 'cpu, cuda, or auto (cuda when a device is usable)', 'cpu')
+    .option('--device <i>', 'CUDA device index', intArg('--device'), 0)
     .action(async (o: TrainCli) => {
       const genotype = o.genotype ? resolveGenotypeArg(o.genotype) : NASNET_A;
       const r = await train({
@@ -76,6 +80,8 @@ export function registerTrain(program: Command): void {
         cutout: o.cutout,
         maxBatchesPerEpoch: o.maxBatches,
         seed: o.seed,
+        backend: checkChoice(o.backend, '--backend', ['auto', 'cpu', 'cuda'] as const),
+        device: checkInteger(o.device, '--device', { min: 0 }),
         checkpoint: o.checkpoint,
         metricsFile: o.metrics,
         progress: !o.json && process.stderr.isTTY !== false,

@@ -26,6 +26,15 @@ export function cachedDataset(spec: string, dataDir?: string): Promise<Dataset> 
 }
 
 /**
+ * The backend children train on in this process: `NASNET_BACKEND` (set by `nasnet worker` and by
+ * the local executor from the search's `proxy.backend`), default 'cpu'.
+ */
+export function childBackend(): 'cpu' | 'cuda' {
+  const b = process.env.NASNET_BACKEND;
+  return b === 'cuda' ? 'cuda' : 'cpu';
+}
+
+/**
  * Trains one child network on the proxy task and reports its validation accuracy curve. Never
  * throws for a child's own failure: a diverged child gets accuracy 0 and `diverged`, an exception
  * is returned as `error`.
@@ -50,6 +59,7 @@ export async function trainChild(job: ChildJob): Promise<ChildResult> {
       maxBatchesPerEpoch: p.maxBatchesPerEpoch > 0 ? p.maxBatchesPerEpoch : undefined,
       maxEvalImages: p.maxValidationImages > 0 ? p.maxValidationImages : undefined,
       seed: job.seed,
+      backend: childBackend(),
     });
     return {
       accuracy: r.diverged ? 0 : r.accuracy,

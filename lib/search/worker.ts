@@ -60,10 +60,7 @@ function chooseBackend(requested: 'cpu' | 'cuda' | 'auto', log: (line: string) =
   if (requested === 'cpu') return 'cpu';
   const report = backends();
   if (report.available.includes('cuda')) return 'cuda';
-  const devices = report.cuda.devices.length;
-  const why = devices > 0
-    ? `${devices} CUDA device(s) found, but this release runs plans on the CPU backend only`
-    : `no CUDA device on ${hostname()} (${report.cuda.compiled ? report.cuda.reason : `CUDA not compiled: ${report.cuda.reason}`})`;
+  const why = `no CUDA device on ${hostname()} (${report.cuda.compiled ? report.cuda.reason : `CUDA not compiled: ${report.cuda.reason}`})`;
   if (requested === 'cuda') throw new BackendUnavailableError(`--backend cuda: ${why}; use --backend cpu or auto`);
   log(`nasnet worker: ${why}; training on the CPU`);
   return 'cpu';

@@ -74,6 +74,13 @@ export interface TrainOptions {
   onEpoch?: (m: EpochMetrics) => void;
   /** Stop early when the training loss becomes NaN or infinite (the search's divergence check); default true. */
   stopOnDivergence?: boolean;
+  /**
+   * Where the plans run; default 'cpu'. 'auto' takes CUDA when a device is usable, else the CPU with a
+   * one-line notice on stderr; 'cuda' fails with the reason when none is.
+   */
+  backend?: 'auto' | 'cpu' | 'cuda';
+  /** CUDA device index; default 0. */
+  device?: number;
 }
 
 /** What one epoch measured. */
@@ -182,8 +189,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     startEpoch = meta.epoch;
     step = meta.step;
   }
-  const trainPlan = Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer });
-  const evalPlan = Plan.compile(network.inference, store, { batch: batchSize, training: false, seed });
+  const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
+  const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
+  const trainPlan = Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer, backend, device });
+  const evalPlan = Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
+  if (trainPlan.description.notice) process.stderr.write(`nasnet train: ${trainPlan.description.notice}\n`);
 
   const augment: AugmentOptions = { ...(options.augment ?? dataset.defaultAugment) };
   if (options.cutout !== undefined) augment.cutout = options.cutout;

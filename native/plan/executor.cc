@@ -248,6 +248,13 @@ Status CompiledPlan::BackwardNode(int i) {
   return Status::Ok();
 }
 
+Status CompiledPlan::InNode(int i, bool backward, Status st) const {
+  if (st.ok()) return st;
+  const ir::Node& node = graph_.nodes[i];
+  return Status(st.code(), "node '" + node.id + "' (" + KindOf(i) + (backward ? ", backward" : ", forward") + " on " +
+                               backend_->name() + "): " + st.message());
+}
+
 Status CompiledPlan::Timed(NodeProfile* p, bool backward, const std::function<Status()>& run) {
   if (p == nullptr) return run();
   double t0 = 0, t1 = 0;
@@ -265,7 +272,8 @@ Status CompiledPlan::Forward(Mode mode) {
   const bool train = mode == kTrain;
   for (int i = 0; i < n; ++i) {
     if (!active[i]) continue;
-    NASNET_RETURN_IF_ERROR(Timed(profile_.empty() ? nullptr : &profile_[i], false, [&] { return ForwardNode(i, train); }));
+    NASNET_RETURN_IF_ERROR(
+        Timed(profile_.empty() ? nullptr : &profile_[i], false, [&] { return InNode(i, false, ForwardNode(i, train)); }));
   }
   return Status::Ok();
 }
@@ -275,7 +283,8 @@ Status CompiledPlan::Backward() {
   NASNET_RETURN_IF_ERROR(backend_->Fill(1, 1.0f, Grad(shapes_.loss)));
   for (int i = static_cast<int>(graph_.nodes.size()) - 1; i >= 0; --i) {
     if (!backward_[i]) continue;
-    NASNET_RETURN_IF_ERROR(Timed(profile_.empty() ? nullptr : &profile_[i], true, [&] { return BackwardNode(i); }));
+    NASNET_RETURN_IF_ERROR(
+        Timed(profile_.empty() ? nullptr : &profile_[i], true, [&] { return InNode(i, true, BackwardNode(i)); }));
   }
   // The global gradient norm (before clipping), and the clipping scale the update reads.
   for (const ParamSlot& s : slots_)

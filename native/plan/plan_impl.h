@@ -158,6 +158,8 @@ class CompiledPlan : public Plan {
   // After a step wrote parameters: the copies other than this backend's are stale.
   void MarkParamsWritten();
   Status Timed(NodeProfile* p, bool backward, const std::function<Status()>& run);
+  // A failure of node i's kernels, named: "node 'cell0/...' (Conv depthwise 5x5 s2, forward on cuda): ...".
+  Status InNode(int i, bool backward, Status st) const;
   float* Value(int tensor) const;
   float* Grad(int tensor) const;
   float* AuxBuf(int node, int k) const;
