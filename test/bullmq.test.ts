@@ -222,7 +222,7 @@ describe('BullMQ executor and worker', () => {
     const exec = createBullmqExecutor({ redis: 'redis://127.0.0.1:1', concurrency: 1, connectTimeoutMs: 500, log: quiet });
     await expect(exec.submit(job())).rejects.toThrow(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1 within 1 s \(.*ECONNREFUSED.*\); is redis-server running there\?/);
     await exec.close();
-    expect(() => createBullmqExecutor({ redis: 'http://x' })).toThrow("--redis: expected a URL like redis://host:6379 but received 'http://x'");
+    expect(() => createBullmqExecutor({ redis: 'http://x' })).toThrow('Expected a URL like redis://host:6379 for redis but received "http://x" of type string');
   });
 
   it('runs searchCells through the queue, records a malformed child and goes on, and reports status', async () => {
@@ -294,7 +294,7 @@ describe('nasnet worker / status / search --redis (CLI)', () => {
   it('names the bad option', () => {
     const a = cli('status', '--redis', 'http://x');
     expect(a.status).toBe(1);
-    expect(a.stderr).toBe("nasnet: --redis: expected a URL like redis://host:6379 but received 'http://x'\n");
+    expect(a.stderr).toBe('nasnet: Expected a URL like redis://host:6379 for redis but received "http://x" of type string\n');
     const b = cli('worker', '--redis', redis.url, '--backend', 'gpu');
     expect(b.status).toBe(1);
     expect(b.stderr).toBe("nasnet: Expected one of 'cpu', 'cuda', 'auto' for --backend but received 'gpu'\n");

@@ -4,6 +4,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ValidationError } from '../errors.js';
+import { invalid, received } from '../util/check.js';
 import { runIdPrefix, safeRunId } from './job-schema.js';
 
 /** The default BullMQ queue name. */
@@ -54,7 +55,10 @@ export function openRedis(url: string, onEvent?: (event: 'up' | 'down', detail?:
   return { client, lastError: () => last };
 }
 
-/** Throws a {@link ValidationError} unless `url` is a redis:// or rediss:// URL with a host. */
+/**
+ * Throws a {@link ValidationError} unless `url` is a redis:// or rediss:// URL with a host (the
+ * `redis` option of the API, `--redis` of the CLI).
+ */
 export function checkRedisUrl(url: string): string {
   let u: URL | undefined;
   try {
@@ -63,7 +67,7 @@ export function checkRedisUrl(url: string): string {
     u = undefined;
   }
   if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') {
-    throw new ValidationError(`--redis: expected a URL like redis://host:6379 but received '${url}'`);
+    throw invalid('redis', 'a URL like redis://host:6379', received(url));
   }
   return url;
 }
