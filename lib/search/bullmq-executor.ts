@@ -130,7 +130,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
     try {
       do {
         p.recheck = false;
-        const j = await (await ready).getJob(id);
+        let j = await (await ready).getJob(id);
         if (!pending.has(id)) return;
         if (!j) {
           if (p.queued) log(`nasnet: child ${p.job.id} (job ${id}) is gone from Redis (restarted without persistence?); queued again`);
@@ -140,6 +140,9 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
         }
         p.queued = true;
         const state = await j.getState();
+        // The job may have finished between the two reads: then the first read lacks its result or
+        // its reason (and a completed job without a result would be queued again, training it twice).
+        if (state === 'completed' || state === 'failed') j = (await (await ready).getJob(id)) ?? j;
         if (state === 'completed' && (j.returnvalue === null || j.returnvalue === undefined)) {
           // A job that a Redis restart recreated around a worker's late completion: the result is
           // gone, so the child is trained again (workers never return an empty result).
