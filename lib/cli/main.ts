@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerCount } from './count.js';
+import { registerDashboard } from './dashboard.js';
 import { registerDraw } from './draw.js';
 import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerWorker(program);
   registerStatus(program);
+  registerDashboard(program);
   return program;
 }
 

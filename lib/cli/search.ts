@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { STRATEGY_NAMES } from '../controller/strategy.js';
-import { searchCells, topTable } from '../search/search.js';
+import type { Dashboard } from '../dashboard/server.js';
+import { defaultRunDir, searchCells, topTable } from '../search/search.js';
 import { choiceArg, intArg, numArg } from '../util/check.js';
+import { closeOnSignal, startCliDashboard } from './dashboard.js';
 
 interface SearchCli {
   dataset: string;
@@ -25,6 +27,8 @@ interface SearchCli {
   json?: boolean;
   redis?: string;
   queue: string;
+  dashboard?: boolean;
+  dashboardPort?: number;
 }
 
 /** Registers `nasnet search`. */
@@ -53,9 +57,16 @@ export function registerSearch(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--redis <url>', 'train children on `nasnet worker` machines through this Redis (BullMQ), e.g. redis://10.0.0.5:6379')
     .option('--queue <name>', 'BullMQ queue name (with --redis)', 'nasnet')
+    .option('--dashboard', 'serve a live web page of this search on 127.0.0.1 (prints its URL; stays up after the search until Ctrl-C)')
+    .option('--dashboard-port <p>', 'port of --dashboard (default 6060, or the next free one)', intArg('--dashboard-port'))
     .action(async (o: SearchCli) => {
       const strategy = choiceArg(o.strategy, '--strategy', STRATEGY_NAMES);
       const constraints = o.maxParams !== undefined || o.maxMultAdds !== undefined ? { maxParams: o.maxParams, maxMultAdds: o.maxMultAdds } : undefined;
+      const runDir = o.resume ?? o.run ?? (o.dashboard ? defaultRunDir() : undefined);
+      let dash: Dashboard | undefined;
+      if (o.dashboard) {
+        dash = await startCliDashboard(program, { runs: [runDir!], port: o.dashboardPort, allowMissing: true, redis: o.redis, queue: o.queue });
+      }
       const r = await searchCells({
         dataset: o.dataset,
         dataDir: o.data,
@@ -74,19 +85,26 @@ export function registerSearch(program: Command): void {
         concurrency: o.concurrency,
         executor: o.redis !== undefined ? { kind: 'bullmq', redis: o.redis, queue: o.queue } : undefined,
         seed: o.seed,
-        runDir: o.resume ?? o.run,
+        runDir,
         resume: o.resume !== undefined,
         constraints,
         progress: !o.json,
+      }).catch(async (err: unknown) => {
+        await dash?.close();
+        throw err;
       });
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ runDir: r.runDir, best: r.best, children: r.history.length })}\n`);
-        return;
+      } else {
+        process.stdout.write(
+          `\n${topTable(r.history, 5)}\n\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}\n` +
+            `run folder: ${r.runDir} (history.jsonl, reward.svg, best-normal.svg, best-reduction.svg, best.json)\n` +
+            `train it at full scale:\n  nasnet train --genotype ${r.runDir}/best.json --dataset cifar10 --n 6 --penultimate 768 --epochs 600 --cutout 16\n`,
+        );
       }
-      process.stdout.write(
-        `\n${topTable(r.history, 5)}\n\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}\n` +
-          `run folder: ${r.runDir} (history.jsonl, reward.svg, best-normal.svg, best-reduction.svg, best.json)\n` +
-          `train it at full scale:\n  nasnet train --genotype ${r.runDir}/best.json --dataset cifar10 --n 6 --penultimate 768 --epochs 600 --cutout 16\n`,
-      );
+      if (dash) {
+        process.stderr.write(`nasnet dashboard: the search is done; the page stays at ${dash.url} until Ctrl-C\n`);
+        await closeOnSignal(dash);
+      }
     });
 }

@@ -31,6 +31,11 @@ export const PAPER_PROXY: ProxyConfig = {
   maxValidationImages: 0,
 };
 
+/** The run folder of a search given none: `runs/<date-time>` (e.g. `runs/2026-11-30T11-53-02-123Z`). */
+export function defaultRunDir(): string {
+  return join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
+}
+
 /** Where children are trained. */
 export type ExecutorSpec =
   | { kind: 'local'; concurrency?: number; isolation?: 'process' | 'inline' }
@@ -146,7 +151,7 @@ function topTable(history: HistoryEntry[], k: number): string {
  * console.log(best.reward, best.genotype);
  */
 export async function searchCells(options: SearchOptions = {}): Promise<SearchResult> {
-  const runPath = resolve(options.runDir ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
+  const runPath = resolve(options.runDir ?? defaultRunDir());
   const run = new RunDir(runPath);
   let config: StoredConfig;
   if (options.resume && run.exists()) {
