@@ -56,10 +56,27 @@ function nativeTests(label, buildDir, configureArgs, env) {
   if (r.status !== 0 && n.f === 0) check(`${label}: runner exited ${r.status}`, false);
 }
 
+/** Prints, per test file, how many tests were skipped and why (test/helpers/optional.ts puts the reason in the title). */
+function reportSkips(report) {
+  const lines = [];
+  for (const file of report.testResults ?? []) {
+    const reasons = new Map();
+    for (const a of file.assertionResults ?? []) {
+      if (a.status !== 'pending' && a.status !== 'skipped' && a.status !== 'todo') continue;
+      const why = /\[skipped: (.+)\]$/.exec([...(a.ancestorTitles ?? []), a.title].find((t) => /\[skipped: .+\]$/.test(t)) ?? '')?.[1] ?? 'skipped in the test file';
+      reasons.set(why, (reasons.get(why) ?? 0) + 1);
+    }
+    for (const [why, n] of reasons) lines.push(`skip ${n} in ${file.name.replace(`${root}/`, '')}: ${why}`);
+  }
+  if (lines.length > 0) process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
 // 1. Lint and types.
 check('lint (biome)', run('npx', ['biome', 'check', 'lib', 'test', 'bench', 'bin', 'scripts']).status === 0);
 check('typecheck (tsc)', run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']).status === 0);
+check('typecheck (dashboard page)', run('npx', ['tsc', '-p', 'lib/dashboard/client/tsconfig.json']).status === 0);
 check('build (tsc → dist)', run('npx', ['tsc', '-p', 'tsconfig.build.json']).status === 0);
+check('build (dashboard page → dist/dashboard)', run('node', ['scripts/build-dashboard.mjs']).status === 0);
 
 // 2. Native tests. When the addon was built by cmake-js (build/CMakeCache.txt), the test runner is
 // added to that build, so it reuses the compiled core and CUDA kernels: with CUDA compiled in, the
@@ -97,6 +114,7 @@ if (existsSync(report)) {
   failed += r.numFailedTests;
   skipped += r.numPendingTests + r.numTodoTests;
   if (v.status !== 0 && r.numFailedTests === 0) check(`vitest exited ${v.status} (a file failed to load?)`, false);
+  reportSkips(r);
 } else {
   check(`vitest produced no report (exit ${v.status})`, false);
 }

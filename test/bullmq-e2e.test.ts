@@ -16,6 +16,7 @@ import { searchCells } from '../lib/search/search.js';
 import { heartbeatKey, listWorkers } from '../lib/search/status.js';
 import type { HistoryEntry } from '../lib/search/types.js';
 import { doneJobs, killWorker, spawnWorker, startedJobs, type WorkerMode, type WorkerProc, waitFor } from './helpers/bullmq-procs.js';
+import { needRedis, needRedisServer } from './helpers/optional.js';
 import { type RedisServer, startRedisServer, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
@@ -31,8 +32,12 @@ let redis: { url: string; stop(): Promise<void> };
 const workers: WorkerProc[] = [];
 const queues: string[] = [];
 const root = mkdtempSync(join(tmpdir(), 'nasnet-bullmq-e2e-'));
+const need = needRedis();
+const needServer = needRedisServer();
 
 beforeAll(async () => {
+  if (need.skip) return;
+  need.require();
   redis = await testRedis();
 });
 
@@ -41,6 +46,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  if (!redis) return;
   const client = new Redis(redis.url, { maxRetriesPerRequest: null });
   for (const name of queues) {
     const q = new Queue(name, { connection: client });
@@ -77,7 +83,7 @@ function expectEachChildOnce(history: HistoryEntry[], procs: WorkerProc[]) {
   expect(done.length).toBe(trained.length);
 }
 
-describe(`distributed search over BullMQ (${MODE} trainer)`, () => {
+describe.skipIf(need.skip)(need.label(`distributed search over BullMQ (${MODE} trainer)`), () => {
   it('two worker processes evaluate every child exactly once', async () => {
     const queue = uniqueQueue('two');
     queues.push(queue);
@@ -165,9 +171,10 @@ describe(`distributed search over BullMQ (${MODE} trainer)`, () => {
   });
 });
 
-describe('Redis restarted while workers wait', () => {
+describe.skipIf(needServer.skip)(needServer.label('Redis restarted while workers wait'), () => {
   let server: RedisServer | undefined;
   beforeAll(async () => {
+    needServer.require();
     server = await startRedisServer();
   });
   afterAll(async () => {

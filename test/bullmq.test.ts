@@ -22,18 +22,23 @@ import { formatStatus, heartbeatKey, queueStatus } from '../lib/search/status.js
 import type { ChildJob, ChildResult } from '../lib/search/types.js';
 import { type RunningWorker, startWorker } from '../lib/search/worker.js';
 import { waitFor } from './helpers/bullmq-procs.js';
+import { needRedis } from './helpers/optional.js';
 import { testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
 let redis: { url: string; stop(): Promise<void> };
 const queues: string[] = [];
 const root = mkdtempSync(join(tmpdir(), 'nasnet-bullmq-'));
+const need = needRedis();
 
 beforeAll(async () => {
+  if (need.skip) return;
+  need.require();
   redis = await testRedis();
 });
 
 afterAll(async () => {
+  if (!redis) return;
   const client = new Redis(redis.url, { maxRetriesPerRequest: null });
   for (const name of queues) {
     const q = new Queue(name, { connection: client });
@@ -123,7 +128,7 @@ describe('job payload schema', () => {
   });
 });
 
-describe('BullMQ executor and worker', () => {
+describe.skipIf(need.skip)(need.label('BullMQ executor and worker'), () => {
   let worker: RunningWorker | undefined;
   afterAll(async () => {
     await worker?.close();
@@ -273,7 +278,7 @@ describe('BullMQ executor and worker', () => {
   });
 });
 
-describe('nasnet worker / status / search --redis (CLI)', () => {
+describe.skipIf(need.skip)(need.label('nasnet worker / status / search --redis (CLI)'), () => {
   const cli = (...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "import { main } from './lib/cli/main.ts'; await main(['node', 'nasnet', ...process.argv.slice(1)]);", ...args], {
       encoding: 'utf8',

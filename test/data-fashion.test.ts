@@ -1,6 +1,6 @@
 /**
  * The real Fashion-MNIST from Debian's `dataset-fashion-mnist` package, and the embedded mini
- * subset made from it. These tests fail (they do not skip) when the package is missing.
+ * subset made from it. Skipped (with the reason) where the package is missing; in CI they fail.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,16 +15,9 @@ import {
   resolveDataset,
   type TensorSource,
 } from '../lib/data/index.js';
+import { needFashionMnist } from './helpers/optional.js';
 
-function requireDebianData(): void {
-  const files = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-  const missing = files.filter((f) => !existsSync(join(DEBIAN_FASHION_MNIST_DIR, f)));
-  if (missing.length > 0) {
-    throw new Error(
-      `Fashion-MNIST is not installed: ${missing.map((f) => join(DEBIAN_FASHION_MNIST_DIR, f)).join(', ')} missing. Run \`apt-get install dataset-fashion-mnist\` (CI installs it).`,
-    );
-  }
-}
+const need = needFashionMnist();
 
 function histogram(labels: Int32Array): number[] {
   const h = new Array(10).fill(0);
@@ -32,12 +25,12 @@ function histogram(labels: Int32Array): number[] {
   return h;
 }
 
-describe('Fashion-MNIST from Debian (real data)', () => {
+describe.skipIf(need.skip)(need.label('Fashion-MNIST from Debian (real data)'), () => {
   let ds: Dataset;
   let train: TensorSource;
   let test: TensorSource;
   beforeAll(async () => {
-    requireDebianData();
+    need.require();
     ds = await resolveDataset('fashion-mnist', { download: false });
     if (ds.train.kind !== 'tensor' || ds.test.kind !== 'tensor') throw new Error('expected in-memory splits');
     train = ds.train.source;
