@@ -372,7 +372,8 @@ describe('starting the server', () => {
       `the dashboard page is not built (${join(root, 'nothing', 'app.js')} is missing): run \`npm run build\``,
     );
     await expect(startDashboard({ runs: [], assetsDir: assets })).rejects.toThrow('dashboard: give at least one run folder');
-    await expect(startDashboard({ runs: [join(root, 'folders', 'empty')], port: 0, assetsDir: assets })).rejects.toThrow('is not a run folder');
+    mkdirSync(join(root, 'start', 'empty'));
+    await expect(startDashboard({ runs: [join(root, 'start', 'empty')], port: 0, assetsDir: assets })).rejects.toThrow('is not a run folder');
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const busy = (blocker.address() as { port: number }).port;
@@ -394,20 +395,21 @@ describe('nasnet dashboard (CLI)', () => {
   const cliMain = "import { main } from './lib/cli/main.ts'; await main(['node', 'nasnet', ...process.argv.slice(1)]);";
 
   it('fails with one line naming a folder that is not a run', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cliMain, 'dashboard', join(root, 'folders', 'empty'), '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+    const empty = join(root, 'cli', 'empty');
+    mkdirSync(empty, { recursive: true });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cliMain, 'dashboard', empty, '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(
-      `nasnet: ${join(root, 'folders', 'empty')} is not a run folder: it holds no config.json or history.jsonl, and no folder inside it does (a run folder is what \`nasnet search --run DIR\` writes)`,
+      `nasnet: ${empty} is not a run folder: it holds no config.json or history.jsonl, and no folder inside it does (a run folder is what \`nasnet search --run DIR\` writes)`,
     );
   });
 
-  it('prints the URL, serves the runs, and stops on SIGINT', async () => {
-    const run = writeRunFixture(join(root, 'cli', 'quick'), { children: 2 });
-    // It serves the package's bundled page (dist/dashboard, built by `npm run build`, which `npm ci` runs).
-    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cliMain, 'dashboard', run.path, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs the CLI and resolves with the dashboard URL it prints on stderr. */
+  const startCli = (args: string[]) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', cliMain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    const url = await new Promise<string>((resolve, reject) => {
+    const url = new Promise<string>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no URL printed: ${err}`)), 60_000);
       p.stderr.on('data', () => {
         const m = /nasnet dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(1 run; read-only; Ctrl-C to stop\)/.exec(err);
@@ -418,12 +420,43 @@ describe('nasnet dashboard (CLI)', () => {
       });
       p.on('exit', () => reject(new Error(`exited: ${err}`)));
     });
+    const stop = () =>
+      new Promise<number | null>((resolve) => {
+        p.on('exit', (c) => resolve(c));
+        p.kill('SIGINT');
+      });
+    return { url, stop, stderr: () => err };
+  };
+
+  it('prints the URL, serves the runs, and stops on SIGINT', async () => {
+    const run = writeRunFixture(join(root, 'cli', 'quick'), { children: 2 });
+    // It serves the package's bundled page (dist/dashboard, built by `npm run build`, which `npm ci` runs).
+    const cli = startCli(['dashboard', run.path, '--port', '0']);
+    const url = await cli.url;
     const runsList = (await (await fetch(`${url}api/runs`)).json()) as RunSummary[];
     expect(runsList.map((r) => [r.id, r.progress.done])).toEqual([['quick', 2]]);
-    const code = await new Promise<number | null>((resolve) => {
-      p.on('exit', (c) => resolve(c));
-      p.kill('SIGINT');
-    });
-    expect(code).toBe(0);
+    expect((await fetch(url)).status).toBe(200);
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it('nasnet search --dashboard serves the search it runs, live, and stays up until Ctrl-C', async () => {
+    const runDir = join(root, 'cli', 'searched');
+    const cli = startCli(['search', '--dashboard', '--dashboard-port', '0', '--run', runDir, '--strategy', 'random', '--children', '2', '--filters', '4', '--max-batches', '2', '--max-validation', '64', '--json']);
+    const url = await cli.url;
+    const seen = new Set<number>();
+    let summary: RunSummary | undefined;
+    for (const t0 = Date.now(); Date.now() - t0 < 120_000; ) {
+      summary = ((await (await fetch(`${url}api/runs`)).json()) as RunSummary[])[0];
+      seen.add(summary.progress.done);
+      if (summary.state === 'finished') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(summary).toMatchObject({ id: 'searched', state: 'finished', strategy: 'random', progress: { done: 2, total: 2 } });
+    expect(seen.has(0) || seen.has(1)).toBe(true); // it was watched while the search ran
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cli.stderr()).toContain(`nasnet dashboard: the search is done; the page stays at ${url} until Ctrl-C`);
+    const rows = (await (await fetch(`${url}api/runs/searched/children`)).json()) as ChildRow[];
+    expect(rows.map((r) => String(r.worker).startsWith('local:'))).toEqual([true, true]);
+    expect(await cli.stop()).toBe(0);
   });
 });

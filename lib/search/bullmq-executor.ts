@@ -158,14 +158,14 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
           } catch (err) {
             result = childFailure((err as Error).message);
           }
-          settle(id, result);
+          settle(id, j.processedBy ? { ...result, worker: j.processedBy } : result);
         } else if (state === 'failed') {
           const secs = j.finishedOn && j.processedOn ? (j.finishedOn - j.processedOn) / 1000 : 0;
           const reason = j.failedReason ?? 'no reason recorded';
           const why = /stalled more than allowable limit/.test(reason)
             ? `its worker died or stalled on every try (${j.stalledCounter ?? '?'} stalls; BullMQ: ${reason})`
             : reason;
-          settle(id, childFailure(`job ${id} failed after ${j.attemptsMade} attempt(s): ${why}`, secs));
+          settle(id, { ...childFailure(`job ${id} failed after ${j.attemptsMade} attempt(s): ${why}`, secs), ...(j.processedBy ? { worker: j.processedBy } : {}) });
         } else if (state === 'unknown') {
           p.recheck = true; // removed between the two reads: look again (and queue it again)
         }

@@ -79,7 +79,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildEx
       if (msg.type === 'result' && w.busy && msg.id === w.busy.job.id) {
         const b = w.busy;
         w.busy = undefined;
-        b.resolve(msg.result!);
+        b.resolve({ ...msg.result!, worker: `local:${proc.pid}` });
         pump();
       }
     });

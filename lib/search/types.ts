@@ -53,6 +53,8 @@ export interface ChildResult {
   diverged: boolean;
   /** Set when the child could not be trained; the message says why. */
   error?: string;
+  /** Who trained it: the BullMQ worker's name, or `local:<pid>` for a local worker process. Not part of a worker's reply. */
+  worker?: string;
 }
 
 /** One line of history.jsonl: a finished child. */

@@ -163,7 +163,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
       log(`worker ${name}: start ${bj.id} child ${job.id}`);
       // Checked as the controller will see it: after the JSON round trip through Redis.
-      const result = parseChildResult(JSON.parse(JSON.stringify(await train({ ...job, dataDir }))), String(bj.id));
+      // (`worker` names the local process; the controller names this worker from the job instead.)
+      const { worker: _process, ...trained } = await train({ ...job, dataDir });
+      const result = parseChildResult(JSON.parse(JSON.stringify(trained)), String(bj.id));
       stats.done++;
       log(`worker ${name}: done ${bj.id} child ${job.id} in ${result.seconds.toFixed(1)} s, ${result.error ? `error: ${result.error}` : `accuracy ${result.accuracy.toFixed(4)}`}`);
       return result;
