@@ -132,8 +132,7 @@ async function listen(server: Server, host: string, port: number, strict: boolea
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   if (options.runs.length === 0) throw new ValidationError('dashboard: give at least one run folder (or a folder of runs, such as runs/)');
   const host = options.host ?? '127.0.0.1';
-  const port = checkInteger(options.port ?? DEFAULT_PORT, 'port', 0);
-  if (port > 65535) throw new ValidationError(`Expected a port in [0, 65535] for port but received ${port}`);
+  const port = checkInteger(options.port ?? DEFAULT_PORT, 'port', { min: 0, max: 65535 });
   const pollMs = checkInteger(options.pollMs ?? 1000, 'pollMs');
   const assets = loadAssets(options.assetsDir);
   const folders = resolveRunFolders(options.runs, { allowMissing: options.allowMissing });
