@@ -17,6 +17,7 @@ export type {
 } from './binding-types.js';
 export * from './cells/index.js';
 export * from './controller/index.js';
+export { type Dashboard, type DashboardOptions, startDashboard } from './dashboard/server.js';
 export * from './data/index.js';
 export { Plan, type PlanOptions, type ProfileSummaryRow, summarizeProfile } from './engine/plan.js';
 export { ParameterStore } from './engine/store.js';
