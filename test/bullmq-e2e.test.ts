@@ -13,11 +13,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBullmqExecutor } from '../lib/search/bullmq-executor.js';
 import { RunDir } from '../lib/search/run-dir.js';
 import { searchCells } from '../lib/search/search.js';
-import { heartbeatKey, listWorkers } from '../lib/search/status.js';
+import { listWorkers } from '../lib/search/status.js';
 import type { HistoryEntry } from '../lib/search/types.js';
 import { doneJobs, killWorker, spawnWorker, startedJobs, type WorkerMode, type WorkerProc, waitFor } from './helpers/bullmq-procs.js';
 import { needRedis, needRedisServer } from './helpers/optional.js';
-import { type RedisServer, startRedisServer, testRedis, uniqueQueue } from './helpers/redis.js';
+import { dropQueues, type RedisServer, startRedisServer, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
 /**
@@ -47,14 +47,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   if (!redis) return;
-  const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  for (const name of queues) {
-    const q = new Queue(name, { connection: client });
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-    await client.del(heartbeatKey(name));
-  }
-  client.disconnect();
+  await dropQueues(redis.url, queues);
   await redis.stop();
 });
 

@@ -8,7 +8,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../lib/backends.js';
 import { genotypeHash } from '../lib/cells/genotype.js';
@@ -18,12 +17,12 @@ import { createBullmqExecutor } from '../lib/search/bullmq-executor.js';
 import type { ChildExecutor } from '../lib/search/executor.js';
 import { childJobId, encodeJobPayload, JOB_PAYLOAD_VERSION, parseChildResult, parseJobPayload } from '../lib/search/job-schema.js';
 import { PAPER_PROXY, searchCells } from '../lib/search/search.js';
-import { formatStatus, heartbeatKey, queueStatus } from '../lib/search/status.js';
+import { formatStatus, queueStatus } from '../lib/search/status.js';
 import type { ChildJob, ChildResult } from '../lib/search/types.js';
 import { type RunningWorker, startWorker } from '../lib/search/worker.js';
 import { waitFor } from './helpers/bullmq-procs.js';
 import { needRedis } from './helpers/optional.js';
-import { testRedis, uniqueQueue } from './helpers/redis.js';
+import { dropQueues, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
 let redis: { url: string; stop(): Promise<void> };
@@ -39,14 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!redis) return;
-  const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  for (const name of queues) {
-    const q = new Queue(name, { connection: client });
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-    await client.del(heartbeatKey(name));
-  }
-  client.disconnect();
+  await dropQueues(redis.url, queues);
   await redis.stop();
 });
 

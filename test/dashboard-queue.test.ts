@@ -9,18 +9,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildRow, QueueSnapshot, RunSummary } from '../lib/dashboard/protocol.js';
 import { type Dashboard, startDashboard } from '../lib/dashboard/server.js';
 import { searchCells } from '../lib/search/search.js';
-import { heartbeatKey } from '../lib/search/status.js';
 import type { ChildJob, ChildResult } from '../lib/search/types.js';
 import { type RunningWorker, startWorker } from '../lib/search/worker.js';
 import { waitFor } from './helpers/bullmq-procs.js';
 import { needRedis } from './helpers/optional.js';
-import { testRedis, uniqueQueue } from './helpers/redis.js';
+import { dropQueues, testRedis, uniqueQueue } from './helpers/redis.js';
 import { writeRunFixture } from './helpers/run-fixture.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
@@ -44,12 +41,7 @@ describe.skipIf(need.skip)(need.label('dashboard of a distributed search (BullMQ
     await worker?.close(true);
     for (const d of dashboards) await d.close();
     if (redis) {
-      const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-      const q = new Queue(queue, { connection: client });
-      await q.obliterate({ force: true }).catch(() => undefined);
-      await q.close();
-      await client.del(heartbeatKey(queue));
-      client.disconnect();
+      await dropQueues(redis.url, [queue]);
       await redis.stop();
     }
     rmSync(root, { recursive: true, force: true });

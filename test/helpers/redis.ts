@@ -7,6 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { heartbeatKey } from '../../lib/search/status.js';
 
 /** A redis-server this test started. */
 export interface RedisServer {
@@ -135,6 +138,18 @@ export async function testRedis(): Promise<{ url: string; stop(): Promise<void> 
     return { url, stop: async () => undefined };
   }
   return startRedisServer();
+}
+
+/** Removes the tests' queues and their workers' heartbeats from the Redis at `url`. */
+export async function dropQueues(url: string, names: readonly string[]): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: null });
+  for (const name of names) {
+    const q = new Queue(name, { connection: client });
+    await q.obliterate({ force: true }).catch(() => undefined);
+    await q.close();
+    await client.del(heartbeatKey(name));
+  }
+  client.disconnect();
 }
 
 /** A queue name no other test uses. */

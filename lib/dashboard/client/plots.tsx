@@ -92,39 +92,34 @@ function colorScale(runs: RunSummary[], all: RunSummary[]): Plot.ScaleOptions {
   return { domain: runs.map(runLabel), range: runs.map((r) => runColor(all, r.id)), legend: runs.length > 1 };
 }
 
-/** Best so far along x, per run (a step line). */
-function bestSoFar(points: Point[]): Point[] {
-  const out: Point[] = [];
+/** Each run's points, sorted by x (ties: highest y first). */
+function perRunByX(points: Point[]): Point[][] {
   const byRun = new Map<string, Point[]>();
   for (const p of points) byRun.set(p.label, [...(byRun.get(p.label) ?? []), p]);
-  for (const ps of byRun.values()) {
+  return [...byRun.values()].map((ps) => ps.sort((a, b) => a.x - b.x || b.y - a.y));
+}
+
+/** Best so far along x, per run (a step line). */
+function bestSoFar(points: Point[]): Point[] {
+  return perRunByX(points).flatMap((ps) => {
     let best = -Infinity;
-    for (const p of [...ps].sort((a, b) => a.x - b.x)) {
-      best = Math.max(best, p.y);
-      out.push({ ...p, y: best });
-    }
-  }
-  return out;
+    return ps.map((p) => ({ ...p, y: (best = Math.max(best, p.y)) }));
+  });
 }
 
 /** The Pareto front per run: the points no cheaper point beats. */
 function paretoFront(points: Point[]): Point[] {
-  const out: Point[] = [];
-  const byRun = new Map<string, Point[]>();
-  for (const p of points) byRun.set(p.label, [...(byRun.get(p.label) ?? []), p]);
-  for (const ps of byRun.values()) {
+  return perRunByX(points).flatMap((ps) => {
     let best = -Infinity;
-    for (const p of [...ps].sort((a, b) => a.x - b.x || b.y - a.y)) {
-      if (p.y > best) {
-        best = p.y;
-        out.push(p);
-      }
-    }
-  }
-  return out;
+    return ps.filter((p) => {
+      if (p.y <= best) return false;
+      best = p.y;
+      return true;
+    });
+  });
 }
 
-function rewardPlot(o: { width: number; points: Point[]; line: Point[]; lineCurve: 'step-after' | 'linear'; color: Plot.ScaleOptions; x: Plot.ScaleOptions; y?: Plot.ScaleOptions }): Element | null {
+function rewardPlot(o: { width: number; points: Point[]; line: Point[]; color: Plot.ScaleOptions; x: Plot.ScaleOptions }): Element | null {
   if (o.points.length === 0) return null;
   return Plot.plot({
     width: o.width,
@@ -133,10 +128,10 @@ function rewardPlot(o: { width: number; points: Point[]; line: Point[]; lineCurv
     marginBottom: 40,
     style: { fontSize: '12px' },
     x: o.x,
-    y: { label: 'reward', grid: true, ...o.y },
+    y: { label: 'reward', grid: true },
     color: o.color,
     marks: [
-      Plot.line(o.line, { x: 'x', y: 'y', stroke: 'label', curve: o.lineCurve, strokeWidth: 1.5, strokeOpacity: 0.85 }),
+      Plot.line(o.line, { x: 'x', y: 'y', stroke: 'label', curve: 'step-after', strokeWidth: 1.5, strokeOpacity: 0.85 }),
       Plot.dot(o.points, { x: 'x', y: 'y', fill: 'label', r: 3.5, stroke: 'white', strokeWidth: 0.6, href: 'href', title: 'title' }),
     ],
   });
@@ -184,36 +179,31 @@ export function Plots({ runs, rows, version }: PlotsProps) {
     return { label, type: wide ? 'log' : 'linear', tickFormat: (v: number) => fmtShort(v), grid: true };
   };
 
+  const views = [
+    { name: 'reward-index', title: 'Reward by child', empty: 'no children yet', points: byIndex, line: bestSoFar(byIndex), x: { label: 'child (in finishing order)', grid: true } },
+    {
+      name: 'reward-time',
+      title: 'Reward over time',
+      empty: 'no finish times yet',
+      points: byTime,
+      line: bestSoFar(byTime),
+      x: { label: hours ? 'hours since the run started' : 'minutes since the run started', grid: true },
+    },
+    { name: 'pareto-params', title: 'Pareto: reward against parameters', empty: 'no parameter counts yet', points: byParams, line: paretoFront(byParams), x: costScale(byParams, 'parameters (proxy network)') },
+    {
+      name: 'pareto-mult-adds',
+      title: 'Pareto: reward against multiply-adds',
+      empty: 'no multiply-add counts yet',
+      points: byMultAdds,
+      line: paretoFront(byMultAdds),
+      x: costScale(byMultAdds, 'multiply-adds per image (proxy network)'),
+    },
+  ];
   return (
     <div class="plots">
-      <PlotBox
-        name="reward-index"
-        title="Reward by child"
-        version={version}
-        empty="no children yet"
-        make={(width) => rewardPlot({ width, points: byIndex, line: bestSoFar(byIndex), lineCurve: 'step-after', color, x: { label: 'child (in finishing order)', grid: true } })}
-      />
-      <PlotBox
-        name="reward-time"
-        title="Reward over time"
-        version={version}
-        empty="no finish times yet"
-        make={(width) => rewardPlot({ width, points: byTime, line: bestSoFar(byTime), lineCurve: 'step-after', color, x: { label: hours ? 'hours since the run started' : 'minutes since the run started', grid: true } })}
-      />
-      <PlotBox
-        name="pareto-params"
-        title="Pareto: reward against parameters"
-        version={version}
-        empty="no parameter counts yet"
-        make={(width) => rewardPlot({ width, points: byParams, line: paretoFront(byParams), lineCurve: 'step-after', color, x: costScale(byParams, 'parameters (proxy network)') })}
-      />
-      <PlotBox
-        name="pareto-mult-adds"
-        title="Pareto: reward against multiply-adds"
-        version={version}
-        empty="no multiply-add counts yet"
-        make={(width) => rewardPlot({ width, points: byMultAdds, line: paretoFront(byMultAdds), lineCurve: 'step-after', color, x: costScale(byMultAdds, 'multiply-adds per image (proxy network)') })}
-      />
+      {views.map((v) => (
+        <PlotBox key={v.name} name={v.name} title={v.title} version={version} empty={v.empty} make={(width) => rewardPlot({ width, points: v.points, line: v.line, color, x: v.x })} />
+      ))}
     </div>
   );
 }
@@ -221,6 +211,10 @@ export function Plots({ runs, rows, version }: PlotsProps) {
 /** A child's validation accuracy after each epoch. */
 export function CurvePlot({ curve, color }: { curve: number[]; color: string }) {
   const data = curve.map((y, i) => ({ epoch: i + 1, y })).filter((d) => Number.isFinite(d.y));
+  // A little room around the values (a one-epoch curve is a single value).
+  const ys = data.map((d) => d.y);
+  const pad = ys.length > 0 ? Math.max(0.02, (Math.max(...ys) - Math.min(...ys)) * 0.1) : 0;
+  const yDomain = ys.length > 0 ? [Math.max(0, Math.min(...ys) - pad), Math.min(1, Math.max(...ys) + pad)] : undefined;
   return (
     <PlotBox
       name="curve"
@@ -235,7 +229,7 @@ export function CurvePlot({ curve, color }: { curve: number[]; color: string }) 
               height: 240,
               marginLeft: 52,
               x: { label: 'epoch', ticks: curve.length <= 12 ? curve.map((_, i) => i + 1) : undefined, tickFormat: 'd' },
-              y: { label: 'validation accuracy', grid: true },
+              y: { label: 'validation accuracy', grid: true, domain: yDomain, tickFormat: '.2f' },
               marks: [Plot.line(data, { x: 'epoch', y: 'y', stroke: color }), Plot.dot(data, { x: 'epoch', y: 'y', fill: color, title: (d: { y: number }) => d.y.toFixed(4) })],
             })
       }
