@@ -379,7 +379,7 @@ describe('starting the server', () => {
     const busy = (blocker.address() as { port: number }).port;
     try {
       await expect(startDashboard({ runs: [run.path], port: busy, assetsDir: assets })).rejects.toThrow(
-        `dashboard: cannot listen on 127.0.0.1: port ${busy} is in use (choose another with --port, or --port 0 for any free port)`,
+        `dashboard: cannot listen on 127.0.0.1: port ${busy} is in use (choose another port, or port 0 for any free one)`,
       );
       // Without a port of its own choosing, it takes the next free one.
       const d = await startDashboard({ runs: [run.path], port: busy, strictPort: false, assetsDir: assets });

@@ -112,7 +112,7 @@ async function listen(server: Server, host: string, port: number, strict: boolea
     if (!err) return (server.address() as AddressInfo).port;
     if (err.code !== 'EADDRINUSE' || k === tries - 1) {
       const what = err.code === 'EADDRINUSE' ? (tries > 1 ? `ports ${port}–${port + tries - 1} are all in use` : `port ${port} is in use`) : err.message;
-      throw new ValidationError(`dashboard: cannot listen on ${host}: ${what} (choose another with --port, or --port 0 for any free port)`);
+      throw new ValidationError(`dashboard: cannot listen on ${host}: ${what} (choose another port, or port 0 for any free one)`);
     }
   }
   throw new Error('unreachable');

@@ -137,6 +137,12 @@ function rewardPlot(o: { width: number; points: Point[]; line: Point[]; color: P
   });
 }
 
+/** Whole-number ticks for a few children (Plot would put ticks at 0.2, 0.4, ...); undefined for many. */
+function integerTicks(points: Point[]): number[] | undefined {
+  const max = Math.max(0, ...points.map((p) => p.x));
+  return max < 12 ? Array.from({ length: Math.floor(max) + 1 }, (_, i) => i) : undefined;
+}
+
 /** Reward by child and over time, and the two Pareto views. */
 export function Plots({ runs, rows, version }: PlotsProps) {
   const shown = runs.filter((r) => rows.some((row) => row.run === r.id));
@@ -180,7 +186,14 @@ export function Plots({ runs, rows, version }: PlotsProps) {
   };
 
   const views = [
-    { name: 'reward-index', title: 'Reward by child', empty: 'no children yet', points: byIndex, line: bestSoFar(byIndex), x: { label: 'child (in finishing order)', grid: true } },
+    {
+      name: 'reward-index',
+      title: 'Reward by child',
+      empty: 'no children yet',
+      points: byIndex,
+      line: bestSoFar(byIndex),
+      x: { label: 'child (in finishing order)', grid: true, tickFormat: 'd', ticks: integerTicks(byIndex) },
+    },
     {
       name: 'reward-time',
       title: 'Reward over time',
