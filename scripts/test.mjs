@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// The test command (`npm test`): lint, type-check, native tests (plain and, in CI, under ASan and
-// UBSan), the node-gyp build (in CI), then vitest. Ends with one line `N passed, N failed` that
-// counts every native test, every vitest test, and each check above as one.
+// The test command (`npm test`): lint, type-check, native tests (plain, then every CUDA test on the
+// emulated CUDA device, and, in CI, under ASan and UBSan), the node-gyp build (in CI), then vitest.
+// Ends with one line `N passed, N failed` that counts every native test, every vitest test, and each
+// check above as one.
 //
 // Environment: NASNET_TEST_ASAN=1|0 and NASNET_TEST_GYP=1|0 force those steps on or off (default: on
-// when CI is set). Extra arguments go to vitest (e.g. `npm test -- test/cells.test.ts`).
+// when CI is set); NASNET_TEST_EMU=0 skips the emulated CUDA device (default: on). Extra arguments go
+// to vitest (e.g. `npm test -- test/cells.test.ts`).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +46,11 @@ function nativeTests(label, buildDir, configureArgs, env) {
     check(`${label}: build`, false);
     return;
   }
-  const r = run(join(buildDir, 'nasnet_native_tests'), [], { capture: true, env: { ...process.env, ...env } });
+  runNative(label, join(buildDir, 'nasnet_native_tests'), [], env);
+}
+
+function runNative(label, binary, args, env) {
+  const r = run(binary, args, { capture: true, env: { ...process.env, ...env } });
   const n = countNative(r.stdout);
   if (!n) {
     check(`${label}: runner printed no summary (exit ${r.status}, signal ${r.signal})`, false);
@@ -83,6 +89,30 @@ check('build (dashboard page → dist/dashboard)', run('node', ['scripts/build-d
 // CUDA parity tests run on a device or report "skip <test>: no CUDA device: <reason>".
 if (existsSync(join(root, 'build', 'CMakeCache.txt'))) nativeTests('native tests', 'build', [], {});
 else nativeTests('native tests', 'build-tests', ['-G', 'Ninja', '-DNASNET_CUDA=0'], {});
+
+// 2b. Every CUDA test on the emulated CUDA device (native/emu): native/cuda built with the host
+// compiler and run on the CPU with CUDA's semantics, so the parity tests run instead of skipping.
+// Three times: threads in forward order, in reverse order (each shows races the other hides), and
+// forward with shared and new memory filled with 3.4e38 instead of NaN (which max reductions would
+// ignore). build-emu/ also holds an addon built against it, for vitest
+// (NASNET_ADDON=build-emu/Release/nasnet.node). Without Boost.Context: a visible skip with the fix.
+if (flag('NASNET_TEST_EMU', true)) {
+  const b = run('npx', ['cmake-js', 'compile', '--out', 'build-emu', '--CDNASNET_CUDA_EMULATED=ON', '--CDNASNET_BUILD_TESTS=ON', '-p', '2'], { capture: true });
+  if (b.status === 0) {
+    for (const [order, poison] of [['forward', 'nan'], ['reverse', 'nan'], ['forward', 'huge']]) {
+      runNative(`CUDA tests on the emulated device (${order} order, ${poison} poison)`, join(root, 'build-emu', 'nasnet_native_tests'), ['cuda_'], {
+        NASNET_EMU_ORDER: order,
+        NASNET_EMU_POISON: poison,
+      });
+    }
+  } else if (/needs Boost\.Context/.test(`${b.stdout}${b.stderr}`)) {
+    skipped++;
+    process.stdout.write('skip CUDA tests on the emulated device: Boost.Context not found (apt-get install libboost-context-dev)\n');
+  } else {
+    check('CUDA tests on the emulated device: build', false);
+  }
+}
+
 if (flag('NASNET_TEST_ASAN', ci)) {
   nativeTests('native tests (ASan+UBSan)', 'build-asan', ['-G', 'Ninja', '-DNASNET_CUDA=0', '-DNASNET_SANITIZE=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], {
     ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0',

@@ -53,6 +53,11 @@ static void* g_cudnn_handle = nullptr;  // the library probe() opened, for the C
 
 static CudnnInfo probe() {
   CudnnInfo info;
+#if defined(NASNET_CUDA_EMULATED)
+  // The emulated CUDA device (native/emu) runs our own kernels only: a real cuDNN would need a GPU.
+  info.reason = "emulated CUDA device: cuDNN not available";
+  return info;
+#endif
   for (const std::string& path : cudnn_candidates()) {
     info.tried.push_back(path);
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

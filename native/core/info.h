@@ -26,6 +26,7 @@ struct CudaDevice {
 
 struct CudaInfo {
   bool compiled = false;          // CUDA kernels are in this build
+  bool emulated = false;          // ... built for the emulated device (native/emu), not by nvcc
   std::string architectures;      // e.g. "80;90"
   std::string toolkit_version;    // nvcc version the build used
   int runtime_version = 0;        // cudart version (static)

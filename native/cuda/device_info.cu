@@ -11,6 +11,9 @@ namespace nasnet {
 CudaInfo cuda_info() {
   CudaInfo info;
   info.compiled = true;
+#if defined(NASNET_CUDA_EMULATED)
+  info.emulated = true;
+#endif
   info.architectures = NASNET_CUDA_ARCHS;
   info.toolkit_version = NASNET_CUDA_VERSION;
   cudaRuntimeGetVersion(&info.runtime_version);
