@@ -11,6 +11,7 @@
 // check that they accumulate (+=) and that activation gradients are written (=).
 // Without a CUDA device each device test prints "skip <name>: no CUDA device: <reason>" and counts as
 // passed; the last test prints how many were skipped. The Status tests run everywhere.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -611,12 +612,13 @@ NASNET_TEST(cuda_dropout_droppath_masks_are_bit_identical) {
 
 // ---- Loss ----------------------------------------------------------------------------------------
 
-NASNET_TEST(cuda_softmax_cross_entropy_matches_cpu) {
-  REQUIRE_CUDA();
-  const int N = 33, K = 10;
+static void check_softmax_cross_entropy(int N, int K) {
   auto logits = rnd((size_t)N * K, 1, -4.f, 4.f);
   std::vector<int32_t> labels(N);
-  for (int i = 0; i < N; ++i) labels[i] = (i * 7) % K;
+  for (int i = 0; i < N; ++i) {
+    const float* z = &logits[(size_t)i * K];
+    labels[i] = i % 2 == 0 ? (int32_t)(std::max_element(z, z + K) - z) : (i * 7) % K;
+  }
   for (float smoothing : {0.f, 0.1f}) {
     std::vector<float> dl((size_t)N * K);
     int correct = -1;
@@ -630,12 +632,20 @@ NASNET_TEST(cuda_softmax_cross_entropy_matches_cpu) {
                                         gloss.as<double>(), gcorrect.as<int>()));
     double got = gloss.get<double>(1)[0];
     int got_correct = gcorrect.get<int>(1)[0];
-    std::printf("  smoothing %.1f: loss %.9f (cpu %.9f), correct %d (cpu %d)\n", smoothing, got, loss, got_correct,
-                correct);
+    std::printf("  K=%d smoothing %.1f: loss %.9f (cpu %.9f), correct %d (cpu %d)\n", K, smoothing, got, loss,
+                got_correct, correct);
     EXPECT_NEAR(got, loss, 1e-6 * std::fabs(loss));
     EXPECT_TRUE(got_correct == correct);
     close("dlogits", gdl.get(), dl, kExactTol, 1e-5);
   }
+}
+
+NASNET_TEST(cuda_softmax_cross_entropy_matches_cpu) {
+  REQUIRE_CUDA();
+  // K = 10 (fewer classes than the kernel's 128 threads per row) and K = 1000 (each thread takes
+  // several; every tree level merges real partials). Every other label is its row's first maximum,
+  // so a wrong argmax changes the correct count, which the loss itself would not show.
+  for (int K : {10, 1000}) check_softmax_cross_entropy(33, K);
 }
 
 // ---- Optimizers ----------------------------------------------------------------------------------
