@@ -25,7 +25,12 @@
 #include "cuda/conv_cudnn.h"
 #include "cuda/cuda_check.h"
 #include "cuda/kernels.h"
+#include "cuda/scratch_arena.h"
 #include "plan/backend.h"
+
+namespace nasnet::cuda {
+thread_local ScratchArena* ScratchArena::current_ = nullptr;
+}  // namespace nasnet::cuda
 
 namespace nasnet::plan {
 
@@ -45,12 +50,14 @@ class CudaCapturedStep final : public CapturedStep {
  public:
   ~CudaCapturedStep() override {
     if (exec != nullptr) cudaGraphExecDestroy(exec);
+    if (arena.base() != nullptr) cudaFree(arena.base());
   }
   std::string note() const override { return note_; }
 
   int runs = 0;                        // eager runs so far
   bool eager = false;                  // capture failed: always eager
   cudaGraphExec_t exec = nullptr;      // the instantiated graph, once captured
+  cuda::ScratchArena arena;            // the step's kernel scratch (sized by its first run)
   std::string note_ = "eager (the first run sizes every scratch)";
 };
 
@@ -187,12 +194,32 @@ class CudaBackendImpl final : public Backend {
       CUDA_CHECK(cudaGraphLaunch(c->exec, stream()));
       return Status::Ok();
     }
-    if (c->eager || c->runs == 0) {
-      ++c->runs;
+    if (c->eager) {
+      cuda::ScratchArena::Use use(&c->arena);
       return step();
+    }
+    if (c->runs == 0) {
+      // First run: eager, measuring the scratch the step's kernels hold at once; then the arena.
+      ++c->runs;
+      cuda::ScratchArena measure;
+      Status st;
+      {
+        cuda::ScratchArena::Use use(&measure);
+        st = step();
+      }
+      if (!st.ok() || measure.peak() == 0) return st;
+      void* base = nullptr;
+      cudaError_t err = cudaMalloc(&base, measure.peak());
+      if (err != cudaSuccess) {
+        Status e = cuda::cuda_status(err, "cudaMalloc", __FILE__, __LINE__);
+        return Status(e.code(), "cuda: allocating " + Bytes(measure.peak()) + " of step scratch: " + e.message());
+      }
+      c->arena = cuda::ScratchArena(base, measure.peak());
+      return st;
     }
     // Second run: capture. A failure while capturing leaves the step eager (and runs it eagerly now,
     // which reports the failure if the step itself is at fault).
+    cuda::ScratchArena::Use use(&c->arena);
     CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
     Status st = step();
     cudaGraph_t graph = nullptr;

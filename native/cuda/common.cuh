@@ -16,6 +16,7 @@
 
 #include "cuda/cuda_check.h"
 #include "cuda/kernels.h"
+#include "cuda/scratch_arena.h"
 
 namespace nasnet::cuda {
 
@@ -90,17 +91,27 @@ __device__ __forceinline__ T block_sum(T v, T* scratch) {
 
 namespace nasnet::cuda {
 
-// Stream-ordered scratch memory (cudaMallocAsync), freed on the same stream when it goes out of scope.
+// Scratch memory ordered on a stream and freed when it goes out of scope: from the calling thread's
+// ScratchArena when one is installed and has room (a captured step: scratch_arena.h), else
+// stream-ordered cudaMallocAsync/cudaFreeAsync.
 class Scratch {
  public:
   explicit Scratch(cudaStream_t stream) : stream_(stream) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch() {
-    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream_);
+    if (arena_ != nullptr) arena_->give_back(bytes_, from_arena_);
+    if (ptr_ != nullptr && !from_arena_) cudaFreeAsync(ptr_, stream_);
   }
   Status alloc(size_t bytes) {
-    CUDA_CHECK(cudaMallocAsync(&ptr_, bytes == 0 ? 1 : bytes, stream_));
+    bytes_ = bytes == 0 ? 1 : bytes;
+    arena_ = ScratchArena::current();
+    if (arena_ != nullptr) {
+      ptr_ = arena_->take(bytes_);
+      from_arena_ = ptr_ != nullptr;
+      if (from_arena_) return Status::Ok();
+    }
+    CUDA_CHECK(cudaMallocAsync(&ptr_, bytes_, stream_));
     return Status::Ok();
   }
   template <typename T>
@@ -111,6 +122,9 @@ class Scratch {
  private:
   cudaStream_t stream_;
   void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+  ScratchArena* arena_ = nullptr;
+  bool from_arena_ = false;
 };
 
 // out[c] += sum over n < N, i < HW of x[n, c, i], one block per channel, fixed order (reductions.cu).
