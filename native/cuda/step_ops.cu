@@ -3,6 +3,7 @@
 // a RandomSlot, cross-entropy weighted by a device dy, the scalar loss combination, the global
 // gradient norm and clipping scale, and the optimizer updates reading StepValues.
 // n = elements, N = batch (or samples), K = classes. Same formulas as the CPU twins in cpu/.
+#include <cfloat>
 #include <cmath>
 
 #include "core/random.h"
@@ -138,7 +139,8 @@ __global__ void global_norm_kernel(const double* partials, int count, StepValues
   v->sumsq = sq;
   const double norm = sqrt(sq);
   const float clip = v->clip_norm;
-  v->grad_scale = clip > 0.f && isfinite(norm) && norm > clip ? (float)(clip / norm) : 1.f;
+  const bool finite = norm == norm && norm <= DBL_MAX;  // not NaN, not infinite
+  v->grad_scale = clip > 0.f && finite && norm > clip ? (float)(clip / norm) : 1.f;
 }
 
 __global__ void sgd_slot_kernel(size_t n, bool decay, const StepValues* v, float* w, const float* g, float* m) {
