@@ -18,67 +18,12 @@ using nasnet::ParameterStore;
 using nasnet::StepHyper;
 using nasnet::StepResult;
 using nasnet::plan::CompiledPlan;
+using nasnet::test::ChainGraph;
 using nasnet::test::Ir;
 using nasnet::test::Labels;
 using nasnet::test::MustCompile;
 
 namespace {
-
-// A bias-free conv with dilation (Ir::Conv has none).
-void DilatedConv(Ir& ir, const std::string& id, const std::string& x, int c, int k, int dilation, int group) {
-  const std::string K = std::to_string(k), C = std::to_string(c), p = std::to_string(dilation * (k - 1) / 2);
-  ir.Param(id + "/w", C + ", " + std::to_string(c / group) + ", " + K + ", " + K,
-           "{\"kind\": \"he_normal\", \"fanIn\": " + std::to_string(c / group * k * k) + "}", true, true);
-  ir.Node(id, "Conv", "\"" + x + "\"",
-          "\"kernel_shape\": [" + K + ", " + K + "], \"pads\": [" + p + ", " + p + ", " + p + ", " + p +
-              "], \"dilations\": [" + std::to_string(dilation) + ", " + std::to_string(dilation) +
-              "], \"group\": " + std::to_string(group),
-          "\"" + id + "/w\"");
-}
-
-// Every chain variant on an odd, non-square image (7×9):
-//   A: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN          (fused)
-//   B: depthwise 5×5 dilation 2 → pointwise → BN, no Relu            (fused)
-//   C: the same Relu as A (merged) → pointwise → BN, no depthwise    (fused; the Relu also feeds a
-//      max pool, so it stays)
-//   D: pointwise → BN where the conv output has a second reader      (not fused)
-//   E: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN on a sum  (fused)
-// plus Identity and Flatten (aliased), DropPath in place (A/dp) and not (R/dp: its input is a Relu
-// output, which the Relu's backward reads), Concat, GAP and a head.
-std::string ChainGraph() {
-  Ir ir;
-  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
-  ir.Bn("stem/bn", "stem", 8);
-  ir.Node("A/relu", "Relu", "\"stem/bn\"");
-  ir.Conv("A/dw", "A/relu", 8, 8, 3, 2, 1, 8);
-  ir.Conv("A/pw", "A/dw", 8, 12, 1, 1, 0);
-  ir.Bn("A/bn", "A/pw", 12);
-  DilatedConv(ir, "B/dw", "stem/bn", 8, 5, 2, 8);
-  ir.Conv("B/pw", "B/dw", 8, 8, 1, 1, 0);
-  ir.Bn("B/bn", "B/pw", 8);
-  ir.Node("C/relu", "Relu", "\"stem/bn\"");
-  ir.Conv("C/pw", "C/relu", 8, 8, 1, 1, 0);
-  ir.Bn("C/bn", "C/pw", 8);
-  ir.Node("C/max", "MaxPool", "\"A/relu\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
-  ir.Conv("D/pw", "stem/bn", 8, 8, 1, 1, 0);
-  ir.Bn("D/bn", "D/pw", 8);
-  ir.Node("mix", "Add", "\"B/bn\", \"C/bn\", \"D/bn\", \"D/pw\", \"C/max\"");
-  ir.Node("R/relu", "Relu", "\"mix\"");
-  ir.Node("R/dp", "DropPath", "\"R/relu\"", "\"layer_ratio\": 1");
-  ir.Node("mix2", "Add", "\"R/dp\", \"mix\"");
-  ir.Node("E/relu", "Relu", "\"mix2\"");
-  ir.Conv("E/dw", "E/relu", 8, 8, 3, 2, 1, 8);
-  ir.Conv("E/pw", "E/dw", 8, 12, 1, 1, 0);
-  ir.Bn("E/bn", "E/pw", 12);
-  ir.Node("A/dp", "DropPath", "\"A/bn\"", "\"layer_ratio\": 0.5");
-  ir.Node("cat", "Concat", "\"A/dp\", \"E/bn\"", "\"axis\": 1");
-  ir.Node("skip", "Identity", "\"cat\"");
-  ir.Node("gap", "GlobalAveragePool", "\"skip\"");
-  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
-  ir.Gemm("fc", "flat", 24, 5);
-  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"", "\"label_smoothing\": 0.1");
-  return ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
-}
 
 constexpr int kClasses = 5;
 constexpr size_t kImage = 3 * 7 * 9;

@@ -65,13 +65,17 @@ struct Ir {
 inline std::unique_ptr<nasnet::plan::CompiledPlan> MustCompile(const std::string& json, std::shared_ptr<nasnet::ParameterStore> store, int batch,
                                           bool training, bool input_grad = false,
                                           nasnet::OptimizerKind opt = nasnet::OptimizerKind::kSgd,
-                                          bool fuse = true) {
+                                          bool fuse = true,
+                                          nasnet::BackendKind backend = nasnet::BackendKind::kCpu,
+                                          bool graphs = true) {
   nasnet::PlanOptions o;
   o.batch = batch;
   o.training = training;
   o.seed = 5;
   o.optimizer = opt;
   o.fuse = fuse;
+  o.backend = backend;
+  o.graphs = graphs;
   std::unique_ptr<nasnet::plan::CompiledPlan> p;
   nasnet::Status st = nasnet::plan::CompiledPlan::Create(json, std::move(store), o, input_grad, &p);
   if (!st.ok()) {
@@ -79,6 +83,62 @@ inline std::unique_ptr<nasnet::plan::CompiledPlan> MustCompile(const std::string
     ++nasnet::test::failures();
   }
   return p;
+}
+
+// A bias-free conv with dilation (Ir::Conv has none).
+inline void DilatedConv(Ir& ir, const std::string& id, const std::string& x, int c, int k, int dilation, int group) {
+  const std::string K = std::to_string(k), C = std::to_string(c), p = std::to_string(dilation * (k - 1) / 2);
+  ir.Param(id + "/w", C + ", " + std::to_string(c / group) + ", " + K + ", " + K,
+           "{\"kind\": \"he_normal\", \"fanIn\": " + std::to_string(c / group * k * k) + "}", true, true);
+  ir.Node(id, "Conv", "\"" + x + "\"",
+          "\"kernel_shape\": [" + K + ", " + K + "], \"pads\": [" + p + ", " + p + ", " + p + ", " + p +
+              "], \"dilations\": [" + std::to_string(dilation) + ", " + std::to_string(dilation) +
+              "], \"group\": " + std::to_string(group),
+          "\"" + id + "/w\"");
+}
+
+// Every chain variant on an odd, non-square image (7×9), 5 classes (plan fusion and CUDA plan tests):
+//   A: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN          (fused)
+//   B: depthwise 5×5 dilation 2 → pointwise → BN, no Relu            (fused)
+//   C: the same Relu as A (merged) → pointwise → BN, no depthwise    (fused; the Relu also feeds a
+//      max pool, so it stays)
+//   D: pointwise → BN where the conv output has a second reader      (not fused)
+//   E: Relu → depthwise 3×3 stride 2 → pointwise 8→12 → BN on a sum  (fused)
+// plus Identity and Flatten (aliased), DropPath in place (A/dp) and not (R/dp: its input is a Relu
+// output, which the Relu's backward reads), Concat, GAP and a head.
+inline std::string ChainGraph() {
+  Ir ir;
+  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
+  ir.Bn("stem/bn", "stem", 8);
+  ir.Node("A/relu", "Relu", "\"stem/bn\"");
+  ir.Conv("A/dw", "A/relu", 8, 8, 3, 2, 1, 8);
+  ir.Conv("A/pw", "A/dw", 8, 12, 1, 1, 0);
+  ir.Bn("A/bn", "A/pw", 12);
+  DilatedConv(ir, "B/dw", "stem/bn", 8, 5, 2, 8);
+  ir.Conv("B/pw", "B/dw", 8, 8, 1, 1, 0);
+  ir.Bn("B/bn", "B/pw", 8);
+  ir.Node("C/relu", "Relu", "\"stem/bn\"");
+  ir.Conv("C/pw", "C/relu", 8, 8, 1, 1, 0);
+  ir.Bn("C/bn", "C/pw", 8);
+  ir.Node("C/max", "MaxPool", "\"A/relu\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Conv("D/pw", "stem/bn", 8, 8, 1, 1, 0);
+  ir.Bn("D/bn", "D/pw", 8);
+  ir.Node("mix", "Add", "\"B/bn\", \"C/bn\", \"D/bn\", \"D/pw\", \"C/max\"");
+  ir.Node("R/relu", "Relu", "\"mix\"");
+  ir.Node("R/dp", "DropPath", "\"R/relu\"", "\"layer_ratio\": 1");
+  ir.Node("mix2", "Add", "\"R/dp\", \"mix\"");
+  ir.Node("E/relu", "Relu", "\"mix2\"");
+  ir.Conv("E/dw", "E/relu", 8, 8, 3, 2, 1, 8);
+  ir.Conv("E/pw", "E/dw", 8, 12, 1, 1, 0);
+  ir.Bn("E/bn", "E/pw", 12);
+  ir.Node("A/dp", "DropPath", "\"A/bn\"", "\"layer_ratio\": 0.5");
+  ir.Node("cat", "Concat", "\"A/dp\", \"E/bn\"", "\"axis\": 1");
+  ir.Node("skip", "Identity", "\"cat\"");
+  ir.Node("gap", "GlobalAveragePool", "\"skip\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 24, 5);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"", "\"label_smoothing\": 0.1");
+  return ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
 }
 
 inline std::vector<int32_t> Labels(int n, int classes) {
