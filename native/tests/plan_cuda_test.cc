@@ -59,7 +59,7 @@ std::string OpsGraph() {
   ir.Node("r1", "Relu", "\"c1/bn\"");
   ir.Conv("g", "r1", 4, 4, 3, 1, 1, 2);
   ir.Node("pad", "Pad", "\"g\"", "\"pads\": [0, 0, 1, 2, 0, 0, 1, 0]");
-  ir.Node("crop", "Pad", "\"pad\"", "\"pads\": [0, 0, -1, 0, 0, 0, 0, -2]");
+  ir.Node("crop", "Pad", "\"pad\"", "\"pads\": [0, 0, -1, 0, 0, 0, -1, -2]");
   ir.Node("sl", "Slice", "\"r1\"", "\"starts\": [1, 0], \"ends\": [6, 6], \"axes\": [2, 3], \"steps\": [2, 2]");
   ir.Node("avg", "AveragePool", "\"crop\"",
           "\"kernel_shape\": [3, 3], \"strides\": [2, 2], \"pads\": [1, 1, 1, 1], \"count_include_pad\": 0");
@@ -245,10 +245,12 @@ NASNET_TEST(cuda_plan_store_syncs_with_host_and_cpu_plans) {
   }
   for (const std::string& name : ref->Names())
     nasnet::test::all_close(name.c_str(), Get(*store, name), Get(*ref, name), 1e-3, 1e-5);
-  // Set on the host, then a CUDA step: it must start from the new value.
-  std::vector<float> zeros(Get(*store, "fc/w").size(), 0.0f);
-  EXPECT_TRUE(store->Set("fc/w", zeros.data(), zeros.size(), nullptr).ok());
-  EXPECT_TRUE(ref->Set("fc/w", zeros.data(), zeros.size(), nullptr).ok());
+  // Set on the host, then a CUDA step: it must start from the new values.
+  for (const char* name : {"fc/w", "fc/b"}) {
+    std::vector<float> zeros(Get(*store, name).size(), 0.0f);
+    EXPECT_TRUE(store->Set(name, zeros.data(), zeros.size(), nullptr).ok());
+    EXPECT_TRUE(ref->Set(name, zeros.data(), zeros.size(), nullptr).ok());
+  }
   EXPECT_TRUE(gpu->ForwardBackward(x.data(), labels.data(), h, &r).ok());
   StepResult rr;
   EXPECT_TRUE(ref_plan->ForwardBackward(x.data(), labels.data(), h, &rr).ok());
