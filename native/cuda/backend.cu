@@ -100,7 +100,7 @@ class CudaBackendImpl final : public Backend {
 
   const char* name() const override { return "cuda"; }
   std::string device() const override {
-    return description_ + (cudnn_ ? ", cuDNN" : ", no cuDNN: " + cudnn_reason_);
+    return description_ + (cudnn_ ? ", cuDNN" : " (" + cudnn_reason_ + ")");
   }
   bool on_host() const override { return false; }
 
