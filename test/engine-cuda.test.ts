@@ -1,0 +1,179 @@
+/**
+ * Plans on the CUDA backend through the binding, against the CPU backend. They run where the addon
+ * that is loaded can use a CUDA device: a real GPU, or the test-only addon built against the
+ * emulated device (`npm test` runs this file with NASNET_ADDON=build-emu/Release/nasnet.node);
+ * elsewhere every test is skipped with the reason.
+ *
+ * Tolerances as native/tests/plan_cuda_test.cc: float sums in different orders agree to ~1e-6
+ * relative per step, amplified by training; masks are drawn from the same generator on both.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backends } from '../lib/backends.js';
+import { NASNET_A } from '../lib/cells/genotypes.js';
+import { buildNetwork } from '../lib/cells/network.js';
+import { Plan } from '../lib/engine/plan.js';
+import { ParameterStore } from '../lib/engine/store.js';
+import { IR_VERSION } from '../lib/ir/types.js';
+import { loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint.js';
+import { train } from '../lib/train/train.js';
+import { randomFloats } from './helpers/tiny-graph.js';
+
+const report = backends();
+const cuda = report.available.includes('cuda');
+const why = cuda ? '' : report.cuda.compiled ? report.cuda.reason : `CUDA not compiled: ${report.cuda.reason}`;
+if (!cuda) console.log(`skip engine-cuda tests: ${why} (npm test runs them on the emulated device)`);
+
+// NASNet-A 1@8 on 16×16 inputs with the auxiliary head: every separable conv, the ReLU-conv-BN
+// preprocessing, factorized reductions, pools, DropPath and the two losses.
+const net = buildNetwork(NASNET_A, { cellsPerStack: 1, filters: 8, numClasses: 10, inputSize: 16, auxHead: true });
+const B = 2;
+const images = randomFloats(B * 3 * 16 * 16, 5);
+const labels = Int32Array.from({ length: B }, (_, i) => (i * 3 + 1) % 10);
+const dir = mkdtempSync(join(tmpdir(), 'nasnet-cuda-'));
+
+function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+  return worst;
+}
+
+describe.skipIf(!cuda)('plans on CUDA', () => {
+  it('train, evaluate and predict NASNet-A like the CPU, and describe the device', async () => {
+    const cs = new ParameterStore();
+    const gs = new ParameterStore();
+    const cpu = Plan.compile(net.graph, cs, { batch: B, seed: 4 });
+    const gpu = await Plan.compileAsync(net.graph, gs, { batch: B, seed: 4, backend: 'cuda' });
+    expect(gpu.description.backend).toBe('cuda');
+    expect(gpu.description.device).toMatch(/^cuda:0 /);
+    expect(gpu.description.fusedChains).toBe(cpu.description.fusedChains);
+    for (let step = 0; step < 3; step++) {
+      const hyper = { lr: 0.05, weightDecay: 1e-4, clipNorm: 5, dropPathRate: 0.3, step };
+      const a = await gpu.trainStep(images, labels, hyper);
+      const b = await cpu.trainStep(images, labels, hyper);
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-4 * Math.abs(b.loss));
+      expect(Math.abs(a.gradNorm - b.gradNorm)).toBeLessThan(1e-3 * b.gradNorm);
+      expect(a.correct).toBe(b.correct);
+    }
+    let worst = 0;
+    for (const name of cs.names()) worst = Math.max(worst, maxRelativeDifference(gs.get(name)!.data, cs.get(name)!.data));
+    expect(worst).toBeLessThan(1e-3);
+    const ea = await gpu.evaluate(images, labels);
+    const eb = await cpu.evaluate(images, labels);
+    expect(Math.abs(ea.loss - eb.loss)).toBeLessThan(1e-4 * eb.loss);
+    expect(maxRelativeDifference(await gpu.predict(images), await cpu.predict(images))).toBeLessThan(1e-4);
+    cpu.dispose();
+    gpu.dispose();
+  });
+
+  it('a step replayed as a CUDA graph equals the same step launched kernel by kernel', async () => {
+    const s1 = new ParameterStore();
+    const s2 = new ParameterStore();
+    const eager = Plan.compile(net.graph, s1, { batch: B, seed: 4, backend: 'cuda', graphs: false });
+    const graph = Plan.compile(net.graph, s2, { batch: B, seed: 4, backend: 'cuda' });
+    for (let step = 0; step < 4; step++) {
+      const hyper = { lr: 0.05 / (1 + step), dropPathRate: 0.1 * step, step };
+      expect(await graph.trainStep(images, labels, hyper)).toEqual(await eager.trainStep(images, labels, hyper));
+    }
+    for (const name of s1.names()) expect(s2.get(name)!.data).toEqual(s1.get(name)!.data);
+    expect(eager.description.graphs).toMatch(/^off/);
+    eager.dispose();
+    graph.dispose();
+  });
+
+  it('keeps the store in sync: get, set, a CPU plan on the same store, dispose', async () => {
+    const store = new ParameterStore();
+    const gpu = Plan.compile(net.graph, store, { batch: B, seed: 4, backend: 'cuda' });
+    const before = store.get('head/fc/W')!.data.slice();
+    await gpu.trainStep(images, labels, { lr: 0.1, step: 0 });
+    const after = store.get('head/fc/W')!.data;
+    expect(after).not.toEqual(before);  // read back from the device
+    // A host write reaches the next device step: zero classifier gives uniform logits.
+    store.set('head/fc/W', new Float32Array(after.length));
+    store.set('head/fc/B', new Float32Array(store.get('head/fc/B')!.data.length));
+    const logits = await gpu.predict(images);
+    expect(Math.max(...logits) - Math.min(...logits)).toBe(0);
+    // A CPU plan on the same store continues from the device's values, and back.
+    const cpu = Plan.compile(net.graph, store, { batch: B, seed: 4 });
+    await gpu.trainStep(images, labels, { lr: 0.1, step: 1 });
+    const fromDevice = store.get('head/fc/W')!.data;
+    const c = await cpu.evaluate(images, labels);
+    const g = await gpu.evaluate(images, labels);
+    expect(Math.abs(c.loss - g.loss)).toBeLessThan(1e-4 * g.loss);
+    await cpu.trainStep(images, labels, { lr: 0.1, step: 2 });
+    const g2 = await gpu.evaluate(images, labels);
+    const c2 = await cpu.evaluate(images, labels);
+    expect(Math.abs(c2.loss - g2.loss)).toBeLessThan(1e-4 * c2.loss);
+    expect(store.get('head/fc/W')!.data).not.toEqual(fromDevice);
+    gpu.dispose();
+    cpu.dispose();
+    expect(store.get('head/fc/W')!.data.length).toBe(fromDevice.length);
+  });
+
+  it('saves a checkpoint from CUDA and resumes on the CPU, and back', async () => {
+    const a = new ParameterStore();
+    const gpu = Plan.compile(net.graph, a, { batch: B, seed: 4, backend: 'cuda' });
+    await gpu.trainStep(images, labels, { lr: 0.05, step: 0 });
+    const file = join(dir, 'cuda.safetensors');
+    saveCheckpoint(file, a, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, epoch: 1, step: 1 });
+    const b = new ParameterStore();
+    loadCheckpoint(file, b);
+    const cpu = Plan.compile(net.graph, b, { batch: B, seed: 4 });
+    const onCpu = await cpu.trainStep(images, labels, { lr: 0.05, step: 1 });
+    const onGpu = await gpu.trainStep(images, labels, { lr: 0.05, step: 1 });
+    expect(Math.abs(onCpu.loss - onGpu.loss)).toBeLessThan(1e-4 * onGpu.loss);
+    saveCheckpoint(file, b, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, epoch: 2, step: 2 });
+    const c = new ParameterStore();
+    loadCheckpoint(file, c);
+    const back = Plan.compile(net.graph, c, { batch: B, seed: 4, backend: 'cuda' });
+    const r1 = await back.trainStep(images, labels, { lr: 0.05, step: 2 });
+    const r2 = await cpu.trainStep(images, labels, { lr: 0.05, step: 2 });
+    expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-4 * r2.loss);
+    for (const p of [gpu, cpu, back]) p.dispose();
+  });
+
+  it('train() on CUDA resumes on the CPU from its checkpoint', async () => {
+    const tiny = {
+      genotype: NASNET_A,
+      dataset: 'fashion-mnist-mini',
+      network: { cellsPerStack: 1, filters: 4, stemMultiplier: 2 },
+      batchSize: 8,
+      maxBatchesPerEpoch: 2,
+      maxEvalImages: 16,
+      seed: 3,
+    } as const;
+    const checkpoint = join(dir, 'train.safetensors');
+    const first = await train({ ...tiny, epochs: 1, checkpoint, backend: 'cuda' });
+    const resumed = await train({ ...tiny, epochs: 2, checkpoint, backend: 'cpu' });
+    const straight = await train({ ...tiny, epochs: 2 });
+    expect(first.epochs).toHaveLength(1);
+    expect(resumed.resumedFromEpoch).toBe(1);
+    expect(Math.abs(resumed.epochs[0]!.trainLoss - straight.epochs[1]!.trainLoss)).toBeLessThan(1e-3 * straight.epochs[1]!.trainLoss);
+  });
+
+  it('names the device and the failure', async () => {
+    const store = new ParameterStore();
+    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'cuda', device: 9 })).toThrow(/device 9 does not exist/);
+    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'gpu' as 'cuda' })).toThrow(/backend/);
+    const auto = Plan.compile(net.graph, store, { batch: B, backend: 'auto' });
+    expect(auto.description.backend).toBe('cuda');
+    expect(auto.description.notice).toBe('');
+    auto.dispose();
+    expect(report.available).toEqual(['cuda', 'cpu']);
+  });
+});
+
+describe.skipIf(cuda)('CUDA where no device is usable', () => {
+  it("'auto' falls back to the CPU with the reason; 'cuda' fails with it", () => {
+    const store = new ParameterStore();
+    const auto = Plan.compile(net.graph, store, { batch: B, backend: 'auto' });
+    expect(auto.description.backend).toBe('cpu');
+    expect(auto.description.notice).toMatch(/^cuda unavailable \(.+\): running on the cpu$/);
+    auto.dispose();
+    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'cuda' })).toThrow(/cuda|CUDA/);
+  });
+});
