@@ -421,6 +421,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("naiveActivationBytes", static_cast<double>(p->naive_activation_bytes()));
     out.Set("mergedNodes", p->merged_nodes());
     out.Set("fusedChains", p->fused_chains());
+    out.Set("fusedDropPaths", p->fused_drop_paths());
     out.Set("aliasedTensors", p->aliased_tensors());
     out.Set("aliasedGradients", p->aliased_gradients());
     out.Set("backend", p->backend_name());

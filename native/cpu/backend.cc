@@ -51,7 +51,9 @@ class CpuBackendImpl final : public Backend {
   }
   Status Synchronize() override { return Status::Ok(); }
 
-  bool Supports(Fusion fusion) const override { return fusion == Fusion::kConvBnChain; }
+  bool Supports(Fusion fusion) const override {
+    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd;
+  }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
   Status RunStep(std::unique_ptr<CapturedStep>*, bool, const std::function<Status()>& step) override {
@@ -122,6 +124,11 @@ class CpuBackendImpl final : public Backend {
   }
   Status AddForward(size_t n, const float* a, const float* b, float* y) override {
     cpu::add_forward(n, a, b, y);
+    return Status::Ok();
+  }
+  Status AddDropPathForward(size_t n, int N, int count, const float* const* xs, uint64_t seed,
+                            const RandomSlot* const* slots, uint8_t* const* masks, float* y) override {
+    cpu::add_droppath_forward(n, N, count, xs, seed, slots, masks, y);
     return Status::Ok();
   }
   Status Accumulate(size_t n, const float* x, float* y) override {

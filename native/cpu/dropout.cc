@@ -4,6 +4,7 @@
 //   Dropout:  element i is kept iff uniform01(seed, stream, i) < keep, keep = 1 - ratio (float).
 //   DropPath: sample n is kept iff uniform01(seed, stream, n) < keep.
 #include <cstring>
+#include <vector>
 
 #include "core/random.h"
 #include "cpu/dispatch.h"
@@ -57,6 +58,56 @@ void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep
     }
 #pragma omp parallel for simd schedule(static) num_threads(per_sample >= 32768 ? kernel_threads() : 1)
     for (size_t i = 0; i < per_sample; ++i) d[i] = g[i] * s;
+  }
+}
+
+void add_droppath_forward(size_t n, int N, int count, const float* const* xs, uint64_t seed,
+                          const RandomSlot* const* slots, uint8_t* const* masks, float* y) {
+  const size_t per_sample = n / static_cast<size_t>(N);
+  // Per sample and input: 0 = dropped (the term is 0), 1 = kept (x * 1 / keep), 2 = identity (x).
+  std::vector<uint8_t> mode(static_cast<size_t>(N) * count);
+  std::vector<float> scale(count, 1.0f);
+  for (int j = 0; j < count; ++j) {
+    const RandomSlot* s = slots[j];
+    const bool active = s != nullptr && s->active != 0;
+    if (active) scale[j] = s->keep > 0.0f ? 1.0f / s->keep : 0.0f;
+    for (int i = 0; i < N; ++i) {
+      uint8_t m = 2;
+      if (active) {
+        const bool kept = uniform01(seed, s->stream, static_cast<uint64_t>(i)) < s->keep;
+        if (masks[j] != nullptr) masks[j][i] = kept ? 1 : 0;
+        m = kept ? 1 : 0;
+      }
+      mode[static_cast<size_t>(i) * count + j] = m;
+    }
+  }
+#pragma omp parallel for schedule(static) num_threads(n >= 32768 ? kernel_threads() : 1)
+  for (int i = 0; i < N; ++i) {
+    float* ys = y + static_cast<size_t>(i) * per_sample;
+    for (int j = 0; j < count; ++j) {
+      const float* xj = xs[j] + static_cast<size_t>(i) * per_sample;
+      const uint8_t m = mode[static_cast<size_t>(i) * count + j];
+      const float sc = scale[j];
+      if (j == 0) {
+        if (m == 0) std::memset(ys, 0, sizeof(float) * per_sample);
+        else if (m == 1)
+#pragma omp simd
+          for (size_t k = 0; k < per_sample; ++k) ys[k] = xj[k] * sc;
+        else
+          std::memcpy(ys, xj, sizeof(float) * per_sample);
+      } else if (m == 1) {
+#pragma omp simd
+        for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k] * sc;
+      } else if (m == 2) {
+#pragma omp simd
+        for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k];
+      } else {
+        // A dropped term adds 0.0f, as Accumulate of the zeroed DropPath output would (it turns a
+        // -0.0f sum into +0.0f, so it is not skipped).
+#pragma omp simd
+        for (size_t k = 0; k < per_sample; ++k) ys[k] += 0.0f;
+      }
+    }
   }
 }
 

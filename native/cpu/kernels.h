@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "core/shapes.h"
+#include "core/step_values.h"
 
 namespace nasnet::cpu {
 
@@ -25,6 +26,7 @@ using nasnet::FusedConvBnShape;
 using nasnet::is_depthwise;
 using nasnet::is_pointwise;
 using nasnet::PoolShape;
+using nasnet::RandomSlot;
 
 // ---- GEMM (gemm.cc) ------------------------------------------------------------------------------
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major, op = transpose when trans_* is true.
@@ -141,6 +143,12 @@ void dropout_backward(size_t n, float ratio, const uint8_t* mask, const float* d
 void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint64_t stream, const float* x, float* y,
                       uint8_t* keep_mask);
 void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep_mask, const float* dy, float* dx);
+// The DropPath → Add epilogue: y = sum over j of d_j(x_j), in order j, where d_j is DropPath with
+// slots[j] (keep and stream; mask into masks[j] when active) or the identity (slots[j] == nullptr or
+// inactive). x_j is [N, n / N]. Each term is computed as droppath_forward would and summed as
+// add_forward then accumulate: the same floats as the separate nodes, one pass over memory.
+void add_droppath_forward(size_t n, int N, int count, const float* const* xs, uint64_t seed,
+                          const RandomSlot* const* slots, uint8_t* const* masks, float* y);
 
 // ---- Loss (loss.cc) ------------------------------------------------------------------------------
 // Softmax cross-entropy with label smoothing s over K classes: target = (1 - s) * onehot + s / K.

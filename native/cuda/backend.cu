@@ -169,7 +169,9 @@ class CudaBackendImpl final : public Backend {
   }
 
   // ---- plan support ----
-  bool Supports(Fusion fusion) const override { return fusion == Fusion::kConvBnChain; }
+  bool Supports(Fusion fusion) const override {
+    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd;
+  }
   size_t FusedConvBnScratch(const FusedConvBnShape& s, FusedPhase phase) const override {
     const size_t in = static_cast<size_t>(s.N) * s.C * s.H * s.W * sizeof(float);
     const size_t t = static_cast<size_t>(s.N) * s.C * s.OH * s.OW * sizeof(float);
@@ -353,6 +355,10 @@ class CudaBackendImpl final : public Backend {
   }
   Status AddForward(size_t n, const float* a, const float* b, float* y) override {
     return cuda::add_forward(stream_, n, a, b, y);
+  }
+  Status AddDropPathForward(size_t n, int N, int count, const float* const* xs, uint64_t seed,
+                            const RandomSlot* const* slots, uint8_t* const* masks, float* y) override {
+    return cuda::add_droppath_forward(stream_, n, N, count, xs, seed, slots, masks, y);
   }
   Status Accumulate(size_t n, const float* x, float* y) override { return cuda::accumulate(stream_, n, x, y); }
   Status MaxPoolForward(const PoolShape& s, const float* x, float* y, int32_t* argmax) override {

@@ -147,6 +147,10 @@ Status droppath_forward_slot(Stream stream, int N, size_t per_sample, uint64_t s
                              const float* x, float* y, uint8_t* keep_mask);
 Status droppath_backward_slot(Stream stream, int N, size_t per_sample, const RandomSlot* slot,
                               const uint8_t* keep_mask, const float* dy, float* dx);
+// The DropPath → Add epilogue as cpu::add_droppath_forward (host arrays of device pointers; a
+// nullptr slot is a plain term); the same masks and floats.
+Status add_droppath_forward(Stream stream, size_t n, int N, int count, const float* const* host_xs, uint64_t seed,
+                            const RandomSlot* const* host_slots, uint8_t* const* host_masks, float* y);
 // Softmax cross-entropy as cpu::softmax_cross_entropy: weight (a device float, or nullptr for 1)
 // scales dlogits; optional device outputs: the mean loss as float and double (rows summed in row
 // order, as the CPU), the correct count.

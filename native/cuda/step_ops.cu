@@ -115,6 +115,32 @@ __global__ void ce_slot_total(int N, const double* row_loss, const int* row_hit,
   if (correct != nullptr) *correct = hits;
 }
 
+struct DropTerms {
+  const float* x[kSumTerms];
+  const RandomSlot* slot[kSumTerms];  // nullptr: a plain term
+  uint8_t* mask[kSumTerms];
+};
+
+// y (+)= sum over j of the j-th term, DropPath'd as droppath_slot_fwd would, in order j.
+__global__ void add_droppath_kernel(size_t n, size_t per_sample, int count, bool first, uint64_t seed, DropTerms t,
+                                    float* y) {
+  NASNET_GRID_STRIDE(i, n) {
+    const size_t sample = i / per_sample;
+    float acc = 0.f;
+    for (int j = 0; j < count; ++j) {
+      const RandomSlot* s = t.slot[j];
+      float v = t.x[j][i];
+      if (s != nullptr && s->active != 0) {
+        const bool k = uniform01(seed, s->stream, sample) < s->keep;
+        if (t.mask[j] != nullptr && i % per_sample == 0) t.mask[j][sample] = k ? 1 : 0;
+        v = k ? v * (s->keep > 0.f ? 1.f / s->keep : 0.f) : 0.f;
+      }
+      acc = j == 0 && first ? v : (j == 0 ? y[i] : acc) + v;
+    }
+    y[i] = acc;
+  }
+}
+
 struct SumTerms {
   const float* x[kSumTerms];
   float w[kSumTerms];
@@ -193,6 +219,24 @@ Status droppath_backward_slot(Stream stream, int N, size_t per_sample, const Ran
                               const uint8_t* keep_mask, const float* dy, float* dx) {
   const size_t n = (size_t)N * per_sample;
   NASNET_LAUNCH_1D(droppath_slot_bwd, n, per_sample, slot, keep_mask, dy, dx);
+}
+
+Status add_droppath_forward(Stream stream, size_t n, int N, int count, const float* const* host_xs, uint64_t seed,
+                            const RandomSlot* const* host_slots, uint8_t* const* host_masks, float* y) {
+  if (n == 0) return Status::Ok();
+  const size_t per_sample = n / (size_t)N;
+  for (int first = 0; first < count; first += kSumTerms) {
+    DropTerms t{};
+    const int k = count - first < kSumTerms ? count - first : kSumTerms;
+    for (int j = 0; j < k; ++j) {
+      t.x[j] = host_xs[first + j];
+      t.slot[j] = host_slots[first + j];
+      t.mask[j] = host_masks[first + j];
+    }
+    CUDA_CHECK(NASNET_LAUNCH(add_droppath_kernel, grid_for(n), kThreads, 0, as_stream(stream), n, per_sample, k,
+                             first == 0, seed, t, y));
+  }
+  return Status::Ok();
 }
 
 Status cross_entropy(Stream stream, int N, int K, const float* logits, const int32_t* labels, float smoothing,

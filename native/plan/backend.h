@@ -36,6 +36,9 @@ using nasnet::StepValues;
 enum class Fusion {
   // [ReLU →] [depthwise Conv →] pointwise Conv → BatchNormalization (core/shapes.h FusedConvBnShape).
   kConvBnChain,
+  // DropPath → Add: an Add whose inputs come from DropPath nodes read by it alone applies their
+  // masks and scales as it sums (AddDropPathForward); the DropPath outputs are never stored.
+  kDropPathAdd,
 };
 
 // When a fused chain runs: its scratch may differ (the CPU keeps everything per image in cache; a
@@ -118,6 +121,12 @@ class Backend {
   virtual Status ReluForward(size_t n, const float* x, float* y) = 0;
   virtual Status ReluBackward(size_t n, const float* y, const float* dy, float* dx) = 0;
   virtual Status AddForward(size_t n, const float* a, const float* b, float* y) = 0;
+  // y = sum over j of d_j(x_j) in order j, where d_j is DropPath with host_slots[j] (drawing one
+  // decision per sample into host_masks[j] when active) or the identity where host_slots[j] is
+  // nullptr; x_j is [N, n / N]. Every term as DropPathForward computes it, summed as AddForward and
+  // Accumulate would: the same floats as the unfused nodes. host_*: host arrays of backend pointers.
+  virtual Status AddDropPathForward(size_t n, int N, int count, const float* const* host_xs, uint64_t seed,
+                                    const RandomSlot* const* host_slots, uint8_t* const* host_masks, float* y) = 0;
   virtual Status Accumulate(size_t n, const float* x, float* y) = 0;
   virtual Status MaxPoolForward(const PoolShape& s, const float* x, float* y, int32_t* argmax) = 0;
   virtual Status MaxPoolBackward(const PoolShape& s, const int32_t* argmax, const float* dy, float* dx) = 0;

@@ -160,6 +160,8 @@ class Plan {
   // Identity/Flatten/DropPath/Dropout outputs sharing their input's buffer.
   virtual int merged_nodes() const = 0;
   virtual int fused_chains() const = 0;
+  // DropPath nodes run as the epilogue of the Add that reads them.
+  virtual int fused_drop_paths() const = 0;
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;

@@ -111,6 +111,21 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
       return b.LinearForward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0),
                              r.params.size() > 1 ? Param(i, 1) : nullptr, y);
     case Op::kAdd: {
+      if (IsDropPathAdd(i)) {
+        std::vector<const float*> xs;
+        std::vector<const RandomSlot*> slots;
+        std::vector<uint8_t*> masks;
+        for (size_t j = 0; j < r.in.size(); ++j) {
+          const int d = drop_in_[i][j];
+          xs.push_back(Value(r.in[j]));
+          slots.push_back(d < 0 ? nullptr : random(random_slot_[d]));
+          masks.push_back(d < 0 || drop_mask_buf_[i][j] < 0
+                              ? nullptr
+                              : reinterpret_cast<uint8_t*>(arena_ + buf_offset_[drop_mask_buf_[i][j]] / sizeof(float)));
+        }
+        return b.AddDropPathForward(count, N, static_cast<int>(xs.size()), xs.data(), options_.seed, slots.data(),
+                                    masks.data(), y);
+      }
       NASNET_RETURN_IF_ERROR(b.AddForward(count, Value(r.in[0]), Value(r.in[1]), y));
       for (size_t j = 2; j < r.in.size(); ++j) NASNET_RETURN_IF_ERROR(b.Accumulate(count, Value(r.in[j]), y));
       return Status::Ok();
@@ -198,7 +213,18 @@ Status CompiledPlan::BackwardNode(int i) {
                                               r.params.size() > 1 ? PGrad(i, 1) : nullptr));
       break;
     case Op::kAdd:
-      for (size_t j = 0; j < r.in.size(); ++j) NASNET_RETURN_IF_ERROR(CopyOrAdd(i, static_cast<int>(j), dy, count));
+      for (size_t j = 0; j < r.in.size(); ++j) {
+        const int d = IsDropPathAdd(i) ? drop_in_[i][j] : -1;
+        if (d < 0) {
+          NASNET_RETURN_IF_ERROR(CopyOrAdd(i, static_cast<int>(j), dy, count));
+          continue;
+        }
+        if (!edge_contrib_[i][j]) continue;
+        const uint8_t* mask = reinterpret_cast<const uint8_t*>(arena_ + buf_offset_[drop_mask_buf_[i][j]] / sizeof(float));
+        NASNET_RETURN_IF_ERROR(
+            b.DropPathBackward(N, count / static_cast<size_t>(N), random(random_slot_[d]), mask, dy, GradDest(i, j)));
+        NASNET_RETURN_IF_ERROR(FinishGrad(i, static_cast<int>(j)));
+      }
       return Status::Ok();
     case Op::kConcat: {
       std::vector<float*> dxs;

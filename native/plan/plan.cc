@@ -225,6 +225,39 @@ void CompiledPlan::FuseChains() {
   }
 }
 
+void CompiledPlan::FuseDropPathAdds() {
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  drop_in_.assign(n, {});
+  drop_mask_buf_.assign(n, {});
+  absorbed_into_.assign(n, -1);
+  if (!options_.fuse || !backend_->Supports(Fusion::kDropPathAdd)) return;
+  auto& R = shapes_.node;
+  const std::vector<int> readers = CountReaders();
+  for (int a = 0; a < n; ++a) {
+    if (dead_[a] || graph_.nodes[a].op != Op::kAdd) continue;
+    std::vector<int> drops(R[a].in.size(), -1);
+    bool any = false;
+    for (size_t j = 0; j < R[a].in.size(); ++j) {
+      const int t = R[a].in[j], d = t - I;
+      if (d < 0 || dead_[d] || graph_.nodes[d].op != Op::kDropPath || readers[t] != 1) continue;
+      drops[j] = d;
+      any = true;
+    }
+    if (!any) continue;
+    for (size_t j = 0; j < drops.size(); ++j) {
+      const int d = drops[j];
+      if (d < 0) continue;
+      R[a].in[j] = R[d].in[0];
+      dead_[d] = 1;
+      absorbed_into_[d] = a;
+      ++fused_drop_paths_;
+    }
+    drop_in_[a] = std::move(drops);
+    drop_mask_buf_[a].assign(drop_in_[a].size(), -1);
+  }
+}
+
 Status CompiledPlan::Build(bool input_grad) {
   const int n = static_cast<int>(graph_.nodes.size());
   n_inputs_ = static_cast<int>(graph_.inputs.size());
@@ -234,6 +267,7 @@ Status CompiledPlan::Build(bool input_grad) {
   if (input_grad && !options_.training) return Status::Invalid("plan: input gradients need a training plan");
   MergeCommonSubexpressions();
   FuseChains();
+  FuseDropPathAdds();
   NASNET_RETURN_IF_ERROR(SelectNodes(input_grad));
   AssignGradientEdges();
   AliasValues();
@@ -299,7 +333,7 @@ Status CompiledPlan::SelectNodes(bool input_grad) {
   random_slot_.assign(n, -1);
   random_count_ = 0;
   for (int i = 0; i < n; ++i)
-    if (!dead_[i] && (g.nodes[i].op == Op::kDropPath || g.nodes[i].op == Op::kDropout))
+    if ((!dead_[i] || absorbed_into_[i] >= 0) && (g.nodes[i].op == Op::kDropPath || g.nodes[i].op == Op::kDropout))
       random_slot_[i] = random_count_++;
   step_block_bytes_ = sizeof(StepValues) + static_cast<size_t>(random_count_) * sizeof(RandomSlot);
   return Status::Ok();
@@ -386,6 +420,7 @@ void CompiledPlan::AliasGradients() {
       const int x = R[i].in[j];
       if (x < I || !edge_contrib_[i][j] || !edge_first_[i][j] || std::count(R[i].in.begin(), R[i].in.end(), x) != 1)
         continue;
+      if (IsDropPathAdd(i) && drop_in_[i][j] >= 0) continue;  // its gradient is DropPath's backward
       grad_root_[x] = grad_root_[I + i];
       ++grad_aliased_;
       break;
@@ -473,6 +508,17 @@ Status CompiledPlan::PlanBuffers(bool input_grad) {
       } else if (op == Op::kDropPath) {
         aux_buf_[i][kAuxMask] = add(static_cast<size_t>(x[0]), i, end);  // uint8 keep per sample
       }
+    }
+    if (IsDropPathAdd(i) && training && active_[kTrain][i]) {
+      for (size_t j = 0; j < drop_in_[i].size(); ++j)
+        if (drop_in_[i][j] >= 0) drop_mask_buf_[i][j] = add(static_cast<size_t>(x[0]), i, end);  // uint8 per sample
+    }
+    // A DropPath-Add writes (=) the gradients of its DropPath inputs: a scratch where another
+    // consumer wrote that gradient first.
+    if (backward_[i] && IsDropPathAdd(i)) {
+      for (size_t j = 0; j < R[i].in.size(); ++j)
+        if (drop_in_[i][j] >= 0 && edge_contrib_[i][j] && !edge_first_[i][j])
+          edge_scratch_[i][j] = add(bytes_of(R[i].in[j]), bstep(i), bstep(i));
     }
     if (backward_[i] && WritesDx(op)) {
       for (size_t j = 0; j < R[i].in.size(); ++j) {
@@ -605,6 +651,7 @@ std::string CompiledPlan::KindOf(int i) const {
     if (dil != 1) k += " d" + std::to_string(dil);
     return k;
   };
+  if (IsDropPathAdd(i)) return "Add+DropPath";
   if (IsFused(i)) {
     const FusedChain& f = fused_[i];
     std::string k = "FusedConvBn ";

@@ -1,7 +1,7 @@
 // The compiled plan behind Plan (engine.h): IR → shapes → schedule → memory plan → executor, all
 // backend-neutral; every allocation, copy and kernel goes through the plan's Backend (backend.h).
 //
-// Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FuseChains, SelectNodes
+// Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FuseChains, FuseDropPathAdds, SelectNodes
 // (which nodes each mode runs, which tensors need gradients), AssignGradientEdges (who writes each
 // gradient first), AliasValues, AliasGradients, PlanBuffers (live intervals → arena offsets),
 // BindParameters (store tensors, device copies, optimizer state), AllocateMemory.
@@ -30,7 +30,10 @@
 // that read it; otherwise it runs anyway and the chains read its output, so that its input is not
 // kept alive as well. In training the fused node keeps t (depthwise output) and z (pointwise output)
 // as aux buffers for backward; r = relu(x) is never stored, nor are the gradients of r, t, z (a
-// backend that needs room for them gets a scratch buffer live during that backward only). Identity and
+// backend that needs room for them gets a scratch buffer live during that backward only). An Add
+// whose inputs come from DropPath nodes that only it reads runs them as its epilogue
+// (Fusion::kDropPathAdd): it reads the DropPath inputs, draws the masks and sums the scaled terms in
+// one pass; in backward each such input's gradient is DropPath's backward of the Add's gradient. Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
@@ -96,6 +99,7 @@ class CompiledPlan : public Plan {
   int merged_nodes() const override { return merged_; }
   // Chains fused into one kernel, and tensors sharing their input's buffer (see "Fusion" above).
   int fused_chains() const override { return fused_chains_; }
+  int fused_drop_paths() const override { return fused_drop_paths_; }
   int aliased_tensors() const override { return aliased_; }
   // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
   int aliased_gradients() const override { return grad_aliased_; }
@@ -130,6 +134,7 @@ class CompiledPlan : public Plan {
   Status Build(bool input_grad);
   void MergeCommonSubexpressions();
   void FuseChains();
+  void FuseDropPathAdds();
   Status SelectNodes(bool input_grad);
   void AssignGradientEdges();
   void AliasValues();
@@ -140,6 +145,8 @@ class CompiledPlan : public Plan {
   // Readers of each tensor among the nodes that run; the graph's results count as readers.
   std::vector<int> CountReaders() const;
   bool IsFused(int i) const { return fused_[i].pw >= 0; }
+  // An Add that runs the DropPath nodes of its inputs as its epilogue (drop_in_[i][j] >= 0).
+  bool IsDropPathAdd(int i) const { return !drop_in_[i].empty(); }
   std::string KindOf(int i) const;
 
   // ---- execution (executor.cc) ----
@@ -197,7 +204,11 @@ class CompiledPlan : public Plan {
   std::vector<int> value_root_;           // the tensor whose buffer holds this one's value (aliases)
   std::vector<int> grad_root_;            // the tensor whose gradient buffer holds this one's gradient
   std::vector<FusedChain> fused_;
-  int fused_chains_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  // Per Add node and input: the DropPath node it absorbed (-1: a plain input; empty: none), and the
+  // buffer of that DropPath's mask.
+  std::vector<std::vector<int>> drop_in_, drop_mask_buf_;
+  std::vector<int> absorbed_into_;         // per DropPath node: the Add that runs it, or -1
+  int fused_chains_ = 0, fused_drop_paths_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
   int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;
