@@ -43,6 +43,7 @@ void CompareWithUnfused(int batch) {
   EXPECT_TRUE(fused->aliased_tensors() == 3);  // skip, flat, A/dp
   // gradients handed through: flat → gap, skip → cat, mix2 → one input, mix → one input
   EXPECT_TRUE(fused->aliased_gradients() == 4);
+  EXPECT_TRUE(fused->fused_drop_paths() == 1);  // R/dp, run by mix2 (A/dp feeds a Concat)
   EXPECT_TRUE(plain->fused_chains() == 0 && plain->aliased_tensors() == 0 && plain->aliased_gradients() == 0);
   // Never more memory (this graph's peak is in its unfused stem; NASNet networks are measured in
   // test/engine-fusion.test.ts and bench/step.ts).
@@ -90,6 +91,46 @@ void CompareWithUnfused(int batch) {
 NASNET_TEST(plan_fusion_matches_unfused_plan) {
   // batch 1 leaves threads idle; 2 and 5 split images over threads unevenly.
   for (int batch : {1, 2, 5}) CompareWithUnfused(batch);
+}
+
+NASNET_TEST(plan_droppath_add_epilogue_is_exact) {
+  // Add(DropPath(relu), pool, DropPath(conv)) fused into one pass: the same floats as the three
+  // separate nodes, so a fused plan (no conv-BN chain here) equals the unfused one bit for bit, with
+  // DropPath dropping and keeping samples over several steps, and at rate 0 (inactive slots).
+  Ir ir;
+  ir.Conv("c", "images", 3, 4, 3, 1, 1);
+  ir.Node("r", "Relu", "\"c\"");
+  ir.Node("dp1", "DropPath", "\"r\"", "\"layer_ratio\": 1");
+  ir.Node("mx", "MaxPool", "\"c\"", "\"kernel_shape\": [3, 3], \"pads\": [1, 1, 1, 1]");
+  ir.Conv("c2", "mx", 4, 4, 3, 1, 1);
+  ir.Node("dp2", "DropPath", "\"c2\"", "\"layer_ratio\": 0.5");
+  ir.Node("sum", "Add", "\"dp1\", \"mx\", \"dp2\"");
+  ir.Node("gap", "GlobalAveragePool", "\"sum\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 4, 3);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+  const std::string json = ir.Json(3, 5, 5, "\"fc\", \"ce\"", "ce");
+  auto fs = std::make_shared<ParameterStore>(), us = std::make_shared<ParameterStore>();
+  auto fused = MustCompile(json, fs, 6, true, true, nasnet::OptimizerKind::kSgd, true);
+  auto plain = MustCompile(json, us, 6, true, true, nasnet::OptimizerKind::kSgd, false);
+  if (!fused || !plain) return;
+  EXPECT_TRUE(fused->fused_drop_paths() == 2 && plain->fused_drop_paths() == 0);
+  std::vector<float> x = nasnet::test::random_vec(6 * 3 * 5 * 5, 5);
+  std::vector<int32_t> labels = Labels(6, 3);
+  StepHyper h;
+  h.lr = 0.1f;
+  for (int step = 0; step < 4; ++step) {
+    h.step = static_cast<uint64_t>(step);
+    h.drop_path_rate = step == 3 ? 0.0f : 0.5f;
+    StepResult a, b;
+    EXPECT_TRUE(fused->TrainStep(x.data(), labels.data(), h, &a).ok());
+    EXPECT_TRUE(plain->TrainStep(x.data(), labels.data(), h, &b).ok());
+    EXPECT_TRUE(a.loss == b.loss && a.grad_norm == b.grad_norm);
+  }
+  for (const std::string& name : us->Names()) EXPECT_TRUE(Tensor(fs, name) == Tensor(us, name));
+  EXPECT_TRUE(fused->ForwardBackward(x.data(), labels.data(), h, nullptr).ok());
+  EXPECT_TRUE(plain->ForwardBackward(x.data(), labels.data(), h, nullptr).ok());
+  EXPECT_TRUE(fused->InputGrad() == plain->InputGrad());
 }
 
 NASNET_TEST(plan_fusion_inference_plan_matches_unfused) {
