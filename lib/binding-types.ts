@@ -91,6 +91,8 @@ export interface NativePlanDescription {
   mergedNodes: number;
   /** `[ReLU →] [depthwise →] pointwise → BatchNormalization` chains run as one fused kernel. */
   fusedChains: number;
+  /** DropPath nodes run as the epilogue of the Add that reads them (masks applied as it sums). */
+  fusedDropPaths: number;
   /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */
