@@ -70,12 +70,12 @@ interface Measured {
   train: number[];
   evaluate: number[];
 }
-function compile(fuse: boolean): Measured {
+async function compile(fuse: boolean): Promise<Measured> {
   const profile = fuse && a.profile === true;
   const options = { batch, seed: 0, fuse, profile, backend, device: Number(a.device) };
-  return { plan: Plan.compile(net.graph, new ParameterStore(), options), train: [], evaluate: [] };
+  return { plan: await Plan.compile(net.graph, new ParameterStore(), options), train: [], evaluate: [] };
 }
-const runs = a.fusion ? [compile(true), compile(false)] : [compile(true)];
+const runs = a.fusion ? [await compile(true), await compile(false)] : [await compile(true)];
 const first = runs[0]!.plan;
 const n = first.inputShape.reduce((x, y) => x * y, 1);
 const images = new Float32Array(n).map(() => Math.random() * 2 - 1);

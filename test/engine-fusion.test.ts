@@ -16,8 +16,8 @@ const labels = Int32Array.from({ length: B }, (_, i) => (i * 3) % 10);
 function pair(training = true) {
   const fusedStore = new ParameterStore();
   const plainStore = new ParameterStore();
-  const fused = Plan.compile(net.graph, fusedStore, { batch: B, seed: 2, training });
-  const plain = Plan.compile(net.graph, plainStore, { batch: B, seed: 2, training, fuse: false });
+  const fused = Plan.compileSync(net.graph, fusedStore, { batch: B, seed: 2, training });
+  const plain = Plan.compileSync(net.graph, plainStore, { batch: B, seed: 2, training, fuse: false });
   return { fused, plain, fusedStore, plainStore };
 }
 
@@ -71,10 +71,10 @@ describe('plan-level fusion on NASNet-A', () => {
   });
 
   it('rejects a fuse option that is not a boolean', () => {
-    expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
+    expect(() => Plan.compileSync(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
       ValidationError,
     );
-    expect(() => Plan.compile(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
+    expect(() => Plan.compileSync(net.graph, new ParameterStore(), { batch: 2, fuse: 'yes' as unknown as boolean })).toThrow(
       'Expected boolean for fuse but received "yes" of type string',
     );
   });
@@ -82,7 +82,7 @@ describe('plan-level fusion on NASNet-A', () => {
 
 describe('plan profiling', () => {
   it('times every node that ran and the optimizer, sums by kind, and resets', async () => {
-    const plan = Plan.compile(net.graph, new ParameterStore(), { batch: B, seed: 2, profile: true });
+    const plan = Plan.compileSync(net.graph, new ParameterStore(), { batch: B, seed: 2, profile: true });
     const t0 = performance.now();
     for (let step = 0; step < 2; step++) await plan.trainStep(images, labels, { lr: 0.01, step });
     const wall = performance.now() - t0;
@@ -109,10 +109,10 @@ describe('plan profiling', () => {
   });
 
   it('says how to turn profiling on, and refuses a busy plan', async () => {
-    const plain = Plan.compile(net.graph, new ParameterStore(), { batch: B });
+    const plain = Plan.compileSync(net.graph, new ParameterStore(), { batch: B });
     expect(() => plain.profile()).toThrow(/compile the plan with profile = true/);
     plain.dispose();
-    const plan = Plan.compile(net.graph, new ParameterStore(), { batch: B, profile: true });
+    const plan = Plan.compileSync(net.graph, new ParameterStore(), { batch: B, profile: true });
     const running = plan.trainStep(images, labels, { lr: 0.01 });
     expect(() => plan.profile()).toThrow(/plan is busy/);
     await running;

@@ -12,7 +12,7 @@ const labels = Int32Array.from({ length: B }, (_, i) => i % 4);
 describe('engine plans through the binding', () => {
   it('compiles, reports shapes and memory, and creates parameters in the store', () => {
     const store = new ParameterStore();
-    const plan = Plan.compile(graph, store, { batch: B, seed: 3 });
+    const plan = Plan.compileSync(graph, store, { batch: B, seed: 3 });
     expect(plan.inputShape).toEqual([B, 3, 8, 8]);
     expect(plan.classes).toBe(4);
     expect(plan.description.activationBytes).toBeGreaterThan(0);
@@ -25,7 +25,7 @@ describe('engine plans through the binding', () => {
 
   it('overfits a fixed batch (loss falls) and runs steps off the JS thread', async () => {
     const store = new ParameterStore();
-    const plan = Plan.compile(graph, store, { batch: B, seed: 1 });
+    const plan = Plan.compileSync(graph, store, { batch: B, seed: 1 });
     const first = await plan.trainStep(images, labels, { lr: 0.1, momentum: 0.9 });
     let last = first;
     for (let i = 1; i < 150; i++) last = await plan.trainStep(images, labels, { lr: 0.1, momentum: 0.9, step: i });
@@ -39,7 +39,7 @@ describe('engine plans through the binding', () => {
   it('is deterministic for a seed', async () => {
     const run = async () => {
       const store = new ParameterStore();
-      const plan = Plan.compile(graph, store, { batch: B, seed: 5 });
+      const plan = Plan.compileSync(graph, store, { batch: B, seed: 5 });
       const losses: number[] = [];
       for (let i = 0; i < 5; i++) losses.push((await plan.trainStep(images, labels, { lr: 0.05, dropPathRate: 0.3, step: i })).loss);
       plan.dispose();
@@ -50,8 +50,8 @@ describe('engine plans through the binding', () => {
 
   it('shares parameters by name between plans (train and eval of different batch sizes)', async () => {
     const store = new ParameterStore();
-    const trainPlan = Plan.compile(graph, store, { batch: B, seed: 1 });
-    const evalPlan = Plan.compile(graph, store, { batch: 2, training: false });
+    const trainPlan = Plan.compileSync(graph, store, { batch: B, seed: 1 });
+    const evalPlan = Plan.compileSync(graph, store, { batch: 2, training: false });
     const before = await evalPlan.predict(images.subarray(0, 2 * 3 * 64));
     await trainPlan.trainStep(images, labels, { lr: 0.5 });
     const after = await evalPlan.predict(images.subarray(0, 2 * 3 * 64));
@@ -70,7 +70,7 @@ describe('engine plans through the binding', () => {
 
   it('evaluates with inference semantics: no parameter changes, same result twice', async () => {
     const store = new ParameterStore();
-    const plan = Plan.compile(graph, store, { batch: B, seed: 2 });
+    const plan = Plan.compileSync(graph, store, { batch: B, seed: 2 });
     await plan.trainStep(images, labels, { lr: 0.1 });
     const mean = Array.from(store.get('net/stem/bn/mean')!.data);
     const a = await plan.evaluate(images, labels);
@@ -83,11 +83,11 @@ describe('engine plans through the binding', () => {
 
   it('rejects wrong calls with errors naming the field', async () => {
     const store = new ParameterStore();
-    const plan = Plan.compile(graph, store, { batch: B });
+    const plan = Plan.compileSync(graph, store, { batch: B });
     await expect(plan.trainStep(new Float32Array(5), labels, { lr: 0.1 })).rejects.toThrow(/Expected images of length 1536 \(8×3×8×8\) but received 5/);
     await expect(plan.trainStep(images, new Int32Array(B).fill(9), { lr: 0.1 })).rejects.toThrow(/labels\[0\] = 9 is outside \[0, 4\)/);
     await expect(plan.trainStep(images, labels, { lr: -1 })).rejects.toThrow('Expected finite number >= 0 for lr but received -1 of type number');
-    expect(() => Plan.compile(graph, store, { batch: 0 })).toThrow(/Expected positive integer for batch but received 0/);
+    expect(() => Plan.compileSync(graph, store, { batch: 0 })).toThrow(/Expected positive integer for batch but received 0/);
     const busy = plan.trainStep(images, labels, { lr: 0.1 });
     await expect(plan.trainStep(images, labels, { lr: 0.1 })).rejects.toThrow(/plan is busy/);
     await busy;
@@ -102,17 +102,17 @@ describe('engine plans through the binding', () => {
     const sepDw = bad.nodes[5];
     if (sepDw.op !== 'Conv') throw new Error(`node 5 is a ${sepDw.op}, not the Conv this test changes`);
     sepDw.attrs = { ...sepDw.attrs, group: 3 };
-    expect(() => Plan.compile(bad, store, { batch: 2 })).toThrow(ValidationError);
-    expect(() => Plan.compile(bad, store, { batch: 2 })).toThrow(/sep_dw/);
+    expect(() => Plan.compileSync(bad, store, { batch: 2 })).toThrow(ValidationError);
+    expect(() => Plan.compileSync(bad, store, { batch: 2 })).toThrow(/sep_dw/);
     const unknown = structuredClone(graph);
     (unknown.nodes[2] as { op: string }).op = 'Softplus';
-    expect(() => Plan.compile(unknown, store, { batch: 2 })).toThrow(/stem_relu.*Softplus|Softplus.*stem_relu/);
+    expect(() => Plan.compileSync(unknown, store, { batch: 2 })).toThrow(/stem_relu.*Softplus|Softplus.*stem_relu/);
   });
 
   it('refuses a shape that disagrees with the store', () => {
     const store = new ParameterStore();
-    Plan.compile(graph, store, { batch: 2 }).dispose();
+    Plan.compileSync(graph, store, { batch: 2 }).dispose();
     const wider = tinyClassifier({ width: 16 });
-    expect(() => Plan.compile(wider, store, { batch: 2 })).toThrow(/net\/stem\/W/);
+    expect(() => Plan.compileSync(wider, store, { batch: 2 })).toThrow(/net\/stem\/W/);
   });
 });

@@ -31,7 +31,7 @@ function disagreements(ts: ShapeMap, native: ShapeMap): string[] {
 /** Compiles `graph` and compares every tensor's shape; returns how many tensors were compared. */
 function compare(graph: IrGraph, batch: number, training: boolean): number {
   const ts = inferShapes(graph, batch);
-  const plan = Plan.compile(graph, new ParameterStore(), { batch, training });
+  const plan = Plan.compileSync(graph, new ParameterStore(), { batch, training });
   try {
     const native = plan.tensorShapes();
     expect(disagreements(ts, native)).toEqual([]);

@@ -89,7 +89,7 @@ describe('ONNX export matches the engine in ONNX Runtime', () => {
   for (const [label, genotype] of cases) {
     it(`${label}: logits agree within 1e-4 relative`, async () => {
       const r = await train({ ...tiny, genotype, epochs: 1, maxBatchesPerEpoch: 2 });
-      const plan = Plan.compile(r.network.inference, r.store, { batch: 4, training: false });
+      const plan = Plan.compileSync(r.network.inference, r.store, { batch: 4, training: false });
       const [, c, h, w] = plan.inputShape;
       const images = randomFloats(4 * c * h * w, 99);
       const ours = await plan.predict(images);

@@ -69,7 +69,7 @@ export interface ProfileSummaryRow {
  * Sums a profile by `kind` (e.g. all `Conv depthwise 5x5` nodes), slowest first.
  *
  * @example
- * const plan = Plan.compile(graph, store, { batch: 64, profile: true });
+ * const plan = await Plan.compile(graph, store, { batch: 64, profile: true });
  * for (let i = 0; i < 10; i++) await plan.trainStep(images, labels, { lr: 0.025, step: i });
  * console.table(summarizeProfile(plan.profile()));
  */
@@ -128,7 +128,7 @@ function compileError(err: unknown): Error {
  *
  * @example
  * const store = new ParameterStore();
- * const plan = Plan.compile(graph, store, { batch: 64, seed: 1 });
+ * const plan = await Plan.compile(graph, store, { batch: 64, seed: 1 });
  * const { loss, correct } = await plan.trainStep(images, labels, { lr: 0.025, weightDecay: 5e-4 });
  * plan.dispose();
  */
@@ -143,35 +143,41 @@ export class Plan {
   }
 
   /**
-   * Compiles `graph` for `options.batch`. Parameters the store lacks are created (initialized from
-   * their IR init spec and the seed); those it has are shared.
+   * Compiles `graph` for `options.batch` in a worker thread, so the JS thread stays free while a
+   * large graph compiles (shape inference, memory planning, parameter creation and, on CUDA, their
+   * upload). Parameters the store lacks are created (initialized from their IR init spec and the
+   * seed); those it has are shared.
    *
    * @param graph - the network as IR (see lib/ir/types.ts)
    * @param store - where parameters live
-   * @param options - batch size, mode, seed, optimizer
-   * @throws ValidationError naming the node and field when the graph is invalid
+   * @param options - batch size, mode, seed, optimizer, backend
+   * @returns (resolves to) the compiled plan
+   * @throws (rejects with) ValidationError naming the node and field when the graph is invalid
+   *
+   * @example
+   * const plan = await Plan.compile(graph, store, { batch: 64, backend: 'auto' });
    */
-  static compile(graph: IrGraph, store: ParameterStore, options: PlanOptions): Plan {
+  static async compile(graph: IrGraph, store: ParameterStore, options: PlanOptions): Promise<Plan> {
     const native = nativeOptions(options);
+    const json = JSON.stringify(graph);
     try {
-      return new Plan(new (binding().NativePlan)(store.native, JSON.stringify(graph), native));
+      return new Plan(await binding().compilePlan(store.native, json, native));
     } catch (err) {
       throw compileError(err);
     }
   }
 
   /**
-   * {@link Plan.compile} in a worker thread: the JS thread stays free while a large graph compiles
-   * (shape inference, memory planning, parameter creation and, on CUDA, their upload).
+   * {@link Plan.compile} on the calling thread, for callers that cannot await (a constructor, a
+   * synchronous API). Blocks the JS thread for the whole compilation.
    *
    * @example
-   * const plan = await Plan.compileAsync(graph, store, { batch: 64, backend: 'auto' });
+   * const plan = Plan.compileSync(graph, store, { batch: 32 });
    */
-  static async compileAsync(graph: IrGraph, store: ParameterStore, options: PlanOptions): Promise<Plan> {
+  static compileSync(graph: IrGraph, store: ParameterStore, options: PlanOptions): Plan {
     const native = nativeOptions(options);
-    const json = JSON.stringify(graph);
     try {
-      return new Plan(await binding().compilePlan(store.native, json, native));
+      return new Plan(new (binding().NativePlan)(store.native, JSON.stringify(graph), native));
     } catch (err) {
       throw compileError(err);
     }
@@ -265,7 +271,7 @@ export class Plan {
    * compiler's shape rules give it for this plan's batch; equal to `inferShapes` of its graph
    * (test/ir-shapes.test.ts holds the two to each other).
    *
-   * @example Plan.compile(graph, store, { batch: 64 }).tensorShapes().get('head/fc') // [64, 10]
+   * @example (await Plan.compile(graph, store, { batch: 64 })).tensorShapes().get('head/fc') // [64, 10]
    */
   tensorShapes(): ShapeMap {
     return new Map(Object.entries(this.live().describe({ shapes: true }).shapes ?? {}));

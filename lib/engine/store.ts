@@ -12,7 +12,7 @@ import { ValidationError } from '../errors.js';
  *
  * @example
  * const store = new ParameterStore();
- * const plan = Plan.compile(graph, store, { batch: 32 });
+ * const plan = await Plan.compile(graph, store, { batch: 32 });
  * store.get('stem/conv/W')?.shape; // [96, 3, 3, 3]
  */
 export class ParameterStore {

@@ -191,8 +191,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
-  const trainPlan = Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer, backend, device });
-  const evalPlan = Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
+  const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer, backend, device });
+  const evalPlan = await Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
   if (trainPlan.description.notice) process.stderr.write(`nasnet train: ${trainPlan.description.notice}\n`);
 
   const augment: AugmentOptions = { ...(options.augment ?? dataset.defaultAugment) };
