@@ -16,24 +16,15 @@
  *
  * Names: `${cell}/base/...`, `${cell}/prev/...`, `${cell}/block${k}/${left|right}/${op}/...`,
  * `${cell}/block${k}/add`, `${cell}/out/reduce${s}/...`, `${cell}/concat` (the cell output).
+ *
+ * The matching of h_{i-1}, the combine and the output are the cell's {@link CellWiring}: TF-slim's
+ * above by default, or the weight-sharing search's (every state F channels; see wiring.ts).
  */
-import { ValidationError } from '../errors.js';
-import {
-  add,
-  type BnConfig,
-  batchNorm,
-  concat,
-  conv,
-  factorizedReduction,
-  type IrEmitter,
-  relu,
-  reluConvBn,
-  type TensorRef,
-} from './emit.js';
-import { resolveConcat } from './genotype.js';
+import { type BnConfig, batchNorm, conv, type IrEmitter, relu, type TensorRef } from './emit.js';
 import type { CellGenotype } from './genotype-types.js';
 import { OPS } from './ops.js';
 import { CELL_INPUTS } from './space.js';
+import { type CellWiring, STANDALONE_WIRING } from './wiring.js';
 
 /** How to build one cell. */
 export interface CellOptions {
@@ -43,33 +34,15 @@ export interface CellOptions {
   readonly reduction: boolean;
   /** h_i: the previous cell's output. */
   readonly input: TensorRef;
-  /** h_{i-1}, or null for the first cell (then h_i's raw tensor is used as is, like slim). */
+  /** h_{i-1}, or null for the first cell (then h_i's raw tensor is used, like slim). */
   readonly prevInput: TensorRef | null;
   /** The cell's filter count F × filter scaling (every op outputs this many channels). */
   readonly filters: number;
   readonly bn: BnConfig;
   /** DropPath `layer_ratio` ((cell index + 1) / cells), or null for no DropPath nodes. */
   readonly dropPathRatio: number | null;
-}
-
-function matchPrev(e: IrEmitter, o: CellOptions): TensorRef {
-  const prev = o.prevInput;
-  if (prev === null) return o.input;
-  const x = o.input;
-  if (prev.height !== x.height || prev.width !== x.width) {
-    const r = relu(e, `${o.name}/prev/relu`, prev);
-    const y = factorizedReduction(e, `${o.name}/prev/reduce`, r, o.filters, 2, o.bn);
-    if (y.height !== x.height || y.width !== x.width) {
-      throw new ValidationError(
-        `cell '${o.name}': h_{i-1} is ${prev.height}x${prev.width} and h_i is ${x.height}x${x.width}; one factorized reduction cannot match them`,
-      );
-    }
-    return y;
-  }
-  if (prev.channels !== o.filters) {
-    return reluConvBn(e, `${o.name}/prev`, prev, { out: o.filters, kernel: [1, 1] }, o.bn);
-  }
-  return prev;
+  /** How states are matched, combined and concatenated; default {@link STANDALONE_WIRING} (TF-slim's). */
+  readonly wiring?: CellWiring;
 }
 
 /**
@@ -83,7 +56,8 @@ function matchPrev(e: IrEmitter, o: CellOptions): TensorRef {
  *   prevInput: null, filters: 32, bn: DEFAULT_BN, dropPathRatio: null });
  */
 export function buildCell(e: IrEmitter, cell: CellGenotype, o: CellOptions): TensorRef {
-  const prev = matchPrev(e, o);
+  const wiring = o.wiring ?? STANDALONE_WIRING;
+  const prev = wiring.prev(e, o);
   let h = relu(e, `${o.name}/base/relu`, o.input);
   h = conv(e, `${o.name}/base/conv`, h, { out: o.filters, kernel: [1, 1] });
   h = batchNorm(e, `${o.name}/base/bn`, h, o.bn);
@@ -115,22 +89,10 @@ export function buildCell(e: IrEmitter, cell: CellGenotype, o: CellOptions): Ten
       return y;
     });
     const [l, r] = branches as [TensorRef, TensorRef];
-    states.push(
-      b.combine === 'add' ? add(e, `${o.name}/block${k}/add`, l, r) : concat(e, `${o.name}/block${k}/concat`, [l, r]),
-    );
+    states.push(wiring.combine(e, o, k, b.combine, l, r));
   });
 
   const outH = o.reduction ? Math.ceil(h.height / 2) : h.height;
   const outW = o.reduction ? Math.ceil(h.width / 2) : h.width;
-  const parts = resolveConcat(cell).map((s) => {
-    const x = states[s]!;
-    if (x.height !== outH || x.width !== outW) {
-      return factorizedReduction(e, `${o.name}/out/reduce${s}`, x, o.filters, 2, o.bn);
-    }
-    if (s < CELL_INPUTS && x.channels !== o.filters) {
-      return factorizedReduction(e, `${o.name}/out/reduce${s}`, x, o.filters, 1, o.bn);
-    }
-    return x;
-  });
-  return concat(e, `${o.name}/concat`, parts);
+  return wiring.output(e, o, cell, states, outH, outW);
 }

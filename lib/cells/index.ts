@@ -34,3 +34,4 @@ export {
 export { isOpName, OPS, type OpContext, type OpResult, type OpSpec } from './ops.js';
 export { buildPreset, PRESET_NAMES, PRESETS, type PresetName, presetOptions } from './presets.js';
 export { CELL_INPUTS, COMBINE_METHODS, type CombineMethod, DEFAULT_BLOCKS, type OpName, PRIMITIVES } from './space.js';
+export { type CellWiring, SHARED_WIRING, STANDALONE_WIRING, WIRINGS, type WiringContext, type WiringName } from './wiring.js';

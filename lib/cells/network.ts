@@ -27,6 +27,7 @@ import { buildCell } from './cell.js';
 import { type BnConfig, batchNorm, conv, IrEmitter, pool, relu, type TensorRef } from './emit.js';
 import { validateGenotype } from './genotype.js';
 import type { Genotype } from './genotype-types.js';
+import { WIRINGS, type WiringName } from './wiring.js';
 
 /**
  * Options of {@link buildNetwork}. Every field has a default, which depends on `stem`: 'cifar'
@@ -71,6 +72,11 @@ export interface NetworkOptions {
   bnEpsilon?: number;
   /** BN momentum in ONNX convention (slim decay). Default 0.9 [0.9997]. */
   bnMomentum?: number;
+  /**
+   * How cells are wired (see lib/cells/wiring.ts): 'standalone' (default, TF-slim's) or 'shared', the
+   * weight-sharing search's form in which every parameter's shape depends only on its name.
+   */
+  wiring?: WiringName;
 }
 
 /** {@link NetworkOptions} with every default applied. */
@@ -92,6 +98,7 @@ export interface ResolvedNetworkOptions {
   reductions: number;
   bnEpsilon: number;
   bnMomentum: number;
+  wiring: WiringName;
 }
 
 /** One cell of a built network. */
@@ -162,6 +169,7 @@ export const CIFAR_DEFAULTS: Readonly<ResolvedNetworkOptions> = Object.freeze<Re
   reductions: 2,
   bnEpsilon: 1e-5,
   bnMomentum: 0.9,
+  wiring: 'standalone',
 });
 
 /**
@@ -222,6 +230,7 @@ export function resolveNetworkOptions(options: NetworkOptions = {}): ResolvedNet
     reductions: checkInteger(o.reductions, 'reductions'),
     bnEpsilon: checkNumber(o.bnEpsilon, 'bnEpsilon', { min: 0, max: 1, minOpen: true }),
     bnMomentum: checkNumber(o.bnMomentum, 'bnMomentum', { min: 0, max: 1 }),
+    wiring: checkChoice(o.wiring, 'wiring', Object.keys(WIRINGS) as WiringName[]),
   };
   return resolved;
 }
@@ -282,6 +291,7 @@ export function buildFeatures(
       filters,
       bn,
       dropPathRatio: training && o.dropPath ? layerRatio : null,
+      wiring: WIRINGS[o.wiring],
     });
     cells.push({ name, index, kind, filters, output: [out.channels, out.height, out.width], layerRatio });
     index++;
