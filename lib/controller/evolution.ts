@@ -3,6 +3,7 @@
  * is a mutation of the best of S members drawn at random; when a child's reward arrives it joins the
  * population and the oldest member dies. Until the population holds P members, children are random.
  */
+import type { Genotype } from '../cells/genotype-types.js';
 import { CELL_INPUTS, COMBINE_METHODS, DEFAULT_BLOCKS, PRIMITIVES } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger, invalid, received } from '../util/check.js';
@@ -158,27 +159,36 @@ export class EvolutionStrategy implements SearchStrategy<EvolutionState> {
    */
   propose(k: number): Proposal[] {
     checkInteger(k, 'k', { where: 'evolution.propose' });
-    const { blocks, populationSize, sampleSize, mutations } = this.config;
     const out: Proposal[] = [];
     for (let i = 0; i < k; i++) {
-      let decisions: number[];
-      let parent: number | null = null;
-      if (this.population.length < populationSize) {
-        decisions = randomDecisions(this.rng, blocks);
-      } else {
-        let best = this.population[this.rng.int(this.population.length)];
-        for (let s = 1; s < sampleSize; s++) {
-          const m = this.population[this.rng.int(this.population.length)];
-          if (m.reward > best.reward) best = m;
-        }
-        parent = best.id;
-        decisions = mutateDecisions(best.decisions, this.rng, blocks, mutations);
-      }
+      const { decisions, parent } = this.draw();
       const id = this.nextId++;
       this.pending.set(id, { id, decisions, parent });
-      out.push({ id, genotype: decisionsToGenotype(decisions, blocks), meta: { decisions, parent } });
+      out.push({ id, genotype: decisionsToGenotype(decisions, this.config.blocks), meta: { decisions, parent } });
     }
     return out;
+  }
+
+  /**
+   * Children drawn as {@link EvolutionStrategy.propose} draws them (random while the population
+   * fills, then mutated tournament winners), not made pending (see {@link SearchStrategy.sample}).
+   * @param k - number of children, a positive integer.
+   */
+  sample(k: number): Genotype[] {
+    checkInteger(k, 'k', { where: 'evolution.sample' });
+    return Array.from({ length: k }, () => decisionsToGenotype(this.draw().decisions, this.config.blocks));
+  }
+
+  /** One child's decisions: random while the population fills, else a mutated tournament winner. */
+  private draw(): { decisions: number[]; parent: number | null } {
+    const { blocks, populationSize, sampleSize, mutations } = this.config;
+    if (this.population.length < populationSize) return { decisions: randomDecisions(this.rng, blocks), parent: null };
+    let best = this.population[this.rng.int(this.population.length)];
+    for (let s = 1; s < sampleSize; s++) {
+      const m = this.population[this.rng.int(this.population.length)];
+      if (m.reward > best.reward) best = m;
+    }
+    return { decisions: mutateDecisions(best.decisions, this.rng, blocks, mutations), parent: best.id };
   }
 
   /**

@@ -11,6 +11,7 @@
  *   earlier update are corrected for, not ignored);
  * - REINFORCE: one Adam step on mean_i A_i · log π(a_i) + β · mean_i H_i.
  */
+import type { Genotype } from '../cells/genotype-types.js';
 import { DEFAULT_BLOCKS } from '../cells/space.js';
 import { ValidationError } from '../errors.js';
 import { checkInteger, checkNumber } from '../util/check.js';
@@ -202,6 +203,15 @@ export class PolicyGradientStrategy implements SearchStrategy<PolicyGradientStat
       out.push({ id, genotype: s.genotype, meta: { decisions: s.decisions, logProb: s.logProb, entropy: s.entropy } });
     }
     return out;
+  }
+
+  /**
+   * Sample `k` children from the current policy without making them pending (see {@link SearchStrategy.sample}).
+   * @param k - a positive integer.
+   */
+  sample(k: number): Genotype[] {
+    checkInteger(k, 'k', { where: `${this.name}.sample` });
+    return Array.from({ length: k }, () => this.controller.sample(this.rng).genotype);
   }
 
   /**

@@ -2,6 +2,7 @@
  * Random search: every decision uniform over its valid choices (the same space and input
  * restrictions as the controller's). The baseline every other strategy must beat.
  */
+import type { Genotype } from '../cells/genotype-types.js';
 import { DEFAULT_BLOCKS } from '../cells/space.js';
 import { checkInteger } from '../util/check.js';
 import { Rng, type RngState } from '../util/rng.js';
@@ -78,6 +79,15 @@ export class RandomSearchStrategy implements SearchStrategy<RandomSearchState> {
       out.push({ id, genotype: decisionsToGenotype(decisions, this.config.blocks), meta: { decisions } });
     }
     return out;
+  }
+
+  /**
+   * Uniform children, not made pending (see {@link SearchStrategy.sample}).
+   * @param k - number of children, a positive integer.
+   */
+  sample(k: number): Genotype[] {
+    checkInteger(k, 'k', { where: 'random.sample' });
+    return Array.from({ length: k }, () => decisionsToGenotype(randomDecisions(this.rng, this.config.blocks), this.config.blocks));
   }
 
   /**

@@ -62,6 +62,15 @@ export interface SearchStrategy<S extends SavedStrategyState = SavedStrategyStat
    */
   propose(k: number): Proposal[];
   /**
+   * `k` children drawn from the current policy without handing them out: nothing becomes pending,
+   * none may be observed. The weight-sharing search trains its shared weights on such children
+   * (ENAS: each minibatch on a child sampled from the current policy). Draws from the strategy's
+   * random state, so {@link SearchStrategy.state} captures it. Optional for your own strategies; the
+   * built-in ones have it.
+   * @param k - a positive integer.
+   */
+  sample?(k: number): Genotype[];
+  /**
    * Rewards of finished children, in any order and any grouping; each pending id exactly once.
    * @param results - observations of pending proposals.
    */
