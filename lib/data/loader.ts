@@ -57,10 +57,12 @@ export interface Loader {
   /** Undecodable images skipped so far (folder splits with `skipCorrupt`). */
   readonly skipped: { count: number; files: string[] };
   /**
-   * The batches of epoch `e`, in order.
+   * The batches of epoch `e`, in order, from batch `from` on (a run resumed in the middle of an
+   * epoch gets exactly the batches it had not seen: the same order and augmentation).
    * @param e - epoch number, non-negative integer; default the `epoch` option.
+   * @param from - index of the first batch, in [0, batchesPerEpoch]; default 0.
    */
-  epoch(e?: number): AsyncGenerator<Batch, void, undefined>;
+  epoch(e?: number, from?: number): AsyncGenerator<Batch, void, undefined>;
   /** Stop decode workers (folder splits); the loader can still run epochs after, starting new ones. */
   close(): Promise<void>;
 }
@@ -259,11 +261,12 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
     };
   }
 
-  async function* epoch(e: number = defaultEpoch): AsyncGenerator<Batch, void, undefined> {
+  async function* epoch(e: number = defaultEpoch, from = 0): AsyncGenerator<Batch, void, undefined> {
     checkInteger(e, 'epoch', { min: 0 });
+    checkInteger(from, 'from', { min: 0, max: batchesPerEpoch });
     const perm = order(e);
     const signal = { aborted: false };
-    const batches = prefetchOrdered(batchesPerEpoch, (b) => makeBatch(e, perm, b, signal), prefetch, () => {
+    const batches = prefetchOrdered(batchesPerEpoch - from, (k) => makeBatch(e, perm, from + k, signal), prefetch, () => {
       signal.aborted = true;
     });
     for await (const batch of batches) {
