@@ -16,6 +16,7 @@ import { searchCells } from '../lib/search/search.js';
 import { listWorkers } from '../lib/search/status.js';
 import type { HistoryEntry } from '../lib/search/types.js';
 import { doneJobs, killWorker, spawnWorker, startedJobs, type WorkerMode, type WorkerProc, waitFor } from './helpers/bullmq-procs.js';
+import { expectValidLedger } from './helpers/halving-ledger.js';
 import { needRedis, needRedisServer } from './helpers/optional.js';
 import { dropQueues, type RedisServer, startRedisServer, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
@@ -161,6 +162,33 @@ describe.skipIf(need.skip)(need.label(`distributed search over BullMQ (${MODE} t
     expect(new Set(r.history.map((h) => h.id)).size).toBe(children);
     for (const h of r.history) expect(h.error).toBeUndefined();
     expectEachChildOnce(r.history, ws);
+  });
+});
+
+describe.skipIf(need.skip)(need.label(`successive halving over BullMQ (${MODE} trainer)`), () => {
+  it('a controller killed with SIGKILL and resumed: every rung of every child trained once, by the rule, exactly the requested children', async () => {
+    const queue = uniqueQueue('halving');
+    queues.push(queue);
+    const ws = [worker(redis.url, queue, 'h1'), worker(redis.url, queue, 'h2')];
+    await waitForWorkers(redis.url, queue, 2);
+    const runDir = join(root, 'halving');
+    const children = 8;
+    const ctl = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bullmq-search.ts', runDir, String(children), redis.url, queue, 'new', 'halving'], { stdio: 'ignore' });
+    const run = new RunDir(runDir);
+    await waitFor(() => existsSync(run.file('rungs.jsonl')) && run.readLines('rungs.jsonl').length >= 3, 'three finished rungs', 60_000);
+    ctl.kill('SIGKILL');
+    await new Promise((r) => ctl.once('exit', r));
+    expect(run.history().length).toBeLessThan(children);
+    await new Promise((r) => setTimeout(r, CHILD_MS * 2)); // rungs in flight finish while the controller is down
+    const r = await searchCells({ runDir, resume: true, executor: { kind: 'bullmq', redis: redis.url, queue } });
+    expect(r.history).toHaveLength(children);
+    expect(new Set(r.history.map((h) => h.id)).size).toBe(children);
+    for (const h of r.history) expect(h.error).toBeUndefined();
+    const ledger = expectValidLedger(runDir, 2, 3);
+    // Each rung is its own job (the budget is part of the job id), trained by exactly one worker, once.
+    const done = ws.flatMap(doneJobs);
+    expect(new Set(done).size).toBe(done.length);
+    expect(done.length).toBe(ledger.length);
   });
 });
 

@@ -63,10 +63,28 @@ describe('nasnet CLI', () => {
     expect(readFileSync(join(run, 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
+  it('search --shared and --halving: tiny searches end to end', () => {
+    const tiny = ['--strategy', 'evolution', '--n', '1', '--filters', '4', '--batch', '16', '--max-validation', '32', '--json'];
+    const shared = nasnet('search', ...tiny, '--shared', '--children', '4', '--children-per-round', '2', '--steps-per-round', '2', '--score-images', '32', '--candidates', '2', '--retrain-top', '1', '--run', join(dir, 'shared'));
+    expect(shared.status, shared.stderr).toBe(0);
+    const s = JSON.parse(shared.stdout);
+    expect(s.children).toBe(4);
+    expect(s.retrained).toHaveLength(1);
+    expect(s.best.scoredBy).toBe('standalone');
+    expect(s.shared.steps).toBe(4);
+    const halving = nasnet('search', ...tiny, '--halving', '--rungs', '2', '--eta', '2', '--children', '3', '--max-batches', '2', '--run', join(dir, 'halving'));
+    expect(halving.status, halving.stderr).toBe(0);
+    const h = JSON.parse(halving.stdout);
+    expect(h.children).toBe(3);
+    expect(h.best.rungAccuracies.length).toBe(h.best.rung + 1);
+    expect(readFileSync(join(dir, 'halving', 'rungs.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('rejects bad options with the option named', () => {
     const r = nasnet('search', '--strategy', 'genetic');
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("nasnet: Expected one of 'ppo', 'reinforce', 'random', 'evolution' for --strategy but received 'genetic'\n");
+    expect(nasnet('search', '--shared', '--halving').stderr).toBe('nasnet: --shared and --halving: choose one (halving budgets standalone children)\n');
     const n = nasnet('train', '--n', 'two');
     expect(n.stderr).toContain("Expected integer for --n but received 'two'");
   });

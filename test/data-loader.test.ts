@@ -52,6 +52,16 @@ describe('createLoader on in-memory splits', () => {
     expect(b.labels[4]).toBe(0);
   });
 
+  it('epoch(e, from) yields exactly the batches of epoch e from batch `from` on', async () => {
+    const opts = { batchSize: 8, shuffle: true, seed: 3, augment: { crop: true, flip: true } };
+    const all = await collect(createLoader(split, opts).epoch(2));
+    const tail = await collect(createLoader(split, opts).epoch(2, 3));
+    expect(tail.map((b) => b.index)).toEqual([3, 4]);
+    expect(tail.map((b) => [...b.images])).toEqual(all.slice(3).map((b) => [...b.images]));
+    expect(await collect(createLoader(split, opts).epoch(2, 5))).toEqual([]);
+    await expect(collect(createLoader(split, opts).epoch(2, 6))).rejects.toThrow('Expected from <= 5 (batches per epoch) but received 6');
+  });
+
   it('keeps or drops the last partial batch by option', async () => {
     const keep = createLoader(split, { batchSize: 10 });
     const drop = createLoader(split, { batchSize: 10, dropLast: true });

@@ -98,6 +98,25 @@ describe('strategies: exact resume', () => {
   });
 });
 
+describe('strategies: sample()', () => {
+  for (const name of STRATEGY_NAMES) {
+    it(`${name}: draws what propose() would draw, makes nothing pending, and its draws travel in state()`, () => {
+      const a = createStrategy(name, smallOptions(name));
+      drive(a, 12, 1); // past evolution's random phase and PPO's first updates
+      const saved = JSON.parse(JSON.stringify(a.state()));
+      const b = restoreStrategy(saved);
+      const sampled = a.sample!(5);
+      const proposed = b.propose(5).map((p) => p.genotype);
+      expect(sampled).toEqual(proposed); // the same draws from the same state
+      expect((a.state() as { pending: unknown[] }).pending).toEqual(saved.pending);
+      expect(a.state()).not.toEqual(saved); // the random state moved
+      const c = restoreStrategy(JSON.parse(JSON.stringify(a.state())));
+      expect(c.sample!(3)).toEqual(a.sample!(3));
+      expect(() => a.sample!(0)).toThrow(`${name}.sample: expected an integer >= 1 for k but received 0 of type number`);
+    });
+  }
+});
+
 describe('strategies: errors', () => {
   it('rejects unknown, repeated and mismatched observations, naming the id', () => {
     for (const name of STRATEGY_NAMES) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { STRATEGY_NAMES } from '../controller/strategy.js';
 import type { Dashboard } from '../dashboard/server.js';
+import { ValidationError } from '../errors.js';
 import { defaultRunDir, searchCells, topTable } from '../search/search.js';
 import { choiceArg, intArg, numArg } from '../util/check.js';
 import { closeOnSignal, startCliDashboard } from './dashboard.js';
@@ -29,6 +30,16 @@ interface SearchCli {
   queue: string;
   dashboard?: boolean;
   dashboardPort?: number;
+  shared?: boolean;
+  stepsPerRound: number;
+  childrenPerRound: number;
+  scoreImages: number;
+  candidates: number;
+  retrainTop: number;
+  halving?: boolean;
+  rungs: number;
+  eta: number;
+  maxSeconds?: number;
 }
 
 /** Registers `nasnet search`. */
@@ -59,8 +70,19 @@ export function registerSearch(program: Command): void {
     .option('--queue <name>', 'BullMQ queue name (with --redis)', 'nasnet')
     .option('--dashboard', 'serve a live web page of this search on 127.0.0.1 (prints its URL; stays up after the search until Ctrl-C)')
     .option('--dashboard-port <p>', 'port of --dashboard (default 6060, or the next free one)', intArg('--dashboard-port'))
+    .option('--shared', 'weight sharing (ENAS): children share one set of weights and are scored on a validation batch; the best are retrained standalone')
+    .option('--steps-per-round <k>', 'shared: training steps of the shared weights per round', intArg('--steps-per-round'), 50)
+    .option('--children-per-round <k>', 'shared: children scored per round', intArg('--children-per-round'), 20)
+    .option('--score-images <k>', 'shared: validation images per score', intArg('--score-images'), 256)
+    .option('--candidates <k>', 'shared: children scored again on the final weights', intArg('--candidates'), 20)
+    .option('--retrain-top <k>', 'shared: children retrained standalone at the end', intArg('--retrain-top'), 5)
+    .option('--halving', 'asynchronous successive halving: children start at a small budget, the best 1/eta of each rung continue')
+    .option('--rungs <k>', 'halving: rungs (the top one is the full proxy budget)', intArg('--rungs'), 3)
+    .option('--eta <k>', 'halving: reduction factor', intArg('--eta'), 3)
+    .option('--max-seconds <s>', 'wall-clock budget of this call: no new child starts after it', numArg('--max-seconds'))
     .action(async (o: SearchCli) => {
       const strategy = choiceArg(o.strategy, '--strategy', STRATEGY_NAMES);
+      if (o.shared && o.halving) throw new ValidationError('--shared and --halving: choose one (halving budgets standalone children)');
       const constraints = o.maxParams !== undefined || o.maxMultAdds !== undefined ? { maxParams: o.maxParams, maxMultAdds: o.maxMultAdds } : undefined;
       const runDir = o.resume ?? o.run ?? (o.dashboard ? defaultRunDir() : undefined);
       let dash: Dashboard | undefined;
@@ -89,15 +111,25 @@ export function registerSearch(program: Command): void {
         resume: o.resume !== undefined,
         constraints,
         progress: !o.json,
+        mode: o.shared ? 'shared' : 'standalone',
+        shared: o.shared
+          ? { stepsPerRound: o.stepsPerRound, childrenPerRound: o.childrenPerRound, scoreImages: o.scoreImages, candidates: o.candidates, retrainTop: o.retrainTop }
+          : undefined,
+        schedule: o.halving ? { kind: 'halving', rungs: o.rungs, eta: o.eta } : undefined,
+        maxSeconds: o.maxSeconds,
       }).catch(async (err: unknown) => {
         await dash?.close();
         throw err;
       });
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ runDir: r.runDir, best: r.best, children: r.history.length })}\n`);
+        process.stdout.write(`${JSON.stringify({ runDir: r.runDir, best: r.best, children: r.history.length, retrained: r.retrained, shared: r.shared, stopped: r.stopped })}\n`);
       } else {
+        const table = r.retrained ? `retrained standalone:\n${topTable(r.retrained, 5)}` : topTable(r.history, 5);
+        const cache = r.shared
+          ? `\nshared weights: ${r.shared.steps} steps in ${r.shared.rounds} rounds; plan cache ${(100 * r.shared.cache.hitRate).toFixed(1)}% hits, ${r.shared.cache.misses} plans compiled in ${(r.shared.cache.compileMs / 1000).toFixed(1)} s\n`
+          : '';
         process.stdout.write(
-          `\n${topTable(r.history, 5)}\n\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}\n` +
+          `\n${table}\n${cache}\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}${r.best.scoredBy === 'standalone' && r.best.sharedScore !== undefined ? ' (standalone)' : ''}\n` +
             `run folder: ${r.runDir} (history.jsonl, reward.svg, best-normal.svg, best-reduction.svg, best.json)\n` +
             `train it at full scale:\n  nasnet train --genotype ${r.runDir}/best.json --dataset cifar10 --n 6 --penultimate 768 --epochs 600 --cutout 16\n`,
         );

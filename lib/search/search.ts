@@ -2,34 +2,27 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { drawCell } from '../cells/draw.js';
-import { genotypeHash, validateGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { createStrategy, restoreStrategy, type StrategyState } from '../controller/create-strategy.js';
-import { type SearchStrategy, STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
+import type { SearchStrategy, StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
-import { checkChoice, checkInteger } from '../util/check.js';
+import { checkNumber } from '../util/check.js';
 import { createBullmqExecutor } from './bullmq-executor.js';
-import { cachedDataset, childCounts } from './child.js';
+import { cachedDataset } from './child.js';
+import { PAPER_PROXY, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
+import type { SearchContext } from './context.js';
 import type { ChildExecutor } from './executor.js';
+import type { Schedule } from './halving.js';
 import { createLocalExecutor } from './local-executor.js';
+import type { PlanCacheStats } from './plan-cache.js';
 import { rewardPlotSvg } from './plot.js';
+import { SearchRecorder } from './recorder.js';
 import { RunDir } from './run-dir.js';
-import type { ChildJob, ChildResult, HistoryEntry, ProxyConfig } from './types.js';
+import { runShared } from './shared-search.js';
+import { runStandalone } from './standalone.js';
+import type { ChildResult, HistoryEntry, ProxyConfig } from './types.js';
 
-/** The paper's proxy child: N = 2, F = 32, 20 epochs, cosine LR. */
-export const PAPER_PROXY: ProxyConfig = {
-  cellsPerStack: 2,
-  filters: 32,
-  stemMultiplier: 3,
-  epochs: 20,
-  batchSize: 32,
-  lr: 0.025,
-  weightDecay: 5e-4,
-  dropPathKeep: 1,
-  auxHead: false,
-  maxBatchesPerEpoch: 0,
-  maxValidationImages: 0,
-};
+export { PAPER_PROXY };
 
 /** The run folder of a search given none: `runs/<date-time>` (e.g. `runs/2026-11-30T11-53-02-123Z`). */
 export function defaultRunDir(): string {
@@ -76,6 +69,23 @@ export interface SearchOptions {
   progress?: boolean;
   /** Called after each child is recorded. */
   onChild?: (entry: HistoryEntry) => void;
+  /**
+   * 'standalone' (default): every child is trained by itself on the proxy task. 'shared': the
+   * children share one set of weights (ENAS): the search alternates training them on children
+   * sampled from the strategy and scoring children on a validation batch for the strategy, then
+   * retrains the best standalone (see {@link SharedOptions}).
+   */
+  mode?: 'standalone' | 'shared';
+  /** Standalone mode: `{ kind: 'halving', rungs, eta }` for asynchronous successive halving; default one budget per child. */
+  schedule?: Schedule;
+  /** Shared mode's options. */
+  shared?: SharedOptions;
+  /**
+   * Wall-clock budget of this call, in seconds: no new child (and, under halving, no promotion)
+   * starts after it; children in flight finish. The shared mode stops its rounds early enough to
+   * leave time for its final scoring and retraining. A resumed search gets a new budget.
+   */
+  maxSeconds?: number;
 }
 
 /** What {@link searchCells} returns. */
@@ -86,38 +96,24 @@ export interface SearchResult {
   history: HistoryEntry[];
   /** The run folder. */
   runDir: string;
+  /** Shared mode: the children retrained standalone at the end, best first (`best` is the first). */
+  retrained?: HistoryEntry[];
+  /** Shared mode: what the plan cache did (compile time, hit rate) and the shared-weight steps taken. */
+  shared?: SharedSummary;
+  /** Why the search stopped before `children` children: 'time' when `maxSeconds` ran out. */
+  stopped?: 'time';
 }
 
-interface StoredConfig {
-  version: 1;
-  runId: string;
-  dataset: string;
-  dataDir?: string;
-  strategy: StrategyName;
-  strategyOptions: Record<string, unknown>;
-  children: number;
-  blocks: number;
-  proxy: ProxyConfig;
-  seed: number;
-  constraints: { maxParams?: number; maxMultAdds?: number };
-}
-
-function resolveConfig(o: SearchOptions, runId: string): StoredConfig {
-  const proxy: ProxyConfig = { ...PAPER_PROXY, ...(o.proxy ?? {}) };
-  for (const k of ['cellsPerStack', 'filters', 'epochs', 'batchSize'] as const) checkInteger(proxy[k], `proxy.${k}`);
-  return {
-    version: 1,
-    runId,
-    dataset: o.dataset ?? 'fashion-mnist-mini',
-    dataDir: o.dataDir,
-    strategy: typeof o.strategy === 'object' ? o.strategy.name : checkChoice(o.strategy ?? 'ppo', 'strategy', STRATEGY_NAMES),
-    strategyOptions: o.strategyOptions ?? {},
-    children: checkInteger(o.children ?? 20, 'children'),
-    blocks: checkInteger(o.blocks ?? 5, 'blocks'),
-    proxy,
-    seed: checkInteger(o.seed ?? 0, 'seed', { min: 0 }),
-    constraints: o.constraints ?? {},
-  };
+/** What the shared mode reports about its run (also written to `shared.json`). */
+export interface SharedSummary {
+  /** Training steps of the shared weights. */
+  steps: number;
+  /** Rounds completed. */
+  rounds: number;
+  /** Plan cache: hits, misses, evictions, compile milliseconds, entries and bytes held (this call). */
+  cache: PlanCacheStats;
+  /** Seconds spent training the shared weights, scoring children, and retraining standalone (this call). */
+  seconds: { train: number; score: number; retrain: number };
 }
 
 function makeExecutor(o: SearchOptions): ChildExecutor {
@@ -151,6 +147,8 @@ function topTable(history: HistoryEntry[], k: number): string {
  * console.log(best.reward, best.genotype);
  */
 export async function searchCells(options: SearchOptions = {}): Promise<SearchResult> {
+  const t0 = performance.now();
+  const maxSeconds = options.maxSeconds === undefined ? Infinity : checkNumber(options.maxSeconds, 'maxSeconds', { min: 0 });
   const runPath = resolve(options.runDir ?? defaultRunDir());
   const run = new RunDir(runPath);
   let config: StoredConfig;
@@ -158,162 +156,101 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
     config = run.readJson<StoredConfig>('config.json')!;
   } else {
     if (run.exists()) throw new ValidationError(`run folder ${runPath} already holds a search: pass resume: true (--resume) or choose another runDir`);
-    run.create();
     config = resolveConfig(options, runPath.split('/').pop() ?? 'run');
+    run.create();
     run.writeJson('config.json', config);
   }
+  const mode = config.mode ?? 'standalone';
   const reward = options.reward ?? ((r: ChildResult) => r.accuracy);
 
-  // The strategy: restored from its saved state, or new.
-  const saved = run.readJson<StrategyState>('strategy.json');
+  // The strategy: new, then (standalone) restored from its saved state; the shared mode restores it from its checkpoint.
   let strategy: SearchStrategy;
   if (typeof options.strategy === 'object') {
     strategy = options.strategy;
-    if (saved) strategy.load(saved);
   } else {
-    strategy = saved
-      ? restoreStrategy(saved)
-      : createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...config.strategyOptions } as never);
+    strategy = createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...config.strategyOptions } as never);
   }
-  const saveStrategy = () => run.writeJson('strategy.json', strategy.state());
-
-  const history = run.history();
-  const byHash = new Map<string, HistoryEntry>();
-  for (const h of history) if (!h.error && !h.duplicateOf && !h.rejected) byHash.set(h.hash, h);
-  const proposals = new Map<number, Genotype>();
-  for (const p of run.readLines<{ id: number; genotype: Genotype }>('proposals.jsonl')) proposals.set(p.id, p.genotype);
-
-  // Reconcile: children recorded in history whose reward the saved strategy has not seen yet.
-  const pendingIds = (): number[] => strategy.state().pending.map((p) => p.id);
-  const recorded = new Map(history.map((h) => [h.id, h]));
-  const unseen = pendingIds().filter((id) => recorded.has(id));
-  if (unseen.length > 0) {
-    strategy.observe(unseen.map((id) => ({ id, genotype: recorded.get(id)!.genotype, reward: recorded.get(id)!.reward })));
-    saveStrategy();
-  }
-  const resubmit = pendingIds().filter((id) => !recorded.has(id));
-  for (const id of resubmit) {
-    if (!proposals.has(id)) throw new ValidationError(`${run.file('proposals.jsonl')}: pending child ${id} has no proposal line`);
+  const saved = mode === 'standalone' ? run.readJson<StrategyState>('strategy.json') : undefined;
+  if (saved) {
+    if (typeof options.strategy === 'object') strategy.load(saved);
+    else strategy = restoreStrategy(saved);
   }
 
   const dataset = await cachedDataset(config.dataset, config.dataDir);
   const executor = makeExecutor(options);
-  let best: HistoryEntry | undefined = history.reduce<HistoryEntry | undefined>((b, h) => (!b || h.reward > b.reward ? h : b), undefined);
-  const t0 = performance.now();
-  const doneAtStart = history.length;
-  const bar = options.progress
-    ? new SingleBar({
-        format: 'children |{bar}| {value}/{total} | best {best} | {rate} children/h{queue} | ETA {eta_formatted}',
-        stream: process.stderr,
-        hideCursor: false,
-        fps: 2,
-      })
-    : undefined;
+  const bar =
+    options.progress && mode === 'standalone'
+      ? new SingleBar({
+          format: 'children |{bar}| {value}/{total} | best {best} | {rate} children/h{queue} | ETA {eta_formatted}',
+          stream: process.stderr,
+          hideCursor: false,
+          fps: 2,
+        })
+      : undefined;
   // Distributed executors describe their queue (workers, queued, training).
   const queueInfo = () => (executor.progressInfo?.() || '').replace(/^(.)/, ' | $1');
-  bar?.start(config.children, history.length, { best: best ? best.reward.toFixed(4) : '-', rate: '-', queue: queueInfo() });
+  let doneAtStart = 0;
+  const recorder = new SearchRecorder({
+    run,
+    strategy,
+    strategyName: config.strategy,
+    reward,
+    saveStrategy: mode === 'standalone' ? () => run.writeJson('strategy.json', strategy.state()) : null,
+    onChild: (entry) => {
+      const hours = (performance.now() - t0) / 3.6e6;
+      bar?.update(recorder.history.length, {
+        best: recorder.best!.reward.toFixed(4),
+        rate: ((recorder.history.length - doneAtStart) / Math.max(hours, 1e-9)).toFixed(1),
+        queue: queueInfo(),
+      });
+      options.onChild?.(entry);
+    },
+  });
+  doneAtStart = recorder.history.length;
+  bar?.start(config.children, doneAtStart, { best: recorder.best ? recorder.best.reward.toFixed(4) : '-', rate: '-', queue: queueInfo() });
 
-  const finish = (id: number, genotype: Genotype, hash: string, result: ChildResult, extra: Partial<HistoryEntry>) => {
-    const r = result.error || result.diverged ? 0 : reward(result, genotype);
-    const entry: HistoryEntry = {
-      ...result,
-      id,
-      index: history.length,
-      genotype,
-      hash,
-      reward: Number.isFinite(r) ? r : 0,
-      strategy: config.strategy,
-      finishedAt: new Date().toISOString(),
-      ...extra,
-    };
-    run.appendLine('history.jsonl', entry); // flushed before the strategy uses the reward
-    history.push(entry);
-    if (!entry.error && !entry.duplicateOf && !entry.rejected) byHash.set(hash, entry);
-    strategy.observe([{ id, genotype, reward: entry.reward }]);
-    saveStrategy();
-    if (!best || entry.reward > best.reward) {
-      best = entry;
-      run.writeJson('best.json', { id: entry.id, reward: entry.reward, hash: entry.hash, genotype: entry.genotype });
-    }
-    const hours = (performance.now() - t0) / 3.6e6;
-    bar?.update(history.length, { best: best.reward.toFixed(4), rate: ((history.length - doneAtStart) / Math.max(hours, 1e-9)).toFixed(1), queue: queueInfo() });
-    options.onChild?.(entry);
+  const ctx: SearchContext = {
+    config,
+    run,
+    strategy,
+    recorder,
+    dataset,
+    executor,
+    deadline: t0 + maxSeconds * 1000,
+    log: options.progress ? (line) => process.stderr.write(`${line}\n`) : null,
   };
-
-  // Children being trained, by canonical hash: a duplicate proposed meanwhile waits for the original.
-  const training = new Map<string, { id: number; result: Promise<ChildResult> }>();
-  const evaluate = async (id: number, genotype: Genotype): Promise<void> => {
-    const hash = genotypeHash(genotype);
-    const running = training.get(hash);
-    if (running) {
-      const r = await running.result;
-      if (!r.error) {
-        finish(id, genotype, hash, { ...r, seconds: 0 }, { duplicateOf: running.id });
-        return;
-      }
-    }
-    const dup = byHash.get(hash);
-    if (dup) {
-      const { accuracy, curve, params, multAdds, diverged } = dup;
-      finish(id, genotype, hash, { accuracy, curve, params, multAdds, diverged, seconds: 0 }, { duplicateOf: dup.id });
-      return;
-    }
-    const job: ChildJob = { runId: config.runId, id, genotype, hash, seed: config.seed * 1_000_003 + id, dataset: config.dataset, dataDir: config.dataDir, proxy: config.proxy };
-    const { maxParams, maxMultAdds } = config.constraints;
-    if (maxParams !== undefined || maxMultAdds !== undefined) {
-      const c = childCounts(job, dataset.info);
-      const why =
-        maxParams !== undefined && c.params > maxParams
-          ? `params ${c.params} > maxParams ${maxParams}`
-          : maxMultAdds !== undefined && c.multAdds > maxMultAdds
-            ? `multAdds ${c.multAdds} > maxMultAdds ${maxMultAdds}`
-            : undefined;
-      if (why) {
-        finish(id, genotype, hash, { accuracy: 0, curve: [], params: c.params, multAdds: c.multAdds, seconds: 0, diverged: false }, { rejected: why });
-        return;
-      }
-    }
-    const pending = executor.submit(job);
-    training.set(hash, { id, result: pending });
-    try {
-      finish(id, genotype, hash, await pending, {});
-    } finally {
-      training.delete(hash);
-    }
-  };
-
-  const inflight = new Set<Promise<void>>();
-  const launch = (id: number, genotype: Genotype) => {
-    const p: Promise<void> = evaluate(id, genotype).finally(() => inflight.delete(p));
-    inflight.add(p);
-  };
+  let shared: { retrained: HistoryEntry[]; summary: SharedSummary } | undefined;
   try {
-    for (const id of resubmit) launch(id, proposals.get(id)!);
-    while (history.length < config.children) {
-      while (inflight.size < executor.concurrency && history.length + inflight.size < config.children) {
-        const [p] = strategy.propose(1);
-        const genotype = validateGenotype(p.genotype);
-        run.appendLine('proposals.jsonl', { id: p.id, genotype });
-        saveStrategy();
-        launch(p.id, genotype);
-      }
-      if (inflight.size === 0) break;
-      await Promise.race(inflight);
-    }
-    await Promise.all(inflight);
+    if (mode === 'shared') shared = await runShared(ctx);
+    else await runStandalone(ctx);
   } finally {
     bar?.stop();
     await executor.close();
   }
+  const history = recorder.history;
+  if (history.length === 0) throw new ValidationError(`search in ${runPath} ended with no child (maxSeconds ${maxSeconds} too small?)`);
 
-  // Results a person can use.
-  writeFileSync(run.file('reward.svg'), rewardPlotSvg([{ label: config.strategy, rewards: history.map((h) => h.reward) }], `${config.strategy} on ${config.dataset}`));
-  const top = best!;
+  // Results a person can use. In shared mode the best is the best child retrained standalone.
+  const top = shared?.retrained[0] ?? recorder.best!;
+  writeFileSync(run.file('reward.svg'), rewardPlotSvg([{ label: config.strategy, rewards: history.map((h) => h.reward) }], `${config.strategy}${mode === 'shared' ? ' (shared weights)' : ''} on ${config.dataset}`));
   writeFileSync(run.file('best-normal.svg'), drawCell(top.genotype, 'normal'));
   writeFileSync(run.file('best-reduction.svg'), drawCell(top.genotype, 'reduction'));
-  writeFileSync(run.file('top.txt'), `${topTable(history, 10)}\n`);
-  return { best: top, history, runDir: runPath };
+  const tables = shared
+    ? `children retrained standalone (reward = standalone accuracy):\n${topTable(shared.retrained, shared.retrained.length)}\n\nchildren by shared-weight score:\n${topTable(history, 10)}\n`
+    : `${topTable(history, 10)}\n`;
+  writeFileSync(run.file('top.txt'), tables);
+  return {
+    best: top,
+    history,
+    runDir: runPath,
+    ...(shared ? { retrained: shared.retrained, shared: shared.summary } : {}),
+    ...(history.length < config.children ? { stopped: 'time' as const } : {}),
+  };
 }
 
-/** The top-k children as a text table (rank, id, reward, params, mult-adds, seconds, hash). */
+/**
+ * The top-k children as a text table (rank, id, reward, params, mult-adds, seconds, hash).
+ * @param history - children
+ * @param k - rows
+ */
 export { topTable };

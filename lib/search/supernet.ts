@@ -16,11 +16,11 @@
  * and returns the loss and the correct count, nothing more.
  */
 
+import type { NativeStepResult, StepHyper } from '../binding-types.js';
 import { validateGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { type BuiltNetwork, buildNetwork, type NetworkOptions } from '../cells/network.js';
-import type { NativeStepResult } from '../engine/native-types.js';
-import { Plan, type StepHyper } from '../engine/plan.js';
+import { Plan } from '../engine/plan.js';
 import { ParameterStore } from '../engine/store.js';
 import type { IrGraph } from '../ir/types.js';
 import { checkInteger } from '../util/check.js';
@@ -98,7 +98,7 @@ export class SharedSupernet {
     this.network = { ...options.network, wiring: 'shared', auxHead: false, dropPath: false };
     this.batchSize = checkInteger(options.batchSize, 'batchSize');
     this.scoreBatch = checkInteger(options.scoreBatch, 'scoreBatch');
-    this.seed = checkInteger(options.seed ?? 0, 'seed', 0);
+    this.seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
     this.cache = new PlanCache<Plan>(options.cache);
     this.store = options.store ?? new ParameterStore();
   }

@@ -72,4 +72,14 @@ export interface HistoryEntry extends ChildResult {
   strategy: string;
   /** ISO time it finished. */
   finishedAt: string;
+  /** What the reward measures: the child trained by itself ('standalone', the default) or the shared weights of a weight-sharing search on a validation batch ('shared'). */
+  scoredBy?: 'standalone' | 'shared';
+  /** Successive halving: the highest rung the child reached (its reward is its accuracy there). */
+  rung?: number;
+  /** Successive halving: the child's accuracy at each rung it trained, lowest first. */
+  rungAccuracies?: number[];
+  /** Shared mode: the round whose shared weights scored the child. */
+  round?: number;
+  /** Shared mode, children retrained standalone at the end: their score on the final shared weights. */
+  sharedScore?: number;
 }

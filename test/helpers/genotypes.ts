@@ -1,5 +1,5 @@
 import type { Genotype } from '../../lib/cells/genotype-types.js';
-import { decisionsToGenotype, decisionSteps } from '../../lib/controller/decisions.js';
+import { decisionSteps, decisionsToGenotype } from '../../lib/controller/decisions.js';
 
 /**
  * `n` valid genotypes of `blocks` blocks from a fixed linear congruential generator (not the

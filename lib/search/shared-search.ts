@@ -1,0 +1,259 @@
+/**
+ * The weight-sharing search loop (ENAS, Pham et al. 2018), for any strategy with `sample()`:
+ *
+ * Round r:
+ *   (a) train: `stepsPerRound` SGD steps of the shared weights, each on the next training minibatch
+ *       and a child sampled from the current policy (`strategy.sample(1)`);
+ *   (b) score: `childrenPerRound` children proposed by the strategy, each scored with the shared
+ *       weights on validation batch r (batch statistics; see supernet.ts), recorded in
+ *       `history.jsonl` (`scoredBy: 'shared'`, `round: r`) and observed by the strategy (PPO updates
+ *       every `updateEvery` children, evolution ages its population, ...).
+ * Then the final phase: the best `candidates` distinct children by their round's score are scored
+ * again on the final weights over `finalScoreImages` validation images (`final.jsonl`), and the best
+ * `retrainTop` of those are trained standalone from scratch with the proxy configuration by the
+ * executor (`retrain.jsonl`); the search's best is the best of these by standalone accuracy.
+ *
+ * Resume: `shared.safetensors` holds the shared weights with their momentum and BN statistics, and in
+ * its metadata the strategy's whole state and the position (phase, round, step); it is replaced
+ * atomically at the end of every phase and every `checkpointEvery` steps. A resumed search continues
+ * from it: training steps after the last checkpoint are run again (the same batches and the same
+ * sampled children, so the same weights), children already recorded in `history.jsonl` are observed
+ * with their recorded reward rather than scored again, and the final phase skips the children already
+ * in `final.jsonl` and `retrain.jsonl`. Nothing recorded is lost or recorded twice.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { genotypeHash, validateGenotype } from '../cells/genotype.js';
+import type { Genotype } from '../cells/genotype-types.js';
+import type { StrategyState } from '../controller/create-strategy.js';
+import { createLoader } from '../data/loader.js';
+import type { Batch } from '../data/types.js';
+import { ValidationError } from '../errors.js';
+import { IR_VERSION } from '../ir/types.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { cosineLr } from '../train/schedule.js';
+import { BatchStream } from './batch-stream.js';
+import { childCounts } from './child.js';
+import type { ResolvedShared } from './config.js';
+import { childJob, overConstraints, type SearchContext } from './context.js';
+import { proxySteps } from './halving.js';
+import type { SharedSummary } from './search.js';
+import { SharedSupernet } from './supernet.js';
+import type { HistoryEntry } from './types.js';
+
+/** Where a shared search stands; saved in the checkpoint's metadata. */
+interface Position {
+  phase: 'train' | 'score' | 'final';
+  round: number;
+  /** Training steps done in all. */
+  step: number;
+}
+
+/** One line of `final.jsonl`: a candidate scored on the final shared weights. */
+interface FinalScore {
+  id: number;
+  hash: string;
+  genotype: Genotype;
+  score: number;
+  images: number;
+}
+
+const CHECKPOINT = 'shared.safetensors';
+
+/**
+ * Runs the shared mode to its end (see the module comment).
+ *
+ * @param ctx - configuration (with `shared`), run folder, strategy, recorder, data set, executor, deadline
+ * @returns the children retrained standalone, best first, and a summary
+ */
+export async function runShared(ctx: SearchContext): Promise<{ retrained: HistoryEntry[]; summary: SharedSummary }> {
+  const { config, run, strategy, recorder, dataset, executor } = ctx;
+  const cfg: ResolvedShared = config.shared!;
+  const proxy = config.proxy;
+  if (typeof strategy.sample !== 'function') {
+    throw new ValidationError(`strategy '${strategy.name}' has no sample(): the shared mode trains its weights on children sampled from the strategy`);
+  }
+  const info = dataset.info;
+  const supernet = new SharedSupernet({
+    network: { cellsPerStack: proxy.cellsPerStack, filters: proxy.filters, stemMultiplier: proxy.stemMultiplier, numClasses: info.classes, inputSize: [info.height, info.width], inputChannels: info.channels },
+    batchSize: proxy.batchSize,
+    scoreBatch: cfg.scoreImages,
+    seed: config.seed,
+    cache: cfg.planCache,
+  });
+
+  // Where we are: from the checkpoint, or the start.
+  let pos: Position = { phase: 'train', round: 0, step: 0 };
+  const checkpointPath = run.file(CHECKPOINT);
+  if (existsSync(checkpointPath)) {
+    const meta = loadCheckpoint(checkpointPath, supernet.store);
+    strategy.load(meta.strategy as StrategyState);
+    pos = meta.position as Position;
+  } else if (recorder.history.length > 0) {
+    throw new ValidationError(`${run.path}: history.jsonl holds ${recorder.history.length} children but ${CHECKPOINT} is missing; the shared weights they were scored with are lost`);
+  }
+  const checkpoint = () =>
+    saveCheckpoint(checkpointPath, supernet.store, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, step: pos.step, epoch: 0, position: pos, strategy: strategy.state() });
+
+  const trainLoader = createLoader(dataset.train, { batchSize: proxy.batchSize, shuffle: true, seed: config.seed, augment: dataset.defaultAugment, dropLast: true });
+  const valLoader = createLoader(dataset.validation, { batchSize: cfg.scoreImages, dropLast: dataset.validation.size >= cfg.scoreImages });
+  if (dataset.validation.size < cfg.scoreImages) {
+    throw new ValidationError(`shared.scoreImages ${cfg.scoreImages} is larger than the validation split of ${config.dataset} (${dataset.validation.size} images)`);
+  }
+  const valBatches = new Map<number, Batch>();
+  const valBatch = async (i: number): Promise<Batch> => {
+    const k = i % valLoader.batchesPerEpoch;
+    let b = valBatches.get(k);
+    if (!b) {
+      const it = valLoader.epoch(0, k);
+      b = (await it.next()).value as Batch;
+      await it.return();
+      valBatches.set(k, b);
+    }
+    return b;
+  };
+
+  const rounds = Math.ceil(config.children / cfg.childrenPerRound);
+  const totalSteps = rounds * cfg.stepsPerRound;
+  const time = { train: 0, score: 0, retrain: 0, steps: 0, scores: 0 };
+  const stepsAtStart = pos.step;
+  const finalBatches = Math.min(cfg.finalScoreImages / cfg.scoreImages, valLoader.batchesPerEpoch);
+  // Seconds the final phase will take, from what steps and scores cost so far (0 before the first).
+  const reserve = () => {
+    const step = time.steps ? time.train / time.steps : 0;
+    const score = time.scores ? time.score / time.scores : 0;
+    const valImages = proxy.maxValidationImages > 0 ? Math.min(proxy.maxValidationImages, dataset.validation.size) : dataset.validation.size;
+    const child = proxySteps(proxy, dataset.train.size) * step + (valImages / cfg.scoreImages) * score;
+    return cfg.candidates * finalBatches * score + cfg.retrainTop * child + (cfg.retrainTop > 0 ? 10 : 0);
+  };
+  const outOfTime = () => performance.now() + 1000 * reserve() >= ctx.deadline;
+  const byId = new Map(recorder.history.map((h) => [h.id, h]));
+  const proposed = new Set(run.readLines<{ id: number }>('proposals.jsonl').map((p) => p.id));
+
+  const stream = new BatchStream(trainLoader, pos.step);
+  let lossSum = 0;
+  let lossCount = 0;
+  try {
+    while (pos.phase !== 'final') {
+      if (pos.phase === 'train') {
+        const end = (pos.round + 1) * cfg.stepsPerRound;
+        while (pos.step < end) {
+          if (outOfTime()) break;
+          const [genotype] = strategy.sample(1);
+          const batch = await stream.next();
+          const lr = cfg.lrSchedule === 'cosine' ? cosineLr(pos.step, totalSteps, cfg.lr) : cfg.lr;
+          const t = performance.now();
+          const r = await supernet.trainStep(genotype!, batch.images, batch.labels, { lr, momentum: 0.9, weightDecay: proxy.weightDecay, clipNorm: 5, step: pos.step });
+          time.train += (performance.now() - t) / 1000;
+          time.steps++;
+          if (Number.isFinite(r.loss)) {
+            lossSum += r.loss;
+            lossCount++;
+          }
+          pos.step++;
+          if (pos.step % cfg.checkpointEvery === 0 && pos.step < end) checkpoint();
+        }
+        pos = pos.step < end ? { ...pos, phase: 'final' } : { ...pos, phase: 'score' };
+        checkpoint();
+        continue;
+      }
+
+      // Score: this round's children on validation batch `round`.
+      const first = pos.round * cfg.childrenPerRound;
+      const k = Math.min(cfg.childrenPerRound, config.children - first);
+      const val = await valBatch(pos.round);
+      const scores: number[] = [];
+      for (const p of strategy.propose(k)) {
+        const genotype = validateGenotype(p.genotype);
+        const hash = genotypeHash(genotype);
+        const done = byId.get(p.id);
+        if (done) {
+          // Scored before a kill: the same proposal (the strategy's state was restored), its reward recorded.
+          if (done.hash !== hash) throw new ValidationError(`${run.file('history.jsonl')}: child ${p.id} was recorded with another genotype than the resumed strategy proposes`);
+          strategy.observe([{ id: p.id, genotype, reward: done.reward }]);
+          scores.push(done.reward);
+          continue;
+        }
+        if (!proposed.has(p.id)) run.appendLine('proposals.jsonl', { id: p.id, genotype });
+        const over = overConstraints(config, childJob(config, p.id, genotype, hash), dataset);
+        let entry: HistoryEntry;
+        if (over?.why) {
+          entry = recorder.record(p.id, genotype, hash, { accuracy: 0, curve: [], params: over.params, multAdds: over.multAdds, seconds: 0, diverged: false }, { rejected: over.why, scoredBy: 'shared', round: pos.round });
+        } else {
+          const t = performance.now();
+          const s = await supernet.score(genotype, val.images, val.labels);
+          const seconds = (performance.now() - t) / 1000;
+          time.score += seconds;
+          time.scores++;
+          const counts = over ?? childCounts({ genotype, proxy }, info);
+          entry = recorder.record(p.id, genotype, hash, { accuracy: s.accuracy, curve: [s.accuracy], params: counts.params, multAdds: counts.multAdds, seconds, diverged: !Number.isFinite(s.loss) }, { scoredBy: 'shared', round: pos.round });
+        }
+        byId.set(p.id, entry);
+        scores.push(entry.reward);
+      }
+      const c = supernet.stats();
+      ctx.log?.(
+        `round ${pos.round + 1}/${rounds}: ${pos.step} steps, train loss ${(lossSum / Math.max(lossCount, 1)).toFixed(3)}, ` +
+          `mean score ${(scores.reduce((a, b) => a + b, 0) / Math.max(scores.length, 1)).toFixed(4)}, best ${Math.max(...scores).toFixed(4)}, ` +
+          `plan cache ${(100 * c.hitRate).toFixed(0)}% hits (${c.misses} compiled, ${(c.compileMs / Math.max(c.misses, 1)).toFixed(0)} ms each)`,
+      );
+      lossSum = 0;
+      lossCount = 0;
+      const next = pos.round + 1;
+      pos = { phase: next >= rounds || outOfTime() ? 'final' : 'train', round: next, step: pos.step };
+      checkpoint();
+    }
+
+    // Final phase (a): the best distinct children by their round's score, scored again on the final weights.
+    const finals = new Map(run.readLines<FinalScore>('final.jsonl').map((f) => [f.id, f]));
+    const seen = new Set<string>();
+    const candidates = [...recorder.history]
+      .filter((h) => h.scoredBy === 'shared' && !h.rejected && !h.error)
+      .sort((a, b) => b.reward - a.reward || a.id - b.id)
+      .filter((h) => !seen.has(h.hash) && seen.add(h.hash))
+      .slice(0, cfg.candidates);
+    for (const h of candidates) {
+      if (finals.has(h.id)) continue;
+      const t = performance.now();
+      let correct = 0;
+      for (let b = 0; b < finalBatches; b++) {
+        const val = await valBatch(b);
+        correct += (await supernet.score(h.genotype, val.images, val.labels)).correct;
+      }
+      time.score += (performance.now() - t) / 1000;
+      const f: FinalScore = { id: h.id, hash: h.hash, genotype: h.genotype, score: correct / (finalBatches * cfg.scoreImages), images: finalBatches * cfg.scoreImages };
+      run.appendLine('final.jsonl', f);
+      finals.set(h.id, f);
+    }
+    ctx.log?.(`final scoring: ${candidates.length} candidates on ${finalBatches * cfg.scoreImages} validation images`);
+
+    // Final phase (b): the best of those trained standalone from scratch; the reported result.
+    const ranked = candidates.map((h) => finals.get(h.id)!).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, cfg.retrainTop);
+    const retrained = new Map(run.readLines<HistoryEntry>('retrain.jsonl').map((e) => [e.id, e]));
+    const t = performance.now();
+    await Promise.all(
+      ranked
+        .filter((f) => !retrained.has(f.id))
+        .map(async (f) => {
+          const result = await executor.submit(childJob(config, f.id, f.genotype, f.hash));
+          const entry = recorder.makeEntry(f.id, f.genotype, f.hash, result, { index: retrained.size, scoredBy: 'standalone', sharedScore: f.score });
+          run.appendLine('retrain.jsonl', entry);
+          retrained.set(f.id, entry);
+          ctx.log?.(`retrained child ${f.id} standalone: accuracy ${result.accuracy.toFixed(4)} (shared score ${f.score.toFixed(4)})${result.error ? ` error: ${result.error}` : ''}`);
+        }),
+    );
+    time.retrain += (performance.now() - t) / 1000;
+    const best = [...retrained.values()].sort((a, b) => b.reward - a.reward || a.id - b.id);
+    if (best[0]) run.writeJson('best.json', { id: best[0].id, reward: best[0].reward, hash: best[0].hash, genotype: best[0].genotype, scoredBy: 'standalone', sharedScore: best[0].sharedScore });
+    const summary: SharedSummary = {
+      steps: pos.step - stepsAtStart,
+      rounds: pos.round,
+      cache: supernet.stats(),
+      seconds: { train: time.train, score: time.score, retrain: time.retrain },
+    };
+    writeFileSync(run.file('shared.json'), `${JSON.stringify({ ...summary, totalSteps: pos.step }, null, 2)}\n`);
+    return { retrained: best, summary };
+  } finally {
+    await stream.close();
+    supernet.dispose();
+  }
+}

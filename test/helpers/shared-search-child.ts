@@ -1,0 +1,20 @@
+/**
+ * Runs a small weight-sharing search in its own process (for the kill-and-resume test):
+ *   node --import tsx test/helpers/shared-search-child.ts RUN_DIR [resume|new]
+ */
+import { searchCells } from '../../lib/search/search.js';
+import { TINY_PROXY, TINY_SHARED } from './tiny-proxy.js';
+
+const [runDir, resume] = process.argv.slice(2);
+await searchCells({
+  runDir,
+  resume: resume === 'resume',
+  mode: 'shared',
+  strategy: 'ppo',
+  strategyOptions: { updateEvery: 3 },
+  children: 12,
+  proxy: TINY_PROXY,
+  shared: TINY_SHARED,
+  executor: { kind: 'local', isolation: 'inline' },
+  seed: 7,
+});
