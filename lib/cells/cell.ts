@@ -20,25 +20,14 @@
  * The matching of h_{i-1}, the combine and the output are the cell's {@link CellWiring}: TF-slim's
  * above by default, or the weight-sharing search's (every state F channels; see wiring.ts).
  */
-import { type BnConfig, batchNorm, conv, type IrEmitter, relu, type TensorRef } from './emit.js';
+import { batchNorm, conv, type IrEmitter, relu, type TensorRef } from './emit.js';
 import type { CellGenotype } from './genotype-types.js';
 import { OPS } from './ops.js';
 import { CELL_INPUTS } from './space.js';
-import { type CellWiring, STANDALONE_WIRING } from './wiring.js';
+import { type CellWiring, STANDALONE_WIRING, type WiringContext } from './wiring.js';
 
-/** How to build one cell. */
-export interface CellOptions {
-  /** Scope name, e.g. `cell7`. */
-  readonly name: string;
-  /** Reduction cells stride the ops that read the cell inputs. */
-  readonly reduction: boolean;
-  /** h_i: the previous cell's output. */
-  readonly input: TensorRef;
-  /** h_{i-1}, or null for the first cell (then h_i's raw tensor is used, like slim). */
-  readonly prevInput: TensorRef | null;
-  /** The cell's filter count F × filter scaling (every op outputs this many channels). */
-  readonly filters: number;
-  readonly bn: BnConfig;
+/** How to build one cell: what its wiring needs (name, kind, inputs, filters, BN), DropPath and the wiring. */
+export interface CellOptions extends WiringContext {
   /** DropPath `layer_ratio` ((cell index + 1) / cells), or null for no DropPath nodes. */
   readonly dropPathRatio: number | null;
   /** How states are matched, combined and concatenated; default {@link STANDALONE_WIRING} (TF-slim's). */

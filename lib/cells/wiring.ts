@@ -33,12 +33,13 @@ import { CELL_INPUTS } from './space.js';
 export interface WiringContext {
   /** Scope name, e.g. `cell7`. */
   readonly name: string;
+  /** Reduction cells stride the ops that read the cell inputs. */
   readonly reduction: boolean;
   /** h_i: the previous cell's output. */
   readonly input: TensorRef;
-  /** h_{i-1}, or null for the first cell. */
+  /** h_{i-1}, or null for the first cell (TF-slim's wiring then uses h_i's raw tensor). */
   readonly prevInput: TensorRef | null;
-  /** The cell's filter count F. */
+  /** The cell's filter count F × filter scaling (every op outputs this many channels). */
   readonly filters: number;
   readonly bn: BnConfig;
 }
