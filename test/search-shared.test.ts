@@ -128,7 +128,7 @@ describe('searchCells({ mode: "shared" })', () => {
       common++;
     }
     expect(common).toBeGreaterThan(2 * trained.length);
-  });
+   }, 600_000); // five processes, each loading the data set and compiling plans: minutes on a busy machine
 
   it('needs a strategy that can sample, and a validation split as large as a score batch', async () => {
     const inner = createStrategy('random', { seed: 1 });

@@ -112,7 +112,7 @@ describe('strategies: sample()', () => {
       expect(a.state()).not.toEqual(saved); // the random state moved
       const c = restoreStrategy(JSON.parse(JSON.stringify(a.state())));
       expect(c.sample!(3)).toEqual(a.sample!(3));
-      expect(() => a.sample!(0)).toThrow(`${name}.sample: expected an integer >= 1 for k but received 0 of type number`);
+      expect(() => a.sample!(0)).toThrow(`${name}.sample: expected positive integer for k but received 0 of type number`);
     });
   }
 });

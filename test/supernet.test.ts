@@ -75,7 +75,7 @@ describe('cell wiring', () => {
   });
 
   it('rejects an unknown wiring', () => {
-    expect(() => buildNetwork(NASNET_A, { wiring: 'enas' as never })).toThrow('Expected one of standalone, shared for wiring but received enas');
+    expect(() => buildNetwork(NASNET_A, { wiring: 'enas' as never })).toThrow(`Expected 'standalone' or 'shared' for wiring but received "enas" of type string`);
   });
 });
 

@@ -83,7 +83,8 @@ export interface SearchOptions {
   /**
    * Wall-clock budget of this call, in seconds: no new child (and, under halving, no promotion)
    * starts after it; children in flight finish. The shared mode stops its rounds early enough to
-   * leave time for its final scoring and retraining. A resumed search gets a new budget.
+   * leave time for its final scoring and retraining (estimated from the steps and scores so far), and
+   * always completes its first round. A resumed search gets a new budget.
    */
   maxSeconds?: number;
 }

@@ -125,7 +125,8 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
     const child = proxySteps(proxy, dataset.train.size) * step + (valImages / cfg.scoreImages) * score;
     return cfg.candidates * finalBatches * score + cfg.retrainTop * child + (cfg.retrainTop > 0 ? 10 : 0);
   };
-  const outOfTime = () => performance.now() + 1000 * reserve() >= ctx.deadline;
+  // The first round always completes: a search needs scored children to end with.
+  const outOfTime = () => pos.round > 0 && performance.now() + 1000 * reserve() >= ctx.deadline;
   const byId = new Map(recorder.history.map((h) => [h.id, h]));
   const proposed = new Set(run.readLines<{ id: number }>('proposals.jsonl').map((p) => p.id));
 

@@ -25,7 +25,7 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
   for (const p of run.readLines<{ id: number; genotype: Genotype }>('proposals.jsonl')) proposals.set(p.id, p.genotype);
 
   // Reconcile: children recorded in history whose reward the saved strategy has not seen yet.
-  const pendingIds = (): number[] => ((strategy.state() as { pending?: { id: number }[] }).pending ?? []).map((p) => p.id);
+  const pendingIds = (): number[] => strategy.state().pending.map((p) => p.id);
   const recorded = new Map(history.map((h) => [h.id, h]));
   const unseen = pendingIds().filter((id) => recorded.has(id));
   if (unseen.length > 0) {
