@@ -1,0 +1,368 @@
+/**
+ * Search quality at a fixed wall-clock budget: does a strategy find better cells than random search?
+ *
+ *   npx tsx bench/search-quality.ts [--budget 300] [--seeds 1,2,3] [--strategies random,ppo,evolution]
+ *       [--modes standalone,halving,shared] [--dataset fashion-mnist] [--out runs/quality] [--quick]
+ *
+ * 1. Searches: for every seed, mode (standalone, halving, shared) and strategy (random, PPO,
+ *    evolution), one `searchCells` run on the proxy task (the full Fashion-MNIST training split, its
+ *    own 5,000-image validation split) with `maxSeconds: budget` — the same wall clock for every run,
+ *    the shared mode's final re-scoring and standalone retraining included. Runs are interleaved
+ *    (seed, then mode, then strategy) so the machine's load hits them alike.
+ * 2. Each run's proxy scores: its best and the mean of its top 5 children by standalone proxy accuracy
+ *    (standalone: the children; halving: the children that reached the top rung, i.e. the full proxy
+ *    budget; shared: the children retrained standalone at the end).
+ * 3. Evaluation: the best cell of every run, NASNet-A and one random cell per seed, each trained the
+ *    same way at one fixed evaluation scale and schedule, scored on the 10,000 test images.
+ * 4. Kendall τ between shared-weight scores (final weights of the first seed's random/shared run) and
+ *    standalone proxy accuracies on a sample of uniformly random children.
+ * 5. The controller on real data: mean shared score per round for PPO, evolution and random (the
+ *    weights improve for all; the gap is the strategy's), and, on the final shared weights of the
+ *    PPO run, children sampled from the initial policy, the final policy and uniformly.
+ *
+ * Writes under --out: runs/<mode>-<strategy>-s<seed>/ (run folders with bench.json), eval.jsonl,
+ * tau.json, policy.json, quality.json, quality.md (the table), quality.svg, controller.svg. Every
+ * finished piece is kept: running the same command again continues where it stopped (an unfinished
+ * search run is started over, since a wall-clock run cannot be resumed fairly).
+ *
+ * Seeds in parallel: `--partial --seeds K` runs only the searches of seed K and the evaluation of
+ * their cells (and of seed K's random cell); start one such process per seed (each with the same
+ * OMP_NUM_THREADS: children are trained with that many threads too), then the same command without
+ * --partial and with every seed for NASNet-A, τ, the policy check and the report.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { genotypeHash } from '../lib/cells/genotype.js';
+import type { Genotype } from '../lib/cells/genotype-types.js';
+import { NASNET_A } from '../lib/cells/genotypes.js';
+import { createStrategy, restoreStrategy, type StrategyState } from '../lib/controller/create-strategy.js';
+import type { StrategyName } from '../lib/controller/strategy.js';
+import { createLoader } from '../lib/data/loader.js';
+import type { Dataset } from '../lib/data/types.js';
+import { cachedDataset, trainChild } from '../lib/search/child.js';
+import { PAPER_PROXY } from '../lib/search/config.js';
+import type { RungRecord } from '../lib/search/halving.js';
+import { createLocalExecutor } from '../lib/search/local-executor.js';
+import { kendallTau } from '../lib/search/rank.js';
+import { RunDir } from '../lib/search/run-dir.js';
+import { searchCells } from '../lib/search/search.js';
+import { SharedSupernet } from '../lib/search/supernet.js';
+import type { HistoryEntry, ProxyConfig } from '../lib/search/types.js';
+import { readCheckpoint } from '../lib/train/checkpoint.js';
+import { train } from '../lib/train/train.js';
+import { dotsSvg, linesSvg } from './svg.js';
+
+const { values: a } = parseArgs({
+  options: {
+    budget: { type: 'string' },
+    seeds: { type: 'string' },
+    strategies: { type: 'string', default: 'random,ppo,evolution' },
+    modes: { type: 'string', default: 'standalone,halving,shared' },
+    dataset: { type: 'string', default: 'fashion-mnist' },
+    out: { type: 'string', default: 'runs/quality' },
+    'tau-sample': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    partial: { type: 'boolean', default: false },
+  },
+});
+const quick = a.quick!;
+const budget = Number(a.budget ?? (quick ? 60 : 300));
+const seeds = (a.seeds ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
+const strategies = a.strategies!.split(',') as StrategyName[];
+const modes = a.modes!.split(',') as ('standalone' | 'halving' | 'shared')[];
+const out = a.out!;
+const tauSample = Number(a['tau-sample'] ?? (quick ? 4 : 16));
+/** Threads of every training here and in the children's worker processes: OMP_NUM_THREADS, or the cores. */
+const THREADS = Number(process.env.OMP_NUM_THREADS ?? 0) || undefined;
+
+/** The proxy child every search trains (and the shared mode's network): N = 1, F = 8, 100 batches of 32. */
+const PROXY: ProxyConfig = { ...PAPER_PROXY, cellsPerStack: 1, filters: 8, stemMultiplier: 3, epochs: 1, batchSize: 32, lr: 0.05, maxBatchesPerEpoch: quick ? 30 : 100, maxValidationImages: quick ? 500 : 1000 };
+/** The evaluation scale and schedule, the same for every cell. */
+const EVAL = quick
+  ? { cellsPerStack: 1, filters: 8, batchSize: 32, batches: 60, lr: 0.05, testImages: 1000 }
+  : { cellsPerStack: 1, filters: 12, batchSize: 64, batches: 200, lr: 0.05, testImages: 10000 };
+/** Strategy settings, fixed before any result: the controller of ENAS's micro search; a small aging population. */
+const STRATEGY_OPTIONS: Record<StrategyName, Record<string, unknown>> = {
+  ppo: { learningRate: 0.0035, entropyWeight: 0.0001, baselineDecay: 0.99, updateEvery: 10, controller: { hiddenSize: 64, temperature: 5, tanhConstant: 1.1 } },
+  reinforce: { learningRate: 0.0035, entropyWeight: 0.0001, baselineDecay: 0.99, updateEvery: 10, controller: { hiddenSize: 64, temperature: 5, tanhConstant: 1.1 } },
+  evolution: { populationSize: 16, sampleSize: 4 },
+  random: {},
+};
+const SHARED = { stepsPerRound: 50, childrenPerRound: 20, scoreImages: quick ? 128 : 256, candidates: quick ? 6 : 20, finalScoreImages: quick ? 256 : 1024, retrainTop: quick ? 2 : 5 };
+const HALVING = { kind: 'halving' as const, rungs: 3, eta: 3 };
+
+/** What one search run left for the report. */
+interface RunSummary {
+  mode: string;
+  strategy: StrategyName;
+  seed: number;
+  wallSeconds: number;
+  children: number;
+  /** Standalone trainings at any budget (children, rungs or retrainings). */
+  trainings: number;
+  /** Standalone proxy accuracies of the run's top children (see the file comment), best first. */
+  top: { id: number; hash: string; genotype: Genotype; accuracy: number }[];
+  /** Halving: children at each rung. */
+  rungs?: number[];
+  shared?: { steps: number; rounds: number; hitRate: number; compileMsPerPlan: number; plansCompiled: number };
+  load: [number, number];
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((p, q) => p + q, 0) / xs.length : Number.NaN);
+const sd = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((p, q) => p + (q - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0);
+const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : '-');
+const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+function topOf(mode: string, r: { history: HistoryEntry[]; retrained?: HistoryEntry[] }, runDir: string): RunSummary['top'] {
+  let pool: HistoryEntry[];
+  if (mode === 'shared') pool = r.retrained ?? [];
+  else {
+    pool = r.history.filter((h) => !h.error && h.duplicateOf === undefined && !h.rejected);
+    if (mode === 'halving') {
+      const highest = Math.max(...pool.map((h) => h.rung ?? 0));
+      pool = pool.filter((h) => (h.rung ?? 0) === highest);
+      if (highest < HALVING.rungs - 1) log(`${runDir}: no child reached the top rung; its top is taken at rung ${highest}`);
+    }
+  }
+  return [...pool]
+    .sort((x, y) => y.reward - x.reward || x.id - y.id)
+    .slice(0, 5)
+    .map((h) => ({ id: h.id, hash: h.hash, genotype: h.genotype, accuracy: h.reward }));
+}
+
+async function search(seed: number, mode: RunSummary['mode'], strategy: StrategyName): Promise<RunSummary> {
+  const runDir = join(out, 'runs', `${mode}-${strategy}-s${seed}`);
+  const done = join(runDir, 'bench.json');
+  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as RunSummary;
+  rmSync(runDir, { recursive: true, force: true });
+  const load0 = loadavg()[0]!;
+  log(`search ${mode} ${strategy} seed ${seed}: ${budget} s (load ${load0.toFixed(1)})`);
+  const t0 = performance.now();
+  const r = await searchCells({
+    runDir,
+    dataset: a.dataset,
+    strategy,
+    strategyOptions: STRATEGY_OPTIONS[strategy],
+    children: 1_000_000,
+    proxy: PROXY,
+    seed,
+    maxSeconds: budget,
+    mode: mode === 'shared' ? 'shared' : 'standalone',
+    schedule: mode === 'halving' ? HALVING : undefined,
+    shared: mode === 'shared' ? SHARED : undefined,
+    executor: { kind: 'custom', executor: createLocalExecutor({ concurrency: 1, threadsPerChild: THREADS }) },
+  });
+  const run = new RunDir(runDir);
+  const rungLines = mode === 'halving' ? run.readLines<RungRecord>('rungs.jsonl') : [];
+  const summary: RunSummary = {
+    mode,
+    strategy,
+    seed,
+    wallSeconds: (performance.now() - t0) / 1000,
+    children: r.history.length,
+    trainings: mode === 'halving' ? rungLines.length : mode === 'shared' ? (r.retrained?.length ?? 0) : r.history.filter((h) => h.duplicateOf === undefined && !h.rejected).length,
+    top: topOf(mode, r, runDir),
+    ...(mode === 'halving' ? { rungs: [0, 1, 2].map((k) => rungLines.filter((l) => l.rung === k).length) } : {}),
+    ...(r.shared
+      ? {
+          shared: {
+            steps: r.shared.steps,
+            rounds: r.shared.rounds,
+            hitRate: r.shared.cache.hitRate,
+            compileMsPerPlan: r.shared.cache.compileMs / Math.max(r.shared.cache.misses, 1),
+            plansCompiled: r.shared.cache.misses,
+          },
+        }
+      : {}),
+    load: [load0, loadavg()[0]!],
+  };
+  writeFileSync(done, `${JSON.stringify(summary, null, 2)}\n`);
+  log(`  ${summary.children} children, best ${pct(summary.top[0]?.accuracy ?? Number.NaN)}%, ${summary.wallSeconds.toFixed(0)} s`);
+  return summary;
+}
+
+/** Trains a cell at the evaluation scale (cached by canonical hash); its test accuracy. */
+const evalFile = join(out, 'eval.jsonl');
+const evalCache = new Map<string, { accuracy: number; seconds: number; params: number }>();
+async function evaluate(ds: Dataset, genotype: Genotype, label: string): Promise<number> {
+  const hash = genotypeHash(genotype);
+  const hit = evalCache.get(hash);
+  if (hit) return hit.accuracy;
+  log(`evaluate ${label} (${hash.slice(0, 10)}) at ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize}`);
+  const t0 = performance.now();
+  const r = await train({
+    genotype,
+    dataset: ds,
+    network: { cellsPerStack: EVAL.cellsPerStack, filters: EVAL.filters, stemMultiplier: 3, auxHead: false },
+    epochs: 1,
+    batchSize: EVAL.batchSize,
+    maxBatchesPerEpoch: EVAL.batches,
+    lr: EVAL.lr,
+    dropPathKeep: 1,
+    evalSplit: 'test',
+    maxEvalImages: EVAL.testImages,
+    seed: 0,
+  });
+  const e = { accuracy: r.diverged ? 0 : r.accuracy, seconds: (performance.now() - t0) / 1000, params: r.params };
+  evalCache.set(hash, e);
+  writeFileSync(evalFile, `${JSON.stringify({ hash, label, ...e })}\n`, { flag: 'a' });
+  log(`  test accuracy ${pct(e.accuracy)}% (${e.params} params, ${e.seconds.toFixed(0)} s)`);
+  return e.accuracy;
+}
+
+/** A SharedSupernet holding a finished shared run's final weights. */
+function supernetOf(runDir: string, ds: Dataset, seed: number): SharedSupernet {
+  const net = new SharedSupernet({
+    network: { cellsPerStack: PROXY.cellsPerStack, filters: PROXY.filters, stemMultiplier: PROXY.stemMultiplier, numClasses: ds.info.classes, inputSize: [ds.info.height, ds.info.width], inputChannels: ds.info.channels },
+    batchSize: PROXY.batchSize,
+    scoreBatch: SHARED.scoreImages,
+    seed,
+  });
+  for (const [name, t] of readCheckpoint(join(runDir, 'shared.safetensors')).tensors) net.store.set(name, t.data, t.shape);
+  return net;
+}
+
+/** The mean score of children on the first `finalScoreImages` validation images with a supernet's weights. */
+async function sharedScore(net: SharedSupernet, ds: Dataset, g: Genotype): Promise<number> {
+  const n = SHARED.scoreImages;
+  const batches = Math.min(SHARED.finalScoreImages / n, Math.floor(ds.validation.size / n));
+  const loader = createLoader(ds.validation, { batchSize: n, dropLast: true });
+  let correct = 0;
+  let b = 0;
+  for await (const batch of loader.epoch(0)) {
+    if (b++ >= batches) break;
+    correct += (await net.score(g, batch.images, batch.labels)).correct;
+  }
+  return correct / (batches * n);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  const t0 = performance.now();
+  const load = [loadavg()[0]!];
+  if (existsSync(evalFile)) {
+    for (const line of readFileSync(evalFile, 'utf8').trim().split('\n').filter(Boolean)) {
+      const e = JSON.parse(line);
+      evalCache.set(e.hash, e);
+    }
+  }
+  const ds = await cachedDataset(a.dataset!);
+  log(`${a.dataset}: ${ds.train.size} training, ${ds.validation.size} validation, ${ds.test.size} test images; budget ${budget} s per run`);
+
+  // 1-2. Searches.
+  const runs: RunSummary[] = [];
+  for (const seed of seeds) for (const mode of modes) for (const strategy of strategies) runs.push(await search(seed, mode, strategy));
+  load.push(loadavg()[0]!);
+
+  // 3. Evaluation at one scale.
+  const evals = new Map<RunSummary, number>();
+  for (const r of runs) if (r.top[0]) evals.set(r, await evaluate(ds, r.top[0].genotype, `${r.mode} ${r.strategy} s${r.seed}`));
+  const randomCells: number[] = [];
+  for (const seed of seeds) randomCells.push(await evaluate(ds, createStrategy('random', { seed: 1000 + seed }).propose(1)[0]!.genotype, `random cell ${1000 + seed}`));
+  if (a.partial) return;
+  const nasnetA = await evaluate(ds, NASNET_A, 'NASNet-A');
+
+  // 4. Kendall τ on uniformly random children: final shared weights against standalone proxy training.
+  let tau: { runDir: string; tau: number; children: { hash: string; shared: number; standalone: number }[] } | undefined;
+  const tauRun = runs.find((r) => r.mode === 'shared' && r.strategy === 'random') ?? runs.find((r) => r.mode === 'shared');
+  if (tauRun && tauSample > 1) {
+    const runDir = join(out, 'runs', `shared-${tauRun.strategy}-s${tauRun.seed}`);
+    const tauFile = join(out, 'tau.json');
+    tau = existsSync(tauFile) ? JSON.parse(readFileSync(tauFile, 'utf8')) : undefined;
+    if (!tau || tau.runDir !== runDir || tau.children.length !== tauSample) {
+      log(`Kendall τ: ${tauSample} uniformly random children, shared weights of ${runDir} against standalone proxy training`);
+      const net = supernetOf(runDir, ds, tauRun.seed);
+      const kids = createStrategy('random', { seed: 4242 }).sample!(tauSample);
+      const children: { hash: string; shared: number; standalone: number }[] = [];
+      for (const [i, g] of kids.entries()) {
+        const shared = await sharedScore(net, ds, g);
+        const hash = genotypeHash(g);
+        const r = await trainChild({ runId: 'tau', id: i, genotype: g, hash, seed: 4242 + i, dataset: a.dataset!, proxy: PROXY });
+        children.push({ hash, shared, standalone: r.accuracy });
+        log(`  child ${i}: shared ${pct(shared)}%, standalone ${pct(r.accuracy)}%`);
+      }
+      net.dispose();
+      tau = { runDir, tau: kendallTau(children.map((c) => c.shared), children.map((c) => c.standalone)), children };
+      writeFileSync(tauFile, `${JSON.stringify(tau, null, 2)}\n`);
+    }
+  }
+
+  // 5. The controller on real data.
+  const perRound = runs
+    .filter((r) => r.mode === 'shared' && r.seed === seeds[0])
+    .map((r) => {
+      const h = new RunDir(join(out, 'runs', `shared-${r.strategy}-s${r.seed}`)).history().filter((x) => x.scoredBy === 'shared');
+      const rounds = [...new Set(h.map((x) => x.round!))].sort((p, q) => p - q);
+      return { label: r.strategy, x: rounds.map((k) => k + 1), y: rounds.map((k) => mean(h.filter((x) => x.round === k).map((x) => x.reward))) };
+    });
+  if (perRound.length) writeFileSync(join(out, 'controller.svg'), linesSvg(perRound, `mean shared-weight score per round (${a.dataset}, seed ${seeds[0]})`, 'round', 'mean validation accuracy (shared weights)'));
+  let policy: { initial: number[]; final: number[]; uniform: number[] } | undefined;
+  const ppoShared = runs.find((r) => r.mode === 'shared' && r.strategy === 'ppo');
+  if (ppoShared) {
+    const policyFile = join(out, 'policy.json');
+    const runDir = join(out, 'runs', `shared-ppo-s${ppoShared.seed}`);
+    policy = existsSync(policyFile) ? JSON.parse(readFileSync(policyFile, 'utf8')) : undefined;
+    if (!policy) {
+      log(`policy check: children of the initial and the final PPO policy and uniform ones on the final shared weights of ${runDir}`);
+      const n = quick ? 8 : 32;
+      const net = supernetOf(runDir, ds, ppoShared.seed);
+      const final = restoreStrategy(readCheckpoint(join(runDir, 'shared.safetensors')).meta.strategy as StrategyState);
+      const initial = createStrategy('ppo', { seed: ppoShared.seed, ...STRATEGY_OPTIONS.ppo } as never);
+      const uniform = createStrategy('random', { seed: 99 });
+      policy = { initial: [], final: [], uniform: [] };
+      for (const [key, s] of [['initial', initial], ['final', final], ['uniform', uniform]] as const) {
+        for (const g of s.sample!(n)) policy[key].push(await sharedScore(net, ds, g));
+      }
+      net.dispose();
+      writeFileSync(policyFile, `${JSON.stringify(policy)}\n`);
+    }
+  }
+
+  // The report.
+  const rows: string[] = [
+    `| ${'configuration'.padEnd(22)} | children | proxy best (%) | proxy top-5 mean (%) | eval test acc. of best (%) | per seed (%) |`,
+    '|---|---|---|---|---|---|',
+  ];
+  const table: Record<string, unknown>[] = [];
+  for (const mode of modes) {
+    for (const strategy of strategies) {
+      const rs = runs.filter((r) => r.mode === mode && r.strategy === strategy);
+      const best = rs.map((r) => r.top[0]?.accuracy ?? Number.NaN);
+      const top5 = rs.map((r) => mean(r.top.map((t) => t.accuracy)));
+      const ev = rs.map((r) => evals.get(r) ?? Number.NaN);
+      const kids = mean(rs.map((r) => r.children));
+      table.push({ mode, strategy, children: kids, best, top5, eval: ev });
+      rows.push(
+        `| ${`${strategy}, ${mode}`.padEnd(22)} | ${kids.toFixed(0)} | ${pct(mean(best))} ± ${pct(sd(best))} | ${pct(mean(top5))} ± ${pct(sd(top5))} | ${pct(mean(ev))} ± ${pct(sd(ev))} | ${ev.map(pct).join(', ')} |`,
+      );
+    }
+  }
+  rows.push(`| ${'NASNet-A'.padEnd(22)} | - | - | - | ${pct(nasnetA)} | |`);
+  rows.push(`| ${'random cell'.padEnd(22)} | - | - | - | ${pct(mean(randomCells))} ± ${pct(sd(randomCells))} | ${randomCells.map(pct).join(', ')} |`);
+  const wall = (performance.now() - t0) / 1000;
+  const notes = [
+    `budget ${budget} s per search run; seeds ${seeds.join(', ')}; ${a.dataset}; proxy ${PROXY.cellsPerStack}@${PROXY.filters * 24}, ${PROXY.maxBatchesPerEpoch} batches of ${PROXY.batchSize}, validation on ${PROXY.maxValidationImages} images;`,
+    `evaluation ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize} (lr ${EVAL.lr}, cosine), test accuracy on ${EVAL.testImages} images; ± is the standard deviation over seeds.`,
+    tau ? `Kendall τ (shared-weight score vs standalone proxy accuracy, ${tau.children.length} uniformly random children, ${tau.runDir}): ${tau.tau.toFixed(3)}` : '',
+    policy
+      ? `final shared weights of the PPO run, ${policy.final.length} children each: initial policy ${pct(mean(policy.initial))}%, final policy ${pct(mean(policy.final))}% (± ${pct(sd(policy.final) / Math.sqrt(policy.final.length))} s.e.), uniform ${pct(mean(policy.uniform))}%`
+      : '',
+    ...runs.filter((r) => r.shared).map((r) => `shared ${r.strategy} s${r.seed}: ${r.shared!.steps} steps, ${r.shared!.rounds} rounds, plan cache ${pct(r.shared!.hitRate)}% hits, ${r.shared!.plansCompiled} plans compiled, ${r.shared!.compileMsPerPlan.toFixed(0)} ms each`),
+    ...runs.filter((r) => r.rungs).map((r) => `halving ${r.strategy} s${r.seed}: children per rung ${r.rungs!.join(' / ')}`),
+    `wall clock ${(wall / 60).toFixed(1)} min this invocation; load average (1 min) ${load.map((l) => l.toFixed(1)).join(' → ')} → ${loadavg()[0]!.toFixed(1)}`,
+  ].filter(Boolean);
+  const md = `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  writeFileSync(join(out, 'quality.md'), md);
+  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: STRATEGY_OPTIONS, runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
+  const cats = [
+    ...modes.flatMap((mode) => strategies.map((strategy) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) }))),
+    { label: 'NASNet-A', values: [nasnetA] },
+    { label: 'random cell', values: randomCells },
+  ];
+  writeFileSync(join(out, 'quality.svg'), dotsSvg(cats, `test accuracy at ${EVAL.cellsPerStack}@${EVAL.filters * 24} of each run's best cell (${budget} s per search)`, 'test accuracy'));
+  process.stdout.write(md);
+}
+
+await main();
