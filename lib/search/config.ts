@@ -28,6 +28,12 @@ export const PAPER_PROXY: ProxyConfig = {
 export interface SharedOptions {
   /** Steps of the shared weights per round, each minibatch on a child sampled from the current policy; default 50. */
   stepsPerRound?: number;
+  /**
+   * Consecutive training steps on each sampled child (every round starts with a new one); default 1
+   * (ENAS: a new child every minibatch).
+   * More amortizes compiling the child's plan and its first step, which costs several warm steps.
+   */
+  stepsPerChild?: number;
   /** Children scored per round on the shared weights; the strategy observes them (PPO updates every `updateEvery`); default 20. */
   childrenPerRound?: number;
   /** Validation images each child is scored on (one batch; round r uses validation batch r); default 256. */
@@ -51,6 +57,7 @@ export interface SharedOptions {
 /** {@link SharedOptions} with defaults applied. */
 export interface ResolvedShared {
   stepsPerRound: number;
+  stepsPerChild: number;
   childrenPerRound: number;
   scoreImages: number;
   lr: number;
@@ -105,6 +112,7 @@ export function resolveShared(o: SharedOptions, proxy: ProxyConfig): ResolvedSha
   const scoreImages = checkInteger(o.scoreImages ?? 256, 'shared.scoreImages');
   return {
     stepsPerRound: checkInteger(o.stepsPerRound ?? 50, 'shared.stepsPerRound'),
+    stepsPerChild: checkInteger(o.stepsPerChild ?? 1, 'shared.stepsPerChild'),
     childrenPerRound: checkInteger(o.childrenPerRound ?? 20, 'shared.childrenPerRound'),
     scoreImages,
     lr: checkNumber(o.lr ?? proxy.lr, 'shared.lr', { min: 0 }),

@@ -51,6 +51,8 @@ export interface RungRecord {
   promoted: boolean;
   /** Training steps of this rung's budget. */
   steps: number;
+  /** Set when the rule would have promoted the child but the search's time budget was spent. */
+  stoppedBy?: 'time';
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * Round r:
  *   (a) train: `stepsPerRound` SGD steps of the shared weights, each on the next training minibatch
- *       and a child sampled from the current policy (`strategy.sample(1)`);
+ *       and a child sampled from the current policy (`strategy.sample(1)`; a new child every
+ *       `stepsPerChild` steps and at the start of the round; 1 by default, as in ENAS);
  *   (b) score: `childrenPerRound` children proposed by the strategy, each scored with the shared
  *       weights on validation batch r (batch statistics; see supernet.ts), recorded in
  *       `history.jsonl` (`scoredBy: 'shared'`, `round: r`) and observed by the strategy (PPO updates
@@ -46,6 +47,8 @@ interface Position {
   round: number;
   /** Training steps done in all. */
   step: number;
+  /** The child being trained when `step` is not a multiple of `stepsPerChild`. */
+  child?: Genotype;
 }
 
 /** One line of `final.jsonl`: a candidate scored on the final shared weights. */
@@ -139,7 +142,9 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
         const end = (pos.round + 1) * cfg.stepsPerRound;
         while (pos.step < end) {
           if (outOfTime()) break;
-          const [genotype] = strategy.sample(1);
+          // A new child every `stepsPerChild` steps (every step: ENAS).
+          if (pos.step % (cfg.stepsPerChild ?? 1) === 0 || !pos.child) pos = { ...pos, child: strategy.sample(1)[0] };
+          const genotype = pos.child;
           const batch = await stream.next();
           const lr = cfg.lrSchedule === 'cosine' ? cosineLr(pos.step, totalSteps, cfg.lr) : cfg.lr;
           const t = performance.now();

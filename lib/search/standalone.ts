@@ -61,9 +61,11 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
       if (!halving) return recorder.record(id, genotype, hash, result, {});
       const failed = Boolean(result.error || result.diverged);
       const accuracy = failed ? 0 : result.accuracy;
-      const promoted = rung < rungs.length - 1 && !failed && !pastDeadline() && promotes(rungScores[rung]!, accuracy, halving.eta);
+      const byRule = rung < rungs.length - 1 && !failed && promotes(rungScores[rung]!, accuracy, halving.eta);
+      const promoted = byRule && !pastDeadline();
       rungScores[rung]!.push(accuracy);
       const line: RungRecord = { id, rung, hash, result: { ...result, accuracy }, promoted, steps: proxySteps(rungs[rung]!, dataset.train.size) };
+      if (byRule && !promoted) line.stoppedBy = 'time';
       run.appendLine('rungs.jsonl', line); // the decision is on disk before it is acted on
       accuracies.push(accuracy);
       seconds += result.seconds;

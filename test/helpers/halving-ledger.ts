@@ -24,9 +24,10 @@ export function expectValidLedger(runDir: string, rungs: number, eta: number): R
     if (prev) expect(prev.promoted).toBe(true);
     const failed = Boolean(r.result.error || r.result.diverged);
     const rule = r.rung < rungs - 1 && !failed && promotes(atRung[r.rung]!, r.result.accuracy, eta);
-    // A decision may only be stricter than the rule (a time budget stops promotions), never looser.
+    // A decision is the rule's, except that a spent time budget stops promotions (and says so).
     if (r.promoted) expect(rule, `child ${r.id} promoted at rung ${r.rung} against the rule`).toBe(true);
-    else expect(rule).toBe(false);
+    else if (rule) expect(r.stoppedBy, `child ${r.id} stopped at rung ${r.rung} against the rule`).toBe('time');
+    else expect(r.stoppedBy).toBeUndefined();
     atRung[r.rung]!.push(r.result.accuracy);
     lastRung.set(r.id, r);
   }

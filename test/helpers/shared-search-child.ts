@@ -14,7 +14,7 @@ await searchCells({
   strategyOptions: { updateEvery: 3 },
   children: 12,
   proxy: TINY_PROXY,
-  shared: TINY_SHARED,
+  shared: { ...TINY_SHARED, stepsPerChild: 2 }, // checkpoints (every 3 steps) fall inside a child's steps too
   executor: { kind: 'local', isolation: 'inline' },
   seed: 7,
 });

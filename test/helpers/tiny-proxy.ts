@@ -21,5 +21,5 @@ export const TINY_SHARED: SharedOptions = {
   candidates: 3,
   finalScoreImages: 64,
   retrainTop: 2,
-  checkpointEvery: 2,
+  checkpointEvery: 3,
 };
