@@ -7,6 +7,12 @@ import { packageRoot } from './util/package-root.js';
 /** A compute backend a plan can run on. */
 export type BackendName = 'cpu' | 'cuda';
 
+/** What a user may ask for: a backend, or 'auto' (CUDA when a device is usable, else the CPU). */
+export const BACKEND_CHOICES = ['cpu', 'cuda', 'auto'] as const;
+
+/** One of {@link BACKEND_CHOICES}. */
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
 /** What this installation can run on: the answer of {@link backends}. */
 export interface BackendsReport {
   /** nasnet's package version. */

@@ -85,6 +85,7 @@ describe('nasnet CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("nasnet: Expected one of 'ppo', 'reinforce', 'random', 'evolution' for --strategy but received 'genetic'\n");
     expect(nasnet('search', '--shared', '--halving').stderr).toBe('nasnet: --shared and --halving: choose one (halving budgets standalone children)\n');
+    expect(nasnet('search', '--backend', 'gpu').stderr).toBe("nasnet: Expected one of 'cpu', 'cuda', 'auto' for --backend but received 'gpu'\n");
     const n = nasnet('train', '--n', 'two');
     expect(n.stderr).toContain("Expected integer for --n but received 'two'");
   });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BACKEND_CHOICES } from '../backends.js';
 import { STRATEGY_NAMES } from '../controller/strategy.js';
 import type { Dashboard } from '../dashboard/server.js';
 import { ValidationError } from '../errors.js';
@@ -40,6 +41,7 @@ interface SearchCli {
   rungs: number;
   eta: number;
   maxSeconds?: number;
+  backend?: string;
 }
 
 /** Registers `nasnet search`. */
@@ -60,6 +62,7 @@ export function registerSearch(program: Command): void {
     .option('--max-batches <k>', 'proxy: at most k batches per epoch (0 = all)', intArg('--max-batches'), 0)
     .option('--max-validation <k>', 'proxy: validate on at most k images (0 = all)', intArg('--max-validation'), 0)
     .option('--concurrency <c>', 'children trained at once (cores are split)', intArg('--concurrency'), 1)
+    .option('--backend <b>', 'where children train: cpu, cuda or auto (default NASNET_BACKEND, else cpu; not part of the run: --resume may change it; with --redis each worker chooses)')
     .option('--seed <s>', 'seed', intArg('--seed'), 0)
     .option('--run <dir>', 'run folder (default runs/<date-time>)')
     .option('--resume <dir>', 'continue the search in this run folder')
@@ -103,6 +106,7 @@ export function registerSearch(program: Command): void {
           lr: o.lr,
           maxBatchesPerEpoch: o.maxBatches,
           maxValidationImages: o.maxValidation,
+          backend: o.backend === undefined ? undefined : choiceArg(o.backend, '--backend', BACKEND_CHOICES),
         },
         concurrency: o.concurrency,
         executor: o.redis !== undefined ? { kind: 'bullmq', redis: o.redis, queue: o.queue } : undefined,

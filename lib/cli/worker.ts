@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BACKEND_CHOICES } from '../backends.js';
 import { startWorker } from '../search/worker.js';
 import { choiceArg, intArg } from '../util/check.js';
 
@@ -14,8 +15,6 @@ interface WorkerCli {
   stalledIntervalMs: number;
   maxStalled: number;
 }
-
-const BACKENDS = ['cpu', 'cuda', 'auto'] as const;
 
 /** Registers `nasnet worker --redis URL`. */
 export function registerWorker(program: Command): void {
@@ -37,7 +36,7 @@ export function registerWorker(program: Command): void {
         redis: o.redis,
         queue: o.queue,
         concurrency: o.concurrency,
-        backend: choiceArg(o.backend, '--backend', BACKENDS),
+        backend: choiceArg(o.backend, '--backend', BACKEND_CHOICES),
         dataDir: o.data,
         name: o.name,
         threadsPerChild: o.threads,

@@ -1,8 +1,10 @@
+import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import { countGraph } from '../cells/counts.js';
 import { buildNetwork, type NetworkOptions } from '../cells/network.js';
 import { resolveDataset } from '../data/registry.js';
 import type { Dataset } from '../data/types.js';
 import { train } from '../train/train.js';
+import { checkChoice } from '../util/check.js';
 import { childFailure } from './failure.js';
 import type { ChildJob, ChildResult, ProxyConfig } from './types.js';
 
@@ -28,10 +30,11 @@ export function cachedDataset(spec: string, dataDir?: string): Promise<Dataset> 
 /**
  * The backend children train on in this process: `NASNET_BACKEND` (set by `nasnet worker` and by
  * the local executor from the search's `proxy.backend`), default 'cpu'.
+ * @throws ValidationError when NASNET_BACKEND is set to something else than cpu, cuda or auto
  */
-export function childBackend(): 'cpu' | 'cuda' {
+export function childBackend(): BackendChoice {
   const b = process.env.NASNET_BACKEND;
-  return b === 'cuda' ? 'cuda' : 'cpu';
+  return b === undefined || b === '' ? 'cpu' : checkChoice(b, 'NASNET_BACKEND', BACKEND_CHOICES);
 }
 
 /**
@@ -40,8 +43,9 @@ export function childBackend(): 'cpu' | 'cuda' {
  * is returned as `error`.
  *
  * @param job - the child: genotype, seed, data set and proxy configuration
+ * @param backend - where it trains; default {@link childBackend} (NASNET_BACKEND)
  */
-export async function trainChild(job: ChildJob): Promise<ChildResult> {
+export async function trainChild(job: ChildJob, backend?: BackendChoice): Promise<ChildResult> {
   const t0 = performance.now();
   try {
     const dataset = await cachedDataset(job.dataset, job.dataDir);
@@ -59,7 +63,7 @@ export async function trainChild(job: ChildJob): Promise<ChildResult> {
       maxBatchesPerEpoch: p.maxBatchesPerEpoch > 0 ? p.maxBatchesPerEpoch : undefined,
       maxEvalImages: p.maxValidationImages > 0 ? p.maxValidationImages : undefined,
       seed: job.seed,
-      backend: childBackend(),
+      backend: backend ?? childBackend(),
     });
     return {
       accuracy: r.diverged ? 0 : r.accuracy,

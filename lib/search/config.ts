@@ -2,6 +2,7 @@
  * A search's configuration as stored in its run folder (`config.json`): what a resumed search
  * reads back. Defaults and checks live here.
  */
+import type { BackendChoice } from '../backends.js';
 import { STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
@@ -23,6 +24,14 @@ export const PAPER_PROXY: ProxyConfig = {
   maxBatchesPerEpoch: 0,
   maxValidationImages: 0,
 };
+
+/**
+ * The proxy options of a search call: any field of {@link ProxyConfig}, and `backend` ('cpu', 'cuda'
+ * or 'auto'), where this call trains its children. The backend is a property of the machine, not of
+ * the run: it is not stored in `config.json` nor part of any job id, so a run resumed with another
+ * backend is the same run.
+ */
+export type ProxyOptions = Partial<ProxyConfig> & { backend?: BackendChoice };
 
 /** Options of the weight-sharing mode (`mode: 'shared'`); every field has a default. */
 export interface SharedOptions {
@@ -95,7 +104,7 @@ export interface ConfigInput {
   strategyOptions?: Record<string, unknown>;
   children?: number;
   blocks?: number;
-  proxy?: Partial<ProxyConfig>;
+  proxy?: ProxyOptions;
   seed?: number;
   constraints?: { maxParams?: number; maxMultAdds?: number };
   mode?: 'standalone' | 'shared';
@@ -134,7 +143,8 @@ export function resolveShared(o: SharedOptions, proxy: ProxyConfig): ResolvedSha
  * @param runId - the run folder's name
  */
 export function resolveConfig(o: ConfigInput, runId: string): StoredConfig {
-  const proxy: ProxyConfig = { ...PAPER_PROXY, ...(o.proxy ?? {}) };
+  const { backend: _where, ...given } = o.proxy ?? {}; // where children train is not part of the run
+  const proxy: ProxyConfig = { ...PAPER_PROXY, ...given };
   for (const k of ['cellsPerStack', 'filters', 'epochs', 'batchSize'] as const) checkInteger(proxy[k], `proxy.${k}`);
   const mode = checkChoice(o.mode ?? 'standalone', 'mode', ['standalone', 'shared'] as const);
   const schedule = resolveSchedule(o.schedule);

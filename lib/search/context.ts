@@ -2,6 +2,7 @@
  * What the search loops (standalone, shared) are given, and the few things both do with a child:
  * make its job, check it against the constraints.
  */
+import type { BackendChoice } from '../backends.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import type { SearchStrategy } from '../controller/strategy.js';
 import type { Dataset } from '../data/types.js';
@@ -24,6 +25,8 @@ export interface SearchContext {
   deadline: number;
   /** Progress lines (stderr), or null. */
   log: ((line: string) => void) | null;
+  /** Where this call trains (not part of the stored configuration); undefined: NASNET_BACKEND, else 'cpu'. */
+  backend?: BackendChoice;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import { checkChoice, checkInteger } from '../util/check.js';
 import { trainChild } from './child.js';
 import type { ChildExecutor } from './executor.js';
@@ -18,6 +19,11 @@ export interface LocalExecutorOptions {
   isolation?: 'process' | 'inline';
   /** Threads per worker process; default floor(cores / concurrency), at least 1. */
   threadsPerChild?: number;
+  /**
+   * Where children train: 'cpu', 'cuda' or 'auto' (CUDA when a device is usable). Worker processes
+   * get it as NASNET_BACKEND; default: this process's NASNET_BACKEND, else 'cpu'.
+   */
+  backend?: BackendChoice;
 }
 
 interface Worker {
@@ -39,21 +45,22 @@ function workerEntry(): { file: string; execArgv: string[] } {
  * inline. A worker process that dies mid-child (a crash, a kill) costs only that child: its result
  * carries the error, and a new worker takes its place.
  *
- * @param options - concurrency, isolation, threads per child
+ * @param options - concurrency, isolation, threads per child, backend
  * @example
- * const executor = createLocalExecutor({ concurrency: 2 });
+ * const executor = createLocalExecutor({ concurrency: 2, backend: 'auto' });
  * const result = await executor.submit(job);
  * await executor.close();
  */
 export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildExecutor {
   const concurrency = checkInteger(options.concurrency ?? 1, 'concurrency');
   const isolation = checkChoice(options.isolation ?? 'process', 'isolation', ['process', 'inline'] as const);
+  const backend = options.backend === undefined ? undefined : checkChoice(options.backend, 'backend', BACKEND_CHOICES);
   if (isolation === 'inline') {
     let queue: Promise<unknown> = Promise.resolve();
     return {
       concurrency: 1,
       submit(job) {
-        const run = queue.then(() => trainChild(job));
+        const run = queue.then(() => trainChild(job, backend));
         queue = run.catch(() => undefined);
         return run;
       },
@@ -71,7 +78,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildEx
   const spawn = (): Worker => {
     const proc = fork(entry.file, [], {
       execArgv: entry.execArgv,
-      env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+      env: { ...process.env, OMP_NUM_THREADS: String(threads), ...(backend ? { NASNET_BACKEND: backend } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const w: Worker = { proc };

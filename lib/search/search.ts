@@ -1,15 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import { drawCell } from '../cells/draw.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { createStrategy, restoreStrategy, type StrategyState } from '../controller/create-strategy.js';
 import type { SearchStrategy, StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
-import { checkNumber } from '../util/check.js';
+import { checkChoice, checkNumber } from '../util/check.js';
 import { createBullmqExecutor } from './bullmq-executor.js';
 import { cachedDataset } from './child.js';
-import { PAPER_PROXY, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
+import { PAPER_PROXY, type ProxyOptions, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
 import type { SearchContext } from './context.js';
 import type { ChildExecutor } from './executor.js';
 import type { Schedule } from './halving.js';
@@ -20,7 +21,7 @@ import { SearchRecorder } from './recorder.js';
 import { RunDir } from './run-dir.js';
 import { runShared } from './shared-search.js';
 import { runStandalone } from './standalone.js';
-import type { ChildResult, HistoryEntry, ProxyConfig } from './types.js';
+import type { ChildResult, HistoryEntry } from './types.js';
 
 export { PAPER_PROXY };
 
@@ -49,8 +50,12 @@ export interface SearchOptions {
   children?: number;
   /** Blocks per cell; default 5. */
   blocks?: number;
-  /** The proxy training of each child; default {@link PAPER_PROXY}. */
-  proxy?: Partial<ProxyConfig>;
+  /**
+   * The proxy training of each child; default {@link PAPER_PROXY}. `backend` ('cpu', 'cuda' or
+   * 'auto') says where this call trains (local worker processes get it as NASNET_BACKEND; the shared
+   * weights too); default NASNET_BACKEND, else 'cpu'. It is not stored: a resumed run may change it.
+   */
+  proxy?: ProxyOptions;
   /** Where children train; default local worker processes. */
   executor?: ExecutorSpec;
   /** Children trained at once by the default local executor; default 1. */
@@ -117,11 +122,22 @@ export interface SharedSummary {
   seconds: { train: number; score: number; retrain: number };
 }
 
-function makeExecutor(o: SearchOptions): ChildExecutor {
+/** Where this call trains: `proxy.backend`, checked; only the local executor takes one. */
+function callBackend(o: SearchOptions): BackendChoice | undefined {
+  const b = o.proxy?.backend;
+  if (b === undefined) return undefined;
+  const backend = checkChoice(b, 'proxy.backend', BACKEND_CHOICES);
+  const kind = o.executor?.kind ?? 'local';
+  if (kind === 'bullmq') throw new ValidationError(`proxy.backend '${backend}': with the BullMQ executor each worker chooses its own (nasnet worker --backend)`);
+  if (kind === 'custom') throw new ValidationError(`proxy.backend '${backend}': a custom executor chooses where it trains; pass backend to the local executor only`);
+  return backend;
+}
+
+function makeExecutor(o: SearchOptions, backend: BackendChoice | undefined): ChildExecutor {
   const spec = o.executor ?? { kind: 'local', concurrency: o.concurrency ?? 1 };
   if (spec.kind === 'custom') return spec.executor;
   if (spec.kind === 'bullmq') return createBullmqExecutor({ redis: spec.redis, queue: spec.queue, concurrency: spec.concurrency });
-  return createLocalExecutor({ concurrency: spec.concurrency ?? o.concurrency ?? 1, isolation: spec.isolation });
+  return createLocalExecutor({ concurrency: spec.concurrency ?? o.concurrency ?? 1, isolation: spec.isolation, backend });
 }
 
 function topTable(history: HistoryEntry[], k: number): string {
@@ -150,6 +166,7 @@ function topTable(history: HistoryEntry[], k: number): string {
 export async function searchCells(options: SearchOptions = {}): Promise<SearchResult> {
   const t0 = performance.now();
   const maxSeconds = options.maxSeconds === undefined ? Infinity : checkNumber(options.maxSeconds, 'maxSeconds', { min: 0 });
+  const backend = callBackend(options);
   const runPath = resolve(options.runDir ?? defaultRunDir());
   const run = new RunDir(runPath);
   let config: StoredConfig;
@@ -178,7 +195,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   }
 
   const dataset = await cachedDataset(config.dataset, config.dataDir);
-  const executor = makeExecutor(options);
+  const executor = makeExecutor(options, backend);
   const bar =
     options.progress && mode === 'standalone'
       ? new SingleBar({
@@ -219,6 +236,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
     executor,
     deadline: t0 + maxSeconds * 1000,
     log: options.progress ? (line) => process.stderr.write(`${line}\n`) : null,
+    backend,
   };
   let shared: { retrained: HistoryEntry[]; summary: SharedSummary } | undefined;
   try {

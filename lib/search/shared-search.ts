@@ -33,7 +33,7 @@ import { IR_VERSION } from '../ir/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { cosineLr } from '../train/schedule.js';
 import { BatchStream } from './batch-stream.js';
-import { childCounts } from './child.js';
+import { childBackend, childCounts } from './child.js';
 import type { ResolvedShared } from './config.js';
 import { childJob, overConstraints, type SearchContext } from './context.js';
 import { proxySteps } from './halving.js';
@@ -82,6 +82,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
     scoreBatch: cfg.scoreImages,
     seed: config.seed,
     cache: cfg.planCache,
+    backend: ctx.backend ?? childBackend(),
   });
 
   // Where we are: from the checkpoint, or the start.

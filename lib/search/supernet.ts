@@ -16,6 +16,7 @@
  * and returns the loss and the correct count, nothing more.
  */
 
+import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import type { NativeStepResult, StepHyper } from '../binding-types.js';
 import { validateGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
@@ -23,7 +24,7 @@ import { type BuiltNetwork, buildNetwork, type NetworkOptions } from '../cells/n
 import { Plan } from '../engine/plan.js';
 import { ParameterStore } from '../engine/store.js';
 import type { IrGraph } from '../ir/types.js';
-import { checkInteger } from '../util/check.js';
+import { checkChoice, checkInteger } from '../util/check.js';
 import { PlanCache, type PlanCacheOptions, type PlanCacheStats } from './plan-cache.js';
 
 /** Options of a {@link SharedSupernet}. */
@@ -40,6 +41,8 @@ export interface SupernetOptions {
   cache?: PlanCacheOptions;
   /** The store to share; default a new one. */
   store?: ParameterStore;
+  /** Where the plans run: 'cpu' (default), 'cuda' or 'auto'. */
+  backend?: BackendChoice;
 }
 
 /** A child's score on one batch with the shared weights. */
@@ -92,6 +95,7 @@ export class SharedSupernet {
   private readonly scoreBatch: number;
   private readonly seed: number;
   private readonly cache: PlanCache<Plan>;
+  private readonly backend: BackendChoice;
 
   /** @param options - network, batch sizes, seed, cache bounds */
   constructor(options: SupernetOptions) {
@@ -101,6 +105,7 @@ export class SharedSupernet {
     this.seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
     this.cache = new PlanCache<Plan>(options.cache);
     this.store = options.store ?? new ParameterStore();
+    this.backend = checkChoice(options.backend ?? 'cpu', 'backend', BACKEND_CHOICES);
   }
 
   /** The child's network in the shared wiring (what its plans run). */
@@ -112,7 +117,11 @@ export class SharedSupernet {
     return this.cache.get(`${kind}:${childKey(genotype)}`, () => {
       const graph = this.build(genotype).graph;
       const training = kind === 'train';
-      const plan = Plan.compile(training ? graph : frozenGraph(graph), this.store, { batch: training ? this.batchSize : this.scoreBatch, seed: this.seed });
+      const plan = Plan.compile(training ? graph : frozenGraph(graph), this.store, {
+        batch: training ? this.batchSize : this.scoreBatch,
+        seed: this.seed,
+        backend: this.backend,
+      });
       // Activations, plus the gradient buffer of every parameter for a training plan.
       const gradBytes = training ? graph.params.reduce((a, p) => a + 4 * p.shape.reduce((x, y) => x * y, 1), 0) : 0;
       return { value: plan, bytes: plan.description.activationBytes + gradBytes };
