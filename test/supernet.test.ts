@@ -115,14 +115,14 @@ describe('SharedSupernet', () => {
     net.dispose();
   });
 
-  it('frozenGraph: every parameter frozen, BN momentum 1, the rest as it was', () => {
+  it('frozenGraph: every parameter frozen, BN momentum 1, the rest as it was', async () => {
     const { graph } = buildNetwork(NASNET_A, { ...PROXY, wiring: 'shared' });
     const f = frozenGraph(graph);
     expect(f.params.every((p) => !p.trainable)).toBe(true);
     expect(f.nodes.filter((n) => n.op === 'BatchNormalization').every((n) => n.attrs!.momentum === 1)).toBe(true);
     expect(f.nodes.map((n) => n.id)).toEqual(graph.nodes.map((n) => n.id));
     const store = new ParameterStore();
-    const plan = Plan.compile(f, store, { batch: 2 });
+    const plan = await Plan.compile(f, store, { batch: 2 });
     expect(store.names().some((n) => n.endsWith('#momentum'))).toBe(false); // no optimizer state for frozen parameters
     plan.dispose();
   });

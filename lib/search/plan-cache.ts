@@ -43,7 +43,7 @@ interface Entry<V> {
  * @example
  * const cache = new PlanCache<Plan>({ maxPlans: 16 });
  * const plan = cache.get(key, () => {
- *   const p = Plan.compile(graph, store, { batch: 32 });
+ *   const p = Plan.compileSync(graph, store, { batch: 32 });
  *   return { value: p, bytes: p.description.activationBytes };
  * });
  * cache.stats().hitRate;

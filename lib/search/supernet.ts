@@ -60,7 +60,7 @@ export interface SharedScore {
  *
  * @param graph - a training graph (with its loss)
  * @example
- * const score = Plan.compile(frozenGraph(net.graph), store, { batch: 256 });
+ * const score = await Plan.compile(frozenGraph(net.graph), store, { batch: 256 });
  * const { correct } = await score.trainStep(images, labels, { lr: 0 });
  */
 export function frozenGraph(graph: IrGraph): IrGraph {
@@ -117,7 +117,7 @@ export class SharedSupernet {
     return this.cache.get(`${kind}:${childKey(genotype)}`, () => {
       const graph = this.build(genotype).graph;
       const training = kind === 'train';
-      const plan = Plan.compile(training ? graph : frozenGraph(graph), this.store, {
+      const plan = Plan.compileSync(training ? graph : frozenGraph(graph), this.store, {
         batch: training ? this.batchSize : this.scoreBatch,
         seed: this.seed,
         backend: this.backend,
