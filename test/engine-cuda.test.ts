@@ -46,8 +46,8 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
   it('train, evaluate and predict NASNet-A like the CPU, and describe the device', async () => {
     const cs = new ParameterStore();
     const gs = new ParameterStore();
-    const cpu = Plan.compile(net.graph, cs, { batch: B, seed: 4 });
-    const gpu = await Plan.compileAsync(net.graph, gs, { batch: B, seed: 4, backend: 'cuda' });
+    const cpu = Plan.compileSync(net.graph, cs, { batch: B, seed: 4 });
+    const gpu = await Plan.compile(net.graph, gs, { batch: B, seed: 4, backend: 'cuda' });
     expect(gpu.description.backend).toBe('cuda');
     expect(gpu.description.device).toMatch(/^cuda:0 /);
     expect(gpu.description.fusedChains).toBe(cpu.description.fusedChains);
@@ -73,8 +73,8 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
   it('a step replayed as a CUDA graph equals the same step launched kernel by kernel', async () => {
     const s1 = new ParameterStore();
     const s2 = new ParameterStore();
-    const eager = Plan.compile(net.graph, s1, { batch: B, seed: 4, backend: 'cuda', graphs: false });
-    const graph = Plan.compile(net.graph, s2, { batch: B, seed: 4, backend: 'cuda' });
+    const eager = Plan.compileSync(net.graph, s1, { batch: B, seed: 4, backend: 'cuda', graphs: false });
+    const graph = Plan.compileSync(net.graph, s2, { batch: B, seed: 4, backend: 'cuda' });
     for (let step = 0; step < 4; step++) {
       const hyper = { lr: 0.05 / (1 + step), dropPathRate: 0.1 * step, step };
       expect(await graph.trainStep(images, labels, hyper)).toEqual(await eager.trainStep(images, labels, hyper));
@@ -87,7 +87,7 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
 
   it('keeps the store in sync: get, set, a CPU plan on the same store, dispose', async () => {
     const store = new ParameterStore();
-    const gpu = Plan.compile(net.graph, store, { batch: B, seed: 4, backend: 'cuda' });
+    const gpu = Plan.compileSync(net.graph, store, { batch: B, seed: 4, backend: 'cuda' });
     const before = store.get('head/fc/W')!.data.slice();
     await gpu.trainStep(images, labels, { lr: 0.1, step: 0 });
     const after = store.get('head/fc/W')!.data;
@@ -98,7 +98,7 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
     const logits = await gpu.predict(images);
     expect(Math.max(...logits) - Math.min(...logits)).toBe(0);
     // A CPU plan on the same store continues from the device's values, and back.
-    const cpu = Plan.compile(net.graph, store, { batch: B, seed: 4 });
+    const cpu = Plan.compileSync(net.graph, store, { batch: B, seed: 4 });
     await gpu.trainStep(images, labels, { lr: 0.1, step: 1 });
     const fromDevice = store.get('head/fc/W')!.data;
     const c = await cpu.evaluate(images, labels);
@@ -116,20 +116,20 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
 
   it('saves a checkpoint from CUDA and resumes on the CPU, and back', async () => {
     const a = new ParameterStore();
-    const gpu = Plan.compile(net.graph, a, { batch: B, seed: 4, backend: 'cuda' });
+    const gpu = Plan.compileSync(net.graph, a, { batch: B, seed: 4, backend: 'cuda' });
     await gpu.trainStep(images, labels, { lr: 0.05, step: 0 });
     const file = join(dir, 'cuda.safetensors');
     saveCheckpoint(file, a, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, epoch: 1, step: 1 });
     const b = new ParameterStore();
     loadCheckpoint(file, b);
-    const cpu = Plan.compile(net.graph, b, { batch: B, seed: 4 });
+    const cpu = Plan.compileSync(net.graph, b, { batch: B, seed: 4 });
     const onCpu = await cpu.trainStep(images, labels, { lr: 0.05, step: 1 });
     const onGpu = await gpu.trainStep(images, labels, { lr: 0.05, step: 1 });
     expect(Math.abs(onCpu.loss - onGpu.loss)).toBeLessThan(1e-4 * onGpu.loss);
     saveCheckpoint(file, b, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, epoch: 2, step: 2 });
     const c = new ParameterStore();
     loadCheckpoint(file, c);
-    const back = Plan.compile(net.graph, c, { batch: B, seed: 4, backend: 'cuda' });
+    const back = Plan.compileSync(net.graph, c, { batch: B, seed: 4, backend: 'cuda' });
     const r1 = await back.trainStep(images, labels, { lr: 0.05, step: 2 });
     const r2 = await cpu.trainStep(images, labels, { lr: 0.05, step: 2 });
     expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-4 * r2.loss);
@@ -157,9 +157,9 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
 
   it('names the device and the failure', async () => {
     const store = new ParameterStore();
-    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'cuda', device: 9 })).toThrow(/device 9 does not exist/);
-    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'gpu' as 'cuda' })).toThrow(/backend/);
-    const auto = Plan.compile(net.graph, store, { batch: B, backend: 'auto' });
+    expect(() => Plan.compileSync(net.graph, store, { batch: B, backend: 'cuda', device: 9 })).toThrow(/device 9 does not exist/);
+    expect(() => Plan.compileSync(net.graph, store, { batch: B, backend: 'gpu' as 'cuda' })).toThrow(/backend/);
+    const auto = Plan.compileSync(net.graph, store, { batch: B, backend: 'auto' });
     expect(auto.description.backend).toBe('cuda');
     expect(auto.description.notice).toBe('');
     auto.dispose();
@@ -170,10 +170,10 @@ describe.skipIf(!cuda)('plans on CUDA', () => {
 describe.skipIf(cuda)('CUDA where no device is usable', () => {
   it("'auto' falls back to the CPU with the reason; 'cuda' fails with it", () => {
     const store = new ParameterStore();
-    const auto = Plan.compile(net.graph, store, { batch: B, backend: 'auto' });
+    const auto = Plan.compileSync(net.graph, store, { batch: B, backend: 'auto' });
     expect(auto.description.backend).toBe('cpu');
     expect(auto.description.notice).toMatch(/^cuda unavailable \(.+\): running on the cpu$/);
     auto.dispose();
-    expect(() => Plan.compile(net.graph, store, { batch: B, backend: 'cuda' })).toThrow(/cuda|CUDA/);
+    expect(() => Plan.compileSync(net.graph, store, { batch: B, backend: 'cuda' })).toThrow(/cuda|CUDA/);
   });
 });
