@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The test command (`npm test`): lint, type-check, native tests (plain, then every CUDA test on the
-// emulated CUDA device, and, in CI, under ASan and UBSan), the node-gyp build (in CI), then vitest.
+// emulated CUDA device, and, in CI, under ASan and UBSan), the node-gyp build (in CI), then vitest,
+// and test/engine-cuda.test.ts again through the addon built against the emulated device.
 // Ends with one line `N passed, N failed` that counts every native test, every vitest test, and each
 // check above as one.
 //
@@ -62,19 +63,52 @@ function runNative(label, binary, args, env) {
   if (r.status !== 0 && n.f === 0) check(`${label}: runner exited ${r.status}`, false);
 }
 
-/** Prints, per test file, how many tests were skipped and why (test/helpers/optional.ts puts the reason in the title). */
-function reportSkips(report) {
+const isSkip = (a) => a.status === 'pending' || a.status === 'skipped' || a.status === 'todo';
+// A test's identity across runs: its file and titles, without the skip reason a title may carry.
+const testKey = (file, a) => [file.name, ...(a.ancestorTitles ?? []), a.title].map((t) => t.replace(/ \[skipped: .+\]$/, '')).join('\u0000');
+
+/**
+ * Prints, per test file, how many tests were skipped and why (test/helpers/optional.ts and
+ * test/engine-cuda.test.ts put the reason in the title), and returns how many. A test skipped in one
+ * vitest run and passed in another (the CUDA tests: skipped without a device, run on the emulated
+ * one) is not skipped.
+ */
+function reportSkips(reports) {
+  const ran = new Set();
+  for (const r of reports) for (const file of r.testResults ?? []) for (const a of file.assertionResults ?? []) if (!isSkip(a)) ran.add(testKey(file, a));
   const lines = [];
-  for (const file of report.testResults ?? []) {
-    const reasons = new Map();
-    for (const a of file.assertionResults ?? []) {
-      if (a.status !== 'pending' && a.status !== 'skipped' && a.status !== 'todo') continue;
-      const why = /\[skipped: (.+)\]$/.exec([...(a.ancestorTitles ?? []), a.title].find((t) => /\[skipped: .+\]$/.test(t)) ?? '')?.[1] ?? 'skipped in the test file';
-      reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  let count = 0;
+  for (const r of reports) {
+    for (const file of r.testResults ?? []) {
+      const reasons = new Map();
+      for (const a of file.assertionResults ?? []) {
+        if (!isSkip(a) || ran.has(testKey(file, a))) continue;
+        const why = /\[skipped: (.+)\]$/.exec([...(a.ancestorTitles ?? []), a.title].find((t) => /\[skipped: .+\]$/.test(t)) ?? '')?.[1] ?? 'skipped in the test file';
+        reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        count++;
+      }
+      for (const [why, n] of reasons) lines.push(`skip ${n} in ${file.name.replace(`${root}/`, '')}: ${why}`);
     }
-    for (const [why, n] of reasons) lines.push(`skip ${n} in ${file.name.replace(`${root}/`, '')}: ${why}`);
   }
   if (lines.length > 0) process.stdout.write(`\n${lines.join('\n')}\n`);
+  return count;
+}
+
+/** One vitest run with a JSON report; adds its passes and failures, returns the report (or null). */
+function vitest(label, args, env) {
+  const report = join(root, '.vitest-results.json');
+  rmSync(report, { force: true });
+  const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...args], { env: { ...process.env, ...env } });
+  if (!existsSync(report)) {
+    check(`${label}: vitest produced no report (exit ${v.status})`, false);
+    return null;
+  }
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  rmSync(report, { force: true });
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  if (v.status !== 0 && r.numFailedTests === 0) check(`${label}: vitest exited ${v.status} (a file failed to load?)`, false);
+  return r;
 }
 
 // 1. Lint and types.
@@ -97,8 +131,10 @@ else nativeTests('native tests', 'build-tests', ['-G', 'Ninja', '-DNASNET_CUDA=0
 // ignore). build-emu/ also holds an addon built against it, for vitest
 // (NASNET_ADDON=build-emu/Release/nasnet.node). Without Boost.Context: a visible skip with the fix
 // (a failure in CI).
+let emuBuilt = false;
 if (flag('NASNET_TEST_EMU', true)) {
   const b = run('npx', ['cmake-js', 'compile', '--out', 'build-emu', '--CDNASNET_CUDA_EMULATED=ON', '--CDNASNET_BUILD_TESTS=ON', '-p', '2'], { capture: true });
+  emuBuilt = b.status === 0;
   if (b.status === 0) {
     for (const [order, poison] of [['forward', 'nan'], ['reverse', 'nan'], ['forward', 'huge']]) {
       runNative(`CUDA tests on the emulated device (${order} order, ${poison} poison)`, join(root, 'build-emu', 'nasnet_native_tests'), ['cuda_'], {
@@ -140,20 +176,14 @@ if (flag('NASNET_TEST_GYP', ci)) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// 4. vitest.
-const report = join(root, '.vitest-results.json');
-rmSync(report, { force: true });
-const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${report}`, ...vitestArgs]);
-if (existsSync(report)) {
-  const r = JSON.parse(readFileSync(report, 'utf8'));
-  passed += r.numPassedTests;
-  failed += r.numFailedTests;
-  skipped += r.numPendingTests + r.numTodoTests;
-  if (v.status !== 0 && r.numFailedTests === 0) check(`vitest exited ${v.status} (a file failed to load?)`, false);
-  reportSkips(r);
-} else {
-  check(`vitest produced no report (exit ${v.status})`, false);
+// 4. vitest; then the CUDA plan tests through the addon built against the emulated device (2b).
+const reports = [vitest('vitest', vitestArgs, {})];
+const emuAddon = join(root, 'build-emu', 'Release', 'nasnet.node');
+if (emuBuilt && vitestArgs.length === 0) {
+  if (existsSync(emuAddon)) reports.push(vitest('vitest on the emulated CUDA device', ['test/engine-cuda.test.ts'], { NASNET_ADDON: emuAddon }));
+  else check(`vitest on the emulated CUDA device: ${emuAddon} was not built`, false);
 }
+skipped += reportSkips(reports.filter(Boolean));
 
 process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed === 0 ? 0 : 1);
