@@ -3,7 +3,7 @@
 // One block per row computes max, sum of exp, argmax (first index on ties) and dlogits; a second
 // single-block kernel adds the row losses and hits in row order (deterministic) into device scalars.
 #include "cuda/common.cuh"
-#include "cuda/norm_ops.h"
+#include "cuda/cross_entropy_row.cuh"
 
 namespace nasnet::cuda {
 
@@ -16,31 +16,8 @@ __global__ void ce_rows(int N, int K, const float* logits, const int32_t* labels
   NASNET_SHARED(float[kLossThreads], smax);
   NASNET_SHARED(int[kLossThreads], sarg);
   NASNET_SHARED(double[kLossThreads], sd);
-  const int r = blockIdx.x;
-  const float* z = logits + (size_t)r * K;
-  ce_partial_max(z, K, threadIdx.x, blockDim.x, &smax[threadIdx.x], &sarg[threadIdx.x]);
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) ce_merge_max(&smax[threadIdx.x], &sarg[threadIdx.x], smax[threadIdx.x + s], sarg[threadIdx.x + s], K);
-    __syncthreads();
-  }
-  const float m = smax[0];
-  const int amax = sarg[0];
-  __syncthreads();
-  double se, sz;
-  ce_partial_sums(z, K, m, threadIdx.x, blockDim.x, &se, &sz);
-  se = block_sum(se, sd);
-  sz = block_sum(sz, sd);
-  const int label = labels[r];
-  const double lse = (double)m + log(se);
-  if (threadIdx.x == 0) {
-    row_loss[r] = ce_row_loss(lse, z[label], sz, smoothing, K);
-    row_hit[r] = amax == label ? 1 : 0;
-  }
-  if (dlogits == nullptr) return;
-  const double scale = (double)weight / N;
-  for (int k = threadIdx.x; k < K; k += blockDim.x)
-    dlogits[(size_t)r * K + k] = ce_dlogit(z[k], lse, k == label, smoothing, K, scale);
+  cross_entropy_row(blockIdx.x, K, logits, labels, smoothing, (double)weight / N, dlogits, row_loss, row_hit, smax,
+                    sarg, sd);
 }
 
 __global__ void ce_total(int N, const double* row_loss, const int* row_hit, double* loss, int* correct) {

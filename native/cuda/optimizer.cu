@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cuda/common.cuh"
+#include "cuda/optimizer_math.h"
 
 namespace nasnet::cuda {
 
@@ -31,24 +32,12 @@ __global__ void sumsq_final(int blocks, const double* partial, double* out) {
 
 __global__ void sgd_kernel(size_t n, float lr, float momentum, bool nesterov, float wd, float gs, float* w,
                            const float* g, float* v) {
-  NASNET_GRID_STRIDE(i, n) {
-    float gp = g[i] * gs + wd * w[i];
-    float vi = momentum * v[i] + gp;
-    v[i] = vi;
-    w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
-  }
+  NASNET_GRID_STRIDE(i, n) sgd_element(&w[i], &v[i], g[i], gs, wd, lr, momentum, nesterov);
 }
 
 __global__ void rmsprop_kernel(size_t n, float lr, float decay, float momentum, float eps, float wd, float gs,
                                float* w, const float* g, float* ms, float* mom) {
-  NASNET_GRID_STRIDE(i, n) {
-    float gp = g[i] * gs + wd * w[i];
-    float m2 = decay * ms[i] + (1.f - decay) * gp * gp;
-    ms[i] = m2;
-    float mo = momentum * mom[i] + lr * gp / sqrtf(m2 + eps);
-    mom[i] = mo;
-    w[i] -= mo;
-  }
+  NASNET_GRID_STRIDE(i, n) rmsprop_element(&w[i], &ms[i], &mom[i], g[i], gs, wd, lr, decay, momentum, eps);
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 
 #include "core/random.h"
 #include "cuda/common.cuh"
-#include "cuda/norm_ops.h"
+#include "cuda/cross_entropy_row.cuh"
+#include "cuda/optimizer_math.h"
 
 namespace nasnet::cuda {
 
@@ -72,32 +73,8 @@ __global__ void ce_slot_rows(int N, int K, const float* logits, const int32_t* l
   NASNET_SHARED(float[kLossThreads], smax);
   NASNET_SHARED(int[kLossThreads], sarg);
   NASNET_SHARED(double[kLossThreads], sd);
-  const int r = blockIdx.x;
-  const float* z = logits + (size_t)r * K;
-  ce_partial_max(z, K, threadIdx.x, blockDim.x, &smax[threadIdx.x], &sarg[threadIdx.x]);
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s)
-      ce_merge_max(&smax[threadIdx.x], &sarg[threadIdx.x], smax[threadIdx.x + s], sarg[threadIdx.x + s], K);
-    __syncthreads();
-  }
-  const float m = smax[0];
-  const int amax = sarg[0];
-  __syncthreads();
-  double se, sz;
-  ce_partial_sums(z, K, m, threadIdx.x, blockDim.x, &se, &sz);
-  se = block_sum(se, sd);
-  sz = block_sum(sz, sd);
-  const int label = labels[r];
-  const double lse = (double)m + log(se);
-  if (threadIdx.x == 0) {
-    row_loss[r] = ce_row_loss(lse, z[label], sz, smoothing, K);
-    row_hit[r] = amax == label ? 1 : 0;
-  }
-  if (dlogits == nullptr) return;
   const double scale = (double)(weight != nullptr ? *weight : 1.f) / N;
-  for (int k = threadIdx.x; k < K; k += blockDim.x)
-    dlogits[(size_t)r * K + k] = ce_dlogit(z[k], lse, k == label, smoothing, K, scale);
+  cross_entropy_row(blockIdx.x, K, logits, labels, smoothing, scale, dlogits, row_loss, row_hit, smax, sarg, sd);
 }
 
 // Row losses and hits summed in row order by one thread: the CPU's order, so the mean is the same.
@@ -173,26 +150,14 @@ __global__ void sgd_slot_kernel(size_t n, bool decay, const StepValues* v, float
   const float lr = v->lr, momentum = v->momentum, gs = v->grad_scale;
   const float wd = decay ? v->weight_decay : 0.f;
   const bool nesterov = v->nesterov != 0;
-  NASNET_GRID_STRIDE(i, n) {
-    float gp = g[i] * gs + wd * w[i];
-    float vi = momentum * m[i] + gp;
-    m[i] = vi;
-    w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
-  }
+  NASNET_GRID_STRIDE(i, n) sgd_element(&w[i], &m[i], g[i], gs, wd, lr, momentum, nesterov);
 }
 
 __global__ void rmsprop_slot_kernel(size_t n, bool decay, const StepValues* v, float* w, const float* g, float* ms,
                                     float* mom) {
   const float lr = v->lr, rho = v->rms_decay, momentum = v->momentum, eps = v->rms_eps, gs = v->grad_scale;
   const float wd = decay ? v->weight_decay : 0.f;
-  NASNET_GRID_STRIDE(i, n) {
-    float gp = g[i] * gs + wd * w[i];
-    float m2 = rho * ms[i] + (1.f - rho) * gp * gp;
-    ms[i] = m2;
-    float mo = momentum * mom[i] + lr * gp / sqrtf(m2 + eps);
-    mom[i] = mo;
-    w[i] -= mo;
-  }
+  NASNET_GRID_STRIDE(i, n) rmsprop_element(&w[i], &ms[i], &mom[i], g[i], gs, wd, lr, rho, momentum, eps);
 }
 
 }  // namespace
