@@ -149,4 +149,27 @@ describe.skipIf(need.skip)(need.label('dashboard page in Chromium'), () => {
     }
     problems.length = 0; // the refused fetches log "404" to the console, as they should
   });
+
+  it('adds a run started later, and draws a run of one child with readable axes', async () => {
+    await page.goto(`${dash.url}#/`);
+    await page.locator('[data-connection="live"]').waitFor();
+    const one = writeRunFixture(join(root, 'runs', 'one-child'), { children: 1, strategy: 'random', seed: 6 });
+    await page.locator('.runs .run[data-run="one-child"]').waitFor({ timeout: 5000 });
+    for (const id of ['ppo-seed1', 'evolution-seed1']) await page.getByLabel(`show run ${id}`).uncheck();
+    await expect.poll(() => dots('reward-index').count()).toBe(1);
+    expect(await page.locator('.children-table tbody tr').count()).toBe(1);
+    // One child is a zero-width domain: ticks around it, not one tick labelled `0.608000` (cut by the margin).
+    for (const plot of ['reward-index', 'reward-time', 'pareto-params', 'pareto-mult-adds']) {
+      expect(await dots(plot).count(), plot).toBe(1);
+      const ys = await page.locator(`[data-plot="${plot}"] g[aria-label="y-axis tick label"] text`).allTextContents();
+      expect(ys.length, `${plot}: ${ys}`).toBeGreaterThanOrEqual(2);
+      for (const y of ys) expect(y, plot).toMatch(/^0\.\d{1,3}$/);
+    }
+    const reward = one.entries[0].reward;
+    const ys = (await page.locator('[data-plot="reward-index"] g[aria-label="y-axis tick label"] text').allTextContents()).map(Number);
+    expect(Math.min(...ys)).toBeLessThan(reward);
+    expect(Math.max(...ys)).toBeGreaterThan(reward);
+    await page.screenshot({ path: join(shots, 'one-child.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
 });

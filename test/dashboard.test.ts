@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roomyDomain } from '../lib/dashboard/client/domain.js';
 import { parseFilter, parseQuantity } from '../lib/dashboard/client/filter.js';
 import { extraNumericFields, fmtDuration, latestPerChild } from '../lib/dashboard/client/format.js';
 import { childCommands, shellQuote } from '../lib/dashboard/commands.js';
@@ -161,6 +162,18 @@ describe('table helpers', () => {
       ['r', 0, 5],
       ['other', 3, 4],
     ]);
+  });
+});
+
+describe('plot domains', () => {
+  it('gives room around one value (or equal ones), and leaves a spread to Plot', () => {
+    const [lo, hi] = roomyDomain([0.608]) ?? [];
+    expect(lo).toBeCloseTo(0.5776, 12);
+    expect(hi).toBeCloseTo(0.6384, 12);
+    expect(roomyDomain([0, 0, Number.NaN])).toEqual([-0.01, 0.01]);
+    expect(roomyDomain([240_002, 240_002])).toEqual([228_001.9, 252_002.1]);
+    expect(roomyDomain([0.6, 0.7])).toBeUndefined();
+    expect(roomyDomain([])).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@
 import * as Plot from '@observablehq/plot';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { ChildRow, RunSummary } from '../protocol.js';
+import { roomyDomain } from './domain.js';
 import { childStatus, fmtReward, fmtShort, num } from './format.js';
 
 /** One colour per run (Observable's categorical palette), in the order runs were given. */
@@ -126,9 +127,10 @@ function rewardPlot(o: { width: number; points: Point[]; line: Point[]; color: P
     height: 300,
     marginLeft: 52,
     marginBottom: 40,
+    inset: 8, // a dot at the end of an axis is drawn whole, not cut by the frame
     style: { fontSize: '12px' },
-    x: o.x,
-    y: { label: 'reward', grid: true },
+    x: { ...o.x, domain: roomyDomain(o.points.map((p) => p.x)) },
+    y: { label: 'reward', grid: true, domain: roomyDomain(o.points.map((p) => p.y)) },
     color: o.color,
     marks: [
       Plot.line(o.line, { x: 'x', y: 'y', stroke: 'label', curve: 'step-after', strokeWidth: 1.5, strokeOpacity: 0.85 }),
