@@ -4,59 +4,47 @@
  * this tests what a user gets. Skipped with the reason where no Chromium is installed; CI installs it.
  * Screenshots go to NASNET_DASHBOARD_SHOTS or a temporary folder (printed), never into the tree.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../lib/dashboard/server.js';
-import { chromiumPath, needChromium } from './helpers/optional.js';
+import { bundlePage, openPage, screenshotDir } from './helpers/browser.js';
+import { needChromium } from './helpers/optional.js';
 import { type RunFixture, writeRunFixture } from './helpers/run-fixture.js';
 
 const need = needChromium();
-/** The flags the machine notes ask for: no sandbox (root), no GPU, nothing fetched from the network. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe.skipIf(need.skip)(need.label('dashboard page in Chromium'), () => {
-  const root = mkdtempSync(join(tmpdir(), 'nasnet-dashboard-browser-'));
-  const shots = process.env.NASNET_DASHBOARD_SHOTS ?? join(root, 'screenshots');
+  let root: string;
+  let shots: string;
   let browser: Browser;
   let dash: Dashboard;
   let page: Page;
   let ppo: RunFixture;
   let evo: RunFixture;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     need.require();
-    const assets = join(root, 'assets');
-    const b = spawnSync(process.execPath, ['scripts/build-dashboard.mjs', '--out', assets], { encoding: 'utf8' });
-    if (b.status !== 0) throw new Error(`bundling the page failed: ${b.stderr}`);
+    root = mkdtempSync(join(tmpdir(), 'nasnet-dashboard-browser-'));
+    shots = screenshotDir(root);
+    const assets = bundlePage(join(root, 'assets'));
     ppo = writeRunFixture(join(root, 'runs', 'ppo-seed1'), { children: 12, total: 20, strategy: 'ppo', seed: 4, start: Date.now() - 20 * 60_000 });
     evo = writeRunFixture(join(root, 'runs', 'evolution-seed1'), { children: 8, strategy: 'evolution', seed: 5, start: Date.now() - 30 * 60_000 });
     // A failed child and one with a field this version does not know.
     evo.append({ reward: 0, accuracy: 0, curve: [], params: 0, multAdds: 0, seconds: 0, error: 'worker process 4242 exited (SIGKILL) while training child 8' });
     evo.append({ rung: 2 } as never);
     dash = await startDashboard({ runs: [join(root, 'runs')], port: 0, assetsDir: assets, pollMs: 500 });
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => {
-      if (!r.url().endsWith('/api/events')) problems.push(`request failed: ${r.url()}`);
-    });
-    mkdirSync(shots, { recursive: true });
+    ({ browser, page, problems } = await openPage());
   });
 
   afterAll(async () => {
     await browser?.close();
     await dash?.close();
-    process.stderr.write(`dashboard screenshots: ${shots}\n`);
-    if (!process.env.NASNET_DASHBOARD_SHOTS) rmSync(root, { recursive: true, force: true });
+    if (shots) process.stderr.write(`dashboard screenshots: ${shots}\n`);
+    if (root && !process.env.NASNET_DASHBOARD_SHOTS) rmSync(root, { recursive: true, force: true });
   });
 
   const dots = (plot: string) => page.locator(`[data-plot="${plot}"] g[aria-label="dot"] circle`);

@@ -15,13 +15,26 @@ import { type Dashboard, startDashboard } from '../lib/dashboard/server.js';
 import { searchCells } from '../lib/search/search.js';
 import type { ChildJob, ChildResult } from '../lib/search/types.js';
 import { type RunningWorker, startWorker } from '../lib/search/worker.js';
+import { type BrowserPage, bundlePage, openPage, screenshotDir } from './helpers/browser.js';
 import { waitFor } from './helpers/bullmq-procs.js';
-import { needRedis } from './helpers/optional.js';
+import { needChromium, needRedis } from './helpers/optional.js';
 import { dropQueues, testRedis, uniqueQueue } from './helpers/redis.js';
 import { writeRunFixture } from './helpers/run-fixture.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
 const need = needRedis();
+const needBrowser = needChromium();
+
+/** A trainer that holds each child until the test releases it. */
+function heldTrainer(): { held: { job: ChildJob; release: () => void }[]; trainer: (job: ChildJob) => Promise<ChildResult> } {
+  const held: { job: ChildJob; release: () => void }[] = [];
+  const trainer = (job: ChildJob) =>
+    new Promise<ChildResult>((resolve) => {
+      const accuracy = 0.5 + (job.seed % 40) / 100;
+      held.push({ job, release: () => resolve({ accuracy, curve: [accuracy], params: 1000 + job.id, multAdds: 5000, seconds: 1, diverged: false }) });
+    });
+  return { held, trainer };
+}
 
 describe.skipIf(need.skip)(need.label('dashboard of a distributed search (BullMQ)'), () => {
   const root = mkdtempSync(join(tmpdir(), 'nasnet-dashboard-queue-'));
@@ -48,12 +61,7 @@ describe.skipIf(need.skip)(need.label('dashboard of a distributed search (BullMQ
   });
 
   it('shows the workers, the children they train now and the queue depth, then who trained each child', async () => {
-    const held: { job: ChildJob; release: () => void }[] = [];
-    const trainer = (job: ChildJob) =>
-      new Promise<ChildResult>((resolve) => {
-        const accuracy = 0.5 + (job.seed % 40) / 100;
-        held.push({ job, release: () => resolve({ accuracy, curve: [accuracy], params: 1000 + job.id, multAdds: 5000, seconds: 1, diverged: false }) });
-      });
+    const { held, trainer } = heldTrainer();
     worker = await startWorker({ redis: redis.url, queue, trainer, concurrency: 2, backend: 'cpu', name: 'dash-w1', heartbeatMs: 300, log: () => undefined });
     const runDir = join(root, 'live-run');
     // Three children in flight for two slots: two train, one waits.
@@ -103,5 +111,43 @@ describe.skipIf(need.skip)(need.label('dashboard of a distributed search (BullMQ
     }, 'the error', 15_000);
     expect(q!.error).toMatch(new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\)$`));
     expect((await (await fetch(`${dash.url}api/runs`)).json() as RunSummary[]).map((s) => s.progress.done)).toEqual([1]);
+  });
+
+  describe.skipIf(needBrowser.skip)(needBrowser.label('on the page, in Chromium'), () => {
+    const pageQueue = uniqueQueue('dash-page');
+    let b: BrowserPage | undefined;
+    let pageWorker: RunningWorker | undefined;
+    afterAll(async () => {
+      await b?.browser.close();
+      await pageWorker?.close(true);
+      if (redis) await dropQueues(redis.url, [pageQueue]);
+    });
+
+    it('shows the worker, the child it trains now and the queue depth, live', async () => {
+      needBrowser.require();
+      const pageAssets = bundlePage(join(root, 'page'));
+      const { held, trainer } = heldTrainer();
+      pageWorker = await startWorker({ redis: redis.url, queue: pageQueue, trainer, concurrency: 1, backend: 'cpu', name: 'dash-page-w', heartbeatMs: 300, log: () => undefined });
+      const runDir = join(root, 'page-run');
+      // Two children in flight for one slot: one trains, one waits.
+      const search = searchCells({ runDir, strategy: 'random', children: 2, proxy: TINY_PROXY, seed: 3, executor: { kind: 'bullmq', redis: redis.url, queue: pageQueue, concurrency: 2 } });
+      const dash = await startDashboard({ runs: [runDir], port: 0, assetsDir: pageAssets, redis: redis.url, queue: pageQueue, allowMissing: true, pollMs: 200 });
+      dashboards.push(dash);
+      b = await openPage();
+      await b.page.goto(dash.url);
+      const cells = () => b!.page.locator('section.queue tr[data-worker="dash-page-w"] td').allTextContents();
+      await expect.poll(cells, { timeout: 30_000 }).toEqual(['dash-page-w', expect.any(String), 'cpu', '1 / 1', '0', '0', expect.stringMatching(/^page-run child [01] for \d+ s$/)]);
+      expect(await b.page.locator('section.queue .queue-depth').textContent()).toMatch(/^1 waiting · 1 training · 0 delayed · 0 completed · 0 failed · page-run: 1 waiting, 1 training$/);
+      await b.page.screenshot({ path: join(screenshotDir(root), 'queue.png'), fullPage: true });
+
+      while ((await (await fetch(`${dash.url}api/runs/page-run`)).json() as RunSummary).progress.done < 2) {
+        held.shift()?.release();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await search;
+      await expect.poll(cells, { timeout: 10_000 }).toEqual(['dash-page-w', expect.any(String), 'cpu', '0 / 1', '2', '0', '–']);
+      await expect.poll(() => b!.page.locator('.children-table tbody tr td:nth-child(8)').allTextContents()).toEqual(['dash-page-w', 'dash-page-w']);
+      expect(b.problems).toEqual([]);
+    });
   });
 });
