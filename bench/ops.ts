@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { buildBenchTargets, measureFmaPeak } from './fma-peak.js';
 
 const { values: a } = parseArgs({ options: { reps: { type: 'string', default: '5' }, 'no-torch': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
 
@@ -21,11 +22,9 @@ function sh(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
-sh('cmake', ['-S', '.', '-B', 'build-bench', '-G', 'Ninja', '-DNASNET_BUILD_BENCH=ON', '-DNASNET_CUDA=0']);
-sh('cmake', ['--build', 'build-bench', '--target', 'nasnet_bench_ops', 'nasnet_bench_fma_peak', '-j', '2']);
+buildBenchTargets(['nasnet_bench_ops']);
 const threads = Number(process.env.OMP_NUM_THREADS ?? availableParallelism());
-const perCore = /avx512 ([\d.]+) GFLOP\/s\/core, avx2 ([\d.]+)/.exec(sh('./build-bench/nasnet_bench_fma_peak', []));
-const PEAK_GFLOPS = perCore ? Math.max(Number(perCore[1]), Number(perCore[2])) * threads : Number.NaN;
+const PEAK_GFLOPS = measureFmaPeak(threads).gflops;
 type Row = { op: string; shape: string; fwdMs: number; bwdMs: number; gflops?: number; gbps?: number };
 const parse = (s: string): Row[] => s.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const ours = parse(sh('./build-bench/nasnet_bench_ops', [a.reps!]));

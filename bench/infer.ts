@@ -1,0 +1,159 @@
+/**
+ * Inference throughput of a whole network (the logits, `Plan.predict` on an inference plan), side by
+ * side with onnxruntime-node running our ONNX export of the very same network and weights.
+ *
+ *   npx tsx bench/infer.ts [--ort] [--genotype nasnet-a] [--dataset cifar10] [--n 2] [--penultimate 768]
+ *       [--batch 1,32,64] [--rounds 3] [--seconds 1] [--threads 2] [--json]
+ *
+ * For each batch size: compiles an inference plan (`training: false`), gives every BatchNormalization
+ * random running statistics (so the two engines compute something non-trivial), and with --ort
+ * exports the same network with `exportOnnx` and opens it in ORT with all graph optimizations,
+ * `--threads` intra-op threads, one inter-op thread, sequential execution. Then `--rounds` rounds,
+ * each calling ours and ORT alternately, call by call, for about `--seconds` each (so machine noise
+ * hits both alike); the per-round ratio is ours / ORT in images/s (from the median call of each),
+ * and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
+ * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers.
+ * Prints one `ratio` line per batch (and one JSON line with --json).
+ */
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { buildNetwork } from '../lib/cells/network.js';
+import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
+import { Plan } from '../lib/engine/plan.js';
+import { ParameterStore } from '../lib/engine/store.js';
+import { exportOnnx } from '../lib/onnx/export.js';
+import { measureFmaPeak } from './fma-peak.js';
+
+const { values: a } = parseArgs({
+  options: {
+    genotype: { type: 'string', default: 'nasnet-a' },
+    dataset: { type: 'string', default: 'cifar10' },
+    n: { type: 'string', default: '2' },
+    penultimate: { type: 'string', default: '768' },
+    batch: { type: 'string', default: '1,32,64' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '2' },
+    ort: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const imagenet = a.dataset === 'imagenet';
+const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
+  stem: imagenet ? 'imagenet' : 'cifar',
+  cellsPerStack: Number(a.n),
+  penultimate: Number(a.penultimate),
+  numClasses: imagenet ? 1000 : a.dataset === 'cifar100' ? 100 : 10,
+  inputSize: imagenet ? 224 : 32,
+  auxHead: false,
+  stemMultiplier: imagenet ? 1 : 3,
+});
+const threads = Number(a.threads);
+const rounds = Number(a.rounds);
+const seconds = Number(a.seconds);
+const batches = a.batch!.split(',').map(Number);
+for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`--batch: expected positive integers but received '${a.batch}'`);
+
+const peak = measureFmaPeak(threads);
+const store = new ParameterStore();
+// Random, non-trivial BN statistics and affine parameters (the store starts at mean 0, var 1).
+let seed = 12345;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
+const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+
+/**
+ * One round: calls the runners alternately, call by call (so noise from other processes hits them
+ * alike), until `seconds` have passed per runner (at least 3 calls each); the median ms per call of each.
+ */
+async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
+  const times: number[][] = runners.map(() => []);
+  const start = performance.now();
+  while (times[0]!.length < 3 || performance.now() - start < seconds * 1000 * runners.length) {
+    for (let k = 0; k < runners.length; k++) {
+      const t0 = performance.now();
+      await runners[k]!();
+      times[k]!.push(performance.now() - t0);
+    }
+  }
+  return times.map(median);
+}
+
+const results = [];
+for (const batch of batches) {
+  const plan = Plan.compile(net.inference, store, { batch, training: false, seed: 0 });
+  if (results.length === 0) {
+    for (const p of net.inference.params) {
+      if (!/\/(mean|var|scale|gamma|beta|bias|B)$/.test(p.name) || p.shape.length !== 1) continue;
+      const t = store.get(p.name)!;
+      const isVar = p.name.endsWith('var');
+      for (let i = 0; i < t.data.length; i++) t.data[i] = isVar ? 0.5 + rand() : (rand() - 0.5) * 0.4 + (p.name.endsWith('scale') || p.name.endsWith('gamma') ? 1 : 0);
+      store.set(p.name, t.data);
+    }
+  }
+  const images = new Float32Array(plan.inputShape.reduce((x, y) => x * y, 1)).map(() => rand() * 2 - 1);
+  const ours = () => plan.predict(images);
+  let session: ort.InferenceSession | undefined;
+  let feeds: Record<string, ort.Tensor> = {};
+  let agreement: number | undefined;
+  if (a.ort) {
+    session = await ort.InferenceSession.create(exportOnnx(net.inference, store), {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    const input = net.inference.inputs.find((i) => i.dtype === 'float32')!;
+    feeds = { [input.name]: new ort.Tensor('float32', images, plan.inputShape) };
+    const theirs = (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array;
+    const mine = await ours();
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < mine.length; i++) {
+      scale = Math.max(scale, Math.abs(theirs[i]!));
+      diff = Math.max(diff, Math.abs(mine[i]! - theirs[i]!));
+    }
+    agreement = diff / Math.max(scale, 1e-30);
+  }
+  const ourMs: number[] = [];
+  const ortMs: number[] = [];
+  const ratios: number[] = [];
+  await ours(); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    const s = session;
+    const [mine, theirs] = await round(s ? [ours, () => s.run(feeds)] : [ours]);
+    ourMs.push(mine!);
+    if (theirs !== undefined) {
+      ortMs.push(theirs);
+      ratios.push(theirs / mine!);
+    }
+  }
+  plan.dispose();
+  await session?.release();
+  const row = {
+    network: net.meta.name,
+    batch,
+    threads,
+    rounds,
+    oursImagesPerSecond: (batch * 1000) / median(ourMs),
+    oursMs: ourMs,
+    ortImagesPerSecond: session ? (batch * 1000) / median(ortMs) : undefined,
+    ortMs: session ? ortMs : undefined,
+    ratios: session ? ratios : undefined,
+    ratio: session ? median(ratios) : undefined,
+    maxRelativeDifference: agreement,
+  };
+  results.push(row);
+  if (!a.json) {
+    const line = `${row.network} batch ${batch}, ${threads} threads: ours ${row.oursImagesPerSecond.toFixed(1)} img/s`;
+    if (!session) console.log(line);
+    else {
+      console.log(`${line}, onnxruntime-node ${ort.env.versions.common} ${row.ortImagesPerSecond!.toFixed(1)} img/s (logits agree to ${agreement!.toExponential(1)})`);
+      console.log(`ratio (ours / ort) batch ${batch}: ${row.ratio!.toFixed(2)}× (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
+    }
+  }
+}
+if (a.json) process.stdout.write(`${JSON.stringify({ fmaPeakGflops: peak.gflops, peak, results })}\n`);
+else console.log(`FP32 FMA peak measured now: ${peak.gflops.toFixed(0)} GFLOP/s (${threads} threads × ${Math.max(peak.avx512PerCore, peak.avx2PerCore).toFixed(1)} per core)`);
