@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NASNET_A } from '../lib/cells/genotypes.js';
 import { buildNetwork } from '../lib/cells/network.js';
 import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { ValidationError } from '../lib/errors.js';
+import { loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint.js';
 import { randomFloats } from './helpers/tiny-graph.js';
 
 // NASNet-A 1@48 on 16×16 inputs with the auxiliary head: every separable conv, the ReLU-conv-BN
@@ -68,6 +72,66 @@ describe('plan-level fusion on NASNet-A', () => {
     expect(maxRelativeDifference(await fused.predict(images), await plain.predict(images))).toBeLessThan(1e-4);
     fused.dispose();
     plain.dispose();
+  });
+
+  it('inference plans fold BN into the pointwise weights from the current parameters: equal to unfused plans after train steps, store.set and a checkpoint load', async () => {
+    // One store shared by a training plan and fused and unfused inference plans at batch 4 and at
+    // batch 1 (fewer images than threads: every stage of one image split over the threads).
+    const store = new ParameterStore();
+    const train = Plan.compile(net.graph, store, { batch: B, seed: 2 });
+    const plans = [B, 1].map((batch) => ({
+      batch,
+      fused: Plan.compile(net.inference, store, { batch, training: false }),
+      plain: Plan.compile(net.inference, store, { batch, training: false, fuse: false }),
+    }));
+    expect(plans[0]!.fused.description.fusedChains).toBeGreaterThan(0);
+    const agree = async () => {
+      for (const p of plans) {
+        const x = images.subarray(0, p.batch * 3 * 16 * 16);
+        const a = await p.fused.predict(x);
+        const b = await p.plain.predict(x);
+        expect(maxRelativeDifference(a, b)).toBeLessThan(1e-4);
+      }
+      return plans[0]!.fused.predict(images);
+    };
+    // Random, non-trivial BN statistics and affine parameters.
+    const bn = net.inference.params.filter((p) => /\/(scale|bias|mean|var)$/.test(p.name));
+    let seed = 40;
+    for (const p of bn) {
+      const v = randomFloats(p.shape[0]!, seed++);
+      store.set(p.name, p.name.endsWith('var') ? v.map((u) => 0.3 + Math.abs(u)) : p.name.endsWith('scale') ? v.map((u) => 1 + 0.5 * u) : v);
+    }
+    const before = await agree();
+    // Train steps move the weights and the running statistics: the folded plans follow.
+    for (let step = 0; step < 2; step++) await train.trainStep(images, labels, { lr: 0.1, momentum: 0.9, step });
+    const trained = await agree();
+    expect(maxRelativeDifference(trained, before)).toBeGreaterThan(1e-3);
+    // store.set of one BN's statistics and one pointwise weight.
+    const mean = bn.find((p) => p.name.endsWith('mean'))!;
+    store.set(mean.name, randomFloats(mean.shape[0]!, 99));
+    const pw = net.inference.params.find((p) => p.shape.length === 4 && p.shape[2] === 1 && p.shape[3] === 1)!;
+    store.set(pw.name, store.get(pw.name)!.data.map((w) => 2 * w));
+    const edited = await agree();
+    expect(maxRelativeDifference(edited, trained)).toBeGreaterThan(1e-4);
+    // A checkpoint of the state before the edits, loaded back.
+    const dir = mkdtempSync(join(tmpdir(), 'nasnet-fold-'));
+    try {
+      const file = join(dir, 'c.safetensors');
+      await train.trainStep(images, labels, { lr: 0.1, momentum: 0.9, step: 2 });
+      const saved = await agree();
+      saveCheckpoint(file, store, { format: 'nasnet-checkpoint-1', irVersion: 1, step: 3, epoch: 0 });
+      store.set(pw.name, store.get(pw.name)!.data.map((w) => -w));
+      expect(maxRelativeDifference(await agree(), saved)).toBeGreaterThan(1e-4);
+      loadCheckpoint(file, store);
+      expect(maxRelativeDifference(await agree(), saved)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    train.dispose();
+    for (const p of plans) {
+      p.fused.dispose();
+      p.plain.dispose();
+    }
   });
 
   it('rejects a fuse option that is not a boolean', () => {

@@ -6,6 +6,9 @@
 //   needs it), z[n] = w_pw · t[n] (kept: BN backward needs it) and, while z[n] is in cache, each
 //   channel's mean and squared deviation over the image. Then the per-image statistics are merged
 //   per channel in image order, the running statistics updated, and y normalized from z.
+// Forward (inference): BN folded into the pointwise weights (refolded every call, so always from the
+//   current parameters), y[n] = w_folded · t[n] + shift; whole images per thread, or, with fewer
+//   images than threads (batch 1), each stage of one image split over the threads.
 // Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
 //   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
 //   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
@@ -156,12 +159,71 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
                                 const float* running_var, float eps, float* y) {
   const size_t HW = in_plane(s), OHW = out_plane(s);
   const int N = s.N, C = s.C, K = s.K;
-  thread_local std::vector<float> mul;
-  mul.resize(static_cast<size_t>(K));
-  for (int k = 0; k < K; ++k)
-    mul[k] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[k]) + eps)) * gamma[k];
-  const float* mulp = mul.data();
-#pragma omp parallel num_threads(kernel_threads())
+  // BN folded into the pointwise weights: y = (a ∘ w_pw) · in + (beta - mean * a), a = gamma / sqrt(var + eps).
+  // Folded on every call from the parameters as they are now (K × C multiplies, against the GEMM's
+  // N × K × C × OHW), so there is nothing to keep in step with weight updates, store.set or checkpoints.
+  thread_local std::vector<float> folded;
+  folded.resize(static_cast<size_t>(K) * (C + 1));
+  float* const wf = folded.data();
+  float* const shift = wf + static_cast<size_t>(K) * C;
+  for (int k = 0; k < K; ++k) {
+    const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[k]) + eps)) * gamma[k];
+    const float* wr = w_pw + static_cast<size_t>(k) * C;
+    float* fr = wf + static_cast<size_t>(k) * C;
+#pragma omp simd
+    for (int c = 0; c < C; ++c) fr[c] = wr[c] * a;
+    shift[k] = beta[k] - running_mean[k] * a;
+  }
+  auto add_shift = [&](float* yn, int k0, int k1) {
+    for (int k = k0; k < k1; ++k) {
+      float* p = yn + static_cast<size_t>(k) * OHW;
+      const float b = shift[k];
+#pragma omp simd
+      for (size_t q = 0; q < OHW; ++q) p[q] += b;
+    }
+  };
+  const int threads = kernel_threads();
+  if (threads > 1 && N < threads) {
+    // Fewer images than threads (batch 1 inference): images one after another, each stage split over
+    // the threads (channels for ReLU and depthwise, the GEMM's own threads, output channels for the shift).
+    thread_local Scratch r_buf, t_buf;
+    float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
+    float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
+    const int taps = s.has_depthwise ? s.dw.kh * s.dw.kw : 0;
+    for (int n = 0; n < N; ++n) {
+      const float* src = x + static_cast<size_t>(n) * C * HW;
+      float* yn = y + static_cast<size_t>(n) * K * OHW;
+      if (s.relu_in || s.has_depthwise) {
+#pragma omp parallel num_threads(threads)
+        {
+          thread_local Scratch pad_buf;
+          float* pad = s.has_depthwise ? pad_buf.get(depthwise_plane_scratch_floats(s.dw)) : nullptr;
+#pragma omp for schedule(static)
+          for (int c = 0; c < C; ++c) {
+            const float* xc = src + static_cast<size_t>(c) * HW;
+            if (s.relu_in) {
+              float* rc = r + static_cast<size_t>(c) * HW;
+#pragma omp simd
+              for (size_t q = 0; q < HW; ++q) rc[q] = xc[q] > 0.0f ? xc[q] : 0.0f;
+              xc = rc;
+            }
+            if (s.has_depthwise)
+              depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
+          }
+        }
+      }
+      const float* in = s.has_depthwise ? tn : s.relu_in ? r : src;
+      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, wf, C, in, static_cast<int>(OHW), 0.0f, yn,
+            static_cast<int>(OHW));
+#pragma omp parallel num_threads(threads)
+      {
+        const int u = thread_index(), team = team_size();
+        add_shift(yn, K * u / team, K * (u + 1) / team);
+      }
+    }
+    return;
+  }
+#pragma omp parallel num_threads(threads)
   {
     thread_local Scratch r_buf, t_buf, pad_buf;
     const ImageScratch sc = image_scratch(s, true, r_buf, t_buf, pad_buf);
@@ -169,14 +231,9 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int n = 0; n < N; ++n) {
       const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, sc.t, sc.pad);
       float* yn = y + static_cast<size_t>(n) * K * OHW;
-      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, w_pw, C, in, static_cast<int>(OHW), 0.0f, yn,
+      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, wf, C, in, static_cast<int>(OHW), 0.0f, yn,
             static_cast<int>(OHW));
-      for (int k = 0; k < K; ++k) {
-        float* p = yn + static_cast<size_t>(k) * OHW;
-        const float m = running_mean[k], a = mulp[k], b = beta[k];
-#pragma omp simd
-        for (size_t q = 0; q < OHW; ++q) p[q] = (p[q] - m) * a + b;
-      }
+      add_shift(yn, 0, K);
     }
   }
 }
