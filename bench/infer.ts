@@ -3,7 +3,7 @@
  * side with onnxruntime-node running our ONNX export of the very same network and weights.
  *
  *   npx tsx bench/infer.ts [--ort] [--genotype nasnet-a] [--dataset cifar10] [--n 2] [--penultimate 768]
- *       [--batch 1,32,64] [--rounds 3] [--seconds 1] [--threads 2] [--json]
+ *       [--batch 1,32,64] [--rounds 3] [--seconds 1] [--threads 2] [--profile] [--json]
  *
  * For each batch size: compiles an inference plan (`training: false`), gives every BatchNormalization
  * random running statistics (so the two engines compute something non-trivial), and with --ort
@@ -13,13 +13,14 @@
  * hits both alike); the per-round ratio is ours / ORT in images/s (from the median call of each),
  * and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
  * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers.
+ * --profile times every node of our plan and prints where inference time goes, by kind of node.
  * Prints one `ratio` line per batch (and one JSON line with --json).
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildNetwork } from '../lib/cells/network.js';
 import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
-import { Plan } from '../lib/engine/plan.js';
+import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { measureFmaPeak } from './fma-peak.js';
@@ -34,6 +35,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
+    profile: { type: 'boolean', default: false },
     ort: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -83,7 +85,7 @@ async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
 
 const results = [];
 for (const batch of batches) {
-  const plan = Plan.compile(net.inference, store, { batch, training: false, seed: 0 });
+  const plan = Plan.compile(net.inference, store, { batch, training: false, seed: 0, profile: a.profile });
   if (results.length === 0) {
     for (const p of net.inference.params) {
       if (!/\/(mean|var|scale|gamma|beta|bias|B)$/.test(p.name) || p.shape.length !== 1) continue;
@@ -121,6 +123,7 @@ for (const batch of batches) {
   const ortMs: number[] = [];
   const ratios: number[] = [];
   await ours(); // warm-up
+  if (a.profile) plan.resetProfile();
   for (let r = 0; r < rounds; r++) {
     const s = session;
     const [mine, theirs] = await round(s ? [ours, () => s.run(feeds)] : [ours]);
@@ -130,6 +133,7 @@ for (const batch of batches) {
       ratios.push(theirs / mine!);
     }
   }
+  const profile = a.profile ? summarizeProfile(plan.profile()) : undefined;
   plan.dispose();
   await session?.release();
   const row = {
@@ -144,6 +148,8 @@ for (const batch of batches) {
     ratios: session ? ratios : undefined,
     ratio: session ? median(ratios) : undefined,
     maxRelativeDifference: agreement,
+    activationMiB: plan.description.activationBytes / 2 ** 20,
+    profile,
   };
   results.push(row);
   if (!a.json) {
@@ -152,6 +158,10 @@ for (const batch of batches) {
     else {
       console.log(`${line}, onnxruntime-node ${ort.env.versions.common} ${row.ortImagesPerSecond!.toFixed(1)} img/s (logits agree to ${agreement!.toExponential(1)})`);
       console.log(`ratio (ours / ort) batch ${batch}: ${row.ratio!.toFixed(2)}× (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
+    }
+    if (profile) {
+      console.log(`where the time goes (batch ${batch}, every timed call; activations ${row.activationMiB.toFixed(1)} MiB):`);
+      for (const r of profile.slice(0, 15)) console.log(`  ${r.kind.padEnd(34)}${String(r.nodes).padStart(5)}${r.forwardMs.toFixed(1).padStart(10)} ms${(100 * r.share).toFixed(1).padStart(7)}%`);
     }
   }
 }
