@@ -9,9 +9,10 @@
  * random running statistics (so the two engines compute something non-trivial), and with --ort
  * exports the same network with `exportOnnx` and opens it in ORT with all graph optimizations,
  * `--threads` intra-op threads, one inter-op thread, sequential execution. Then `--rounds` rounds,
- * each calling ours and ORT alternately, call by call, for about `--seconds` each (so machine noise
- * hits both alike); the per-round ratio is ours / ORT in images/s (from the median call of each),
- * and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
+ * each running ours and ORT in turns of about 250 ms for about `--seconds` each (so machine noise
+ * hits both alike; the first call of each turn is not counted, as it pays for the other engine's
+ * threads still spinning); the per-round ratio is ours / ORT in images/s (from the median call of
+ * each), and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
  * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers.
  * --profile times every node of our plan and prints where inference time goes, by kind of node.
  * Prints one `ratio` line per batch (and one JSON line with --json).
@@ -67,17 +68,22 @@ const rand = () => {
 const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
 
 /**
- * One round: calls the runners alternately, call by call (so noise from other processes hits them
- * alike), until `seconds` have passed per runner (at least 3 calls each); the median ms per call of each.
+ * One round: the runners take turns in blocks of about 250 ms (at least 2 calls) until `seconds`
+ * have passed per runner (so noise from other processes hits them alike); the first call of each
+ * block is not counted (it pays for the other engine's threads still spinning after its last call).
+ * Returns the median ms per call of each runner.
  */
 async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
   const times: number[][] = runners.map(() => []);
   const start = performance.now();
   while (times[0]!.length < 3 || performance.now() - start < seconds * 1000 * runners.length) {
     for (let k = 0; k < runners.length; k++) {
-      const t0 = performance.now();
-      await runners[k]!();
-      times[k]!.push(performance.now() - t0);
+      const blockStart = performance.now();
+      for (let call = 0; call < 2 || performance.now() - blockStart < 250; call++) {
+        const t0 = performance.now();
+        await runners[k]!();
+        if (call > 0) times[k]!.push(performance.now() - t0);
+      }
     }
   }
   return times.map(median);

@@ -8,7 +8,7 @@
 //   per channel in image order, the running statistics updated, and y normalized from z.
 // Forward (inference): BN folded into the pointwise weights (refolded every call, so always from the
 //   current parameters), y[n] = w_folded · t[n] + shift; whole images per thread, or, with fewer
-//   images than threads (batch 1), each stage of one image split over the threads.
+//   images than threads (batch 1), one image at a time split over the threads in one parallel region.
 // Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
 //   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
 //   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
@@ -174,8 +174,8 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int c = 0; c < C; ++c) fr[c] = wr[c] * a;
     shift[k] = beta[k] - running_mean[k] * a;
   }
-  auto add_shift = [&](float* yn, int k0, int k1) {
-    for (int k = k0; k < k1; ++k) {
+  auto add_shift = [&](float* yn) {
+    for (int k = 0; k < K; ++k) {
       float* p = yn + static_cast<size_t>(k) * OHW;
       const float b = shift[k];
 #pragma omp simd
@@ -184,20 +184,25 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
   };
   const int threads = kernel_threads();
   if (threads > 1 && N < threads) {
-    // Fewer images than threads (batch 1 inference): images one after another, each stage split over
-    // the threads (channels for ReLU and depthwise, the GEMM's own threads, output channels for the shift).
+    // Fewer images than threads (batch 1 inference): images one after another, each split over the
+    // threads in one parallel region: ReLU and depthwise by channels (then a barrier), the GEMM and
+    // the shift by columns (whole NR-wide panels per thread).
     thread_local Scratch r_buf, t_buf;
     float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
     float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
     const int taps = s.has_depthwise ? s.dw.kh * s.dw.kw : 0;
+    const int cols = static_cast<int>(OHW), panels = (cols + 31) / 32;
     for (int n = 0; n < N; ++n) {
       const float* src = x + static_cast<size_t>(n) * C * HW;
       float* yn = y + static_cast<size_t>(n) * K * OHW;
-      if (s.relu_in || s.has_depthwise) {
 #pragma omp parallel num_threads(threads)
-        {
+      {
+        const int u = thread_index(), team = team_size();
+        const int j0 = std::min(cols, panels * u / team * 32), j1 = std::min(cols, panels * (u + 1) / team * 32);
+        const float* in = src;
+        if (s.has_depthwise) {
           thread_local Scratch pad_buf;
-          float* pad = s.has_depthwise ? pad_buf.get(depthwise_plane_scratch_floats(s.dw)) : nullptr;
+          float* pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
 #pragma omp for schedule(static)
           for (int c = 0; c < C; ++c) {
             const float* xc = src + static_cast<size_t>(c) * HW;
@@ -207,18 +212,28 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
               for (size_t q = 0; q < HW; ++q) rc[q] = xc[q] > 0.0f ? xc[q] : 0.0f;
               xc = rc;
             }
-            if (s.has_depthwise)
-              depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
+            depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
+          }
+          in = tn;
+        } else if (s.relu_in) {
+          // Pointwise only: this thread's columns of the ReLU are all its GEMM reads (no barrier).
+          for (int c = 0; c < C; ++c) {
+            const float* xc = src + static_cast<size_t>(c) * HW;
+            float* rc = r + static_cast<size_t>(c) * HW;
+#pragma omp simd
+            for (int q = j0; q < j1; ++q) rc[q] = xc[q] > 0.0f ? xc[q] : 0.0f;
+          }
+          in = r;
+        }
+        if (j1 > j0) {
+          sgemm(false, false, K, j1 - j0, C, 1.0f, wf, C, in + j0, cols, 0.0f, yn + j0, cols);
+          for (int k = 0; k < K; ++k) {
+            float* p = yn + static_cast<size_t>(k) * OHW;
+            const float b = shift[k];
+#pragma omp simd
+            for (int q = j0; q < j1; ++q) p[q] += b;
           }
         }
-      }
-      const float* in = s.has_depthwise ? tn : s.relu_in ? r : src;
-      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, wf, C, in, static_cast<int>(OHW), 0.0f, yn,
-            static_cast<int>(OHW));
-#pragma omp parallel num_threads(threads)
-      {
-        const int u = thread_index(), team = team_size();
-        add_shift(yn, K * u / team, K * (u + 1) / team);
       }
     }
     return;
@@ -233,7 +248,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
       float* yn = y + static_cast<size_t>(n) * K * OHW;
       sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, wf, C, in, static_cast<int>(OHW), 0.0f, yn,
             static_cast<int>(OHW));
-      add_shift(yn, 0, K);
+      add_shift(yn);
     }
   }
 }
