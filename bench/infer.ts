@@ -91,7 +91,7 @@ async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
 
 const results = [];
 for (const batch of batches) {
-  const plan = Plan.compile(net.inference, store, { batch, training: false, seed: 0, profile: a.profile });
+  const plan = await Plan.compile(net.inference, store, { batch, training: false, seed: 0, profile: a.profile });
   if (results.length === 0) {
     for (const p of net.inference.params) {
       if (!/\/(mean|var|scale|gamma|beta|bias|B)$/.test(p.name) || p.shape.length !== 1) continue;

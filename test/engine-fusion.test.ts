@@ -78,12 +78,15 @@ describe('plan-level fusion on NASNet-A', () => {
     // One store shared by a training plan and fused and unfused inference plans at batch 4 and at
     // batch 1 (fewer images than threads: every stage of one image split over the threads).
     const store = new ParameterStore();
-    const train = Plan.compile(net.graph, store, { batch: B, seed: 2 });
-    const plans = [B, 1].map((batch) => ({
-      batch,
-      fused: Plan.compile(net.inference, store, { batch, training: false }),
-      plain: Plan.compile(net.inference, store, { batch, training: false, fuse: false }),
-    }));
+    const train = await Plan.compile(net.graph, store, { batch: B, seed: 2 });
+    const plans: { batch: number; fused: Plan; plain: Plan }[] = [];
+    for (const batch of [B, 1]) {
+      plans.push({
+        batch,
+        fused: await Plan.compile(net.inference, store, { batch, training: false }),
+        plain: await Plan.compile(net.inference, store, { batch, training: false, fuse: false }),
+      });
+    }
     expect(plans[0]!.fused.description.fusedChains).toBeGreaterThan(0);
     const agree = async () => {
       for (const p of plans) {
