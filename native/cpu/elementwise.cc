@@ -1,7 +1,9 @@
 // Elementwise ops on flat arrays of n floats. Outputs are written (=), except accumulate (y += x).
+// ReLU propagates NaN (core/nan.h).
 // Parallel above kParallelMin elements (below it a fork/join costs more than the loop).
 #include <cstring>
 
+#include "core/nan.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 
@@ -13,14 +15,14 @@ inline int threads_for(size_t n) { return n >= kParallelMin ? kernel_threads() :
 
 void relu_forward(size_t n, const float* x, float* y) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (size_t i = 0; i < n; ++i) y[i] = relu_value(x[i]);
 }
 
 void relu_backward(size_t n, const float* y, const float* dy, float* dx) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
   for (size_t i = 0; i < n; ++i) {
     const float g = dy[i];  // loaded unconditionally: a select, not a (mispredicted) branch
-    dx[i] = y[i] > 0.0f ? g : 0.0f;
+    dx[i] = relu_grad(y[i], g);
   }
 }
 

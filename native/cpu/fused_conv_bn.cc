@@ -19,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/nan.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
@@ -30,11 +31,11 @@ namespace {
 size_t in_plane(const FusedConvBnShape& s) { return static_cast<size_t>(s.H) * s.W; }
 size_t out_plane(const FusedConvBnShape& s) { return static_cast<size_t>(s.OH) * s.OW; }
 
-// The ReLU of one image into r (same rule as relu_forward: NaN and negatives become 0).
+// The ReLU of one image into r (same rule as relu_forward: negatives become 0, NaN stays NaN).
 void relu_image(const FusedConvBnShape& s, const float* xn, float* r) {
   const size_t count = static_cast<size_t>(s.C) * in_plane(s);
 #pragma omp simd
-  for (size_t q = 0; q < count; ++q) r[q] = xn[q] > 0.0f ? xn[q] : 0.0f;
+  for (size_t q = 0; q < count; ++q) r[q] = relu_value(xn[q]);
 }
 
 // The pointwise stage's input for image n, [C, OHW]: x[n], relu(x[n]) in r, or the depthwise output
@@ -110,7 +111,9 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
         // Deviations were taken from the rounded mean mf: correct to the exact one.
         const double off = mean - static_cast<double>(mf);
         image_mean[static_cast<size_t>(n) * K + k] = mean;
-        image_m2[static_cast<size_t>(n) * K + k] = std::max(0.0, ssd - static_cast<double>(OHW) * off * off);
+        // Clamped at 0 against rounding; a NaN stays NaN (std::max(0.0, NaN) would be 0).
+        const double m2 = ssd - static_cast<double>(OHW) * off * off;
+        image_m2[static_cast<size_t>(n) * K + k] = m2 < 0.0 ? 0.0 : m2;
       }
     }
   }
@@ -337,7 +340,7 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
       if (dxn != nullptr && s.relu_in) {
         const size_t count = static_cast<size_t>(C) * HW;
 #pragma omp simd
-        for (size_t q = 0; q < count; ++q) dxn[q] = xn[q] > 0.0f ? dxn[q] : 0.0f;
+        for (size_t q = 0; q < count; ++q) dxn[q] = relu_grad(xn[q], dxn[q]);
       }
     }
     // Per-thread partials summed in thread order (the loop above ends with a barrier).

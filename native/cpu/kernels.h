@@ -10,6 +10,8 @@
 // - A nullptr for an optional output (`dx`, `db`, ...) means "not needed": skip that work.
 // - Kernels validate nothing: the plan has checked shapes before it calls them. They use all
 //   OpenMP threads and are deterministic for a given thread count.
+// - NaN propagates (core/nan.h): ReLU, max pooling and every clamp keep a NaN a NaN, on every SIMD
+//   path, so a step on NaN input or weights reports a NaN loss, never a finite one made of zeros.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +61,7 @@ void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy
 // ---- Fused separable unit (fused_conv_bn.cc) ----------------------------------------------------
 // One kernel for the chain [ReLU →] [depthwise →] pointwise → BatchNormalization that every NASNet
 // separable convolution (and every ReLU-conv-BN 1×1) is made of:
-//   r = relu_in ? max(x, 0) : x                   x: [N, C, H, W]
+//   r = relu_in ? relu(x) : x                     x: [N, C, H, W]
 //   t = has_depthwise ? depthwise(r, w_dw) : r    t: [N, C, OH, OW]
 //   z = w_pw · t                                  z: [N, K, OH, OW]
 //   y = BatchNormalization(z)                     y: [N, K, OH, OW]
@@ -86,8 +88,9 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
                             float* dgamma, float* dbeta);
 
 // ---- Elementwise (elementwise.cc) ----------------------------------------------------------------
+// y = x <= 0 ? 0 : x (NaN stays NaN).
 void relu_forward(size_t n, const float* x, float* y);
-// dx = dy where y > 0 (y is the forward output), else 0.
+// dx = y <= 0 ? 0 : dy (y is the forward output; a NaN passes dy, as PyTorch's threshold_backward).
 void relu_backward(size_t n, const float* y, const float* dy, float* dx);
 // y = a + b
 void add_forward(size_t n, const float* a, const float* b, float* y);
@@ -98,7 +101,7 @@ void fill(size_t n, float value, float* y);
 
 // ---- Pooling (pool.cc) ---------------------------------------------------------------------------
 // Max pooling ignores padded positions (ONNX). argmax: [N, C, OH, OW] input offsets within the plane,
-// saved for backward (may be nullptr in inference).
+// saved for backward (may be nullptr in inference). A window holding a NaN gives NaN (argmax: its last NaN).
 void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argmax);
 void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy, float* dx);
 void avgpool_forward(const PoolShape& s, const float* x, float* y);

@@ -6,10 +6,12 @@
 // Max pooling computes interior outputs (window inside the image horizontally) a row at a time with
 // the output column innermost, so the compiler vectorizes across columns; each output still visits
 // its window in the same order (rows, then columns) as the scalar border path, so it picks the same
-// element. Average pooling runs as two separable passes (see avgpool_forward).
+// element. A NaN in a window makes that output NaN (core/nan.h: the last NaN is the argmax).
+// Average pooling runs as two separable passes (see avgpool_forward).
 #include <cstring>
 #include <limits>
 
+#include "core/nan.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
@@ -49,7 +51,7 @@ inline void max_one(const PoolShape& s, const float* xp, int oh, int ow, float* 
     for (int w = win.w0; w < win.w1; ++w) {
       const float v = xp[h * s.W + w];
       // Selects, not a branch: on real activations the comparison is unpredictable.
-      const bool take = v > best || at < 0;
+      const bool take = at < 0 || max_takes(v, best);
       best = take ? v : best;
       at = take ? h * s.W + w : at;
     }
@@ -100,8 +102,9 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
             for (int ow = lo; ow < hi; ++ow) {
               // Branch-free selects (a mask for the index) so the compiler vectorizes the loop.
               const float v = xp[base + ow * sw], b = best[ow];
-              const int32_t mask = -static_cast<int32_t>(v > b);
-              best[ow] = b < v ? v : b;
+              const bool take = max_takes(v, b);
+              const int32_t mask = -static_cast<int32_t>(take);
+              best[ow] = take ? v : b;
               at[ow] ^= (at[ow] ^ (base + ow * sw)) & mask;
             }
           }

@@ -1,4 +1,6 @@
-// Elementwise kernels: n = element count. Grid-stride loops, one element per step.
+// Elementwise kernels: n = element count. Grid-stride loops, one element per step. ReLU propagates
+// NaN (core/nan.h, shared with the CPU kernels).
+#include "core/nan.h"
 #include "cuda/common.cuh"
 
 namespace nasnet::cuda {
@@ -6,10 +8,10 @@ namespace nasnet::cuda {
 namespace {
 
 __global__ void relu_fwd(size_t n, const float* x, float* y) {
-  NASNET_GRID_STRIDE(i, n) { y[i] = x[i] > 0.f ? x[i] : 0.f; }
+  NASNET_GRID_STRIDE(i, n) { y[i] = relu_value(x[i]); }
 }
 __global__ void relu_bwd(size_t n, const float* y, const float* dy, float* dx) {
-  NASNET_GRID_STRIDE(i, n) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; }
+  NASNET_GRID_STRIDE(i, n) { dx[i] = relu_grad(y[i], dy[i]); }
 }
 __global__ void add_fwd(size_t n, const float* a, const float* b, float* y) {
   NASNET_GRID_STRIDE(i, n) { y[i] = a[i] + b[i]; }

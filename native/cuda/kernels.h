@@ -13,6 +13,8 @@
 // - Pointers to tensors are device pointers. Host pointers are named `host_*`.
 // - Kernels validate nothing (the plan checked shapes). Every reduction runs in a fixed order fixed
 //   by the shape alone, so results are bit-reproducible run to run and device to device.
+// - NaN propagates exactly as on the CPU (core/nan.h, one definition for both): ReLU (also fused
+//   into depthwise and batch norm), max pooling and clamps keep a NaN a NaN.
 // This header needs no CUDA headers, so plain C++ (the plan, the tests) can include it.
 #pragma once
 #include <cstddef>

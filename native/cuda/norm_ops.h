@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "core/nan.h"
 #include "core/random.h"  // NASNET_HD
 #include "core/shapes.h"
 
@@ -69,12 +70,12 @@ NASNET_HD void bn_finish_stats(double sum, double sq, size_t count, float eps, f
 // y = (x - mean) * gamma * invstd + beta, optionally followed by ReLU.
 NASNET_HD float bn_train_y(float x, float mean, float g, float beta, bool relu) {
   float v = fmaf(x - mean, g, beta);  // center first: offset inputs keep their precision
-  return relu ? (v > 0.f ? v : 0.f) : v;
+  return relu ? relu_value(v) : v;
 }
 
 NASNET_HD float bn_eval_y(float x, float gamma, float beta, float rmean, float rvar, float eps, bool relu) {
   float v = (x - rmean) * (gamma / sqrtf(rvar + eps)) + beta;
-  return relu ? (v > 0.f ? v : 0.f) : v;
+  return relu ? relu_value(v) : v;
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).

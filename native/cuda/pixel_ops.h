@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/nan.h"
 #include "core/random.h"  // NASNET_HD
 #include "core/shapes.h"
 
@@ -16,7 +17,7 @@ namespace nasnet::cuda {
 
 // ---- depthwise (w: [C, 1, kh, kw]) ----------------------------------------------------------------
 
-// y[idx], idx over [N, C, OH, OW]; taps in (i, j) order; relu_input applies max(x, 0) on read.
+// y[idx], idx over [N, C, OH, OW]; taps in (i, j) order; relu_input applies the ReLU on read (NaN stays NaN).
 NASNET_HD float depthwise_out_at(const ConvShape& s, const float* x, const float* w, const float* b, size_t idx,
                                  bool relu_input) {
   int ow = idx % s.OW;
@@ -33,7 +34,7 @@ NASNET_HD float depthwise_out_at(const ConvShape& s, const float* x, const float
       int ww = ow * s.sw - s.pl + j * s.dw;
       if (ww < 0 || ww >= s.W) continue;
       float v = xp[(size_t)h * s.W + ww];
-      if (relu_input) v = v > 0.f ? v : 0.f;
+      if (relu_input) v = relu_value(v);
       acc = fmaf(v, wp[i * s.kw + j], acc);
     }
   }
@@ -107,7 +108,7 @@ NASNET_HD int pool_avg_divisor(const PoolShape& s, int oh, int ow) {
 }
 
 // y and argmax (offset h*W + w in the plane, -1 when the window holds no input) of output idx.
-// Padded positions are ignored (ONNX); ties keep the first in (i, j) order.
+// Padded positions are ignored (ONNX); ties keep the first in (i, j) order; a NaN wins (core/nan.h).
 NASNET_HD void maxpool_out_at(const PoolShape& s, const float* x, size_t idx, float* y, int32_t* arg_out) {
   int ow = idx % s.OW, oh = (idx / s.OW) % s.OH;
   const float* xp = x + (idx / ((size_t)s.OW * s.OH)) * s.H * s.W;
@@ -120,7 +121,7 @@ NASNET_HD void maxpool_out_at(const PoolShape& s, const float* x, size_t idx, fl
       int w = ow * s.sw - s.pl + j;
       if (w < 0 || w >= s.W) continue;
       float v = xp[h * s.W + w];
-      if (arg < 0 || v > best) {
+      if (arg < 0 || max_takes(v, best)) {
         best = v;
         arg = h * s.W + w;
       }

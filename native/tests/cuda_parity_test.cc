@@ -458,6 +458,65 @@ cpu::PoolShape pool_shape(int N, int C, int H, int W, int k, int st, int pt, int
 }
 }  // namespace
 
+// NaN propagates on the device exactly as on the CPU (core/nan.h): ReLU forward and backward, the
+// ReLU fused into depthwise and into batch norm, max pooling (value and argmax).
+NASNET_TEST(cuda_nan_propagates_like_cpu) {
+  REQUIRE_CUDA();
+  const float nan = std::nanf("");
+  const size_t n = 4099;
+  auto a = rnd(n, 1), dy = rnd(n, 2);
+  for (size_t i = 0; i < n; i += 97) a[i] = nan;
+  std::vector<float> relu(n), drelu(n);
+  cpu::relu_forward(n, a.data(), relu.data());
+  cpu::relu_backward(n, relu.data(), dy.data(), drelu.data());
+  DEV(ga, a);
+  DEV(gdy, dy);
+  DEV(grelu, n * sizeof(float));
+  DEV(gdrelu, n * sizeof(float));
+  ASSERT_OK(cu::relu_forward(nullptr, n, ga.f(), grelu.f()));
+  ASSERT_OK(cu::relu_backward(nullptr, n, grelu.f(), gdy.f(), gdrelu.f()));
+  nasnet::test::nan_close("relu", grelu.get(), relu, 0, 0);
+  EXPECT_TRUE(gdrelu.get() == drelu);
+
+  auto s = conv_shape(2, 6, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6);
+  size_t nx = (size_t)s.N * s.C * s.H * s.W;
+  auto x = rnd(nx, 3), w = rnd((size_t)s.C * 9, 4);
+  for (size_t i : {size_t(5), size_t(300), nx - 2}) x[i] = nan;
+  std::vector<float> rx(nx), y(nx);
+  cpu::relu_forward(nx, x.data(), rx.data());
+  cpu::conv2d_forward(s, rx.data(), w.data(), nullptr, y.data());
+  DEV(gx, x);
+  DEV(gw, w);
+  DEV(gy, nx * sizeof(float));
+  ASSERT_OK(cu::relu_depthwise_forward(nullptr, s, gx.f(), gw.f(), nullptr, gy.f()));
+  nasnet::test::nan_close("relu->dw y", gy.get(), y, kSumTol, kSumTol);
+
+  auto p = pool_shape(2, 6, 9, 9, 3, 2, 1, 1, 1, 1, false);
+  size_t ny = (size_t)p.N * p.C * p.OH * p.OW;
+  std::vector<float> ym(ny);
+  std::vector<int32_t> am(ny);
+  cpu::maxpool_forward(p, x.data(), ym.data(), am.data());
+  DEV(gym, ny * sizeof(float));
+  DEV(gam, ny * sizeof(int32_t));
+  ASSERT_OK(cu::maxpool_forward(nullptr, p, gx.f(), gym.f(), gam.as<int32_t>()));
+  nasnet::test::nan_close("maxpool y", gym.get(), ym, 0, 0);
+  same("maxpool argmax", gam.get<int32_t>(ny), am);
+
+  // Batch norm + ReLU in inference (running statistics): NaN stays in its own elements.
+  cpu::BatchNormShape b{2, 6, 81};
+  auto g = rnd(b.C, 5, 0.5f, 1.5f), beta = rnd(b.C, 6), rm = rnd(b.C, 7), rv = rnd(b.C, 8, 0.5f, 2.f);
+  std::vector<float> ye(nx), yer(nx);
+  cpu::batchnorm_forward_eval(b, x.data(), g.data(), beta.data(), rm.data(), rv.data(), 1e-3f, ye.data());
+  cpu::relu_forward(nx, ye.data(), yer.data());
+  DEV(gg, g);
+  DEV(gbeta, beta);
+  DEV(grm, rm);
+  DEV(grv, rv);
+  DEV(gyer, nx * sizeof(float));
+  ASSERT_OK(cu::batchnorm_relu_forward_eval(nullptr, b, gx.f(), gg.f(), gbeta.f(), grm.f(), grv.f(), 1e-3f, gyer.f()));
+  nasnet::test::nan_close("bn+relu eval y", gyer.get(), yer, kSumTol, kSumTol);
+}
+
 NASNET_TEST(cuda_pools_match_cpu) {
   REQUIRE_CUDA();
   const cpu::PoolShape shapes[] = {pool_shape(2, 5, 11, 9, 3, 2, 1, 1, 1, 1, false),

@@ -93,6 +93,28 @@ NASNET_TEST(cuda_pool_pixel_ops_match_cpu_on_host) {
   }
 }
 
+// NaN in the input: the device bodies propagate it exactly as the CPU kernels (core/nan.h): the
+// ReLU read by depthwise keeps it, max pooling returns it with its position as the argmax.
+NASNET_TEST(cuda_pixel_ops_propagate_nan_like_cpu_on_host) {
+  const auto d = dw_shape(2, 4, 9, 11, 3, 1, 1, 1, 1, 1, 1);
+  const auto p = pool_shape(2, 4, 9, 11, 3, 2, 1, 1, 1, 1, false);
+  size_t nx = (size_t)d.N * d.C * d.H * d.W;
+  auto x = rnd(nx, 1), w = rnd((size_t)d.C * 9, 2);
+  for (size_t i : {size_t(0), size_t(37), size_t(200), nx - 1}) x[i] = NAN;
+  std::vector<float> rx(nx), y(nx), gy(nx);
+  cpu::relu_forward(nx, x.data(), rx.data());
+  cpu::conv2d_forward(d, rx.data(), w.data(), nullptr, y.data());
+  for (size_t i = 0; i < nx; ++i) gy[i] = cu::depthwise_out_at(d, x.data(), w.data(), nullptr, i, true);
+  nasnet::test::nan_close("relu->dw y", gy, y, 1e-4, 1e-4);
+  size_t ny = (size_t)p.N * p.C * p.OH * p.OW;
+  std::vector<float> ym(ny), gym(ny);
+  std::vector<int32_t> am(ny), gam(ny);
+  cpu::maxpool_forward(p, x.data(), ym.data(), am.data());
+  for (size_t i = 0; i < ny; ++i) cu::maxpool_out_at(p, x.data(), i, &gym[i], &gam[i]);
+  nasnet::test::nan_close("maxpool y", gym, ym, 0, 0);
+  EXPECT_TRUE(gam == am);
+}
+
 NASNET_TEST(cuda_layout_pixel_ops_match_cpu_on_host) {
   const int N = 3, HW = 20, channels[3] = {4, 1, 6}, total = 11;
   auto x0 = rnd((size_t)N * 4 * HW, 1), x1 = rnd((size_t)N * HW, 2), x2 = rnd((size_t)N * 6 * HW, 3);

@@ -55,6 +55,26 @@ bool all_close(const char* what, const G& got, const R& ref, double rtol, double
   return bad == 0;
 }
 
+// all_close where NaN must meet NaN: an element that is NaN on either side must be NaN on both
+// (the NaN rules of core/nan.h), the others within atol + rtol * |ref|.
+template <typename G, typename R>
+bool nan_close(const char* what, const G& got, const R& ref, double rtol, double atol) {
+  int bad = 0, nans = 0;
+  for (size_t i = 0; i < got.size() && i < ref.size(); ++i) {
+    const double g = got[i], r = ref[i];
+    nans += std::isnan(r);
+    const bool ok = std::isnan(g) || std::isnan(r) ? std::isnan(g) && std::isnan(r) : std::fabs(g - r) <= atol + rtol * std::fabs(r);
+    if (!ok && bad++ < 5) std::printf("  %s[%zu]: got %.9g, ref %.9g\n", what, i, g, r);
+  }
+  if (bad > 0 || got.size() != ref.size() || nans == 0) {
+    std::printf("  %s: %d of %zu mismatches, %d NaN in the reference (rtol %g, atol %g)\n", what, bad, got.size(), nans,
+                rtol, atol);
+    ++failures();
+    return false;
+  }
+  return true;
+}
+
 // Runs fn once per SIMD level this CPU supports (portable, avx2, avx512), then clears the override.
 inline void for_each_simd(const std::function<void(SimdLevel)>& fn) {
   for (int l = 0; l <= static_cast<int>(simd_level()); ++l) {
