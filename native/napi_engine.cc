@@ -1,9 +1,12 @@
 // The engine's binding: ParameterStore and Plan wrapped as JS objects. Steps run in AsyncWorkers
-// whose Execute() touches no JS value; the typed arrays they read stay referenced until OnOK/OnError.
+// whose Execute() touches no JS value and no JS memory: a step's images and labels are copied into
+// the plan's own staging (Plan::staged_images) before the call returns, so the caller may change,
+// transfer or detach its typed arrays while the step runs.
 // Every argument is checked here too (TypeScript checks first), so a wrong call is a TypeError or
 // RangeError naming the field, never a crash.
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -152,17 +155,12 @@ enum class StepKind { kTrain, kEvaluate, kPredict };
 
 class StepWorker : public Napi::AsyncWorker {
  public:
-  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, Napi::Float32Array images,
-             Napi::Value labels, const StepHyper& hyper)
+  // The inputs are already in the plan's staging (PlanWrap::Stage): the worker reads nothing else.
+  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, const StepHyper& hyper)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), holder_(std::move(holder)), kind_(kind),
         hyper_(hyper) {
-    images_ref_ = Napi::Persistent(images.As<Napi::Object>());
-    images_ = images.Data();
-    if (labels.IsTypedArray()) {
-      Napi::Int32Array l = labels.As<Napi::Int32Array>();
-      labels_ref_ = Napi::Persistent(l.As<Napi::Object>());
-      labels_ = l.Data();
-    }
+    images_ = holder_->plan->staged_images();
+    if (kind_ != StepKind::kPredict) labels_ = holder_->plan->staged_labels();
     if (kind_ == StepKind::kPredict) {
       logits_.resize(static_cast<size_t>(holder_->plan->input_shape()[0]) * holder_->plan->classes());
     }
@@ -214,7 +212,6 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<PlanHolder> holder_;
   StepKind kind_;
   StepHyper hyper_;
-  Napi::ObjectReference images_ref_, labels_ref_;
   const float* images_ = nullptr;
   const int32_t* labels_ = nullptr;
   std::vector<float> logits_;
@@ -333,13 +330,24 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     if (labels.ElementLength() != want)
       ThrowRange(env, "Expected labels of length " + std::to_string(want) + " but received " +
                           std::to_string(labels.ElementLength()));
-    const int32_t* l = labels.Data();
-    for (size_t i = 0; i < want; ++i) {
-      if (l[i] < 0 || l[i] >= p->classes())
+    return labels;
+  }
+  // Claims the plan and copies the inputs into its staging; the labels are range-checked in the copy
+  // (what the step will read). Nothing of the caller's is read after this returns.
+  void Stage(Napi::Env env, const Napi::Float32Array& images, const Napi::Int32Array* labels) {
+    Plan* p = Live(env);
+    Claim(env);
+    std::memcpy(p->staged_images(), images.Data(), images.ByteLength());
+    if (labels == nullptr) return;
+    int32_t* l = p->staged_labels();
+    std::memcpy(l, labels->Data(), labels->ByteLength());
+    for (size_t i = 0; i < labels->ElementLength(); ++i) {
+      if (l[i] < 0 || l[i] >= p->classes()) {
+        holder_->busy = false;
         ThrowRange(env, "labels[" + std::to_string(i) + "] = " + std::to_string(l[i]) + " is outside [0, " +
                             std::to_string(p->classes()) + ")");
+      }
     }
-    return labels;
   }
 
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
@@ -364,8 +372,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       if (h.lr < 0) ThrowRange(env, "Expected non-negative number for lr");
       if (h.drop_path_rate < 0 || h.drop_path_rate >= 1) ThrowRange(env, "Expected dropPathRate in [0, 1)");
     }
-    Claim(env);
-    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, images, labels, h);
+    Stage(env, images, &labels);
+    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, h);
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;
@@ -374,8 +382,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     Napi::Env env = info.Env();
     Napi::Float32Array images = CheckImages(env, info[0]);
     Napi::Int32Array labels = CheckLabels(env, info[1]);
-    Claim(env);
-    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, images, labels, StepHyper());
+    Stage(env, images, &labels);
+    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, StepHyper());
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;
@@ -383,8 +391,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Float32Array images = CheckImages(env, info[0]);
-    Claim(env);
-    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, images, env.Undefined(), StepHyper());
+    Stage(env, images, nullptr);
+    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, StepHyper());
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;

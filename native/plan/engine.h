@@ -141,6 +141,14 @@ class Plan {
   // Logits of outputs[0]: batch * classes floats.
   virtual Status Predict(const float* images, float* logits) = 0;
 
+  // Host memory the plan owns for one step's inputs (batch * C * H * W floats, then batch labels;
+  // pinned on a device). A caller that cannot keep its buffers alive and unchanged while a step runs
+  // (the binding: a JS typed array may be changed, moved or detached once the call returns) copies
+  // them here first and passes these pointers to the step; the step then reads only the plan's own
+  // memory. Valid for the plan's life; one step at a time uses it.
+  virtual float* staged_images() = 0;
+  virtual int32_t* staged_labels() = 0;
+
   // Shapes the caller must supply and receive.
   virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]
   virtual int classes() const = 0;

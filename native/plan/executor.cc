@@ -371,16 +371,17 @@ Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labe
       r.active = train && node.ratio > 0.0f;
     }
   }
-  // Inputs: a CPU plan reads the caller's arrays; a device plan copies them to host staging, which
-  // the step uploads (a captured step replays that upload).
+  // Inputs: a CPU plan reads the given arrays (the binding passes staged_images(), its copy of the
+  // caller's); a device plan copies them to host staging, unless they are already there, which the
+  // step uploads (a captured step replays that upload).
   if (backend_->on_host()) {
     images_ = images;
     labels_ = labels;
   } else {
     const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
-    std::memcpy(input_host_, images, image_bytes);
-    if (labels != nullptr)
-      std::memcpy(static_cast<char*>(input_host_) + image_bytes, labels, options_.batch * sizeof(int32_t));
+    if (images != staged_images()) std::memcpy(input_host_, images, image_bytes);
+    if (labels != nullptr && labels != staged_labels())
+      std::memcpy(staged_labels(), labels, options_.batch * sizeof(int32_t));
     images_ = images_dev_;
     labels_ = labels_dev_;
   }

@@ -613,7 +613,7 @@ Status CompiledPlan::BindParameters() {
 
 Status CompiledPlan::AllocateMemory() {
   // One arena for the memory plan, one block for the parameter gradients, the step block and its
-  // host twin; on a device also the inputs and their host staging.
+  // host twin, the host staging of the inputs (staged_images()); on a device also the inputs.
   auto alloc = [&](size_t bytes, const char* what, void** out) -> Status {
     Status st = backend_->Allocate(std::max<size_t>(bytes, sizeof(float)), out);
     if (!st.ok()) return Status(st.code(), std::string("plan: allocating the ") + what + ": " + st.message());
@@ -630,14 +630,14 @@ Status CompiledPlan::AllocateMemory() {
   NASNET_RETURN_IF_ERROR(backend_->AllocateHost(step_block_bytes_, &step_block_host_));
   new (step_block_host_) StepValues();
   for (int k = 0; k < random_count_; ++k) new (random_host(k)) RandomSlot();
+  const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+  const size_t label_bytes = static_cast<size_t>(options_.batch) * sizeof(int32_t);
+  NASNET_RETURN_IF_ERROR(backend_->AllocateHost(image_bytes + label_bytes, &input_host_));
   if (!backend_->on_host()) {
-    const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
-    const size_t label_bytes = static_cast<size_t>(options_.batch) * sizeof(int32_t);
     NASNET_RETURN_IF_ERROR(alloc(image_bytes, "images", &p));
     images_dev_ = static_cast<float*>(p);
     NASNET_RETURN_IF_ERROR(alloc(label_bytes, "labels", &p));
     labels_dev_ = static_cast<int32_t*>(p);
-    NASNET_RETURN_IF_ERROR(backend_->AllocateHost(image_bytes + label_bytes, &input_host_));
   }
   return Status::Ok();
 }

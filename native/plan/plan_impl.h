@@ -74,6 +74,10 @@ class CompiledPlan : public Plan {
   Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) override;
   Status Evaluate(const float* images, const int32_t* labels, EvalResult* out) override;
   Status Predict(const float* images, float* logits) override;
+  float* staged_images() override { return static_cast<float*>(input_host_); }
+  int32_t* staged_labels() override {
+    return reinterpret_cast<int32_t*>(static_cast<char*>(input_host_) + ir::Numel(input_shape()) * sizeof(float));
+  }
   std::vector<int64_t> input_shape() const override { return shapes_.tensor[shapes_.images]; }
   int classes() const override { return shapes_.classes; }
   size_t activation_bytes() const override { return arena_bytes_; }
@@ -228,7 +232,7 @@ class CompiledPlan : public Plan {
   double* partials_ = nullptr;
   float* images_dev_ = nullptr;
   int32_t* labels_dev_ = nullptr;
-  void* input_host_ = nullptr;             // staging: images then labels
+  void* input_host_ = nullptr;             // staging: images then labels (staged_images(), staged_labels())
   const float* images_ = nullptr;          // this step's images and labels (backend memory)
   const int32_t* labels_ = nullptr;
   std::unique_ptr<CapturedStep> captured_[3];
