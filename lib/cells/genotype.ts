@@ -8,9 +8,14 @@
  *    cell, or global pooling + the classifier) absorbs, so the networks are equivalent.
  * 2. Each block's two (input, op) branches are sorted by (input, op index). For `add` the networks
  *    are identical; for `concat` they are equivalent up to a channel permutation (same argument).
- * 3. Blocks are renumbered to the smallest topological order (lexicographic on the encoded blocks,
- *    then the concat list): two cells that differ only in the numbering of independent blocks hash
- *    the same.
+ * 3. Blocks are renumbered in a canonical topological order: at each step the available block with
+ *    the smallest encoding (ties only between identical blocks, broken by their structural class):
+ *    two cells that differ only in the numbering of independent blocks hash the same. Polynomial in
+ *    the number of blocks (the search space allows any B; 1,000 blocks take well under a second).
+ *    The one known gap: identical blocks that colour refinement cannot tell apart although the cell
+ *    has no symmetry swapping them (e.g. six identical blocks read pairwise, around a ring, by six
+ *    identical blocks) may hash differently under two numberings: such a child is then trained twice.
+ *    Two different cells never share a hash (the canonical form is a renumbering of the cell itself).
  * The hash is the sha256 hex digest of the canonical JSON (fixed key order).
  */
 import { createHash } from 'node:crypto';
@@ -161,67 +166,104 @@ function canonicalBlock(b: BlockGenotype, relabel: (s: number) => number): Block
   return { inputs: [pairs[0]![0], pairs[1]![0]], ops: [pairs[0]![1], pairs[1]![1]], combine: b.combine };
 }
 
-function encodeBlock(b: BlockGenotype): string {
-  // Fixed-width numbers so string order equals numeric order.
-  const n = (x: number): string => String(x).padStart(3, '0');
-  return `${n(b.inputs[0])}${n(opIndex(b.ops[0]))}${n(b.inputs[1])}${n(opIndex(b.ops[1]))}${b.combine}`;
+/** A relabelled block as numbers in comparison order: inputs and op indices, then the combine method. */
+function blockKey(b: BlockGenotype): number[] {
+  return [b.inputs[0], opIndex(b.ops[0]), b.inputs[1], opIndex(b.ops[1]), COMBINE_METHODS.indexOf(b.combine)];
 }
 
-function compareSeq(a: readonly string[], b: readonly string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i]! < b[i]!) return -1;
-    if (a[i]! > b[i]!) return 1;
+function compareKeys(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/**
+ * A structural class of every block that does not depend on how the blocks are numbered: colour
+ * refinement (1-dimensional Weisfeiler-Leman) of the cell's DAG, whose edges carry their op. A block
+ * starts from its combine method and whether the cell outputs it; each round it adds the multisets of
+ * (op, class) of the states it reads and of the blocks that read it, until the classes stop splitting
+ * (at most B rounds of O(B log B)). Classes are ranks of sorted keys, so they are canonical.
+ * Identical blocks (same inputs, ops and combine) fall in different classes when the blocks that read
+ * them differ, which is what the renumbering must tell apart.
+ */
+function structuralClasses(cell: CellGenotype, outputs: ReadonlySet<number>): number[] {
+  const n = cell.blocks.length;
+  const readers: [number, number][][] = Array.from({ length: n + CELL_INPUTS }, () => []); // (op, reader block)
+  cell.blocks.forEach((b, k) => {
+    for (const j of [0, 1]) readers[b.inputs[j]!]!.push([opIndex(b.ops[j]!), k]);
+  });
+  const rank = (keys: string[]): number[] => {
+    const sorted = [...new Set(keys)].sort();
+    const at = new Map(sorted.map((key, i) => [key, i]));
+    return keys.map((key) => at.get(key)!);
+  };
+  // States 0 and 1 keep the classes 0 and 1; blocks' classes start after them.
+  let cls = rank(cell.blocks.map((b, k) => `${b.combine}|${outputs.has(k + CELL_INPUTS) ? 1 : 0}`)).map((c) => c + CELL_INPUTS);
+  let count = new Set(cls).size;
+  const stateClass = (s: number): number => (s < CELL_INPUTS ? s : cls[s - CELL_INPUTS]!);
+  for (let round = 0; round < n; round++) {
+    const keys = cell.blocks.map((b, k) => {
+      const ins = [0, 1].map((j) => `${opIndex(b.ops[j]!)}:${stateClass(b.inputs[j]!)}`).sort();
+      const outs = readers[k + CELL_INPUTS]!.map(([op, r]) => `${op}:${cls[r]}`).sort();
+      return `${cls[k]}|${ins.join(',')}|${outs.join(',')}`;
+    });
+    const next = rank(keys).map((c) => c + CELL_INPUTS);
+    const nextCount = new Set(next).size;
+    cls = next;
+    if (nextCount === count) break;
+    count = nextCount;
   }
-  return a.length - b.length;
+  return cls;
 }
 
 /**
  * The canonical form of one cell (see the file header): explicit sorted concat, sorted branches,
- * blocks in the smallest topological order.
+ * blocks renumbered in a canonical topological order. The order is built greedily: at each step the
+ * available block (all its inputs numbered) whose relabelled encoding is smallest comes next; only
+ * identical blocks can tie, and those are taken in the order of their structural class
+ * ({@link structuralClasses}), then of their index. Polynomial in the number of blocks (O(B²) for the
+ * order, O(B² log B) for the classes), so any B is fine. For cells without identical blocks the
+ * result is the smallest topological order of the encoded blocks, as before.
  * @param cell a valid cell genotype
  */
 export function canonicalCell(cell: CellGenotype): CellGenotype {
   const n = cell.blocks.length;
   const outputs = resolveConcat(cell);
-  let best: { seq: string[]; blocks: BlockGenotype[]; concat: number[] } | null = null;
-  const newLabel = new Map<number, number>();
-  for (let s = 0; s < CELL_INPUTS; s++) newLabel.set(s, s);
-  const placed: BlockGenotype[] = [];
-  const seq: string[] = [];
-  const used = new Array<boolean>(n).fill(false);
-  const search = (): void => {
-    if (placed.length === n) {
-      const concat = outputs.map((s) => newLabel.get(s)!).sort((a, b) => a - b);
-      const full = [...seq, concat.join(',')];
-      if (!best || compareSeq(full, best.seq) < 0) best = { seq: full, blocks: [...placed], concat };
-      return;
-    }
-    const depth = placed.length;
-    for (let k = 0; k < n; k++) {
-      if (used[k]) continue;
-      const b = cell.blocks[k]!;
-      if (!b.inputs.every((i) => newLabel.has(i))) continue;
-      const cb = canonicalBlock(b, (s) => newLabel.get(s)!);
-      const code = encodeBlock(cb);
-      // Branch and bound: a prefix already greater than the best cannot win.
-      if (best) {
-        const prefix = compareSeq([...seq, code], (best as { seq: string[] }).seq.slice(0, depth + 1));
-        if (prefix > 0) continue;
-      }
-      used[k] = true;
-      newLabel.set(k + CELL_INPUTS, depth + CELL_INPUTS);
-      placed.push(cb);
-      seq.push(code);
-      search();
-      seq.pop();
-      placed.pop();
-      newLabel.delete(k + CELL_INPUTS);
-      used[k] = false;
-    }
+  const outputSet = new Set(outputs);
+  const cls = structuralClasses(cell, outputSet);
+  const label = new Map<number, number>();
+  for (let s = 0; s < CELL_INPUTS; s++) label.set(s, s);
+  const readers: number[][] = Array.from({ length: n + CELL_INPUTS }, () => []);
+  const missing = cell.blocks.map((b) => new Set(b.inputs.filter((i) => i >= CELL_INPUTS)).size);
+  cell.blocks.forEach((b, k) => {
+    for (const i of new Set(b.inputs)) readers[i]!.push(k);
+  });
+  // Blocks whose inputs are all numbered: their relabelled form (fixed once they are ready) and its
+  // key, extended by the structural class and the index (ties between identical blocks).
+  const ready: { k: number; block: BlockGenotype; key: number[] }[] = [];
+  const relabel = (s: number): number => label.get(s)!;
+  const makeReady = (k: number): void => {
+    const block = canonicalBlock(cell.blocks[k]!, relabel);
+    ready.push({ k, block, key: [...blockKey(block), cls[k]!, k] });
   };
-  search();
-  const found = best as unknown as { blocks: BlockGenotype[]; concat: number[] };
-  return { blocks: found.blocks, concat: found.concat };
+  cell.blocks.forEach((_, k) => {
+    if (missing[k] === 0) makeReady(k);
+  });
+  const blocks: BlockGenotype[] = [];
+  while (blocks.length < n) {
+    let at = 0;
+    for (let i = 1; i < ready.length; i++) if (compareKeys(ready[i]!.key, ready[at]!.key) < 0) at = i;
+    const { k, block } = ready[at]!;
+    ready[at] = ready[ready.length - 1]!;
+    ready.pop();
+    blocks.push(block);
+    label.set(k + CELL_INPUTS, blocks.length - 1 + CELL_INPUTS);
+    for (const r of readers[k + CELL_INPUTS]!) {
+      missing[r]! -= 1;
+      if (missing[r] === 0) makeReady(r);
+    }
+  }
+  const concat = outputs.map((s) => label.get(s)!).sort((a, b) => a - b);
+  return { blocks, concat };
 }
 
 /**
