@@ -5,8 +5,9 @@
 import type { BackendChoice } from '../backends.js';
 import { STRATEGY_NAMES, type StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
-import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
+import { checkChoice, checkInteger, checkNumber, checkObject, checkString } from '../util/check.js';
 import { type PlainSchedule, type ResolvedHalving, resolveSchedule, type Schedule } from './halving.js';
+import { parseProxy } from './job-schema.js';
 import type { PlanCacheOptions } from './plan-cache.js';
 import type { ProxyConfig } from './types.js';
 
@@ -143,9 +144,8 @@ export function resolveShared(o: SharedOptions, proxy: ProxyConfig): ResolvedSha
  * @param runId - the run folder's name
  */
 export function resolveConfig(o: ConfigInput, runId: string): StoredConfig {
-  const { backend: _where, ...given } = o.proxy ?? {}; // where children train is not part of the run
-  const proxy: ProxyConfig = { ...PAPER_PROXY, ...given };
-  for (const k of ['cellsPerStack', 'filters', 'epochs', 'batchSize'] as const) checkInteger(proxy[k], `proxy.${k}`);
+  const { backend: _where, ...given } = o.proxy === undefined ? {} : (checkObject(o.proxy, 'proxy') as ProxyOptions); // where children train is not part of the run
+  const proxy = parseProxy({ ...PAPER_PROXY, ...given }, 'searchCells');
   const mode = checkChoice(o.mode ?? 'standalone', 'mode', ['standalone', 'shared'] as const);
   const schedule = resolveSchedule(o.schedule);
   if (mode === 'shared' && schedule.kind !== 'plain') {
@@ -162,9 +162,73 @@ export function resolveConfig(o: ConfigInput, runId: string): StoredConfig {
     blocks: checkInteger(o.blocks ?? 5, 'blocks'),
     proxy,
     seed: checkInteger(o.seed ?? 0, 'seed', { min: 0 }),
-    constraints: o.constraints ?? {},
+    constraints: checkConstraints(o.constraints),
     mode,
     schedule,
     ...(mode === 'shared' ? { shared: resolveShared(o.shared ?? {}, proxy) } : {}),
+  };
+}
+
+/**
+ * maxParams / maxMultAdds: positive integers when given.
+ * @param value - the constraints of the options or of a config.json
+ * @param where - who checks (a file), named in the message
+ */
+function checkConstraints(value: unknown, where?: string): StoredConfig['constraints'] {
+  if (value === undefined) return {};
+  const c = checkObject(value, 'constraints', { where, known: ['maxParams', 'maxMultAdds'] });
+  const out: StoredConfig['constraints'] = {};
+  for (const k of ['maxParams', 'maxMultAdds'] as const) if (c[k] !== undefined) out[k] = checkInteger(c[k], `constraints.${k}`, { where });
+  return out;
+}
+
+const STORED_KEYS = [
+  'version',
+  'runId',
+  'dataset',
+  'dataDir',
+  'strategy',
+  'strategyOptions',
+  'children',
+  'blocks',
+  'proxy',
+  'seed',
+  'constraints',
+  'mode',
+  'schedule',
+  'shared',
+] as const satisfies readonly (keyof StoredConfig)[];
+/** Written by every version of config.json (the others came later, or are optional). */
+const REQUIRED_KEYS = ['version', 'runId', 'dataset', 'strategy', 'strategyOptions', 'children', 'blocks', 'proxy', 'seed', 'constraints'] as const;
+
+/**
+ * The config.json of a run folder being resumed, checked field by field before anything else is read:
+ * every field a search writes must be there (a missing one is damage, never a default), each of the
+ * right type and range. Messages name the file.
+ *
+ * @param raw - the parsed file
+ * @param where - the file's path
+ * @returns the configuration
+ * @throws ValidationError `runs/x/config.json: expected positive integer for children but received -2 of type number`
+ */
+export function checkStoredConfig(raw: unknown, where: string): StoredConfig {
+  const c = checkObject(raw, 'the search configuration', { where, known: STORED_KEYS });
+  if (c.version !== 1) throw new ValidationError(`${where}: version is ${JSON.stringify(c.version)}; this nasnet reads version 1`);
+  for (const k of REQUIRED_KEYS) if (!(k in c)) throw new ValidationError(`${where}: the field ${k} is missing`);
+  const proxy = checkObject(c.proxy, 'proxy', { where });
+  for (const k of Object.keys(PAPER_PROXY)) if (!(k in proxy)) throw new ValidationError(`${where}: the field proxy.${k} is missing`);
+  return {
+    ...(c as unknown as StoredConfig),
+    runId: checkString(c.runId, 'runId', { where }),
+    dataset: checkString(c.dataset, 'dataset', { where }),
+    ...(c.dataDir === undefined ? {} : { dataDir: checkString(c.dataDir, 'dataDir', { where }) }),
+    strategy: checkChoice(c.strategy, 'strategy', STRATEGY_NAMES, { where }),
+    strategyOptions: checkObject(c.strategyOptions, 'strategyOptions', { where }),
+    children: checkInteger(c.children, 'children', { where }),
+    blocks: checkInteger(c.blocks, 'blocks', { where }),
+    proxy: parseProxy(proxy, where),
+    seed: checkInteger(c.seed, 'seed', { min: 0, where }),
+    constraints: checkConstraints(c.constraints, where),
+    ...(c.mode === undefined ? {} : { mode: checkChoice(c.mode, 'mode', ['standalone', 'shared'] as const, { where }) }),
   };
 }

@@ -29,7 +29,12 @@ const PROXY_KEYS = [
 const JOB_KEYS = ['runId', 'id', 'genotype', 'hash', 'seed', 'dataset', 'dataDir', 'proxy'] as const satisfies readonly (keyof ChildJob)[];
 const RESULT_KEYS = ['accuracy', 'curve', 'params', 'multAdds', 'seconds', 'diverged', 'error'] as const satisfies readonly (keyof ChildResult)[];
 
-function parseProxy(value: unknown, where: string): ProxyConfig {
+/**
+ * A proxy configuration, every field checked (a job payload's, a new search's, a resumed config.json's).
+ * @param value - the proxy object
+ * @param where - who checks, named in the message (e.g. the file)
+ */
+export function parseProxy(value: unknown, where: string): ProxyConfig {
   const p = checkObject(value, 'proxy', { known: PROXY_KEYS, where });
   const count = (k: keyof ProxyConfig, min: number): number => checkInteger(p[k], `proxy.${k}`, { min, where });
   return {

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { makeDirs } from '../util/writable.js';
 import type { HistoryEntry } from './types.js';
 
 /**
@@ -20,7 +21,7 @@ export class RunDir {
   }
 
   create(): void {
-    mkdirSync(this.path, { recursive: true });
+    makeDirs(this.path, 'run folder');
   }
 
   exists(): boolean {
@@ -74,6 +75,41 @@ export class RunDir {
       }
     }
     return out;
+  }
+
+  /**
+   * Makes a JSON-lines file safe to append to again after a kill: a last line without its newline
+   * gets the newline when it is whole JSON, and is cut away (with nothing else) when it is torn.
+   * Only the writer of the folder calls this, before its first append (a reader never changes it).
+   *
+   * @param name - the file, e.g. `history.jsonl`
+   * @returns what was repaired, in words, or undefined when the file was sound (or absent)
+   */
+  repairTornLine(name: string): string | undefined {
+    const p = this.file(name);
+    if (!existsSync(p)) return undefined;
+    const bytes = readFileSync(p);
+    if (bytes.length === 0 || bytes[bytes.length - 1] === 0x0a) return undefined;
+    const start = bytes.lastIndexOf(0x0a) + 1;
+    const tail = bytes.subarray(start).toString('utf8');
+    let whole = true;
+    try {
+      JSON.parse(tail);
+    } catch {
+      whole = false;
+    }
+    const fd = openSync(p, 'r+');
+    try {
+      if (whole) writeSync(fd, '\n', bytes.length);
+      else ftruncateSync(fd, start);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const line = bytes.subarray(0, start).toString('utf8').split('\n').length;
+    return whole
+      ? `${p}:${line}: the last line lacked its newline (added)`
+      : `${p}:${line}: removed a torn last line of ${bytes.length - start} bytes (a write cut short by a kill; that child is trained again)`;
   }
 
   history(): HistoryEntry[] {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
@@ -10,7 +10,7 @@ import { ValidationError } from '../errors.js';
 import { checkChoice, checkNumber } from '../util/check.js';
 import { createBullmqExecutor } from './bullmq-executor.js';
 import { cachedDataset } from './child.js';
-import { PAPER_PROXY, type ProxyOptions, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
+import { checkStoredConfig, PAPER_PROXY, type ProxyOptions, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
 import type { SearchContext } from './context.js';
 import type { ChildExecutor } from './executor.js';
 import type { Schedule } from './halving.js';
@@ -170,8 +170,15 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   const runPath = resolve(options.runDir ?? defaultRunDir());
   const run = new RunDir(runPath);
   let config: StoredConfig;
-  if (options.resume && run.exists()) {
-    config = run.readJson<StoredConfig>('config.json')!;
+  if (options.resume) {
+    if (!existsSync(runPath)) throw new ValidationError(`run folder ${runPath} does not exist: there is no search to resume (drop resume / --resume to start one)`);
+    if (!run.exists()) throw new ValidationError(`run folder ${runPath} holds no config.json: it is not a search run folder, nothing to resume`);
+    config = checkStoredConfig(run.readJson<unknown>('config.json'), run.file('config.json'));
+    // A kill can cut the last line of an appended file short: repaired before anything is appended.
+    for (const name of ['proposals.jsonl', 'history.jsonl', 'rungs.jsonl']) {
+      const repaired = run.repairTornLine(name);
+      if (repaired) process.stderr.write(`nasnet search: ${repaired}\n`);
+    }
   } else {
     if (run.exists()) throw new ValidationError(`run folder ${runPath} already holds a search: pass resume: true (--resume) or choose another runDir`);
     config = resolveConfig(options, runPath.split('/').pop() ?? 'run');
@@ -182,19 +189,31 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   const reward = options.reward ?? ((r: ChildResult) => r.accuracy);
 
   // The strategy: new, then (standalone) restored from its saved state; the shared mode restores it from its checkpoint.
+  // A state or options the strategy refuses: the error names the file they came from.
+  const fromFile = <T>(file: string, make: () => T): T => {
+    try {
+      return make();
+    } catch (err) {
+      if (!options.resume || !(err instanceof ValidationError) || err.message.includes(runPath)) throw err;
+      throw new ValidationError(`${run.file(file)}: ${err.message}`);
+    }
+  };
   let strategy: SearchStrategy;
   if (typeof options.strategy === 'object') {
     strategy = options.strategy;
   } else {
-    strategy = createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...config.strategyOptions } as never);
+    strategy = fromFile('config.json', () => createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...config.strategyOptions } as never));
   }
   const saved = mode === 'standalone' ? run.readJson<StrategyState>('strategy.json') : undefined;
   if (saved) {
     if (typeof options.strategy === 'object') strategy.load(saved);
-    else strategy = restoreStrategy(saved);
+    else strategy = fromFile('strategy.json', () => restoreStrategy(saved));
   }
 
-  const dataset = await cachedDataset(config.dataset, config.dataDir);
+  const dataset = await cachedDataset(config.dataset, config.dataDir).catch((err: unknown) => {
+    if (!options.resume || !(err instanceof Error) || err.message.includes(runPath)) throw err;
+    throw new ValidationError(`${run.file('config.json')}: dataset ${JSON.stringify(config.dataset)}: ${err.message}`);
+  });
   const executor = makeExecutor(options, backend);
   const bar =
     options.progress && mode === 'standalone'

@@ -3,11 +3,14 @@
  * proxy task by an executor (with one budget, or rung by rung under successive halving), its
  * validation accuracy is its reward. Children run `executor.concurrency` at a time.
  */
+
+import { existsSync } from 'node:fs';
 import { genotypeHash, validateGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { ValidationError } from '../errors.js';
 import { childJob, overConstraints, type SearchContext } from './context.js';
 import { promotes, proxySteps, type RungRecord, rungProxies } from './halving.js';
+import { checkRunConsistency } from './run-check.js';
 import type { ChildResult, HistoryEntry } from './types.js';
 
 /**
@@ -23,6 +26,7 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
   const saveStrategy = () => run.writeJson('strategy.json', strategy.state());
   const proposals = new Map<number, Genotype>();
   for (const p of run.readLines<{ id: number; genotype: Genotype }>('proposals.jsonl')) proposals.set(p.id, p.genotype);
+  checkRunConsistency(run, { saved: existsSync(run.file('strategy.json')), nextId: strategy.state().nextId, proposals: [...proposals.keys()], history });
 
   // Reconcile: children recorded in history whose reward the saved strategy has not seen yet.
   const pendingIds = (): number[] => strategy.state().pending.map((p) => p.id);
