@@ -4,6 +4,8 @@ import { buildNetwork, type NetworkOptions } from '../cells/network.js';
 import { ValidationError } from '../errors.js';
 import { writeOnnx } from '../onnx/export.js';
 import { readCheckpoint } from '../train/checkpoint.js';
+import { intArg } from '../util/check.js';
+import { checkWritableFile } from '../util/writable.js';
 
 /** Registers `nasnet export`. */
 export function registerExport(program: Command): void {
@@ -12,15 +14,16 @@ export function registerExport(program: Command): void {
     .description('export a trained checkpoint (safetensors) as an ONNX model (inference graph)')
     .requiredOption('--checkpoint <file>', 'a checkpoint written by nasnet train')
     .requiredOption('--out <file>', 'the .onnx file to write')
-    .option('--opset <n>', 'ONNX opset', '13')
-    .action((o: { checkpoint: string; out: string; opset: string }) => {
+    .option('--opset <n>', 'ONNX opset', intArg('--opset'), 13)
+    .action((o: { checkpoint: string; out: string; opset: number }) => {
+      checkWritableFile(o.out, '--out');
       const { tensors, meta } = readCheckpoint(o.checkpoint);
       if (!meta.genotype || !meta.network) {
         throw new ValidationError(`checkpoint ${o.checkpoint}: metadata lacks genotype or network options`);
       }
       const genotype = parseGenotype(meta.genotype);
       const net = buildNetwork(genotype, meta.network as NetworkOptions);
-      writeOnnx(o.out, net.inference, tensors, { opset: Number(o.opset), docString: JSON.stringify({ genotype }) });
+      writeOnnx(o.out, net.inference, tensors, { opset: o.opset, docString: JSON.stringify({ genotype }) });
       process.stdout.write(`wrote ${o.out} (${net.meta.name}, ${tensors.size} tensors in the checkpoint)\n`);
     });
 }

@@ -3,6 +3,7 @@ import { NASNET_A } from '../cells/genotypes.js';
 import { writeOnnx } from '../onnx/export.js';
 import { train } from '../train/train.js';
 import { checkChoice, checkInteger, intArg, numArg } from '../util/check.js';
+import { checkWritableFile } from '../util/writable.js';
 import { resolveGenotypeArg } from './genotype-arg.js';
 
 interface TrainCli {
@@ -65,6 +66,7 @@ export function registerTrain(program: Command): void {
     .option('--device <i>', 'CUDA device index', intArg('--device'), 0)
     .action(async (o: TrainCli) => {
       const genotype = o.genotype ? resolveGenotypeArg(o.genotype) : NASNET_A;
+      if (o.onnx) checkWritableFile(o.onnx, '--onnx'); // now, not after training
       const r = await train({
         genotype,
         dataset: o.dataset,

@@ -77,26 +77,50 @@ export function readSafetensors(path: string): SafetensorsContents {
   } catch (err) {
     throw new DataError(`safetensors ${path}: header is not valid JSON (${(err as Error).message})`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new DataError(`safetensors ${path}: header is not a JSON object`);
   const data = buf.subarray(8 + n);
   const tensors = new Map<string, NamedTensor>();
   let metadata: Record<string, string> = {};
+  const ranges: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (entry ?? {}) as Record<string, string>;
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) {
+        throw new DataError(`safetensors ${path}: __metadata__ must map names to strings`);
+      }
+      metadata = entry as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (e.dtype !== 'F32') throw new DataError(`safetensors ${path}: tensor '${name}' has dtype ${e.dtype}; only F32 is supported`);
-    const [begin, end] = e.data_offsets ?? [-1, -1];
-    const count = (e.shape ?? []).reduce((a, b) => a * b, 1);
+    const e = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== 'F32') throw new DataError(`safetensors ${path}: tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; only F32 is supported`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new DataError(`safetensors ${path}: tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    }
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o))) {
+      throw new DataError(`safetensors ${path}: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] in bytes`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end >= begin && end <= data.length) || end - begin !== count * 4) {
       throw new DataError(
-        `safetensors ${path}: tensor '${name}' data_offsets [${begin}, ${end}] do not fit shape [${e.shape}] within ${data.length} data bytes`,
+        `safetensors ${path}: tensor '${name}' data_offsets [${begin}, ${end}] do not fit shape [${shape}] within ${data.length} data bytes`,
       );
     }
+    ranges.push([begin, end, name]);
     const copy = new Float32Array(count);
     new Uint8Array(copy.buffer).set(data.subarray(begin, end));
-    tensors.set(name, { shape: e.shape ?? [], data: copy });
+    tensors.set(name, { shape: shape as number[], data: copy });
   }
+  // The format indexes the whole byte buffer without holes or overlaps: anything else is a damaged
+  // header (a tensor listed twice keeps only its last entry in JSON, leaving a hole).
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin < at) throw new DataError(`safetensors ${path}: tensor '${name}' bytes [${begin}, ${end}) overlap another tensor's`);
+    if (begin > at) throw new DataError(`safetensors ${path}: bytes [${at}, ${begin}) belong to no tensor (a damaged header, or a tensor listed twice)`);
+    at = end;
+  }
+  if (at !== data.length) throw new DataError(`safetensors ${path}: bytes [${at}, ${data.length}) belong to no tensor (a damaged header, or a tensor listed twice)`);
   return { tensors, metadata };
 }

@@ -168,9 +168,17 @@ export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxE
     g.message(1, n);
   }
   g.string(2, options.graphName ?? 'nasnet');
+  const declared = new Map(graph.params.map((p) => [p.name, p.shape]));
   for (const name of [...usedParams].sort()) {
     const t = weights.get(name);
     if (!t) throw new ValidationError(`exportOnnx: parameter '${name}' is not in the weights (compile a plan on the store first)`);
+    // ONNX Runtime refuses an initializer whose shape the graph's op cannot take: refused here first.
+    const want = declared.get(name);
+    if (want && t.shape.join('x') !== want.join('x')) {
+      throw new ValidationError(`exportOnnx: parameter '${name}' has shape [${t.shape}] in the weights but the graph needs [${want}]`);
+    }
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== count) throw new ValidationError(`exportOnnx: parameter '${name}' has ${t.data.length} values for shape [${t.shape}]`);
     g.message(5, floatTensor(name, t.shape, t.data));
   }
   for (const t of extra) g.message(5, t);

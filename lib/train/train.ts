@@ -1,5 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, existsSync } from 'node:fs';
 import { countGraph } from '../cells/counts.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { type BuiltNetwork, buildNetwork, type NetworkOptions } from '../cells/network.js';
@@ -10,8 +9,9 @@ import { Plan } from '../engine/plan.js';
 import { ParameterStore } from '../engine/store.js';
 import { ValidationError } from '../errors.js';
 import { IR_VERSION } from '../ir/types.js';
-import { checkChoice, checkInteger, checkNumber } from '../util/check.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkChoice, checkInteger, checkNumber, checkString } from '../util/check.js';
+import { checkWritableFile } from '../util/writable.js';
+import { type CheckpointMeta, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 import { cosineLr, type DropPathMode, dropPathRate, exponentialLr } from './schedule.js';
 import { scoreLogits } from './softmax.js';
@@ -166,6 +166,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evalSplitName = options.evalSplit ?? 'test';
   const maxBatches = options.maxBatchesPerEpoch === undefined ? Infinity : checkInteger(options.maxBatchesPerEpoch, 'maxBatchesPerEpoch');
   const maxEval = options.maxEvalImages === undefined ? Infinity : checkInteger(options.maxEvalImages, 'maxEvalImages');
+  const momentum = checkNumber(options.momentum ?? 0.9, 'momentum', { min: 0, max: 1, maxOpen: true });
+  const weightDecay = checkNumber(options.weightDecay ?? 5e-4, 'weightDecay', { min: 0 });
+  const clipNorm = checkNumber(options.clipNorm ?? 5, 'clipNorm', { min: 0 });
+
+  // Where results go is checked before any work: a bad path fails now, not after training.
+  if (options.checkpoint !== undefined) checkWritableFile(checkString(options.checkpoint, 'checkpoint'), 'checkpoint');
+  if (options.metricsFile !== undefined) checkWritableFile(checkString(options.metricsFile, 'metricsFile'), 'metricsFile');
 
   const dataset = typeof options.dataset === 'string' ? await resolveDataset(options.dataset, { ...options.dataOptions, dataDir: options.dataDir ?? options.dataOptions?.dataDir }) : options.dataset;
   const info = dataset.info;
@@ -181,22 +188,31 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let startEpoch = 0;
   let step = 0;
   const resume = options.resume ?? options.checkpoint !== undefined;
-  if (options.checkpoint && resume && existsSync(options.checkpoint)) {
-    const meta = loadCheckpoint(options.checkpoint, store);
-    if (meta.irVersion !== IR_VERSION) {
-      throw new ValidationError(`checkpoint ${options.checkpoint}: IR version ${meta.irVersion}, this nasnet writes ${IR_VERSION}`);
-    }
-    startEpoch = meta.epoch;
-    step = meta.step;
-  }
   const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
   const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer, backend, device });
   const evalPlan = await Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
+  if (options.checkpoint && resume && existsSync(options.checkpoint)) {
+    // The plans made every tensor the run needs: the checkpoint must match them all (and this run).
+    let meta: CheckpointMeta;
+    try {
+      meta = resumeCheckpoint(options.checkpoint, store, { genotype: options.genotype, network: network.meta.options, dataset: info.name });
+    } catch (err) {
+      trainPlan.dispose();
+      evalPlan.dispose();
+      throw err;
+    }
+    if (meta.epoch > epochs) throw new ValidationError(`checkpoint ${options.checkpoint}: ${meta.epoch} epochs done, more than the ${epochs} asked for`);
+    startEpoch = meta.epoch;
+    step = meta.step;
+  }
   if (trainPlan.description.notice) process.stderr.write(`nasnet train: ${trainPlan.description.notice}\n`);
 
   const augment: AugmentOptions = { ...(options.augment ?? dataset.defaultAugment) };
   if (options.cutout !== undefined) augment.cutout = options.cutout;
+  if (augment.cutout !== undefined) {
+    checkInteger(augment.cutout, 'cutout', { min: 0, max: Math.max(info.height, info.width) });
+  }
   const loader = createLoader(dataset.train, { batchSize, shuffle: true, seed, augment, dropLast: true });
   const batchesPerEpoch = Math.min(loader.batchesPerEpoch, maxBatches);
   if (batchesPerEpoch < 1) {
@@ -208,7 +224,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metrics: EpochMetrics[] = [];
   let diverged = false;
   const progress: ProgressReporter | undefined = options.progress ? createProgress(totalSteps, step, batchSize) : undefined;
-  if (options.metricsFile) mkdirSync(dirname(options.metricsFile), { recursive: true });
   try {
     for (let epoch = startEpoch; epoch < epochs && !diverged; epoch++) {
       const t0 = performance.now();
@@ -225,10 +240,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         rate = dropPathRate(keep, progressFrac, options.dropPathMode);
         const r = await trainPlan.trainStep(batch.images, batch.labels, {
           lr,
-          momentum: options.momentum ?? 0.9,
+          momentum,
           nesterov: options.nesterov ?? false,
-          weightDecay: options.weightDecay ?? 5e-4,
-          clipNorm: options.clipNorm ?? 5,
+          weightDecay,
+          clipNorm,
           dropPathRate: rate,
           step,
         });
@@ -262,7 +277,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       metrics.push(m);
       if (options.metricsFile) appendFileSync(options.metricsFile, `${JSON.stringify(m)}\n`);
       if (options.checkpoint) {
-        mkdirSync(dirname(options.checkpoint), { recursive: true });
         saveCheckpoint(options.checkpoint, store, {
           format: 'nasnet-checkpoint-1',
           irVersion: IR_VERSION,
