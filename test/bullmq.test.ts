@@ -215,6 +215,22 @@ describe.skipIf(need.skip)(need.label('BullMQ executor and worker'), () => {
     }
   });
 
+  it('says when no worker serves the queue, and gives up after noWorkerTimeoutMs instead of waiting silently', async () => {
+    const queue = newQueue('noworker');
+    const lines: string[] = [];
+    const exec = createBullmqExecutor({ redis: redis.url, queue, concurrency: 1, pollMs: 100, noWorkerNoticeMs: 300, noWorkerTimeoutMs: 1500, log: (l) => lines.push(l) });
+    const t0 = Date.now();
+    await expect(exec.submit(job({ seed: 77 }))).rejects.toThrow(
+      new RegExp(`^1 child queued on '${queue}' at redis://.*, and no worker serves that queue for \\d+ s \\(noWorkerTimeoutMs 1500\\): giving up\\. The children stay queued; start \`nasnet worker --redis .* --queue ${queue}\` and resume`),
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(lines.some((l) => l.startsWith(`nasnet: 1 child queued on '${queue}'`) && l.includes('no worker serves that queue (waiting'))).toBe(true);
+    await exec.close();
+    const q = new Queue(queue, { connection: { url: redis.url } });
+    expect(await q.count()).toBe(1); // still queued, for a resumed search
+    await q.close();
+  });
+
   it('fails clearly when Redis cannot be reached', async () => {
     const exec = createBullmqExecutor({ redis: 'redis://127.0.0.1:1', concurrency: 1, connectTimeoutMs: 500, log: quiet });
     await expect(exec.submit(job())).rejects.toThrow(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1 within 1 s \(.*ECONNREFUSED.*\); is redis-server running there\?/);

@@ -22,7 +22,11 @@ export interface BullmqExecutorOptions {
   keepSeconds?: number;
   /** Time to reach Redis before the first submission fails, ms; default 10 s. */
   connectTimeoutMs?: number;
-  /** Where notices go (a job that vanished from Redis and was queued again); default stderr. */
+  /** After this long with children queued and no live worker on the queue, say so (and again at each multiple), ms; default 30 s. */
+  noWorkerNoticeMs?: number;
+  /** After this long with children queued and no live worker on the queue, give up: pending submissions reject (the children stay queued; resume the search to collect them), ms; default 1 hour. */
+  noWorkerTimeoutMs?: number;
+  /** Where notices go (a job that vanished from Redis and was queued again, no worker on the queue); default stderr. */
   log?: (line: string) => void;
 }
 
@@ -67,6 +71,8 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
   const attempts = checkInteger(options.attempts ?? 2, 'attempts');
   const pollMs = checkInteger(options.pollMs ?? 1000, 'pollMs');
   const keepSeconds = checkInteger(options.keepSeconds ?? 7 * 24 * 3600, 'keepSeconds');
+  const noWorkerNoticeMs = checkInteger(options.noWorkerNoticeMs ?? 30_000, 'noWorkerNoticeMs');
+  const noWorkerTimeoutMs = checkInteger(options.noWorkerTimeoutMs ?? 3_600_000, 'noWorkerTimeoutMs');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const handle = openRedis(options.redis, (e, detail) => log(e === 'down' ? `nasnet: lost Redis at ${options.redis} (${detail}); reconnecting` : `nasnet: Redis at ${options.redis} is back`));
   const eventsHandle = openRedis(options.redis);
@@ -181,8 +187,33 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): BullmqExec
     });
   };
   let info = '';
+  // Children queued while no worker serves the queue: said after noWorkerNoticeMs, given up after noWorkerTimeoutMs.
+  let noWorkerSince: number | undefined;
+  let notices = 0;
+  const watchWorkers = (workerCount: number) => {
+    if (workerCount > 0 || pending.size === 0) {
+      noWorkerSince = undefined;
+      notices = 0;
+      return;
+    }
+    noWorkerSince ??= Date.now();
+    const waited = Date.now() - noWorkerSince;
+    const what = `${pending.size} child${pending.size === 1 ? '' : 'ren'} queued on '${queueName}' at ${options.redis}, and no worker serves that queue`;
+    if (waited >= noWorkerTimeoutMs) {
+      const err = new Error(
+        `${what} for ${Math.round(waited / 1000)} s (noWorkerTimeoutMs ${noWorkerTimeoutMs}): giving up. The children stay queued; ` +
+          `start \`nasnet worker --redis ${options.redis} --queue ${queueName}\` and resume the search to collect them`,
+      );
+      for (const id of [...pending.keys()]) fail(id, err);
+      noWorkerSince = undefined;
+    } else if (waited >= (notices + 1) * noWorkerNoticeMs) {
+      notices = Math.floor(waited / noWorkerNoticeMs);
+      log(`nasnet: ${what} (waiting ${Math.round(waited / 1000)} s): start one with \`nasnet worker --redis ${options.redis} --queue ${queueName}\``);
+    }
+  };
   const refreshSlots = async () => {
     const workers = await listWorkers(handle.client, queueName);
+    if (!closed) watchWorkers(workers.length);
     slots = Math.max(1, workers.reduce((a, w) => a + w.concurrency, 0));
     if (queue) {
       const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
