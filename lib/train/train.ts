@@ -72,7 +72,7 @@ export interface TrainOptions {
   progress?: boolean;
   /** Called after every epoch. */
   onEpoch?: (m: EpochMetrics) => void;
-  /** Stop early when the training loss becomes NaN or infinite (the search's divergence check); default true. */
+  /** Stop early when the training loss or gradient norm becomes NaN or infinite (the search's divergence check); default true. Either way the result says `diverged: true`. */
   stopOnDivergence?: boolean;
   /**
    * Where the plans run; default 'cpu'. 'auto' takes CUDA when a device is usable, else the CPU with a
@@ -249,9 +249,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
         step++;
         b++;
-        if (!Number.isFinite(r.loss) && (options.stopOnDivergence ?? true)) {
+        // A NaN or infinite loss or gradient norm (kernels propagate NaN, so bad input or weights show here).
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
           diverged = true;
-          break;
+          if (options.stopOnDivergence ?? true) break;
         }
         lossSum += r.loss * batch.size;
         correct += r.correct;
@@ -261,6 +262,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (diverged) break;
       const trainSeconds = (performance.now() - t0) / 1000;
       const ev = await evaluateSplit(evalPlan, evalSplit, batchSize, maxEval, seed);
+      if (!Number.isFinite(ev.loss)) diverged = true; // e.g. running statistics made NaN by the last step
       const m: EpochMetrics = {
         epoch: epoch + 1,
         step,
@@ -276,7 +278,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       metrics.push(m);
       if (options.metricsFile) appendFileSync(options.metricsFile, `${JSON.stringify(m)}\n`);
-      if (options.checkpoint) {
+      if (options.checkpoint && !diverged) {
+        // A diverged epoch never replaces the last good checkpoint.
         saveCheckpoint(options.checkpoint, store, {
           format: 'nasnet-checkpoint-1',
           irVersion: IR_VERSION,

@@ -1,0 +1,60 @@
+/**
+ * Fault class "non-finite values laundered into a finite answer", through the API: a step on a NaN
+ * image reports a NaN loss and gradient norm, predict and evaluate give NaN where the math does (the
+ * bad image's row only, in inference), and train() reports `diverged: true` for a learning rate that
+ * blows the weights up, also when it is told not to stop, without replacing a good checkpoint.
+ * (The kernels themselves: native/tests/nan_propagation_test.cc.)
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NASNET_A } from '../lib/cells/genotypes.js';
+import { Plan } from '../lib/engine/plan.js';
+import { ParameterStore } from '../lib/engine/store.js';
+import { train } from '../lib/train/train.js';
+import { randomFloats, tinyClassifier } from './helpers/tiny-graph.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nasnet-nan-faults-'));
+const tiny = {
+  dataset: 'fashion-mnist-mini',
+  network: { cellsPerStack: 1, filters: 4, stemMultiplier: 2 },
+  batchSize: 16,
+  maxBatchesPerEpoch: 3,
+  maxEvalImages: 32,
+  seed: 7,
+} as const;
+
+describe('NaN is reported, never laundered', () => {
+  it('a NaN pixel: NaN logits in its row only (inference), a NaN loss and gradient norm (training)', async () => {
+    const B = 4;
+    const graph = tinyClassifier({ size: 8, width: 8 });
+    const store = new ParameterStore();
+    const trainPlan = await Plan.compile(graph, store, { batch: B, seed: 1 });
+    const inferPlan = await Plan.compile(graph, store, { batch: B, training: false });
+    const images = randomFloats(B * 3 * 8 * 8, 2);
+    images[2 * 3 * 64 + 17] = Number.NaN; // image 2
+    const labels = Int32Array.from([0, 1, 2, 3]);
+    const logits = await inferPlan.predict(images);
+    const classes = logits.length / B;
+    for (let i = 0; i < logits.length; i++) expect(Number.isNaN(logits[i]), `logit ${i}`).toBe(Math.floor(i / classes) === 2);
+    expect(Number.isNaN((await inferPlan.evaluate(images, labels)).loss)).toBe(true);
+    const r = await trainPlan.trainStep(images, labels, { lr: 0.1 });
+    expect(Number.isNaN(r.loss)).toBe(true);
+    expect(Number.isNaN(r.gradNorm)).toBe(true);
+    trainPlan.dispose();
+    inferPlan.dispose();
+  });
+
+  it('--lr 1e30 is diverged: true (with or without stopping), and the last good checkpoint is kept', async () => {
+    const checkpoint = join(dir, 'good.safetensors');
+    await train({ ...tiny, genotype: NASNET_A, epochs: 1, checkpoint });
+    const good = readFileSync(checkpoint);
+    const stopped = await train({ ...tiny, genotype: NASNET_A, epochs: 2, lr: 1e30, checkpoint });
+    expect(stopped.diverged).toBe(true);
+    expect(Number.isNaN(stopped.accuracy)).toBe(true);
+    const kept = await train({ ...tiny, genotype: NASNET_A, epochs: 2, lr: 1e30, checkpoint, stopOnDivergence: false });
+    expect(kept.diverged).toBe(true);
+    expect(readFileSync(checkpoint).equals(good)).toBe(true);
+  });
+});
