@@ -19,18 +19,12 @@ import { type NamedTensor, readSafetensors, writeSafetensors } from '../lib/io/s
 import { searchCells } from '../lib/search/search.js';
 import { readCheckpoint } from '../lib/train/checkpoint.js';
 import { train } from '../lib/train/train.js';
+import { TINY_TRAIN } from './helpers/tiny-train.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'nasnet-ckpt-faults-'));
 const nasnet = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'nasnet.js'), ...args], { encoding: 'utf8', cwd: dir });
-const tiny = {
-  dataset: 'fashion-mnist-mini',
-  network: { cellsPerStack: 1, filters: 4, stemMultiplier: 2 },
-  batchSize: 16,
-  maxBatchesPerEpoch: 2,
-  maxEvalImages: 32,
-  seed: 5,
-} as const;
+const tiny = { ...TINY_TRAIN, maxBatchesPerEpoch: 2, maxEvalImages: 32, seed: 5 };
 
 /** NASNet-A with one average pooling made a max pooling: another genotype with exactly the same tensors. */
 const SAME_SHAPES: Genotype = structuredClone(NASNET_A);

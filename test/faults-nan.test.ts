@@ -14,16 +14,10 @@ import { Plan } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { train } from '../lib/train/train.js';
 import { randomFloats, tinyClassifier } from './helpers/tiny-graph.js';
+import { TINY_TRAIN } from './helpers/tiny-train.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nasnet-nan-faults-'));
-const tiny = {
-  dataset: 'fashion-mnist-mini',
-  network: { cellsPerStack: 1, filters: 4, stemMultiplier: 2 },
-  batchSize: 16,
-  maxBatchesPerEpoch: 3,
-  maxEvalImages: 32,
-  seed: 7,
-} as const;
+const tiny = { ...TINY_TRAIN, maxBatchesPerEpoch: 3, maxEvalImages: 32, seed: 7 };
 
 describe('NaN is reported, never laundered', () => {
   it('a NaN pixel: NaN logits in its row only (inference), a NaN loss and gradient norm (training)', async () => {

@@ -11,16 +11,10 @@ import { readCheckpoint } from '../lib/train/checkpoint.js';
 import { cosineLr, dropPathRate } from '../lib/train/schedule.js';
 import { train } from '../lib/train/train.js';
 import { randomFloats } from './helpers/tiny-graph.js';
+import { TINY_TRAIN } from './helpers/tiny-train.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nasnet-train-'));
-const tiny = {
-  dataset: 'fashion-mnist-mini',
-  network: { cellsPerStack: 1, filters: 4, stemMultiplier: 2 },
-  batchSize: 16,
-  maxBatchesPerEpoch: 4,
-  maxEvalImages: 48,
-  seed: 11,
-} as const;
+const tiny = TINY_TRAIN;
 
 describe('schedules', () => {
   it('cosine decay runs from base to 0', () => {
