@@ -212,7 +212,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
             if (s.relu_in) {
               float* rc = r + static_cast<size_t>(c) * HW;
 #pragma omp simd
-              for (size_t q = 0; q < HW; ++q) rc[q] = xc[q] > 0.0f ? xc[q] : 0.0f;
+              for (size_t q = 0; q < HW; ++q) rc[q] = relu_value(xc[q]);
               xc = rc;
             }
             depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
@@ -224,7 +224,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
             const float* xc = src + static_cast<size_t>(c) * HW;
             float* rc = r + static_cast<size_t>(c) * HW;
 #pragma omp simd
-            for (int q = j0; q < j1; ++q) rc[q] = xc[q] > 0.0f ? xc[q] : 0.0f;
+            for (int q = j0; q < j1; ++q) rc[q] = relu_value(xc[q]);
           }
           in = r;
         }
