@@ -95,7 +95,8 @@ if [ "$build_ok" = 1 ]; then
   timeout "$TEST_LIMIT" "$BUILD/nasnet_native_tests" >"$OUT/tests-all.log" 2>&1; all_rc=$?
   say "native tests (all): rc=$all_rc — $(tail -1 "$OUT/tests-all.log")"
   if [ -f "$IR_DIR/tiny.json" ]; then
-    timeout 120 "$BUILD/nasnet_plan_bench" "$IR_DIR/tiny.json" --batch 8 --backend cuda --parity \
+    timeout "$([ "$EMULATE" = 1 ] && echo 900 || echo 120)" "$BUILD/nasnet_plan_bench" "$IR_DIR/tiny.json" \
+      --batch "$([ "$EMULATE" = 1 ] && echo 2 || echo 8)" --backend cuda --parity \
       >"$OUT/parity.log" 2>&1; parity_rc=$?
     say "plan parity (tiny, cpu vs cuda, graphs vs eager): rc=$parity_rc — $(tail -1 "$OUT/parity.log")"
   else

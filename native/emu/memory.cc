@@ -4,7 +4,7 @@
 //
 // - The user range ends right before the back guard page (up to 255 bytes of canary between, for
 //   the 256-byte alignment cudaMalloc guarantees): a read or write past the end faults at once.
-// - Canaries (the word 0x7fc0dead: a NaN as a float) around the user bytes catch small overruns
+// - Canaries (the word 0x7f80dead: a signalling NaN as a float) around the user bytes catch small overruns
 //   and underruns that stay inside the pages; they are checked after every kernel, at free and at
 //   device synchronization.
 // - Faults on guard pages (and on freed memory, kept inaccessible in a quarantine for a while) are
@@ -37,7 +37,9 @@ namespace {
 
 constexpr size_t kAlign = 256;       // cudaMalloc's alignment
 constexpr size_t kFrontRedzone = 256;
-constexpr uint32_t kCanary = 0x7fc0deadu;
+// A signalling NaN: a kernel that reads the canary computes NaN, and arithmetic on it gives a quiet
+// NaN, so even a read-modify-write past the end (w[n] -= lr * v[n]) changes it.
+constexpr uint32_t kCanary = 0x7f80deadu;
 constexpr size_t kQuarantineCount = 1024;
 
 size_t page_size() {

@@ -124,6 +124,13 @@ __global__ void write_one_past(int n, float* y) {
   if (i <= n) y[i] = 1.f;  // <= : one element too far
 }
 
+// An optimizer-like read-modify-write that also runs one element too far: what it writes there is
+// computed from what it read there, so only a canary that float arithmetic changes can show it.
+__global__ void update_one_past(int n, float* y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i <= n) y[i] = y[i] * 0.9f - 0.5f;  // <= : one element too far
+}
+
 __global__ void read_next(int n, const float* x, float* y) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) y[i] = x[i] + x[i + 1];  // the last thread reads x[n]
@@ -436,6 +443,20 @@ EMU_TEST(cuda_emu_write_past_the_end_is_reported) {
   EXPECT_OK(cudaDeviceReset());
   EXPECT_OK(cudaMalloc(&p, 16));
   cudaFree(p);
+}
+
+EMU_TEST(cuda_emu_update_past_the_end_is_reported) {
+  // The tail canary is a signalling NaN: arithmetic on it gives a quiet NaN, which breaks it (a
+  // quiet-NaN canary came back bit for bit from y * 0.9 - 0.5 and hid this overrun).
+  const int n = 1000;
+  std::vector<float> x(n, 1.f);
+  float* gy = device_copy(x);
+  EXPECT_OK(NASNET_LAUNCH(update_one_past, 4, 256, 0, nullptr, n, gy));
+  expect_error(cudaDeviceSynchronize(), cudaErrorIllegalAddress, "kernel update_one_past", "update_one_past",
+               false);
+  EXPECT_TRUE(std::strstr(cudaGetErrorString(cudaErrorIllegalAddress),
+                          "past the end of the 4000-byte device allocation") != nullptr);
+  cudaDeviceReset();
 }
 
 EMU_TEST(cuda_emu_read_past_the_end_faults) {
