@@ -14,6 +14,16 @@ import { Worker } from 'node:worker_threads';
 import { DataError } from '../errors.js';
 import { checkInteger } from '../util/check.js';
 import { packageRoot } from '../util/package-root.js';
+import type { FolderPreprocessing } from './types.js';
+
+/** Colour distortion settings of a decode task (TF-slim `distort_color`). */
+export interface ColorOptions {
+  fast: boolean;
+  brightness: number;
+  saturation: [number, number];
+  hue: number;
+  contrast: [number, number];
+}
 
 /** One image to decode (see decode-worker.mjs for the exact semantics). */
 export interface DecodeTask {
@@ -21,14 +31,25 @@ export interface DecodeTask {
   /** Output side (square). */
   size: number;
   channels: 1 | 3;
-  /** Random-resized crop (true) or resize + center crop (false). */
+  /** 'torchvision' (random-resized crop; shorter side + center crop) or 'inception' (TF-slim's). */
+  mode: FolderPreprocessing;
+  /** Random crop (true) or the evaluation crop (false). */
   train: boolean;
+  /** Crop area range (fraction of the image). */
   scale: [number, number];
+  /** Crop aspect ratio range. */
   ratio: [number, number];
-  /** 40 uniforms in [0, 1) for the random-resized crop tries. */
+  /** Inception: the fraction of the image the crop must cover. */
+  minObjectCovered: number;
+  /** Uniforms in [0, 1) for the crop tries: 4 per try (torchvision: 10 tries; Inception: 100). */
   u: number[] | null;
   flip: boolean;
+  /** torchvision evaluation: the shorter side is resized to this before the center crop. */
   resizeSize: number;
+  /** Inception evaluation: the central fraction kept. */
+  centralFraction: number;
+  /** Inception colour distortion: its options and 5 uniforms, or null for none. */
+  color: { options: ColorOptions; u: number[] } | null;
   mean: number[];
   std: number[];
   normalize: boolean;

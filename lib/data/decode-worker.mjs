@@ -2,17 +2,21 @@
 // TypeScript sources under vitest/tsx and the compiled package; resolved from the package root as
 // <root>/lib/data/decode-worker.mjs).
 //
-// Request:  { id, file, size, channels (1|3), train, scale [lo,hi], ratio [lo,hi],
-//             u (40 uniforms in [0,1) for the random-resized crop), flip, resizeSize, mean, std, normalize }
+// Request:  { id, file, size, channels (1|3), mode ('torchvision'|'inception'), train, scale [lo,hi],
+//             ratio [lo,hi], minObjectCovered, u (uniforms in [0,1) for the crop tries, 4 per try),
+//             flip, resizeSize, centralFraction, color ({options, u} or null), mean, std, normalize }
 // Response: { id, data: Float32Array (channels×size×size, CHW, normalized) } or { id, error }.
 //
-// Training: Inception-style random-resized crop (torchvision RandomResizedCrop: up to 10 tries of
-// area ∈ scale, log-uniform aspect ∈ ratio, else the central crop with the aspect clamped), resized
-// to size×size, then flipped when asked. Evaluation: the shorter side resized to resizeSize, then
-// the central size×size square.
+// mode 'torchvision' — training: random-resized crop (torchvision RandomResizedCrop: up to 10
+// tries of area ∈ scale, log-uniform aspect ∈ ratio, else the central crop with the aspect
+// clamped), resized to size×size, then flipped when asked. Evaluation: the shorter side resized to
+// resizeSize, then the central size×size square. Resizing is sharp's.
+// mode 'inception' — TF-slim's inception_preprocessing, see inception.mjs: the image is decoded
+// whole, then cropped, resized, flipped and colour-distorted in JavaScript with TF's semantics.
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
+import { centralCropBox, distortColor, resizeBilinear, sampleDistortedBox } from './inception.mjs';
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -56,7 +60,46 @@ function randomResizedBox(W, H, scale, ratio, u) {
   return { left: Math.floor((W - w) / 2), top: Math.floor((H - h) / 2), width: w, height: h };
 }
 
+// TF's rgb_to_grayscale weights (slim's use_grayscale converts after the colour distortion).
+const GRAY = [0.2989, 0.587, 0.114];
+
+async function decodeInception(t) {
+  const buf = await readFile(t.file);
+  const { data, info } = await sharp(buf, { failOn: 'error' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const W = info.width;
+  const H = info.height;
+  const n = info.channels;
+  if (!W || !H) throw new Error('no image size in the header');
+  const S = t.size;
+  const box = t.train && t.u !== null
+    ? sampleDistortedBox(W, H, { area: t.scale, aspect: t.ratio, minObjectCovered: t.minObjectCovered }, t.u)
+    : t.train
+      ? { left: 0, top: 0, width: W, height: H }
+      : centralCropBox(W, H, t.centralFraction);
+  const img = resizeBilinear(data, W, n, box, S, S, t.flip);
+  if (t.color !== null) {
+    if (n !== 3) throw new Error(`colour distortion needs an RGB image but decoded ${n} channel(s)`);
+    distortColor(img, t.color.options, t.color.u);
+  }
+  const C = t.channels;
+  const plane = S * S;
+  const out = new Float32Array(C * plane);
+  for (let p = 0; p < plane; p++) {
+    if (C === 1) {
+      const v = n === 1 ? img[p] : GRAY[0] * img[3 * p] + GRAY[1] * img[3 * p + 1] + GRAY[2] * img[3 * p + 2];
+      out[p] = t.normalize ? (v - t.mean[0]) / t.std[0] : v;
+    } else {
+      for (let c = 0; c < C; c++) {
+        const v = img[p * n + (n >= C ? c : 0)];
+        out[c * plane + p] = t.normalize ? (v - t.mean[c]) / t.std[c] : v;
+      }
+    }
+  }
+  return out;
+}
+
 async function decode(t) {
+  if (t.mode === 'inception') return decodeInception(t);
   const buf = await readFile(t.file);
   let img = sharp(buf, { failOn: 'error' });
   const meta = await img.metadata();

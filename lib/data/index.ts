@@ -9,11 +9,19 @@ export {
   readCifarArchive,
   readCifarFolder,
 } from './cifar.js';
-export { DecodePool, type DecodeTask } from './decode-pool.js';
+export { type ColorOptions, DecodePool, type DecodeTask } from './decode-pool.js';
 export { type DownloadOptions, dataCacheDir, downloadFile, ensureFile, type RemoteFile } from './download.js';
 export { IMAGE_EXTENSIONS, readLabelsFile, scanClassFolders, scanSplitFolder } from './folder.js';
 export { readMaybeGzip } from './gzip.js';
 export { encodeIdx, type IdxArray, parseIdx, readIdxFile } from './idx.js';
+export {
+  COLOR_UNIFORMS,
+  type ColorDistortion,
+  INCEPTION_CENTRAL_FRACTION,
+  INCEPTION_COLOR,
+  INCEPTION_CROP,
+  INCEPTION_NORMALIZATION,
+} from './inception.js';
 export { createLoader, type Loader, type LoaderOptions } from './loader.js';
 export { IDX_FILES, readIdxFolder, readIdxPair } from './mnist.js';
 export {
@@ -31,6 +39,7 @@ export type {
   Dataset,
   DatasetInfo,
   FileSplit,
+  FolderPreprocessing,
   ResizeMode,
   Split,
   TensorSource,

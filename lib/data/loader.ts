@@ -10,7 +10,8 @@ import { DataError, ValidationError } from '../errors.js';
 import { checkInteger, invalid, received } from '../util/check.js';
 import { Rng } from '../util/rng.js';
 import { adaptInfo } from './adapt.js';
-import { DecodePool } from './decode-pool.js';
+import { type ColorOptions, DecodePool } from './decode-pool.js';
+import { COLOR_UNIFORMS, INCEPTION_CENTRAL_FRACTION, INCEPTION_COLOR, INCEPTION_CROP } from './inception.js';
 import { prefetchOrdered } from './prefetch.js';
 import { applyCutout, makeLuts, TensorSampler } from './transform.js';
 import type { AugmentOptions, Batch, DatasetInfo, FileSplit, Split, TensorSplit } from './types.js';
@@ -101,15 +102,26 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
   const dropLast = options.dropLast ?? false;
   const normalize = options.normalize ?? true;
   const aug = options.augment || {};
+  const inception = split.kind === 'files' && split.preprocessing === 'inception';
+  const color = aug.colorDistortion ?? false;
+  if (color !== false && color !== 'fast' && color !== 'full') {
+    throw invalid('augment.colorDistortion', "'fast', 'full' or false", received(color));
+  }
+  if (color !== false && !inception) {
+    throw new ValidationError(
+      `augment.colorDistortion applies to image folders with Inception preprocessing (resolveDataset(..., { preprocessing: 'inception' })), not to split '${split.name}' of ${split.info.name}`,
+    );
+  }
   const augment = {
     crop: aug.crop ?? false,
     flip: aug.flip ?? false,
     cutout: cutoutSize(aug.cutout),
     padding: checkInteger(aug.padding ?? 4, 'augment.padding', { min: 0 }),
-    scale: range('augment.scale', aug.scale, [0.08, 1]),
-    ratio: range('augment.ratio', aug.ratio, [3 / 4, 4 / 3]),
+    scale: range('augment.scale', aug.scale, inception ? INCEPTION_CROP.area : [0.08, 1]),
+    ratio: range('augment.ratio', aug.ratio, inception ? INCEPTION_CROP.aspect : [3 / 4, 4 / 3]),
+    color,
   };
-  const random = augment.crop || augment.flip || augment.cutout > 0;
+  const random = augment.crop || augment.flip || augment.cutout > 0 || augment.color !== false;
   const info = adaptInfo(split.info, options.outputChannels, options.outputSize);
   const size = split.size;
   const batchesPerEpoch = dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
@@ -179,14 +191,19 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
       await p?.close();
     };
     const S = info.height;
+    // torchvision's RandomResizedCrop tries 10 boxes, TF's sample_distorted_bounding_box 100.
+    const cropTries = inception ? INCEPTION_CROP.attempts : 10;
+    const colorOptions: ColorOptions | null =
+      augment.color === false ? null : { fast: augment.color === 'fast', ...INCEPTION_COLOR, saturation: [...INCEPTION_COLOR.saturation], contrast: [...INCEPTION_COLOR.contrast] };
     makeBatch = async (e, perm, b, signal) => {
       const positions = positionsOf(perm, b);
       const n = positions.length;
       const rng = random ? Rng.stream(seed, e, 1, b) : null;
       // Every random draw is made here, in image order, before any decoding starts.
       const draws = Array.from(positions, () => ({
-        u: rng !== null && augment.crop ? Array.from({ length: 40 }, () => rng.float()) : null,
+        u: rng !== null && augment.crop ? Array.from({ length: 4 * cropTries }, () => rng.float()) : null,
         flip: rng !== null && augment.flip ? rng.uint32() >= 0x80000000 : false,
+        color: rng !== null && colorOptions !== null ? Array.from({ length: COLOR_UNIFORMS }, () => rng.float()) : null,
         cut: rng !== null && augment.cutout > 0 ? [rng.int(S), rng.int(S)] : null,
       }));
       const p = getPool();
@@ -203,12 +220,16 @@ export function createLoader(split: Split, options: LoaderOptions): Loader {
                 file,
                 size: S,
                 channels: info.channels as 1 | 3,
+                mode: inception ? 'inception' : 'torchvision',
                 train: augment.crop,
                 scale: augment.scale,
                 ratio: augment.ratio,
+                minObjectCovered: INCEPTION_CROP.minObjectCovered,
                 u: draws[k].u,
                 flip: draws[k].flip,
                 resizeSize: Math.max(fs.resizeSize, S),
+                centralFraction: INCEPTION_CENTRAL_FRACTION,
+                color: colorOptions !== null && draws[k].color !== null ? { options: colorOptions, u: draws[k].color! } : null,
                 mean: info.mean,
                 std: info.std,
                 normalize,

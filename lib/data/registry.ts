@@ -29,9 +29,10 @@ import {
 import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, type CifarLayout, findCifarFolder, readCifarArchive, readCifarFolder } from './cifar.js';
 import { type DownloadOptions, dataCacheDir, ensureFile, type RemoteFile } from './download.js';
 import { scanClassFolders, scanSplitFolder } from './folder.js';
+import { INCEPTION_NORMALIZATION } from './inception.js';
 import { findIdxFile, IDX_FILES, readIdxFolder } from './mnist.js';
 import { DEFAULT_SPLIT_SEED, splitTrainValidation, tensorSplit } from './split.js';
-import type { AugmentOptions, Dataset, DatasetInfo, FileSplit, ResizeMode, TensorSource } from './types.js';
+import type { AugmentOptions, Dataset, DatasetInfo, FileSplit, FolderPreprocessing, ResizeMode, TensorSource } from './types.js';
 
 /** Options of {@link resolveDataset}. */
 export interface ResolveOptions {
@@ -57,8 +58,13 @@ export interface ResolveOptions {
   splitSeed?: number;
   /** Folder sets: labels file of a flat validation folder. */
   labelsFile?: string;
-  /** Folder sets: normalization; default ImageNet's. */
+  /** Folder sets: normalization; default ImageNet's (Inception's [-1, 1] scaling with `preprocessing: 'inception'`). */
   normalization?: Normalization;
+  /**
+   * Folder sets: `'torchvision'` (default) or `'inception'`, TF-slim's Inception preprocessing (crop,
+   * colour distortion, [-1, 1], central-crop evaluation: the ImageNet recipes'); see {@link FolderPreprocessing}.
+   */
+  preprocessing?: FolderPreprocessing;
 }
 
 /** A registry entry, for listings (`nasnet datasets`, `--help`). */
@@ -122,6 +128,9 @@ function memoryDataset(
     std: spec.norm.std,
     ...(spec.classNames ? { classNames: spec.classNames } : {}),
   };
+  if (opts.preprocessing !== undefined && opts.preprocessing !== 'torchvision') {
+    throw new ValidationError(`preprocessing '${opts.preprocessing}' applies to image folders; ${spec.name} is held in memory (its augmentation: pad-4 crop and flip)`);
+  }
   const info = adaptInfo(native, opts.channels, opts.size);
   const resize = opts.resize ?? 'pad';
   const { train, validation } = splitTrainValidation(
@@ -197,7 +206,12 @@ async function loadFolder(name: string, root: string, opts: ResolveOptions, defa
   const size = opts.size ?? 224;
   checkInteger(size, 'size');
   const resizeSize = opts.resizeSize ?? Math.round(size / 0.875);
-  const norm = opts.normalization ?? defaults;
+  const preprocessing = opts.preprocessing ?? 'torchvision';
+  if (preprocessing !== 'torchvision' && preprocessing !== 'inception') {
+    throw new ValidationError(`Expected 'torchvision' or 'inception' for preprocessing but received ${String(preprocessing)}`);
+  }
+  const inception = preprocessing === 'inception';
+  const norm = opts.normalization ?? (inception ? INCEPTION_NORMALIZATION : defaults);
   const trainDir = existsSync(join(root, 'train')) ? join(root, 'train') : undefined;
   const scanned = await scanClassFolders(trainDir ?? root);
   const classNames = scanned.classNames;
@@ -220,6 +234,7 @@ async function loadFolder(name: string, root: string, opts: ResolveOptions, defa
     files,
     labels,
     resizeSize,
+    preprocessing,
   });
   const valDir = ['val', 'validation'].map((d) => join(root, d)).find((d) => existsSync(d));
   let train: FileSplit;
@@ -244,7 +259,8 @@ async function loadFolder(name: string, root: string, opts: ResolveOptions, defa
     const t = await scanSplitFolder(testDir, classNames);
     test = mk('test', t.files, t.labels);
   }
-  return { info, train, validation, test, defaultAugment: { crop: true, flip: true }, location: root };
+  const defaultAugment: AugmentOptions = inception ? { crop: true, flip: true, colorDistortion: 'fast' } : { crop: true, flip: true };
+  return { info, train, validation, test, defaultAugment, location: root };
 }
 
 /**

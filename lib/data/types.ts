@@ -2,6 +2,7 @@
  * The data layer's shapes: what a data set is, what a split holds, and what a batch looks like.
  * Images are float32 NCHW, labels int32 [N], exactly as the engine takes them.
  */
+import type { ColorDistortion } from './inception.js';
 
 /**
  * What a network fed by a data set sees: the shape *after* any channel or size adaptation
@@ -62,6 +63,15 @@ export interface TensorSplit {
   resize: ResizeMode;
 }
 
+/**
+ * How an image folder is prepared. `'torchvision'`: training takes a random-resized crop (area
+ * `scale`, aspect `ratio`, torchvision's RandomResizedCrop) and evaluation resizes the shorter side
+ * to `resizeSize` and cuts the center. `'inception'`: TF-slim's `inception_preprocessing` (a
+ * `sample_distorted_bounding_box` crop, TF's bilinear resize, colour distortion, values in [-1, 1];
+ * evaluation takes the central 87.5% resized to the output size): see `lib/data/inception.mjs`.
+ */
+export type FolderPreprocessing = 'torchvision' | 'inception';
+
 /** A split of an image-folder data set: files decoded on demand by worker threads. */
 export interface FileSplit {
   kind: 'files';
@@ -73,6 +83,8 @@ export interface FileSplit {
   labels: Int32Array;
   /** Evaluation: the shorter side is resized to this, then the center `info.height` square is cut (256 for 224). */
   resizeSize: number;
+  /** Default 'torchvision'. */
+  preprocessing?: FolderPreprocessing;
 }
 
 /** Any split; `createLoader` takes either kind. */
@@ -92,10 +104,15 @@ export interface AugmentOptions {
   cutout?: number | boolean;
   /** Zero padding for the in-memory random crop; default 4. */
   padding?: number;
-  /** Random-resized crop area range, fraction of the image; default [0.08, 1]. */
+  /** Random-resized crop area range, fraction of the image; default [0.08, 1] ([0.05, 1] with Inception preprocessing). */
   scale?: [number, number];
-  /** Random-resized crop aspect ratio range; default [3/4, 4/3]. */
+  /** Random-resized crop aspect ratio range; default [3/4, 4/3] ([0.75, 1.33] with Inception preprocessing). */
   ratio?: [number, number];
+  /**
+   * Folder sets with Inception preprocessing: TF-slim's colour distortion, `'fast'` (brightness,
+   * saturation: slim's default) or `'full'` (also hue and contrast, in one of four orders).
+   */
+  colorDistortion?: ColorDistortion | false;
 }
 
 /** One batch, as the engine takes it. */
