@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { cellOutputWidth } from '../lib/cells/genotype.js';
+import type { Genotype } from '../lib/cells/genotype-types.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
-import { buildNetwork, resolveNetworkOptions } from '../lib/cells/network.js';
+import { buildNetwork, penultimatePerFilter, resolveNetworkOptions } from '../lib/cells/network.js';
 import { buildPreset, presetOptions } from '../lib/cells/presets.js';
 import { ValidationError } from '../lib/errors.js';
 import { inferShapes } from '../lib/ir/shapes.js';
@@ -161,7 +163,7 @@ describe('options', () => {
       'Expected positive integer for cellsPerStack but received -3 of type number',
     );
     expect(() => buildNetwork(NASNET_A, { penultimate: 100 })).toThrow(
-      'Expected a multiple of 24 (P = 24 F) for penultimate but received 100 of type number',
+      'Expected a multiple of 24 (P = 24 F for this genotype (its normal cell outputs 6 × F channels)) for penultimate but received 100 of type number',
     );
     expect(() => buildNetwork(NASNET_A, { filters: 8, penultimate: 768 })).toThrow('filters 8 and penultimate 768 disagree');
     expect(() => buildNetwork(NASNET_A, { denseDropoutKeep: 0 })).toThrow('Expected finite number in (0, 1] for denseDropoutKeep but received 0 of type number');
@@ -187,6 +189,38 @@ describe('options', () => {
 
   it('penultimate sets F = P / 24', () => {
     expect(resolveNetworkOptions({ penultimate: 1056 }).filters).toBe(44);
+  });
+
+  it("penultimate follows a searched cell's real output width, and so does the N@P name", () => {
+    // Normal cell: block0 = sep3x3(h_i) + identity(h_{i-1}), block1 = concat(block0, h_i):
+    // block1 is the only unread state, a concat block (2F): P = 4 × 2 F = 8 F.
+    const searched = {
+      normal: { blocks: [
+        { inputs: [0, 1], ops: ['sep_conv_3x3', 'identity'], combine: 'add' },
+        { inputs: [2, 0], ops: ['identity', 'max_pool_3x3'], combine: 'concat' },
+      ] },
+      reduction: NASNET_A.reduction,
+    } as unknown as Genotype;
+    expect(cellOutputWidth(searched.normal)).toBe(2);
+    expect(cellOutputWidth(NASNET_A.normal)).toBe(6);
+    expect(penultimatePerFilter(searched)).toBe(8);
+    const net = buildNetwork(searched, { cellsPerStack: 2, penultimate: 256 });
+    expect(net.meta.F).toBe(32);
+    expect(net.meta.penultimate).toBe(256);
+    expect(net.meta.name).toBe('2@256');
+    // Sized by F, the name reports the real width rather than 24 F.
+    expect(buildNetwork(searched, { cellsPerStack: 2, filters: 32 }).meta.name).toBe('2@256');
+    expect(() => buildNetwork(searched, { penultimate: 100 })).toThrow(
+      'Expected a multiple of 8 (P = 8 F for this genotype (its normal cell outputs 2 × F channels)) for penultimate but received 100 of type number',
+    );
+  });
+
+  it("DropPath layer ratios scale with depth, or are 1 everywhere without depth scaling ('time' mode)", () => {
+    const ratios = (o: object) => [
+      ...new Set(buildNetwork(NASNET_A, { ...small, ...o }).graph.nodes.filter((x) => x.op === 'DropPath').map((x) => x.attrs!.layer_ratio)),
+    ];
+    expect(ratios({})).toEqual([1 / 8, 2 / 8, 3 / 8, 4 / 8, 5 / 8, 6 / 8, 7 / 8, 1]);
+    expect(ratios({ dropPathDepthScaling: false })).toEqual([1]);
   });
 
   it('reject an auxiliary head on a too-small map', () => {

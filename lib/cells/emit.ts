@@ -260,11 +260,13 @@ export function add(e: IrEmitter, id: string, a: TensorRef, b: TensorRef): Tenso
  * slim `factorized_reduction`. Stride 1: 1×1 conv + BN. Stride 2: two half-width paths, a 1×1
  * stride-2 conv on x and the same on x shifted by one pixel (zero-pad bottom/right, slice off the
  * first row and column), concatenated along channels, then BN. Halves the spatial size without
- * dropping every other pixel.
+ * dropping every other pixel. slim requires an even `out` (two `out / 2` paths); an odd `out` gives
+ * the shifted path the extra channel (⌊out/2⌋ + ⌈out/2⌉), so any F can be built (the
+ * parameter-matched sizes of `matchParams` need every F, not only even ones).
  * @param e emitter
  * @param scope name prefix
  * @param x input tensor
- * @param out output channels (even when stride is 2)
+ * @param out output channels
  * @param stride 1 or 2
  * @param bn BN settings
  */
@@ -280,10 +282,7 @@ export function factorizedReduction(
     const y = conv(e, `${scope}/path_conv`, x, { out, kernel: [1, 1] });
     return batchNorm(e, `${scope}/path_bn`, y, bn);
   }
-  if (out % 2 !== 0) {
-    throw new ValidationError(`IR node '${scope}': factorized reduction needs an even number of filters, got ${out}`);
-  }
-  const half = out / 2;
+  const half = Math.floor(out / 2);
   const p1 = conv(e, `${scope}/path1_conv`, x, { out: half, kernel: [1, 1], stride: [2, 2], padding: 'valid' });
   const padId = e.node({
     id: `${scope}/path2_pad`,
@@ -298,7 +297,7 @@ export function factorizedReduction(
     attrs: { starts: [1, 1], ends: [x.height + 1, x.width + 1], axes: [2, 3] },
   });
   const shifted: TensorRef = { id: sliceId, channels: x.channels, height: x.height, width: x.width };
-  const p2 = conv(e, `${scope}/path2_conv`, shifted, { out: half, kernel: [1, 1], stride: [2, 2], padding: 'valid' });
+  const p2 = conv(e, `${scope}/path2_conv`, shifted, { out: out - half, kernel: [1, 1], stride: [2, 2], padding: 'valid' });
   const cat = concat(e, `${scope}/concat`, [p1, p2]);
   return batchNorm(e, `${scope}/final_path_bn`, cat, bn);
 }

@@ -58,6 +58,19 @@ export function resolveConcat(cell: CellGenotype): number[] {
   return out;
 }
 
+/**
+ * Width of a cell's output in units of its filter count F: every concatenated state contributes F
+ * channels (a cell input is brought to F channels first; an `add` block outputs F), or 2F for a
+ * `concat` block. The penultimate layer of a network with two reductions is `4 × width × F` wide:
+ * NASNet-A's normal cell concatenates 6 states, hence the paper's P = 24 F.
+ * @param cell a valid cell genotype
+ * @example cellOutputWidth(NASNET_A.normal) // 6
+ */
+export function cellOutputWidth(cell: CellGenotype): number {
+  const width = (s: number): number => (s < CELL_INPUTS ? 1 : cell.blocks[s - CELL_INPUTS]!.combine === 'concat' ? 2 : 1);
+  return resolveConcat(cell).reduce((sum, s) => sum + width(s), 0);
+}
+
 function validateCell(v: unknown, kind: CellKind): CellGenotype {
   if (!isObject(v)) throw new ValidationError(`${kind} cell: expected an object with 'blocks' but received ${describe(v)}`);
   const blocks = v.blocks;

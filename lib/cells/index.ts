@@ -11,6 +11,7 @@ export {
   canonicalCell,
   canonicalGenotype,
   canonicalJson,
+  cellOutputWidth,
   genotypeHash,
   parseGenotype,
   resolveConcat,
@@ -28,6 +29,7 @@ export {
   type Features,
   type NetworkMeta,
   type NetworkOptions,
+  penultimatePerFilter,
   type ResolvedNetworkOptions,
   resolveNetworkOptions,
 } from './network.js';

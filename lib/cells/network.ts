@@ -25,7 +25,7 @@ import { IR_VERSION, type IrGraph } from '../ir/types.js';
 import { checkBoolean, checkChoice, checkInteger, checkNumber, checkObject, invalid, received } from '../util/check.js';
 import { buildCell } from './cell.js';
 import { type BnConfig, batchNorm, conv, IrEmitter, pool, relu, type TensorRef } from './emit.js';
-import { validateGenotype } from './genotype.js';
+import { cellOutputWidth, validateGenotype } from './genotype.js';
 import type { Genotype } from './genotype-types.js';
 import { WIRINGS, type WiringName } from './wiring.js';
 
@@ -42,7 +42,12 @@ export interface NetworkOptions {
   cellsPerStack?: number;
   /** F: filters of the first stack's cells (slim `num_conv_filters`). Default 32 [44]. */
   filters?: number;
-  /** Penultimate filter count in the paper's N@P naming (P = 24 F); sets F = P / 24 when given. */
+  /**
+   * Penultimate filter count in the paper's N@P naming; sets F when given. P is the width of the last
+   * normal cell's output: F × 2^reductions × the normal cell's output width in units of F
+   * ({@link cellOutputWidth}: 6 for NASNet-A, so P = 24 F; a searched cell concatenating 3 states
+   * gives P = 12 F). Without a genotype ({@link resolveNetworkOptions} alone) NASNet-A's 24 is assumed.
+   */
   penultimate?: number;
   /** Stem filters = F × multiplier (CIFAR) or 32 × multiplier (ImageNet). Default 3 [1]. */
   stemMultiplier?: number;
@@ -64,6 +69,12 @@ export interface NetworkOptions {
   skipReductionLayerInput?: boolean;
   /** Emit DropPath nodes in the training graph (their rate is set per step). Default true. */
   dropPath?: boolean;
+  /**
+   * Scale each cell's DropPath rate by its depth, `layer_ratio = (cell index + 1) / cells` (TF-slim's
+   * drop_connect_version v2 and v3). false gives every cell `layer_ratio` 1: the drop rate then
+   * depends on training progress only (v1, `dropPathMode: 'time'` in `train()`). Default true.
+   */
+  dropPathDepthScaling?: boolean;
   /** Filter multiplier at each reduction. Default 2. */
   filterScalingRate?: number;
   /** Reduction cells between stacks (stacks = reductions + 1). Default 2. */
@@ -94,6 +105,7 @@ export interface ResolvedNetworkOptions {
   labelSmoothing: number;
   skipReductionLayerInput: boolean;
   dropPath: boolean;
+  dropPathDepthScaling: boolean;
   filterScalingRate: number;
   reductions: number;
   bnEpsilon: number;
@@ -147,6 +159,9 @@ export interface BuiltNetwork {
   meta: NetworkMeta;
 }
 
+/** NASNet-A's normal cell concatenates 6 states (TF-slim `NasNetANormalCell`): P = 24 F. */
+const NASNET_A_OUTPUT_WIDTH = 6;
+
 /**
  * Defaults when `stem` is 'cifar' (slim `cifar_config` and its arg scope): NASNet-A 6@768 on CIFAR-10.
  * The one place of these constants; the 'nasnet-a-cifar' preset is this.
@@ -165,6 +180,7 @@ export const CIFAR_DEFAULTS: Readonly<ResolvedNetworkOptions> = Object.freeze<Re
   labelSmoothing: 0,
   skipReductionLayerInput: false,
   dropPath: true,
+  dropPathDepthScaling: true,
   filterScalingRate: 2,
   reductions: 2,
   bnEpsilon: 1e-5,
@@ -191,12 +207,26 @@ export const IMAGENET_DEFAULTS: Readonly<ResolvedNetworkOptions> = Object.freeze
 });
 
 /**
+ * The penultimate width per unit of F: `filterScalingRate^reductions × cellOutputWidth(normal)`
+ * (24 for NASNet-A with two reductions).
+ * @param genotype the cells (NASNet-A's output width 6 when absent)
+ * @param options network options (reductions and filter scaling)
+ * @example penultimatePerFilter(NASNET_A) // 24
+ */
+export function penultimatePerFilter(genotype?: Genotype, options: Pick<NetworkOptions, 'reductions' | 'filterScalingRate'> = {}): number {
+  const width = genotype ? cellOutputWidth(genotype.normal) : NASNET_A_OUTPUT_WIDTH;
+  return width * (options.filterScalingRate ?? CIFAR_DEFAULTS.filterScalingRate) ** (options.reductions ?? CIFAR_DEFAULTS.reductions);
+}
+
+/**
  * Applies defaults and checks every option.
  * @param options partial options
+ * @param genotype the cells, when known: `penultimate` is then divided by their real output width
+ *   ({@link penultimatePerFilter}); without it NASNet-A's P = 24 F is assumed
  * @throws ValidationError naming the option, e.g. `Expected positive integer for cellsPerStack but received -3 of type number`
  * @example resolveNetworkOptions({ penultimate: 768 }).filters // 32
  */
-export function resolveNetworkOptions(options: NetworkOptions = {}): ResolvedNetworkOptions {
+export function resolveNetworkOptions(options: NetworkOptions = {}, genotype?: Genotype): ResolvedNetworkOptions {
   checkObject(options, 'network options', { known: [...Object.keys(CIFAR_DEFAULTS), 'penultimate'] });
   const defaults = options.stem === 'imagenet' ? IMAGENET_DEFAULTS : CIFAR_DEFAULTS;
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedNetworkOptions & {
@@ -204,11 +234,13 @@ export function resolveNetworkOptions(options: NetworkOptions = {}): ResolvedNet
   };
   if (options.penultimate !== undefined) {
     const p = checkInteger(options.penultimate, 'penultimate');
-    if (p % 24 !== 0) throw invalid('penultimate', 'a multiple of 24 (P = 24 F)', received(p));
-    if (options.filters !== undefined && options.filters * 24 !== p) {
-      throw new ValidationError(`filters ${options.filters} and penultimate ${p} disagree (penultimate = 24 * filters)`);
+    const k = penultimatePerFilter(genotype, o);
+    const why = genotype ? ` for this genotype (its normal cell outputs ${cellOutputWidth(genotype.normal)} × F channels)` : '';
+    if (!Number.isInteger(k) || p % k !== 0) throw invalid('penultimate', `a multiple of ${k} (P = ${k} F${why})`, received(p));
+    if (options.filters !== undefined && options.filters * k !== p) {
+      throw new ValidationError(`filters ${options.filters} and penultimate ${p} disagree (penultimate = ${k} * filters${why})`);
     }
-    o.filters = p / 24;
+    o.filters = p / k;
   }
   const size = typeof o.inputSize === 'number' ? [o.inputSize, o.inputSize] : o.inputSize;
   if (!Array.isArray(size) || size.length !== 2) throw invalid('inputSize', 'a number or [height, width]', received(o.inputSize));
@@ -226,6 +258,7 @@ export function resolveNetworkOptions(options: NetworkOptions = {}): ResolvedNet
     labelSmoothing: checkNumber(o.labelSmoothing, 'labelSmoothing', { min: 0, max: 1 }),
     skipReductionLayerInput: checkBoolean(o.skipReductionLayerInput, 'skipReductionLayerInput'),
     dropPath: checkBoolean(o.dropPath, 'dropPath'),
+    dropPathDepthScaling: checkBoolean(o.dropPathDepthScaling, 'dropPathDepthScaling'),
     filterScalingRate: checkNumber(o.filterScalingRate, 'filterScalingRate', { min: 0, max: 16, minOpen: true }),
     reductions: checkInteger(o.reductions, 'reductions'),
     bnEpsilon: checkNumber(o.bnEpsilon, 'bnEpsilon', { min: 0, max: 1, minOpen: true }),
@@ -282,7 +315,7 @@ export function buildFeatures(
     filters: number,
   ): TensorRef => {
     const name = `cell${index}`;
-    const layerRatio = (index + 1) / totalCells;
+    const layerRatio = o.dropPathDepthScaling ? (index + 1) / totalCells : 1;
     const out = buildCell(e, genotypeCell, {
       name,
       reduction: kind !== 'normal',
@@ -448,13 +481,13 @@ function assemble(g: Genotype, o: ResolvedNetworkOptions, training: boolean) {
  */
 export function buildNetwork(genotype: Genotype, options: NetworkOptions = {}): BuiltNetwork {
   const g = validateGenotype(genotype);
-  const o = resolveNetworkOptions(options);
+  const o = resolveNetworkOptions(options, g);
   const train = assemble(g, o, true);
   const infer = assemble(g, o, false);
   const headParams = train.graph.params.map((p) => p.name).filter((n) => n.startsWith('head/fc/') || n.startsWith('aux/fc/'));
   const meta: NetworkMeta = {
     options: o,
-    name: `${o.cellsPerStack}@${o.filters * 24}`,
+    name: `${o.cellsPerStack}@${train.features.output.channels}`,
     N: o.cellsPerStack,
     F: o.filters,
     penultimate: train.features.output.channels,
