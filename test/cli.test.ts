@@ -17,6 +17,11 @@ describe('nasnet CLI', () => {
     expect(JSON.parse(r.stdout)).toEqual({ params: 5289978, multAdds: 563638816 });
     const c = nasnet('count', '--genotype', 'nasnet-a', '--dataset', 'cifar', '--n', '6', '--penultimate', '768', '--json');
     expect((JSON.parse(c.stdout).params / 1e6).toFixed(1)).toBe('3.3');
+    // The README's large-model line: stem multiplier 3 and skip_reduction_layer_input, as the preset.
+    const large = ['--dataset', 'imagenet', '--n', '6', '--penultimate', '4032', '--image', '331', '--classes', '1000'];
+    const l = nasnet('count', '--genotype', 'nasnet-a', ...large, '--stem-multiplier', '3', '--skip-reduction-input', '--json');
+    expect(JSON.parse(l.stdout)).toEqual({ params: 88753150, multAdds: 23783414658 });
+    expect(JSON.parse(nasnet('count', '--preset', 'nasnet-a-large', '--json').stdout)).toEqual({ params: 88753150, multAdds: 23783414658 });
   });
 
   it('draw: writes an SVG; a bad genotype is a one-line error', () => {
@@ -47,6 +52,38 @@ describe('nasnet CLI', () => {
     const session = await ort.InferenceSession.create(onnx);
     const out = await session.run({ images: new ort.Tensor('float32', new Float32Array(2 * 28 * 28), [2, 1, 28, 28]) });
     expect(out[session.outputNames[0]].dims).toEqual([2, 10]);
+  });
+
+  it('transfer: a best.json at the cifar and mobile scales beside NASNet-A (dry run), and a few steps of the CIFAR recipe', () => {
+    const best = join(dir, 'best.json');
+    const genotype = {
+      normal: { blocks: [{ inputs: [0, 1], ops: ['sep_conv_3x3', 'identity'], combine: 'add' }, { inputs: [0, 2], ops: ['max_pool_3x3', 'sep_conv_5x5'], combine: 'add' }] },
+      reduction: { blocks: [{ inputs: [0, 1], ops: ['sep_conv_5x5', 'max_pool_3x3'], combine: 'add' }, { inputs: [0, 2], ops: ['identity', 'sep_conv_3x3'], combine: 'add' }] },
+    };
+    writeFileSync(best, JSON.stringify({ id: 3, reward: 0.7, hash: 'x', genotype }));
+    const d = nasnet('transfer', best, '--to', 'cifar', '--dry-run');
+    expect(d.status, d.stderr).toBe(0);
+    const lines = d.stdout.split('\n');
+    expect(lines[0]).toBe("cifar scale, recipe nasnet-a-cifar, sized by the cifar scale's F: F = 32");
+    expect(lines[1]).toMatch(/^\s+network\s+params\s+mult-adds$/);
+    expect(lines[2]).toMatch(/^searched\s+6@128\s+[\d,]+\s+[\d,]+$/);
+    expect(lines[3]).toMatch(/^NASNet-A\s+6@768\s+3,346,538\s+544,333,312$/);
+    expect(lines).toContain('steps: 600 epochs × 1,562 steps (batch 32) = 937,200');
+    const m = nasnet('transfer', best, '--to', 'mobile', '--match-params', 'nasnet-a', '--dataset', 'fashion-mnist-mini', '--dry-run', '--json');
+    expect(m.status, m.stderr).toBe(0);
+    const mj = JSON.parse(m.stdout);
+    expect(mj.sizing).toBe('match-params');
+    expect(Math.abs(mj.searched.params / mj.reference.params - 1)).toBeLessThan(0.05);
+    expect(mj.setup.hyper).toMatchObject({ optimizer: 'rmsprop', lr: 0.04, ema: 0.9999 });
+    const t = nasnet('transfer', best, '--to', 'cifar', '--dataset', 'fashion-mnist-mini', '--n', '1', '--filters', '8', '--epochs', '1', '--max-batches', '1', '--max-eval-images', '8', '--json');
+    expect(t.status, t.stderr).toBe(0);
+    const tj = JSON.parse(t.stdout);
+    expect(tj.searched.name).toBe('1@32');
+    expect(tj.epochs).toHaveLength(1);
+    expect(tj.accuracy).toBeGreaterThanOrEqual(0);
+    expect(t.stderr).toContain('nasnet: data: training on all 3,000 training images (no validation split held out); evaluating on the test split');
+    const bad = nasnet('transfer', best, '--to', 'moon');
+    expect(bad.stderr).toBe("nasnet: Expected one of 'cifar', 'mobile', 'large' for --to but received 'moon'\n");
   });
 
   it('search --json: a tiny search end to end, then --resume of a finished run adds nothing', () => {

@@ -9,6 +9,7 @@ import { Plan } from '../lib/engine/plan.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { readCheckpoint } from '../lib/train/checkpoint.js';
 import { cosineLr, dropPathRate } from '../lib/train/schedule.js';
+import { setupTraining } from '../lib/train/setup.js';
 import { train } from '../lib/train/train.js';
 import { randomFloats } from './helpers/tiny-graph.js';
 import { TINY_TRAIN } from './helpers/tiny-train.js';
@@ -28,6 +29,24 @@ describe('schedules', () => {
     expect(dropPathRate(0.6, 1)).toBeCloseTo(0.4, 12);
     expect(dropPathRate(0.6, 0.25, 'layer')).toBeCloseTo(0.4, 12);
     expect(dropPathRate(1, 0.7)).toBe(0);
+  });
+
+  it("'time' mode (slim v1) ignores depth: every cell drops at progress × (1 − keep), unlike the default", async () => {
+    const opts = { genotype: NASNET_A, dataset: 'fashion-mnist-mini', network: { cellsPerStack: 1, filters: 4 }, batchSize: 16 } as const;
+    const ratios = (s: Awaited<ReturnType<typeof setupTraining>>) => [
+      ...new Set(s.network.graph.nodes.filter((n) => n.op === 'DropPath').map((n) => n.attrs!.layer_ratio as number)),
+    ];
+    const time = await setupTraining({ ...opts, dropPathMode: 'time' });
+    const both = await setupTraining(opts);
+    expect(ratios(time)).toEqual([1]);
+    expect(ratios(both)).toHaveLength(5);
+    // The drop probability the engine applies to a node is rate × layer_ratio.
+    const firstCell = Math.min(...ratios(both));
+    expect(dropPathRate(0.6, 0.5, 'time') * ratios(time)[0]).toBeCloseTo(0.2, 12);
+    expect(dropPathRate(0.6, 0.5) * firstCell).toBeCloseTo(0.2 / 5, 12);
+    await expect(setupTraining({ ...opts, dropPathMode: 'time', network: { ...opts.network, dropPathDepthScaling: true } })).rejects.toThrow(
+      "network.dropPathDepthScaling true contradicts dropPathMode 'time'",
+    );
   });
 });
 

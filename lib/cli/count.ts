@@ -3,7 +3,7 @@ import { countGenotype } from '../cells/counts.js';
 import { NASNET_A } from '../cells/genotypes.js';
 import type { NetworkOptions } from '../cells/network.js';
 import { PRESET_NAMES, presetOptions } from '../cells/presets.js';
-import { choiceArg, intArg } from '../util/check.js';
+import { choiceArg, intArg, numArg } from '../util/check.js';
 import { resolveGenotypeArg } from './genotype-arg.js';
 
 interface CountOpts {
@@ -12,6 +12,9 @@ interface CountOpts {
   dataset?: string;
   n?: number;
   penultimate?: number;
+  filters?: number;
+  stemMultiplier?: number;
+  skipReductionInput?: boolean;
   image?: number;
   classes?: number;
   json?: boolean;
@@ -26,7 +29,10 @@ export function registerCount(program: Command): void {
     .option('--genotype <g>', 'a named genotype, a genotype JSON file, or inline JSON (default nasnet-a)')
     .option('--dataset <d>', "layout: 'cifar' (or cifar10/cifar100) or 'imagenet'", 'cifar')
     .option('--n <N>', 'normal cells per stack', intArg('--n'))
-    .option('--penultimate <P>', 'penultimate filters (F = P / 24)', intArg('--penultimate'))
+    .option('--penultimate <P>', "penultimate filters: F = P / (4 × the cell's output width), P = 24 F for NASNet-A", intArg('--penultimate'))
+    .option('--filters <F>', 'filters of the first stack', intArg('--filters'))
+    .option('--stem-multiplier <m>', 'stem filters multiplier (ImageNet: 1 mobile, 3 large)', numArg('--stem-multiplier'))
+    .option('--skip-reduction-input', "slim's skip_reduction_layer_input (the large model)")
     .option('--image <S>', 'input size', intArg('--image'))
     .option('--classes <K>', 'classes', intArg('--classes'))
     .option('--json', 'print JSON')
@@ -40,7 +46,13 @@ export function registerCount(program: Command): void {
         options = d === 'imagenet' ? { stem: 'imagenet' } : { stem: 'cifar', ...(d === 'cifar100' ? { numClasses: 100 } : {}) };
       }
       if (o.n !== undefined) options = { ...options, cellsPerStack: o.n };
-      if (o.penultimate !== undefined) options = { ...options, penultimate: o.penultimate };
+      if (o.penultimate !== undefined) {
+        options = { ...options, penultimate: o.penultimate };
+        delete options.filters;
+      }
+      if (o.filters !== undefined) options = { ...options, filters: o.filters };
+      if (o.stemMultiplier !== undefined) options = { ...options, stemMultiplier: o.stemMultiplier };
+      if (o.skipReductionInput) options = { ...options, skipReductionLayerInput: true };
       if (o.image !== undefined) options = { ...options, inputSize: o.image };
       if (o.classes !== undefined) options = { ...options, numClasses: o.classes };
       const genotype = o.genotype ? resolveGenotypeArg(o.genotype) : NASNET_A;

@@ -7,6 +7,7 @@ import { registerInfo } from './info.js';
 import { registerSearch } from './search.js';
 import { registerStatus } from './status.js';
 import { registerTrain } from './train.js';
+import { registerTransfer } from './transfer.js';
 import { registerWorker } from './worker.js';
 
 /** Builds the `nasnet` command line program (exported for tests). */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   program.name('nasnet').description('Neural architecture search (NASNet) for Node.js').showHelpAfterError();
   registerSearch(program);
   registerTrain(program);
+  registerTransfer(program);
   registerCount(program);
   registerDraw(program);
   registerExport(program);

@@ -135,7 +135,9 @@ export function registerSearch(program: Command): void {
         process.stdout.write(
           `\n${table}\n${cache}\nbest child ${r.best.id}: reward ${r.best.reward.toFixed(4)}${r.best.scoredBy === 'standalone' && r.best.sharedScore !== undefined ? ' (standalone)' : ''}\n` +
             `run folder: ${r.runDir} (history.jsonl, reward.svg, best-normal.svg, best-reduction.svg, best.json)\n` +
-            `train it at full scale:\n  nasnet train --genotype ${r.runDir}/best.json --dataset cifar10 --n 6 --penultimate 768 --epochs 600 --cutout 16\n`,
+            `train it at the paper's scales with the paper's recipes (--dry-run first shows the counts beside NASNet-A and the step count):\n` +
+            `  nasnet transfer ${r.runDir}/best.json --to cifar\n` +
+            `  nasnet transfer ${r.runDir}/best.json --to mobile --match-params nasnet-a --data /path/to/imagenet\n`,
         );
       }
       if (dash) {

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DataError, ValidationError } from '../errors.js';
-import { checkInteger } from '../util/check.js';
+import { checkChoice, checkInteger } from '../util/check.js';
 import { packageRoot } from '../util/package-root.js';
 import { adaptInfo } from './adapt.js';
 import {
@@ -206,10 +206,7 @@ async function loadFolder(name: string, root: string, opts: ResolveOptions, defa
   const size = opts.size ?? 224;
   checkInteger(size, 'size');
   const resizeSize = opts.resizeSize ?? Math.round(size / 0.875);
-  const preprocessing = opts.preprocessing ?? 'torchvision';
-  if (preprocessing !== 'torchvision' && preprocessing !== 'inception') {
-    throw new ValidationError(`Expected 'torchvision' or 'inception' for preprocessing but received ${String(preprocessing)}`);
-  }
+  const preprocessing = checkChoice(opts.preprocessing ?? 'torchvision', 'preprocessing', ['torchvision', 'inception'] as const);
   const inception = preprocessing === 'inception';
   const norm = opts.normalization ?? (inception ? INCEPTION_NORMALIZATION : defaults);
   const trainDir = existsSync(join(root, 'train')) ? join(root, 'train') : undefined;

@@ -30,15 +30,24 @@ export function exponentialLr(epoch: number, base: number, rate = 0.97, every = 
   return base * rate ** Math.floor(epoch / every);
 }
 
-/** How ScheduledDropPath scales the drop rate (TF-slim `drop_connect_version`). */
+/**
+ * How ScheduledDropPath scales the drop rate (TF-slim `drop_connect_version` in `nasnet_utils.py`
+ * `_apply_drop_path`: v2 and v3 scale by the layer ratio, v1 and v3 by training progress):
+ * - `'layer-and-time'` (v3, the default and the paper's): `progress × layer_ratio × (1 − keep)`;
+ * - `'time'` (v1): `progress × (1 − keep)` in every cell, whatever its depth;
+ * - `'layer'` (v2): `layer_ratio × (1 − keep)`, constant in time.
+ */
 export type DropPathMode = 'layer-and-time' | 'time' | 'layer';
+
+/** The modes, for validation and `--help`. */
+export const DROP_PATH_MODES: readonly DropPathMode[] = ['layer-and-time', 'time', 'layer'];
 
 /**
  * The per-step DropPath base rate the engine takes. A DropPath node drops with `rate × layer_ratio`,
- * where the network builder sets `layer_ratio` = (cell index + 1) / cells (or 1 in 'time' mode).
- * In TF-slim's semantics (v3, 'layer-and-time'), a cell's keep probability is
- * `1 - progress × layer_ratio × (1 - keep)`: the drop rate grows linearly with training progress and
- * with depth. 'layer' keeps the rate constant in time (v1); 'time' ignores depth (v2).
+ * where the network builder sets `layer_ratio` = (cell index + 1) / cells, or 1 in every cell when
+ * depth scaling is off (`NetworkOptions.dropPathDepthScaling: false`, which `train()` sets for
+ * `'time'`). This function supplies the time part: `(1 − keep) × progress` for `'layer-and-time'`
+ * and `'time'`, `1 − keep` for `'layer'`.
  *
  * @param keepProb - the final keep probability of the last cell (e.g. 0.6 for CIFAR); 1 = off
  * @param progress - fraction of training done, in [0, 1]
@@ -49,4 +58,13 @@ export function dropPathRate(keepProb: number, progress: number, mode: DropPathM
   const p = Math.min(Math.max(progress, 0), 1);
   const base = 1 - keepProb;
   return mode === 'layer' ? base : base * p;
+}
+
+/**
+ * Whether a mode scales the drop rate by depth (the network's `dropPathDepthScaling`).
+ * @param mode - a ScheduledDropPath mode
+ * @example dropPathScalesWithDepth('time') // false
+ */
+export function dropPathScalesWithDepth(mode: DropPathMode): boolean {
+  return mode !== 'time';
 }

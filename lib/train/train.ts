@@ -1,87 +1,19 @@
 import { appendFileSync, existsSync } from 'node:fs';
-import { countGraph } from '../cells/counts.js';
-import type { Genotype } from '../cells/genotype-types.js';
-import { type BuiltNetwork, buildNetwork, type NetworkOptions } from '../cells/network.js';
+import type { BuiltNetwork } from '../cells/network.js';
 import { createLoader } from '../data/loader.js';
-import { type ResolveOptions, resolveDataset } from '../data/registry.js';
-import type { AugmentOptions, Dataset, Split } from '../data/types.js';
+import type { Split } from '../data/types.js';
 import { Plan } from '../engine/plan.js';
 import { ParameterStore } from '../engine/store.js';
 import { ValidationError } from '../errors.js';
 import { IR_VERSION } from '../ir/types.js';
-import { checkChoice, checkInteger, checkNumber, checkString } from '../util/check.js';
-import { checkWritableFile } from '../util/writable.js';
+import { checkChoice, checkInteger } from '../util/check.js';
 import { type CheckpointMeta, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
-import { cosineLr, type DropPathMode, dropPathRate, exponentialLr } from './schedule.js';
+import { cosineLr, dropPathRate, exponentialLr } from './schedule.js';
+import { setupTraining, type TrainingHyper, type TrainingSetup, type TrainOptions } from './setup.js';
 import { scoreLogits } from './softmax.js';
 
-/** Options of {@link train}. Defaults follow the paper's CIFAR-10 training unless said. */
-export interface TrainOptions {
-  /** The cells to stack. */
-  genotype: Genotype;
-  /** A registry name (`cifar10`, `fashion-mnist`, `folder:PATH`, ...) or a resolved data set. */
-  dataset: string | Dataset;
-  /** Where the data lives (`--data DIR`); default: the registry's location. */
-  dataDir?: string;
-  /** How the data set is resolved when given by name: fed channels and size (e.g. 28×28 gray padded to 32×32), download, split. */
-  dataOptions?: ResolveOptions;
-  /** Network shape: N (cellsPerStack), penultimate or filters, stem, aux head, ... Classes, input size and channels come from the data set. */
-  network?: NetworkOptions;
-  /** Epochs; default 1. */
-  epochs?: number;
-  /** Batch size; default 64. */
-  batchSize?: number;
-  /** Use at most this many training batches per epoch (a proxy budget); default: all. */
-  maxBatchesPerEpoch?: number;
-  /** Split used for the end-of-epoch evaluation; default 'test'. The search uses 'validation'. */
-  evalSplit?: 'validation' | 'test';
-  /** Evaluate on at most this many images; default: all of the split. */
-  maxEvalImages?: number;
-  /** 'sgd' (default, cosine decay) or 'rmsprop' (the paper's ImageNet optimizer, exponential decay). */
-  optimizer?: 'sgd' | 'rmsprop';
-  /** Initial learning rate; default 0.025 (SGD) or 0.04 (RMSProp). */
-  lr?: number;
-  /** Learning-rate schedule; default 'cosine' for SGD, 'exponential' for RMSProp. */
-  lrSchedule?: 'cosine' | 'exponential' | 'constant';
-  /** Momentum; default 0.9. */
-  momentum?: number;
-  /** Nesterov momentum; default false. */
-  nesterov?: boolean;
-  /** L2 weight decay (not on BN or biases); default 5e-4. */
-  weightDecay?: number;
-  /** Clip the global gradient norm; default 5 (TF-slim). 0 = off. */
-  clipNorm?: number;
-  /** ScheduledDropPath keep probability of the last cell at the end of training; default 0.6. 1 = off. */
-  dropPathKeep?: number;
-  /** How the drop rate scales; default 'layer-and-time'. */
-  dropPathMode?: DropPathMode;
-  /** Training augmentation; default the data set's (pad-4 crop and flip for CIFAR-like sets). */
-  augment?: AugmentOptions;
-  /** Cutout square side; default off (the paper's best CIFAR results use 16). */
-  cutout?: number;
-  /** Seed of initialization, shuffling, augmentation and DropPath; default 0. */
-  seed?: number;
-  /** Write a checkpoint here after every epoch (atomically). */
-  checkpoint?: string;
-  /** Continue from `checkpoint` when it exists; default true when a checkpoint path is given. */
-  resume?: boolean;
-  /** Append one JSON line of metrics per epoch here. */
-  metricsFile?: string;
-  /** Show a progress bar on stderr; default false. */
-  progress?: boolean;
-  /** Called after every epoch. */
-  onEpoch?: (m: EpochMetrics) => void;
-  /** Stop early when the training loss or gradient norm becomes NaN or infinite (the search's divergence check); default true. Either way the result says `diverged: true`. */
-  stopOnDivergence?: boolean;
-  /**
-   * Where the plans run; default 'cpu'. 'auto' takes CUDA when a device is usable, else the CPU with a
-   * one-line notice on stderr; 'cuda' fails with the reason when none is.
-   */
-  backend?: 'auto' | 'cpu' | 'cuda';
-  /** CUDA device index; default 0. */
-  device?: number;
-}
+export type { TrainOptions } from './setup.js';
 
 /** What one epoch measured. */
 export interface EpochMetrics {
@@ -91,7 +23,9 @@ export interface EpochMetrics {
   dropPathRate: number;
   trainLoss: number;
   trainAccuracy: number;
-  evalSplit: 'validation' | 'test';
+  /** The split evaluated, or null when evaluation is disabled (no images in it). */
+  evalSplit: 'validation' | 'test' | null;
+  /** NaN when evaluation is disabled. */
   evalLoss: number;
   evalAccuracy: number;
   imagesPerSecond: number;
@@ -111,6 +45,10 @@ export interface TrainResult {
   store: ParameterStore;
   /** Epoch the run started from (0, or the checkpoint's epoch when resumed). */
   resumedFromEpoch: number;
+  /** The resolved hyper-parameters (recipe, overrides, learning-rate scaling). */
+  hyper: TrainingHyper;
+  /** Everything the run was set up with (what `--dry-run` prints). */
+  setup: TrainingSetup;
 }
 
 async function evaluateSplit(plan: Plan, split: Split, batchSize: number, maxImages: number, seed: number): Promise<{ loss: number; accuracy: number }> {
@@ -137,6 +75,7 @@ async function evaluateSplit(plan: Plan, split: Split, batchSize: number, maxIma
     seen += rows;
     if (seen >= maxImages) break;
   }
+  await loader.close();
   return { loss: seen > 0 ? lossSum / seen : Number.NaN, accuracy: seen > 0 ? correct / seen : Number.NaN };
 }
 
@@ -152,37 +91,23 @@ async function evaluateSplit(plan: Plan, split: Split, batchSize: number, maxIma
  * console.log(r.accuracy);
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const epochs = checkInteger(options.epochs ?? 1, 'epochs');
-  const batchSize = checkInteger(options.batchSize ?? 64, 'batchSize');
-  const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
-  const lrBase = checkNumber(options.lr ?? (optimizer === 'sgd' ? 0.025 : 0.04), 'lr', { min: 0 });
-  const schedule = checkChoice(options.lrSchedule ?? (optimizer === 'sgd' ? 'cosine' : 'exponential'), 'lrSchedule', [
-    'cosine',
-    'exponential',
-    'constant',
-  ] as const);
-  const keep = checkNumber(options.dropPathKeep ?? 0.6, 'dropPathKeep', { min: 0, max: 1 });
+  return runTraining(await setupTraining(options), options);
+}
+
+/**
+ * Runs a resolved setup (what {@link train} does after {@link setupTraining}); `transfer()` uses it
+ * to train the setup it compared.
+ *
+ * @param setup - from `setupTraining(options)` with a data set (not a dry run without data)
+ * @param options - the same options (checkpoint, metrics, progress, callbacks, seed)
+ */
+export async function runTraining(setup: TrainingSetup, options: TrainOptions): Promise<TrainResult> {
+  if (setup.dataset === null) throw new ValidationError(`cannot train without the data: ${setup.data.name} is not on this machine`);
+  const { network, hyper: h, epochs, batchSize, batchesPerEpoch, totalSteps } = setup;
+  const dataset = setup.dataset;
   const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
-  const evalSplitName = options.evalSplit ?? 'test';
-  const maxBatches = options.maxBatchesPerEpoch === undefined ? Infinity : checkInteger(options.maxBatchesPerEpoch, 'maxBatchesPerEpoch');
-  const maxEval = options.maxEvalImages === undefined ? Infinity : checkInteger(options.maxEvalImages, 'maxEvalImages');
-  const momentum = checkNumber(options.momentum ?? 0.9, 'momentum', { min: 0, max: 1, maxOpen: true });
-  const weightDecay = checkNumber(options.weightDecay ?? 5e-4, 'weightDecay', { min: 0 });
-  const clipNorm = checkNumber(options.clipNorm ?? 5, 'clipNorm', { min: 0 });
-
-  // Where results go is checked before any work: a bad path fails now, not after training.
-  if (options.checkpoint !== undefined) checkWritableFile(checkString(options.checkpoint, 'checkpoint'), 'checkpoint');
-  if (options.metricsFile !== undefined) checkWritableFile(checkString(options.metricsFile, 'metricsFile'), 'metricsFile');
-
-  const dataset = typeof options.dataset === 'string' ? await resolveDataset(options.dataset, { ...options.dataOptions, dataDir: options.dataDir ?? options.dataOptions?.dataDir }) : options.dataset;
-  const info = dataset.info;
-  const network = buildNetwork(options.genotype, {
-    ...options.network,
-    numClasses: info.classes,
-    inputSize: [info.height, info.width],
-    inputChannels: info.channels,
-  });
-  const counts = countGraph(network.inference);
+  const maxEval = setup.data.evalImages;
+  for (const note of setup.notes) options.onLog?.(note);
 
   const store = new ParameterStore();
   let startEpoch = 0;
@@ -190,36 +115,33 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const resume = options.resume ?? options.checkpoint !== undefined;
   const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
-  const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer, backend, device });
+  const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer: h.optimizer, backend, device });
   const evalPlan = await Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
   if (options.checkpoint && resume && existsSync(options.checkpoint)) {
     // The plans made every tensor the run needs: the checkpoint must match them all (and this run).
     let meta: CheckpointMeta;
     try {
-      meta = resumeCheckpoint(options.checkpoint, store, { genotype: options.genotype, network: network.meta.options, dataset: info.name });
+      meta = resumeCheckpoint(options.checkpoint, store, { genotype: options.genotype, network: network.meta.options, dataset: setup.data.name });
+      if (meta.epoch > epochs) throw new ValidationError(`checkpoint ${options.checkpoint}: ${meta.epoch} epochs done, more than the ${epochs} asked for`);
     } catch (err) {
       trainPlan.dispose();
       evalPlan.dispose();
       throw err;
     }
-    if (meta.epoch > epochs) throw new ValidationError(`checkpoint ${options.checkpoint}: ${meta.epoch} epochs done, more than the ${epochs} asked for`);
     startEpoch = meta.epoch;
     step = meta.step;
   }
   if (trainPlan.description.notice) process.stderr.write(`nasnet train: ${trainPlan.description.notice}\n`);
 
-  const augment: AugmentOptions = { ...(options.augment ?? dataset.defaultAugment) };
-  if (options.cutout !== undefined) augment.cutout = options.cutout;
-  if (augment.cutout !== undefined) {
-    checkInteger(augment.cutout, 'cutout', { min: 0, max: Math.max(info.height, info.width) });
-  }
-  const loader = createLoader(dataset.train, { batchSize, shuffle: true, seed, augment, dropLast: true });
-  const batchesPerEpoch = Math.min(loader.batchesPerEpoch, maxBatches);
-  if (batchesPerEpoch < 1) {
-    throw new ValidationError(`batchSize ${batchSize} is larger than the training split (${dataset.train.size} images)`);
-  }
-  const totalSteps = epochs * batchesPerEpoch;
-  const evalSplit = evalSplitName === 'test' ? dataset.test : dataset.validation;
+  const loader = createLoader(dataset.train, { batchSize, shuffle: true, seed, augment: setup.data.augment, dropLast: true });
+  const evalSplitName = setup.data.evalSplit;
+  const evalSplit = evalSplitName === null ? null : evalSplitName === 'test' ? dataset.test : dataset.validation;
+  const lrAt = (s: number): number =>
+    h.lrSchedule === 'cosine'
+      ? cosineLr(s, totalSteps, h.lr)
+      : h.lrSchedule === 'exponential'
+        ? exponentialLr(s / batchesPerEpoch, h.lr, h.lrDecayRate, h.lrDecayEpochs)
+        : h.lr;
 
   const metrics: EpochMetrics[] = [];
   let diverged = false;
@@ -231,19 +153,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let correct = 0;
       let seen = 0;
       let b = 0;
-      let lr = lrBase;
+      let lr = h.lr;
       let rate = 0;
       for await (const batch of loader.epoch(epoch)) {
         if (b >= batchesPerEpoch) break;
-        const progressFrac = step / totalSteps;
-        lr = schedule === 'cosine' ? cosineLr(step, totalSteps, lrBase) : schedule === 'exponential' ? exponentialLr(step / batchesPerEpoch, lrBase) : lrBase;
-        rate = dropPathRate(keep, progressFrac, options.dropPathMode);
+        lr = lrAt(step);
+        rate = dropPathRate(h.dropPathKeep, step / totalSteps, h.dropPathMode);
         const r = await trainPlan.trainStep(batch.images, batch.labels, {
           lr,
-          momentum,
-          nesterov: options.nesterov ?? false,
-          weightDecay,
-          clipNorm,
+          momentum: h.momentum,
+          nesterov: h.nesterov,
+          rmsDecay: h.rmsDecay,
+          rmsEpsilon: h.rmsEpsilon,
+          weightDecay: h.weightDecay,
+          clipNorm: h.clipNorm,
           dropPathRate: rate,
           step,
         });
@@ -261,8 +184,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (diverged) break;
       const trainSeconds = (performance.now() - t0) / 1000;
-      const ev = await evaluateSplit(evalPlan, evalSplit, batchSize, maxEval, seed);
-      if (!Number.isFinite(ev.loss)) diverged = true; // e.g. running statistics made NaN by the last step
+      const ev = evalSplit === null ? { loss: Number.NaN, accuracy: Number.NaN } : await evaluateSplit(evalPlan, evalSplit, batchSize, maxEval, seed);
+      if (evalSplit !== null && !Number.isFinite(ev.loss)) diverged = true; // e.g. running statistics made NaN by the last step
       const m: EpochMetrics = {
         epoch: epoch + 1,
         step,
@@ -287,12 +210,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           epoch: epoch + 1,
           genotype: options.genotype,
           network: network.meta.options,
-          dataset: info.name,
+          dataset: setup.data.name,
+          preset: setup.recipe?.name ?? null,
         });
       }
+      const evalText = evalSplitName === null ? 'no evaluation' : `${evalSplitName} loss ${m.evalLoss.toFixed(4)} acc ${(100 * m.evalAccuracy).toFixed(2)}%`;
       progress?.log(
-        `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}%, ` +
-          `${evalSplitName} loss ${m.evalLoss.toFixed(4)} acc ${(100 * m.evalAccuracy).toFixed(2)}%, ${m.imagesPerSecond.toFixed(0)} img/s`,
+        `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}%, ${evalText}, ${m.imagesPerSecond.toFixed(0)} img/s`,
       );
       options.onEpoch?.(m);
     }
@@ -300,16 +224,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     progress?.stop();
     trainPlan.dispose();
     evalPlan.dispose();
+    await loader.close();
   }
   const last = metrics[metrics.length - 1];
   return {
     epochs: metrics,
     accuracy: diverged || !last ? Number.NaN : last.evalAccuracy,
     diverged,
-    params: counts.params,
-    multAdds: counts.multAdds,
+    params: setup.counts.params,
+    multAdds: setup.counts.multAdds,
     network,
     store,
     resumedFromEpoch: startEpoch,
+    hyper: h,
+    setup,
   };
 }
