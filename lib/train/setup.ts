@@ -188,7 +188,7 @@ function resolveHyper(o: TrainOptions, r: ResolvedRecipe | null, batchSize: numb
     lrRule = 'given';
   } else if (r) {
     lr = scaledLearningRate(r, batchSize);
-    lrRule = `= ${r.lr} × ${batchSize} / ${r.batchSize}: the paper's ${r.paperLr} for ${r.replicas} × ${r.batchSize} = ${r.paperBatch} images per step, scaled linearly to batch ${batchSize}`;
+    lrRule = `= ${r.lr} × ${batchSize} / ${r.batchSize}: the paper's ${r.paperLr} for ${r.replicas} × ${r.batchSize} = ${r.paperBatch.toLocaleString('en-US')} images per step, scaled linearly to batch ${batchSize}`;
   } else {
     lr = optimizer === 'sgd' ? CIFAR.lr : MOBILE.lr;
     lrRule = 'default';
