@@ -40,6 +40,17 @@ export { childKey, frozenGraph, type SharedScore, SharedSupernet, type SupernetO
 export type { ChildJob, ChildResult, HistoryEntry, ProxyConfig } from './search/types.js';
 export { type RunningWorker, startWorker, type WorkerOptions } from './search/worker.js';
 export { type CheckpointMeta, loadCheckpoint, readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
-export { cosineLr, type DropPathMode, dropPathRate, exponentialLr } from './train/schedule.js';
-export { type EpochMetrics, type TrainOptions, type TrainResult, train } from './train/train.js';
+export { type Preprocessing, RECIPES, type Recipe, type ResolvedRecipe, recipe, scaledLearningRate } from './train/recipes.js';
+export { cosineLr, DROP_PATH_MODES, type DropPathMode, dropPathRate, dropPathScalesWithDepth, exponentialLr } from './train/schedule.js';
+export { formatSetup, setupSummary, setupTraining, type TrainingHyper, type TrainingSetup } from './train/setup.js';
+export { type EpochMetrics, runTraining, type TrainOptions, type TrainResult, train } from './train/train.js';
+export {
+  type NetworkCounts,
+  resolveTarget,
+  TRANSFER_TARGETS,
+  type TransferOptions,
+  type TransferResult,
+  type TransferTarget,
+  transfer,
+} from './train/transfer.js';
 export { Rng, type RngState } from './util/rng.js';

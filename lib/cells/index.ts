@@ -35,5 +35,6 @@ export {
 } from './network.js';
 export { isOpName, OPS, type OpContext, type OpResult, type OpSpec } from './ops.js';
 export { buildPreset, PRESET_NAMES, PRESETS, type PresetName, presetOptions } from './presets.js';
+export { type MatchedFilters, matchParams } from './sizing.js';
 export { CELL_INPUTS, COMBINE_METHODS, type CombineMethod, DEFAULT_BLOCKS, type OpName, PRIMITIVES } from './space.js';
 export { type CellWiring, SHARED_WIRING, STANDALONE_WIRING, WIRINGS, type WiringContext, type WiringName } from './wiring.js';

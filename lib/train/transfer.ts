@@ -76,7 +76,11 @@ function countsOf(s: TrainingSetup): NetworkCounts {
   return { name: m.name, N: m.N, F: m.F, params: s.counts.params, multAdds: s.counts.multAdds };
 }
 
-/** The recipe and the target's network options (before sizing the searched cell). */
+/**
+ * The recipe and the target's network options (before sizing the searched cell).
+ * @param to - a short name or `{ preset?, n?, ...networkOptions }`
+ * @example resolveTarget({ n: 2, filters: 16 }) // { preset: 'nasnet-a-cifar', network: { filters: 16, cellsPerStack: 2 } }
+ */
 export function resolveTarget(to: TransferTarget): { preset: PresetName; network: NetworkOptions } {
   if (typeof to === 'string') {
     const preset = (TRANSFER_TARGETS as Record<string, PresetName>)[to];
