@@ -50,6 +50,10 @@ export function registerTransfer(program: Command): void {
     const genotype = resolveGenotypeArg(genotypeArg);
     const network: NetworkOptions = {};
     if (o.n !== undefined) network.cellsPerStack = o.n;
+    const head = (r: TransferResult): string => {
+      const sized = { target: `the ${o.to} scale's F`, filters: '--filters', penultimate: '--penultimate', 'match-params': `--match-params ${o.matchParams}` }[r.sizing];
+      return `${o.to} scale, recipe ${r.preset}, sized by ${sized}: F = ${r.searched.F}\n${comparisonTable(r)}`;
+    };
     const r = await transfer({
       ...trainingOptions(o, network),
       genotype,
@@ -59,11 +63,13 @@ export function registerTransfer(program: Command): void {
       penultimate: o.penultimate,
       matchParams: o.matchParams !== undefined ? resolveGenotypeArg(o.matchParams) : undefined,
       dryRun: o.dryRun,
+      // The comparison goes out before training starts.
+      onCompared: (c) => {
+        if (!o.json && !o.dryRun) process.stdout.write(head(c));
+      },
     });
-    const sized = { target: `the ${o.to} scale's F`, filters: '--filters', penultimate: '--penultimate', 'match-params': `--match-params ${o.matchParams}` }[r.sizing];
-    const head = `${o.to} scale, recipe ${r.preset}, sized by ${sized}: F = ${r.searched.F}\n${comparisonTable(r)}`;
     if (o.dryRun) {
-      process.stdout.write(o.json ? `${JSON.stringify({ ...comparisonJson(r), setup: setupSummary(r.setup) })}\n` : `${head}${formatSetup(r.setup)}`);
+      process.stdout.write(o.json ? `${JSON.stringify({ ...comparisonJson(r), setup: setupSummary(r.setup) })}\n` : `${head(r)}${formatSetup(r.setup)}`);
       return;
     }
     const t = r.train!;
@@ -71,7 +77,7 @@ export function registerTransfer(program: Command): void {
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ ...comparisonJson(r), accuracy: t.accuracy, diverged: t.diverged, epochs: t.epochs })}\n`);
     } else {
-      process.stdout.write(`${head}${finalLine(t.setup, t.accuracy, t.epochs.length, t.diverged)}`);
+      process.stdout.write(finalLine(t.setup, t.accuracy, t.epochs.length, t.diverged));
     }
     if (t.diverged) process.exitCode = 2;
   });

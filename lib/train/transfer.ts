@@ -43,6 +43,8 @@ export interface TransferOptions extends Omit<TrainOptions, 'genotype' | 'preset
   matchParams?: Genotype;
   /** Resolve and compare only; do not train. */
   dryRun?: boolean;
+  /** Called with the comparison and the setup once they are known, before training starts. */
+  onCompared?: (r: TransferResult) => void;
 }
 
 /** Parameters and mult-adds of one network. */
@@ -116,7 +118,7 @@ export function resolveTarget(to: TransferTarget): { preset: PresetName; network
  * r.searched.params / r.reference.params; // ≈ 1
  */
 export async function transfer(options: TransferOptions): Promise<TransferResult> {
-  const { genotype, to, filters, penultimate, matchParams: matchGenotype, dryRun, ...training } = options;
+  const { genotype, to, filters, penultimate, matchParams: matchGenotype, dryRun, onCompared, ...training } = options;
   const { preset, network: targetNetwork } = resolveTarget(to);
   const r = recipe(preset);
   const sizings = [filters !== undefined, penultimate !== undefined, matchGenotype !== undefined].filter(Boolean).length;
@@ -152,6 +154,7 @@ export async function transfer(options: TransferOptions): Promise<TransferResult
   // The data notes were made when the data set was resolved for the reference.
   setup.notes = [...new Set([...refSetup.notes, ...setup.notes])];
   const result: TransferResult = { preset, sizing, searched: countsOf(setup), reference, setup };
+  onCompared?.(result);
   if (dryRun) return result;
   result.train = await runTraining(setup, { ...base, genotype, dataset: data.dataset, network: searchedNetwork });
   return result;
