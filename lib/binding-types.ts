@@ -29,6 +29,8 @@ export interface NativePlanOptions {
   backend: 'auto' | 'cpu' | 'cuda';
   device: number;
   graphs: boolean;
+  emaDecay: number;
+  useEma: boolean;
 }
 
 /** Time spent in one node of a plan compiled with `profile: true`. */

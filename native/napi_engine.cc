@@ -234,7 +234,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   static Napi::FunctionReference* constructor;
 
   // new NativePlan(store, irJson, {batch, training, seed, optimizer, fuse, profile, backend, device,
-  // graphs}) compiles on the JS thread; compilePlan() (below) compiles in a worker and wraps the
+  // graphs, emaDecay, useEma}) compiles on the JS thread; compilePlan() (below) compiles in a worker and wraps the
   // result through new NativePlan(External<PlanHolder>).
   explicit PlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanWrap>(info) {
     Napi::Env env = info.Env();
@@ -278,6 +278,10 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     options.fuse = BoolField(o, "fuse", true);
     options.profile = BoolField(o, "profile", false);
     options.graphs = BoolField(o, "graphs", true);
+    options.use_ema = BoolField(o, "useEma", false);
+    double ema = NumberField(o, "emaDecay", 0);
+    if (!(ema >= 0 && ema < 1)) ThrowRange(env, "Expected number in [0, 1) for emaDecay but received " + std::to_string(ema));
+    options.ema_decay = static_cast<float>(ema);
     double seed = NumberField(o, "seed", 0);
     if (seed < 0) ThrowRange(env, "Expected non-negative integer for seed");
     options.seed = static_cast<uint64_t>(seed);

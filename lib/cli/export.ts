@@ -15,7 +15,8 @@ export function registerExport(program: Command): void {
     .requiredOption('--checkpoint <file>', 'a checkpoint written by nasnet train')
     .requiredOption('--out <file>', 'the .onnx file to write')
     .option('--opset <n>', 'ONNX opset', intArg('--opset'), 13)
-    .action((o: { checkpoint: string; out: string; opset: number }) => {
+    .option('--raw-weights', 'export the raw parameters even when the checkpoint holds their averages (EMA)')
+    .action((o: { checkpoint: string; out: string; opset: number; rawWeights?: boolean }) => {
       checkWritableFile(o.out, '--out');
       const { tensors, meta } = readCheckpoint(o.checkpoint);
       if (!meta.genotype || !meta.network) {
@@ -23,7 +24,8 @@ export function registerExport(program: Command): void {
       }
       const genotype = parseGenotype(meta.genotype);
       const net = buildNetwork(genotype, meta.network as NetworkOptions);
-      writeOnnx(o.out, net.inference, tensors, { opset: o.opset, docString: JSON.stringify({ genotype }) });
-      process.stdout.write(`wrote ${o.out} (${net.meta.name}, ${tensors.size} tensors in the checkpoint)\n`);
+      const useEma = typeof meta.ema === 'number' && meta.ema > 0 && !o.rawWeights;
+      writeOnnx(o.out, net.inference, tensors, { opset: o.opset, docString: JSON.stringify({ genotype }), useEma });
+      process.stdout.write(`wrote ${o.out} (${net.meta.name}, ${useEma ? `parameter averages, EMA ${meta.ema}` : 'raw parameters'}, ${tensors.size} tensors in the checkpoint)\n`);
     });
 }

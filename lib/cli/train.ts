@@ -53,7 +53,7 @@ export function registerTrain(program: Command): void {
       return;
     }
     const r = await runTraining(setup, options);
-    if (o.onnx) writeOnnx(o.onnx, r.network.inference, r.store, { docString: JSON.stringify({ genotype }) });
+    if (o.onnx) writeOnnx(o.onnx, r.network.inference, r.store, { docString: JSON.stringify({ genotype }), useEma: r.hyper.ema > 0 });
     const summary = {
       network: r.network.meta.name,
       preset: preset ?? null,

@@ -73,7 +73,7 @@ export function registerTransfer(program: Command): void {
       return;
     }
     const t = r.train!;
-    if (o.onnx) writeOnnx(o.onnx, t.network.inference, t.store, { docString: JSON.stringify({ genotype }) });
+    if (o.onnx) writeOnnx(o.onnx, t.network.inference, t.store, { docString: JSON.stringify({ genotype }), useEma: t.hyper.ema > 0 });
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ ...comparisonJson(r), accuracy: t.accuracy, diverged: t.diverged, epochs: t.epochs })}\n`);
     } else {

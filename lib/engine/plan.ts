@@ -53,6 +53,17 @@ export interface PlanOptions {
    * captured on its second run and replayed from then on. `false` launches every kernel each step.
    */
   graphs?: boolean;
+  /**
+   * Training plans: parameter exponential moving average decay, 0 = off (default). Every parameter
+   * of the graph (weights and BN running statistics) gets a shadow `<name>#ema` in the store,
+   * created equal to the parameter and updated inside each `trainStep` after the optimizer (on the
+   * plan's backend), as TensorFlow's `ExponentialMovingAverage(decay, num_updates = step)`:
+   * `shadow = d × shadow + (1 − d) × value`, `d = min(decay, (1 + step) / (10 + step))`.
+   * Checkpoints of the store keep the shadows.
+   */
+  ema?: number;
+  /** Inference plans: read every parameter from its `<name>#ema` shadow (evaluate and predict with the averages); default false. */
+  useEma?: boolean;
 }
 
 /** Time per kind of node, summed over a {@link Plan.profile}: the table `bench/step.ts --profile` prints. */
@@ -112,7 +123,9 @@ function nativeOptions(options: PlanOptions): NativePlanOptions {
   const fuse = checkBoolean(options.fuse ?? true, 'fuse');
   const profile = checkBoolean(options.profile ?? false, 'profile');
   const graphs = checkBoolean(options.graphs ?? true, 'graphs');
-  return { batch, training, seed, optimizer, fuse, profile, backend, device, graphs };
+  const emaDecay = checkNumber(options.ema ?? 0, 'ema', { min: 0, max: 1, maxOpen: true });
+  const useEma = checkBoolean(options.useEma ?? false, 'useEma');
+  return { batch, training, seed, optimizer, fuse, profile, backend, device, graphs, emaDecay, useEma };
 }
 
 /** A native compile failure as a ValidationError (bad graph or options) or a NativeError. */

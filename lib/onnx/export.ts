@@ -16,6 +16,11 @@ export interface OnnxExportOptions {
   graphName?: string;
   /** Written into the model's doc_string (e.g. the genotype JSON). */
   docString?: string;
+  /**
+   * Export the parameter averages (`<name>#ema`, kept when training with an EMA decay) in place of
+   * the parameters, under the parameters' names; default false.
+   */
+  useEma?: boolean;
 }
 
 // ONNX enum values (onnx.proto).
@@ -170,7 +175,10 @@ export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxE
   g.string(2, options.graphName ?? 'nasnet');
   const declared = new Map(graph.params.map((p) => [p.name, p.shape]));
   for (const name of [...usedParams].sort()) {
-    const t = weights.get(name);
+    const t = weights.get(options.useEma ? `${name}#ema` : name);
+    if (!t && options.useEma) {
+      throw new ValidationError(`exportOnnx: parameter '${name}' has no average '${name}#ema' in the weights (train with an EMA decay, or export without useEma)`);
+    }
     if (!t) throw new ValidationError(`exportOnnx: parameter '${name}' is not in the weights (compile a plan on the store first)`);
     // ONNX Runtime refuses an initializer whose shape the graph's op cannot take: refused here first.
     const want = declared.get(name);

@@ -115,8 +115,9 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
   const resume = options.resume ?? options.checkpoint !== undefined;
   const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
-  const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer: h.optimizer, backend, device });
-  const evalPlan = await Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device });
+  const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer: h.optimizer, backend, device, ema: h.ema });
+  // With EMA, evaluation reads the parameter averages (TF-slim evaluates the moving averages).
+  const evalPlan = await Plan.compile(network.inference, store, { batch: batchSize, training: false, seed, backend, device, useEma: h.ema > 0 });
   if (options.checkpoint && resume && existsSync(options.checkpoint)) {
     // The plans made every tensor the run needs: the checkpoint must match them all (and this run).
     let meta: CheckpointMeta;
@@ -212,6 +213,7 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
           network: network.meta.options,
           dataset: setup.data.name,
           preset: setup.recipe?.name ?? null,
+          ema: h.ema,
         });
       }
       const evalText = evalSplitName === null ? 'no evaluation' : `${evalSplitName} loss ${m.evalLoss.toFixed(4)} acc ${(100 * m.evalAccuracy).toFixed(2)}%`;

@@ -10,6 +10,7 @@ struct StepValues {
   float lr = 0, momentum = 0, weight_decay = 0, clip_norm = 0, rms_decay = 0, rms_eps = 0;
   int32_t nesterov = 0;
   float grad_scale = 1;  // written by the global-norm kernel: clip_norm / norm when clipping, else 1
+  float ema_decay = 0;   // this step's parameter-average decay: min(decay, (1 + step) / (10 + step))
   double sumsq = 0;      // written by the global-norm kernel: the sum of squares of all gradients
   double loss = 0;       // the plain cross-entropy of outputs[0] (Evaluate without a loss node)
   float loss_node = 0;   // the loss node's value (a copy)

@@ -266,6 +266,10 @@ class CpuBackendImpl final : public Backend {
                         v->grad_scale, w, g, ms, mom);
     return Status::Ok();
   }
+  Status EmaUpdate(size_t n, const StepValues* v, const float* w, float* shadow) override {
+    cpu::ema_update(n, v->ema_decay, w, shadow);
+    return Status::Ok();
+  }
 };
 
 }  // namespace

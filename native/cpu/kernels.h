@@ -171,5 +171,7 @@ void sgd_momentum_update(size_t n, float lr, float momentum, bool nesterov, floa
 // ms = decay * ms + (1 - decay) * g'^2;  mom = momentum * mom + lr * g' / sqrt(ms + eps);  w -= mom.
 void rmsprop_update(size_t n, float lr, float decay, float momentum, float eps, float weight_decay, float grad_scale,
                     float* w, const float* g, float* ms, float* mom);
+// Parameter exponential moving average: shadow = decay * shadow + (1 - decay) * w.
+void ema_update(size_t n, float decay, const float* w, float* shadow);
 
 }  // namespace nasnet::cpu

@@ -59,4 +59,10 @@ void rmsprop_update(size_t n, float lr, float decay, float momentum, float eps, 
   }
 }
 
+void ema_update(size_t n, float decay, const float* w, float* shadow) {
+  const float keep = 1.0f - decay;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
+  for (size_t i = 0; i < n; ++i) shadow[i] = decay * shadow[i] + keep * w[i];
+}
+
 }  // namespace nasnet::cpu

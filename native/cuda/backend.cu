@@ -445,6 +445,9 @@ class CudaBackendImpl final : public Backend {
                        float* mom) override {
     return cuda::rmsprop_update_step(stream_, n, decay, values, w, g, ms, mom);
   }
+  Status EmaUpdate(size_t n, const StepValues* values, const float* w, float* shadow) override {
+    return cuda::ema_update_step(stream_, n, values, w, shadow);
+  }
 
  private:
   CudaBackendImpl() = default;

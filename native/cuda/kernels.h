@@ -171,5 +171,7 @@ Status sgd_update_step(Stream stream, size_t n, bool decay, const StepValues* va
                        float* v);
 Status rmsprop_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
                            float* ms, float* mom);
+// cpu::ema_update with the decay read from values->ema_decay.
+Status ema_update_step(Stream stream, size_t n, const StepValues* values, const float* w, float* shadow);
 
 }  // namespace nasnet::cuda

@@ -160,6 +160,11 @@ __global__ void rmsprop_slot_kernel(size_t n, bool decay, const StepValues* v, f
   NASNET_GRID_STRIDE(i, n) rmsprop_element(&w[i], &ms[i], &mom[i], g[i], gs, wd, lr, rho, momentum, eps);
 }
 
+__global__ void ema_slot_kernel(size_t n, const StepValues* v, const float* w, float* shadow) {
+  const float d = v->ema_decay, keep = 1.f - d;
+  NASNET_GRID_STRIDE(i, n) { shadow[i] = d * shadow[i] + keep * w[i]; }
+}
+
 }  // namespace
 
 Status dropout_forward_slot(Stream stream, size_t n, float ratio, uint64_t seed, const RandomSlot* slot,
@@ -256,6 +261,10 @@ Status sgd_update_step(Stream stream, size_t n, bool decay, const StepValues* va
 Status rmsprop_update_step(Stream stream, size_t n, bool decay, const StepValues* values, float* w, const float* g,
                            float* ms, float* mom) {
   NASNET_LAUNCH_1D(rmsprop_slot_kernel, n, decay, values, w, g, ms, mom);
+}
+
+Status ema_update_step(Stream stream, size_t n, const StepValues* values, const float* w, float* shadow) {
+  NASNET_LAUNCH_1D(ema_slot_kernel, n, values, w, shadow);
 }
 
 }  // namespace nasnet::cuda

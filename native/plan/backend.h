@@ -180,6 +180,9 @@ class Backend {
   virtual Status SgdUpdate(size_t n, bool decay, const StepValues* values, float* w, const float* g, float* v) = 0;
   virtual Status RmspropUpdate(size_t n, bool decay, const StepValues* values, float* w, const float* g, float* ms,
                                float* mom) = 0;
+  // The parameter average after the update (cpu::ema_update): shadow = d * shadow + (1 - d) * w with
+  // d = values->ema_decay.
+  virtual Status EmaUpdate(size_t n, const StepValues* values, const float* w, float* shadow) = 0;
 };
 
 // The CPU backend (always available).

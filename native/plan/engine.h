@@ -24,7 +24,8 @@ struct ParamInit {
 };
 
 // A named float32 tensor. Optimizer state lives in the store too, under "<name>#momentum",
-// "<name>#ms", "<name>#mom" (so checkpoints hold it and resumed training continues exactly).
+// "<name>#ms", "<name>#mom" (so checkpoints hold it and resumed training continues exactly), and so
+// do parameter averages, "<name>#ema" (PlanOptions.ema_decay).
 //
 // Residency: `data` is the host copy. While plans on a device backend (CUDA) bind the tensor, it
 // also has a device copy (plan/residency.h), and whichever copy a step wrote last is the newest:
@@ -89,6 +90,14 @@ struct PlanOptions {
   // eager run. Off: every step launches its kernels one by one (the reference graphs are tested
   // against). Ignored by the CPU backend and when profiling.
   bool graphs = true;
+  // Training plans: parameter exponential moving average (0 = off). Every parameter of the graph
+  // (weights and BN running statistics) gets a shadow "<name>#ema", created equal to the parameter
+  // (a shadow the store already holds, e.g. from a checkpoint, is kept) and updated at the end of
+  // each TrainStep, after the optimizer, as TensorFlow's ExponentialMovingAverage(decay,
+  // num_updates = step): d = min(decay, (1 + step) / (10 + step)), shadow = d * shadow + (1 - d) * value.
+  float ema_decay = 0.0f;
+  // Inference plans: read every parameter from its "<name>#ema" shadow instead of "<name>".
+  bool use_ema = false;
 };
 
 // Time spent in one node (or "(optimizer)") since compile or the last ResetProfile(): a plan compiled

@@ -329,6 +329,9 @@ Status CompiledPlan::Update() {
         NASNET_RETURN_IF_ERROR(backend_->RmspropUpdate(s.n, s.decl->weight_decay, values(), s.w, g, s.s1, s.s2));
       }
     }
+    // Parameter averages after the update, of every parameter (BN running statistics included).
+    for (const ParamSlot& s : slots_)
+      if (s.e != nullptr) NASNET_RETURN_IF_ERROR(backend_->EmaUpdate(s.n, values(), s.w, s.e));
     return Status::Ok();
   };
   return Timed(profile_.empty() ? nullptr : &profile_.back(), false, run);
@@ -341,10 +344,10 @@ Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labe
   // reads back what a device step changed.
   for (ParamSlot& s : slots_) {
     if (backend_->on_host()) {
-      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get()})
+      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get(), s.ema.get()})
         if (t != nullptr) NASNET_RETURN_IF_ERROR(SyncHost(t));
     } else {
-      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev, &s.ema_dev})
         if (*d) NASNET_RETURN_IF_ERROR((*d)->SyncToDevice());
     }
   }
@@ -358,6 +361,9 @@ Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labe
   v.rms_eps = hyper.rms_eps;
   v.nesterov = hyper.nesterov ? 1 : 0;
   const bool train = mode == kTrain;
+  // TensorFlow's ExponentialMovingAverage with num_updates = step: the decay ramps up early on.
+  const double t = static_cast<double>(hyper.step);
+  v.ema_decay = train ? static_cast<float>(std::min<double>(options_.ema_decay, (1.0 + t) / (10.0 + t))) : 0.0f;
   for (int i = 0; i < static_cast<int>(graph_.nodes.size()); ++i) {
     if (random_slot_[i] < 0) continue;
     const ir::Node& node = graph_.nodes[i];
@@ -407,10 +413,10 @@ Status CompiledPlan::RunMode(Mode mode, bool capture, const std::function<Status
 void CompiledPlan::MarkParamsWritten() {
   for (ParamSlot& s : slots_) {
     if (backend_->on_host()) {
-      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get()})
+      for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get(), s.ema.get()})
         if (t != nullptr) MarkHostWritten(t);
     } else {
-      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+      for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev, &s.ema_dev})
         if (*d) (*d)->MarkDeviceNewer();
     }
   }

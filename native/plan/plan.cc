@@ -265,6 +265,12 @@ Status CompiledPlan::Build(bool input_grad) {
     return Status::Invalid("graph: a training plan needs a loss node (graph.loss); compile with training = false");
   if (options_.training && shapes_.labels < 0) return Status::Invalid("graph: a training plan needs an int32 labels input");
   if (input_grad && !options_.training) return Status::Invalid("plan: input gradients need a training plan");
+  if (!(options_.ema_decay >= 0.0f && options_.ema_decay < 1.0f))
+    return Status::OutOfRange("plan: ema decay must be in [0, 1) but is " + std::to_string(options_.ema_decay));
+  if (options_.ema_decay > 0.0f && !options_.training)
+    return Status::Invalid("plan: an EMA decay applies to training plans; an inference plan reads the averages with use_ema");
+  if (options_.use_ema && options_.training)
+    return Status::Invalid("plan: use_ema applies to inference plans (training = false): a training plan updates the raw parameters");
   MergeCommonSubexpressions();
   FuseChains();
   FuseDropPathAdds();
@@ -538,7 +544,7 @@ Status CompiledPlan::PlanBuffers(bool input_grad) {
   naive_bytes_ = NaiveMemory(req);
   uint64_t param_bytes = 0;
   for (const auto& p : g.params) param_bytes += static_cast<uint64_t>(ir::Numel(p.shape)) * sizeof(float);
-  uint64_t total = arena_bytes_ + (training ? 3 : 1) * param_bytes;
+  uint64_t total = arena_bytes_ + ((training ? 3 : 1) + (options_.ema_decay > 0.0f ? 1 : 0)) * param_bytes;
   if (total > kMaxPlanBytes)
     return Status::Exhausted("plan: the graph needs " + GiB(total) + " for batch " + std::to_string(options_.batch) +
                              " (activations " + GiB(arena_bytes_) + "), more than the limit of " + GiB(kMaxPlanBytes));
@@ -586,8 +592,34 @@ Status CompiledPlan::BindParameters() {
     const ir::Param& p = g.params[k];
     ParamSlot& s = slots_[k];
     s.decl = &p;
-    NASNET_RETURN_IF_ERROR(bind(p.name, &s.value, &s.value_dev, &s.w));
+    if (options_.use_ema) {
+      // An inference plan on the averages: the shadow stands in for the parameter.
+      std::shared_ptr<StoredTensor> shadow = store_->Share(p.name + "#ema");
+      if (!shadow)
+        return Status::Invalid("param '" + p.name + "': the plan reads parameter averages (use_ema) but the store holds no '" +
+                               p.name + "#ema'; train with an EMA decay first, or load a checkpoint that has them");
+      if (shadow->shape != p.shape)
+        return Status::Invalid("param '" + p.name + "#ema': the store holds shape " + ir::ShapeString(shadow->shape) +
+                               " but the graph declares " + ir::ShapeString(p.shape));
+      NASNET_RETURN_IF_ERROR(bind(p.name + "#ema", &s.value, &s.value_dev, &s.w));
+    } else {
+      NASNET_RETURN_IF_ERROR(bind(p.name, &s.value, &s.value_dev, &s.w));
+    }
     s.n = s.value->data.size();
+    if (training && options_.ema_decay > 0.0f) {
+      // The shadow starts equal to the parameter (its host copy made current first); a shadow the
+      // store already holds (a checkpoint's) is kept.
+      const std::string name = p.name + "#ema";
+      if (!store_->Find(name)) {
+        NASNET_RETURN_IF_ERROR(SyncHost(s.value.get()));
+        NASNET_RETURN_IF_ERROR(store_->Set(name, s.value->data.data(), s.n, &p.shape));
+        if (StoredTensor* created = store_->Find(name)) created->trainable = created->weight_decay = false;
+      }
+      NASNET_RETURN_IF_ERROR(bind(name, &s.ema, &s.ema_dev, &s.e));
+      if (s.ema->shape != p.shape)
+        return Status::Invalid("param '" + name + "': the store holds shape " + ir::ShapeString(s.ema->shape) +
+                               " but the graph declares " + ir::ShapeString(p.shape));
+    }
     if (!training || !used_in_backward[k]) continue;
     s.grad_offset = static_cast<int64_t>(grad_floats_);
     grad_floats_ += (s.n + 63) / 64 * 64;  // 256-byte aligned
@@ -715,7 +747,7 @@ std::vector<float> CompiledPlan::InputGrad() const {
 
 Status CompiledPlan::SyncToStore() {
   for (ParamSlot& s : slots_)
-    for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev})
+    for (const auto* d : {&s.value_dev, &s.state1_dev, &s.state2_dev, &s.ema_dev})
       if (*d) NASNET_RETURN_IF_ERROR((*d)->SyncToHost());
   return Status::Ok();
 }

@@ -114,10 +114,12 @@ class CompiledPlan : public Plan {
     const ir::Param* decl = nullptr;
     std::shared_ptr<StoredTensor> value;
     std::shared_ptr<StoredTensor> state1, state2;  // momentum, or RMSProp ms and mom
-    std::shared_ptr<DeviceCopy> value_dev, state1_dev, state2_dev;
+    std::shared_ptr<StoredTensor> ema;             // "<name>#ema" (PlanOptions.ema_decay)
+    std::shared_ptr<DeviceCopy> value_dev, state1_dev, state2_dev, ema_dev;
     float* w = nullptr;                          // backend pointers
     float* s1 = nullptr;
     float* s2 = nullptr;
+    float* e = nullptr;
     size_t n = 0;
     int64_t grad_offset = -1;                    // in grads_ (floats), or -1: no gradient
     int norm_index = -1;                         // in the gradient-norm partials, or -1

@@ -57,3 +57,16 @@ NASNET_TEST(kernels_optimizer_sum_squares) {
     EXPECT_TRUE(a == b);
   }
 }
+
+NASNET_TEST(kernels_optimizer_ema) {
+  const size_t n = 30011;
+  std::vector<float> shadow = random_vec(n, 4);
+  std::vector<double> sd = to_double(shadow);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> w = random_vec(n, 30 + step);
+    const float d = 0.5f + 0.2f * static_cast<float>(step);
+    cpu::ema_update(n, d, w.data(), shadow.data());
+    for (size_t i = 0; i < n; ++i) sd[i] = d * sd[i] + (1 - static_cast<double>(d)) * w[i];
+  }
+  all_close("ema shadow", shadow, sd, 1e-5, 1e-6);
+}

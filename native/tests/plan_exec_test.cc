@@ -1,6 +1,7 @@
 // Compiled plans end to end: memory planning, forward against hand-sequenced kernel calls, the
 // whole-graph gradient against finite differences, training a small NASNet-like graph to overfit a
 // batch, parameter sharing between plans, modes and run-time errors.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -402,6 +403,123 @@ NASNET_TEST(plan_rmsprop_trains_and_keeps_state_in_store) {
   h.clip_norm = 1e-6f;
   EXPECT_TRUE(plan->TrainStep(x.data(), labels.data(), h, &r).ok());
   EXPECT_TRUE(r.grad_norm > 1e-6);
+}
+
+// Parameter EMA: after k steps every shadow equals the closed form
+// s_k = (prod_t d_t) w_0 + sum_t (1 - d_t) (prod_{u > t} d_u) w_{t+1}, d_t = min(decay, (1 + t) / (10 + t)),
+// over the values w_t the parameter took (weights and BN running statistics alike); an inference plan
+// with use_ema computes what a plan on the shadows as raw parameters computes. On the CPU backend
+// and, when a device is usable, the CUDA backend (its step read back through the store).
+static void EmaClosedForm(nasnet::BackendKind backend) {
+  auto store = std::make_shared<ParameterStore>();
+  PlanOptions o;
+  o.batch = 6;
+  o.seed = 5;
+  o.backend = backend;
+  o.ema_decay = 0.5f;  // (1 + t) / (10 + t) reaches 0.5 at t = 8: both regimes within 12 steps
+  std::unique_ptr<CompiledPlan> train;
+  Status created = CompiledPlan::Create(GradGraph(), store, o, false, &train);
+  EXPECT_TRUE(created.ok());
+  if (!train) {
+    std::printf("  compile failed: %s\n", created.message().c_str());
+    return;
+  }
+  const std::vector<std::string> names = {"fc/w", "conv1/w", "bn1/scale", "bn1/mean", "bn1/var"};
+  std::vector<std::vector<std::vector<float>>> values(names.size());  // [param][t] = w_t
+  auto record = [&] {
+    for (size_t p = 0; p < names.size(); ++p) {
+      std::vector<float> v;
+      store->Get(names[p], &v, nullptr);
+      values[p].push_back(v);
+    }
+  };
+  record();
+  for (size_t p = 0; p < names.size(); ++p) {
+    std::vector<float> s0;
+    EXPECT_TRUE(store->Get(names[p] + "#ema", &s0, nullptr).ok());
+    EXPECT_TRUE(s0 == values[p][0]);  // the shadow starts equal to the parameter
+  }
+  std::vector<float> x = nasnet::test::random_vec(6 * 2 * 36, 17);
+  std::vector<int32_t> labels = Labels(6, 5);
+  const int k = 12;
+  StepHyper h;
+  h.lr = 0.05f;
+  h.drop_path_rate = 0.2f;
+  StepResult r;
+  for (int t = 0; t < k; ++t) {
+    h.step = static_cast<uint64_t>(t);
+    EXPECT_TRUE(train->TrainStep(x.data(), labels.data(), h, &r).ok());
+    record();
+  }
+  std::vector<double> d(k);
+  for (int t = 0; t < k; ++t) d[t] = std::min(0.5, (1.0 + t) / (10.0 + t));
+  for (size_t p = 0; p < names.size(); ++p) {
+    std::vector<float> got;
+    EXPECT_TRUE(store->Get(names[p] + "#ema", &got, nullptr).ok());
+    std::vector<double> want(got.size(), 0.0);
+    double all = 1;
+    for (int t = 0; t < k; ++t) all *= d[t];
+    for (size_t i = 0; i < want.size(); ++i) want[i] = all * values[p][0][i];
+    for (int t = 0; t < k; ++t) {
+      double later = 1;
+      for (int u = t + 1; u < k; ++u) later *= d[u];
+      for (size_t i = 0; i < want.size(); ++i) want[i] += (1 - d[t]) * later * values[p][t + 1][i];
+    }
+    nasnet::test::all_close(("ema of " + names[p]).c_str(), got, want, 1e-5, 1e-6);
+    EXPECT_TRUE(got != values[p][k]);  // the average lags the parameter
+  }
+  // use_ema: the same logits as a plan whose raw parameters are the shadows.
+  PlanOptions e;
+  e.batch = 6;
+  e.training = false;
+  e.backend = backend;
+  e.use_ema = true;
+  std::unique_ptr<CompiledPlan> averaged;
+  EXPECT_TRUE(CompiledPlan::Create(GradGraph(), store, e, false, &averaged).ok());
+  auto copy = std::make_shared<ParameterStore>();
+  for (const std::string& name : store->Names()) {
+    if (name.find('#') != std::string::npos) continue;
+    std::vector<float> v;
+    std::vector<int64_t> shape;
+    EXPECT_TRUE(store->Get(name + "#ema", &v, &shape).ok());
+    EXPECT_TRUE(copy->Set(name, v.data(), v.size(), &shape).ok());
+  }
+  PlanOptions plain = e;
+  plain.use_ema = false;
+  std::unique_ptr<CompiledPlan> raw;
+  EXPECT_TRUE(CompiledPlan::Create(GradGraph(), copy, plain, false, &raw).ok());
+  if (!averaged || !raw) return;
+  std::vector<float> a(6 * 5), b(6 * 5);
+  EXPECT_TRUE(averaged->Predict(x.data(), a.data()).ok());
+  EXPECT_TRUE(raw->Predict(x.data(), b.data()).ok());
+  nasnet::test::all_close("use_ema logits", a, b, 1e-6, 1e-7);
+  EvalResult ea, eb;
+  EXPECT_TRUE(averaged->Evaluate(x.data(), labels.data(), &ea).ok() && raw->Evaluate(x.data(), labels.data(), &eb).ok());
+  EXPECT_NEAR(ea.loss, eb.loss, 1e-6 * std::fabs(eb.loss));
+  EXPECT_TRUE(ea.correct == eb.correct);
+  // Wrong uses are errors that say why.
+  std::unique_ptr<Plan> bad;
+  e.use_ema = true;
+  Status st = Plan::Compile(GradGraph(), std::make_shared<ParameterStore>(), e, &bad);
+  EXPECT_TRUE(!st.ok() && st.message().find("the store holds no 'conv1/w#ema'") != std::string::npos);
+  PlanOptions both = o;
+  both.use_ema = true;
+  st = Plan::Compile(GradGraph(), store, both, &bad);
+  EXPECT_TRUE(!st.ok() && st.message().find("use_ema applies to inference plans") != std::string::npos);
+  PlanOptions infer = e;
+  infer.use_ema = false;
+  infer.ema_decay = 0.9f;
+  st = Plan::Compile(GradGraph(), store, infer, &bad);
+  EXPECT_TRUE(!st.ok() && st.message().find("an EMA decay applies to training plans") != std::string::npos);
+}
+
+NASNET_TEST(plan_ema_shadows_follow_the_closed_form) { EmaClosedForm(nasnet::BackendKind::kCpu); }
+
+NASNET_TEST(plan_ema_shadows_follow_the_closed_form_cuda) {
+  std::shared_ptr<nasnet::plan::Backend> device;
+  Status st = nasnet::plan::CudaBackend(0, &device);
+  if (!st.ok()) NASNET_SKIP(st.message());
+  EmaClosedForm(nasnet::BackendKind::kCuda);
 }
 
 NASNET_TEST(plan_merges_common_subexpressions) {
