@@ -19,13 +19,13 @@ const TABLE = {
     epochs: 312, batchSize: 32, replicas: 50, optimizer: 'rmsprop', rmsDecay: 0.9, rmsEpsilon: 1.0, momentum: 0.9, lr: 0.04, lrSchedule: 'exponential',
     lrDecayRate: 0.97, lrDecayEpochs: 2.4, weightDecay: 4e-5, clipNorm: 10, dropPathKeep: 1.0, ema: 0.9999, preprocessing: 'inception', cutout: 0,
     fullTrainingSet: true,
-    network: { auxWeight: 0.4, stem: 'imagenet', cellsPerStack: 4, filters: 44, stemMultiplier: 1, inputSize: 224, denseDropoutKeep: 0.5, labelSmoothing: 0.1, bnMomentum: 0.9997, bnEpsilon: 1e-3 },
+    network: { auxWeight: 0.4, stem: 'imagenet', cellsPerStack: 4, filters: 44, stemMultiplier: 1, inputSize: [224, 224], denseDropoutKeep: 0.5, labelSmoothing: 0.1, bnMomentum: 0.9997, bnEpsilon: 1e-3 },
   },
   'nasnet-a-large': {
     epochs: 312, batchSize: 16, replicas: 100, optimizer: 'rmsprop', rmsDecay: 0.9, rmsEpsilon: 1.0, momentum: 0.9, lr: 0.015, lrSchedule: 'exponential',
     lrDecayRate: 0.97, lrDecayEpochs: 2.4, weightDecay: 5e-5, clipNorm: 10, dropPathKeep: 0.7, ema: 0.9999, preprocessing: 'inception', cutout: 0,
     fullTrainingSet: true,
-    network: { auxWeight: 0.4, stem: 'imagenet', cellsPerStack: 6, filters: 168, stemMultiplier: 3, inputSize: 331, skipReductionLayerInput: true, denseDropoutKeep: 0.5, labelSmoothing: 0.1, bnMomentum: 0.9997, bnEpsilon: 1e-3 },
+    network: { auxWeight: 0.4, stem: 'imagenet', cellsPerStack: 6, filters: 168, stemMultiplier: 3, inputSize: [331, 331], skipReductionLayerInput: true, denseDropoutKeep: 0.5, labelSmoothing: 0.1, bnMomentum: 0.9997, bnEpsilon: 1e-3 },
   },
 } as const;
 
@@ -35,7 +35,12 @@ describe('recipes', () => {
       const r = recipe(name);
       const { network, ...training } = row;
       for (const [field, value] of Object.entries(training)) expect(r[field as keyof typeof r], `${name}.${field}`).toBe(value);
-      for (const [field, value] of Object.entries(network)) expect(r.network[field as keyof typeof r.network], `${name}.network.${field}`).toBe(value);
+      for (const [field, value] of Object.entries(network)) {
+        const got = r.network[field as keyof typeof r.network];
+        // inputSize may be held as a side or as [height, width].
+        const norm = field === 'inputSize' && typeof got === 'number' ? [got, got] : got;
+        expect(norm, `${name}.network.${field}`).toEqual(value);
+      }
     }
     expect(recipe('nasnet-a-mobile')).toMatchObject({ paperBatch: 1600, paperLr: 2 });
     expect(recipe('nasnet-a-large')).toMatchObject({ paperBatch: 1600, paperLr: 1.5 });
