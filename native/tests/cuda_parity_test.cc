@@ -22,6 +22,7 @@
 
 #include "core/info.h"
 #include "core/random.h"
+#include "core/step_values.h"
 #include "cpu/kernels.h"
 #include "cuda/conv_cudnn.h"
 #include "cuda/cudnn_api.h"
@@ -741,6 +742,19 @@ NASNET_TEST(cuda_optimizers_match_cpu) {
   close("rmsprop w", gw.get(), w, kExactTol, kExactTol);
   close("rmsprop ms", gms.get(), ms, kExactTol, kExactTol);
   close("rmsprop mom", gmom.get(), mom, kExactTol, kExactTol);
+  // Parameter EMA, the decay read from the step's values on the device as the plan does.
+  for (float decay : {0.5f, 0.9999f}) {
+    std::vector<float> shadow = v0;
+    cpu::ema_update(n, decay, w0.data(), shadow.data());
+    nasnet::StepValues values;
+    values.ema_decay = decay;
+    DEV(gvalues, std::vector<nasnet::StepValues>{values});
+    DEV(gw, w0);
+    DEV(gshadow, v0);
+    ASSERT_OK(cu::ema_update_step(nullptr, n, gvalues.as<nasnet::StepValues>(), gw.f(), gshadow.f()));
+    close(decay < 0.9f ? "ema shadow (decay 0.5)" : "ema shadow (decay 0.9999)", gshadow.get(), shadow, kExactTol, kExactTol);
+    same("ema leaves w", gw.get(), w0);
+  }
 }
 
 // Last in this file (tests run in registration order): make the skips visible in one line.

@@ -515,7 +515,7 @@ static void EmaClosedForm(nasnet::BackendKind backend) {
 
 NASNET_TEST(plan_ema_shadows_follow_the_closed_form) { EmaClosedForm(nasnet::BackendKind::kCpu); }
 
-NASNET_TEST(plan_ema_shadows_follow_the_closed_form_cuda) {
+NASNET_TEST(cuda_plan_ema_shadows_follow_the_closed_form) {
   std::shared_ptr<nasnet::plan::Backend> device;
   Status st = nasnet::plan::CudaBackend(0, &device);
   if (!st.ok()) NASNET_SKIP(st.message());
