@@ -54,7 +54,7 @@ describe('nasnet CLI', () => {
     expect(out[session.outputNames[0]].dims).toEqual([2, 10]);
   });
 
-  it('transfer: a best.json at the cifar and mobile scales beside NASNet-A (dry run), and a few steps of the CIFAR recipe', () => {
+  it('transfer: a best.json at the cifar and mobile scales beside NASNet-A (dry run)', () => {
     const best = join(dir, 'best.json');
     const genotype = {
       normal: { blocks: [{ inputs: [0, 1], ops: ['sep_conv_3x3', 'identity'], combine: 'add' }, { inputs: [0, 2], ops: ['max_pool_3x3', 'sep_conv_5x5'], combine: 'add' }] },
@@ -75,15 +75,31 @@ describe('nasnet CLI', () => {
     expect(mj.sizing).toBe('match-params');
     expect(Math.abs(mj.searched.params / mj.reference.params - 1)).toBeLessThan(0.05);
     expect(mj.setup.hyper).toMatchObject({ optimizer: 'rmsprop', lr: 0.04, ema: 0.9999 });
-    const t = nasnet('transfer', best, '--to', 'cifar', '--dataset', 'fashion-mnist-mini', '--n', '1', '--filters', '8', '--epochs', '1', '--max-batches', '1', '--max-eval-images', '8', '--json');
-    expect(t.status, t.stderr).toBe(0);
-    const tj = JSON.parse(t.stdout);
-    expect(tj.searched.name).toBe('1@32');
-    expect(tj.epochs).toHaveLength(1);
-    expect(tj.accuracy).toBeGreaterThanOrEqual(0);
-    expect(t.stderr).toContain('nasnet: data: training on all 3,000 training images (no validation split held out); evaluating on the test split');
     const bad = nasnet('transfer', best, '--to', 'moon');
     expect(bad.stderr).toBe("nasnet: Expected one of 'cifar', 'mobile', 'large' for --to but received 'moon'\n");
+  });
+
+  it("search → transfer: the search's closing hint runs at the cifar and mobile scales with the recipes (no hyper-parameter typed)", () => {
+    const run = join(dir, 'hinted');
+    const s = nasnet('search', '--strategy', 'random', '--children', '2', '--n', '1', '--filters', '4', '--batch', '16', '--max-batches', '2', '--max-validation', '32', '--run', run);
+    expect(s.status, s.stderr).toBe(0);
+    const hint = s.stdout.split('\n').find((l) => l.includes('nasnet transfer') && l.includes('--to cifar'));
+    expect(hint?.trim()).toBe(`nasnet transfer ${run}/best.json --to cifar`);
+    // The hinted command as printed, on the embedded data, with tiny step counts (and a tiny N@F).
+    const tiny = ['--dataset', 'fashion-mnist-mini', '--n', '1', '--filters', '8', '--epochs', '1', '--max-batches', '1', '--max-eval-images', '8'];
+    const args = hint!.trim().split(' ').slice(1);
+    for (const [to, preset, recipeNote] of [
+      ['cifar', 'nasnet-a-cifar', 'nasnet: data: training on all 3,000 training images (no validation split held out); evaluating on the test split'],
+      ['mobile', 'nasnet-a-mobile', 'ema: parameters averaged with decay 0.9999'],
+    ] as const) {
+      const t = nasnet(...args.slice(0, -1), to, ...tiny, '--json');
+      expect(t.status, t.stderr).toBe(0);
+      const out = JSON.parse(t.stdout);
+      expect(out).toMatchObject({ preset, sizing: 'filters', searched: { N: 1, F: 8 }, diverged: false });
+      expect(out.epochs).toHaveLength(1);
+      expect(out.accuracy).toBeGreaterThanOrEqual(0);
+      expect(t.stderr).toContain(recipeNote);
+    }
   });
 
   it('search --json: a tiny search end to end, then --resume of a finished run adds nothing', () => {
