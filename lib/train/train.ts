@@ -218,7 +218,7 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
       }
       const evalText = evalSplitName === null ? 'no evaluation' : `${evalSplitName} loss ${m.evalLoss.toFixed(4)} acc ${(100 * m.evalAccuracy).toFixed(2)}%`;
       progress?.log(
-        `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}%, ${evalText}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+        `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}%, ${evalText}, ${m.imagesPerSecond.toFixed(m.imagesPerSecond < 10 ? 1 : 0)} img/s`,
       );
       options.onEpoch?.(m);
     }
