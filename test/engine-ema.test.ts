@@ -31,7 +31,7 @@ describe('parameter EMA in the engine', () => {
     const graph = tinyClassifier();
     const store = new ParameterStore();
     const decay = 0.6; // (1 + t) / (10 + t) reaches 0.6 at t = 12.5: both regimes in 16 steps
-    const plan = Plan.compile(graph, store, { batch: 4, ema: decay, seed: 2 });
+    const plan = await Plan.compile(graph, store, { batch: 4, ema: decay, seed: 2 });
     const names = ['net/stem/W', 'net/fc/W', 'net/sep/bn/mean'];
     const seen = names.map((n) => [Float64Array.from(store.get(n)!.data)]);
     for (const n of names) expect(store.get(`${n}#ema`)!.data).toEqual(store.get(n)!.data);
@@ -58,23 +58,23 @@ describe('parameter EMA in the engine', () => {
   it('evaluate and predict with useEma compute what the averaged parameters compute; errors say why', async () => {
     const graph = tinyClassifier();
     const store = new ParameterStore();
-    const plan = Plan.compile(graph, store, { batch: 4, ema: 0.9, seed: 3 });
+    const plan = await Plan.compile(graph, store, { batch: 4, ema: 0.9, seed: 3 });
     const images = randomFloats(4 * 3 * 8 * 8, 4);
     const labels = Int32Array.from([3, 2, 1, 0]);
     for (let t = 0; t < 6; t++) await plan.trainStep(images, labels, { lr: 0.1, step: t });
     const infer = { ...graph, outputs: [graph.outputs[0]], loss: undefined };
-    const averaged = Plan.compile(infer, store, { batch: 4, training: false, useEma: true });
-    const raw = Plan.compile(infer, store, { batch: 4, training: false });
-    const reference = Plan.compile(infer, averagedCopy(store), { batch: 4, training: false });
+    const averaged = await Plan.compile(infer, store, { batch: 4, training: false, useEma: true });
+    const raw = await Plan.compile(infer, store, { batch: 4, training: false });
+    const reference = await Plan.compile(infer, averagedCopy(store), { batch: 4, training: false });
     const a = await averaged.predict(images);
     expect(a).toEqual(await reference.predict(images));
     expect(a).not.toEqual(await raw.predict(images));
     expect(await averaged.evaluate(images, labels)).toEqual(await reference.evaluate(images, labels));
-    expect(() => Plan.compile(infer, new ParameterStore(), { batch: 4, training: false, useEma: true })).toThrow(
+    await expect(Plan.compile(infer, new ParameterStore(), { batch: 4, training: false, useEma: true })).rejects.toThrow(
       "param 'net/stem/W': the plan reads parameter averages (use_ema) but the store holds no 'net/stem/W#ema'",
     );
-    expect(() => Plan.compile(graph, store, { batch: 4, useEma: true })).toThrow('use_ema applies to inference plans');
-    expect(() => Plan.compile(graph, store, { batch: 4, ema: 1 })).toThrow(ValidationError);
+    await expect(Plan.compile(graph, store, { batch: 4, useEma: true })).rejects.toThrow('use_ema applies to inference plans');
+    await expect(Plan.compile(graph, store, { batch: 4, ema: 1 })).rejects.toThrow(ValidationError);
     for (const p of [plan, averaged, raw, reference]) p.dispose();
   });
 
@@ -110,7 +110,7 @@ describe('parameter EMA in the engine', () => {
     // The reported evaluation is that of the averaged parameters.
     const ds = straight.setup.dataset!;
     const loader = createLoader(ds.test, { batchSize: 16 });
-    const averaged = Plan.compile(straight.network.inference, averagedCopy(straight.store), { batch: 16, training: false });
+    const averaged = await Plan.compile(straight.network.inference, averagedCopy(straight.store), { batch: 16, training: false });
     let correct = 0;
     let seen = 0;
     for await (const b of loader.epoch(0)) {
@@ -129,7 +129,7 @@ describe('parameter EMA in the engine', () => {
     const session = await ort.InferenceSession.create(onnx);
     const images = randomFloats(2 * 1 * 28 * 28, 6);
     const out = await session.run({ images: new ort.Tensor('float32', images, [2, 1, 28, 28]) });
-    const ema = Plan.compile(straight.network.inference, straight.store, { batch: 2, training: false, useEma: true });
+    const ema = await Plan.compile(straight.network.inference, straight.store, { batch: 2, training: false, useEma: true });
     const want = await ema.predict(images);
     const got = out[session.outputNames[0]].data as Float32Array;
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-4 * Math.abs(want[i]) + 1e-4);
