@@ -279,6 +279,18 @@ function splitSize(s: Split): number {
 }
 
 /**
+ * Checks that the run's output files (checkpoint, metrics) can be written, creating their folders:
+ * before any work, so a bad path fails now and not after training.
+ *
+ * @param options - the run's options
+ * @throws ValidationError `checkpoint /proc/x.safetensors: cannot write in /proc (ENOENT)`
+ */
+export function checkOutputPaths(options: Pick<TrainOptions, 'checkpoint' | 'metricsFile'>): void {
+  if (options.checkpoint !== undefined) checkWritableFile(checkString(options.checkpoint, 'checkpoint'), 'checkpoint');
+  if (options.metricsFile !== undefined) checkWritableFile(checkString(options.metricsFile, 'metricsFile'), 'metricsFile');
+}
+
+/**
  * Resolves a run: recipe, data, network, counts, hyper-parameters, steps. Reads the data set (a
  * dry run falls back to the paper's image count when the recipe's own data set is not here).
  *
@@ -296,8 +308,7 @@ export async function setupTraining(options: TrainOptions, dryRun = false): Prom
   const full = checkBoolean(options.fullTrainingSet ?? r?.fullTrainingSet ?? false, 'fullTrainingSet');
   const hyper = resolveHyper(options, r, batchSize);
   // Where results go is checked before any work: a bad path fails now, not after training (a dry run writes nothing).
-  if (!dryRun && options.checkpoint !== undefined) checkWritableFile(checkString(options.checkpoint, 'checkpoint'), 'checkpoint');
-  if (!dryRun && options.metricsFile !== undefined) checkWritableFile(checkString(options.metricsFile, 'metricsFile'), 'metricsFile');
+  if (!dryRun) checkOutputPaths(options);
   const data = await resolveData(options, r, full, dryRun, notes);
   const info = data.info;
 

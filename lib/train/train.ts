@@ -10,7 +10,7 @@ import { checkChoice, checkInteger } from '../util/check.js';
 import { type CheckpointMeta, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 import { cosineLr, dropPathRate, exponentialLr } from './schedule.js';
-import { setupTraining, type TrainingHyper, type TrainingSetup, type TrainOptions } from './setup.js';
+import { checkOutputPaths, setupTraining, type TrainingHyper, type TrainingSetup, type TrainOptions } from './setup.js';
 import { scoreLogits } from './softmax.js';
 
 export type { TrainOptions } from './setup.js';
@@ -107,6 +107,7 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
   const dataset = setup.dataset;
   const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
   const maxEval = setup.data.evalImages;
+  checkOutputPaths(options); // again: the setup may come from a dry run, which checks no path
   for (const note of setup.notes) options.onLog?.(note);
 
   const store = new ParameterStore();
