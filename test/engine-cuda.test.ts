@@ -19,13 +19,14 @@ import { ParameterStore } from '../lib/engine/store.js';
 import { IR_VERSION } from '../lib/ir/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint.js';
 import { train } from '../lib/train/train.js';
+import { skippedTitle } from './helpers/optional.js';
 import { randomFloats } from './helpers/tiny-graph.js';
 
 const report = backends();
 const cuda = report.available.includes('cuda');
 const why = cuda ? '' : report.cuda.compiled ? report.cuda.reason : `CUDA not compiled: ${report.cuda.reason}`;
 /** The suite's title, with the reason when skipped (npm test lists it unless another run ran the test). */
-const titled = (title: string, skip: boolean, reason: string): string => (skip ? `${title} [skipped: ${reason}]` : title);
+const titled = (title: string, skip: boolean, reason: string): string => (skip ? skippedTitle(title, reason) : title);
 
 // NASNet-A 1@8 on 16×16 inputs with the auxiliary head: every separable conv, the ReLU-conv-BN
 // preprocessing, factorized reductions, pools, DropPath and the two losses.

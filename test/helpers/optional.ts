@@ -20,6 +20,11 @@ export interface Requirement {
   require(): void;
 }
 
+/** A test's title carrying why it is skipped: the one form scripts/test.mjs reads the reason from. */
+export function skippedTitle(title: string, reason: string): string {
+  return `${title} [skipped: ${reason}]`;
+}
+
 const announced = new Set<string>();
 
 function requirement(missing: string | undefined): Requirement {
@@ -31,7 +36,7 @@ function requirement(missing: string | undefined): Requirement {
   return {
     missing,
     skip,
-    label: (title) => (skip ? `${title} [skipped: ${missing}]` : title),
+    label: (title) => (skip ? skippedTitle(title, missing) : title),
     require() {
       if (missing !== undefined) throw new Error(missing);
     },
