@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BACKEND_CHOICES } from '../backends.js';
 import type { NetworkOptions } from '../cells/network.js';
 import { DROP_PATH_MODES } from '../train/schedule.js';
 import type { TrainingSetup, TrainOptions } from '../train/setup.js';
@@ -107,7 +108,7 @@ export function trainingOptions(o: TrainingFlags, network: NetworkOptions): Omit
     maxBatchesPerEpoch: o.maxBatches,
     maxEvalImages: o.maxEvalImages,
     seed: o.seed,
-    backend: choiceArg(o.backend, '--backend', ['auto', 'cpu', 'cuda'] as const),
+    backend: choiceArg(o.backend, '--backend', BACKEND_CHOICES),
     device: checkInteger(o.device, '--device', { min: 0 }),
     checkpoint: o.checkpoint,
     metricsFile: o.metrics,

@@ -1,4 +1,4 @@
-import type { BackendName } from '../backends.js';
+import { BACKEND_CHOICES, type BackendName } from '../backends.js';
 import { binding } from '../binding.js';
 import type {
   NativeEvalResult,
@@ -117,7 +117,7 @@ function nativeOptions(options: PlanOptions): NativePlanOptions {
   const batch = checkInteger(options.batch, 'batch');
   const seed = checkInteger(options.seed ?? 0, 'seed', { min: 0 });
   const optimizer = checkChoice(options.optimizer ?? 'sgd', 'optimizer', ['sgd', 'rmsprop'] as const);
-  const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
+  const backend = checkChoice(options.backend ?? 'cpu', 'backend', BACKEND_CHOICES);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
   const training = checkBoolean(options.training ?? true, 'training');
   const fuse = checkBoolean(options.fuse ?? true, 'fuse');

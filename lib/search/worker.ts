@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { backends } from '../backends.js';
+import { BACKEND_CHOICES, backends } from '../backends.js';
 import { resolveDataset } from '../data/registry.js';
 import { BackendUnavailableError, ValidationError } from '../errors.js';
 import { checkChoice, checkInteger } from '../util/check.js';
@@ -85,7 +85,7 @@ function chooseBackend(requested: 'cpu' | 'cuda' | 'auto', log: (line: string) =
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const concurrency = checkInteger(options.concurrency ?? 1, 'concurrency');
-  const requested = checkChoice(options.backend ?? 'auto', 'backend', ['cpu', 'cuda', 'auto'] as const);
+  const requested = checkChoice(options.backend ?? 'auto', 'backend', BACKEND_CHOICES);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const name = options.name ?? `${hostname()}-${process.pid}`;
   const heartbeatMs = checkInteger(options.heartbeatMs ?? 5000, 'heartbeatMs');

@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync } from 'node:fs';
+import { BACKEND_CHOICES } from '../backends.js';
 import type { BuiltNetwork } from '../cells/network.js';
 import { createLoader } from '../data/loader.js';
 import type { Split } from '../data/types.js';
@@ -114,7 +115,7 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
   let startEpoch = 0;
   let step = 0;
   const resume = options.resume ?? options.checkpoint !== undefined;
-  const backend = checkChoice(options.backend ?? 'cpu', 'backend', ['auto', 'cpu', 'cuda'] as const);
+  const backend = checkChoice(options.backend ?? 'cpu', 'backend', BACKEND_CHOICES);
   const device = checkInteger(options.device ?? 0, 'device', { min: 0 });
   const trainPlan = await Plan.compile(network.graph, store, { batch: batchSize, training: true, seed, optimizer: h.optimizer, backend, device, ema: h.ema });
   // With EMA, evaluation reads the parameter averages (TF-slim evaluates the moving averages).
