@@ -5,7 +5,7 @@ The same network as our engine runs: every IR op is mapped to its PyTorch equiva
 created with the IR's shapes. Times training steps (forward, backward, SGD momentum) on random data.
 
   /usr/bin/python3 bench/torch_ir.py GRAPH.json --batch 64 --steps 10 --warmup 3 --threads 2 [--channels-last]
-      [--device cuda] [--bf16]
+      [--device cuda] [--bf16] [--host-data] [--profile]
 Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "device", "dtype", "torch"}.
 On CUDA, steps are timed after torch.cuda.synchronize(); --bf16 runs forward and loss under
 torch.autocast(bfloat16) (fp32 master weights), as mixed-precision training is usually run.
@@ -128,6 +128,10 @@ def main():
     ap.add_argument("--drop-rate", type=float, default=0.0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--host-data", action="store_true",
+                    help="each step copies the batch from pinned host memory, as a training loop fed by a loader does")
+    ap.add_argument("--profile", action="store_true",
+                    help="after timing, profile 3 steps (torch.profiler) and print the top kernels to stderr")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -140,31 +144,57 @@ def main():
     classes = next(p["shape"][0] for p in reversed(graph["params"]) if len(p["shape"]) == 2)
     model = IrModule(graph).to(device)
     images = torch.randn(shape, device=device)
+    host_images = images.cpu().pin_memory() if args.host_data and cuda else None
     labels = torch.randint(0, classes, (args.batch,), device=device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    def step():
+        nonlocal images
+        opt.zero_grad(set_to_none=True)
+        if host_images is not None:
+            images = host_images.to(device, non_blocking=True)
+            if args.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(images, labels, args.drop_rate)
+        loss.backward()
+        opt.step()
+        return loss
+
     times = []
     for i in range(args.warmup + args.steps):
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model(images, labels, args.drop_rate)
-        loss.backward()
-        opt.step()
+        loss = step()
         if cuda:
             torch.cuda.synchronize()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
+    if args.profile:
+        import sys
+        from torch.profiler import ProfilerActivity, profile
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profile(activities=acts) as prof:
+            for _ in range(3):
+                step()
+            if cuda:
+                torch.cuda.synchronize()
+        key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+        try:
+            table = prof.key_averages().table(sort_by=key, row_limit=30)
+        except Exception:
+            table = prof.key_averages().table(sort_by="self_device_time_total", row_limit=30)
+        print(f"torch profile (3 steps, sorted by {key}):\n{table}", file=sys.stderr)
     ms = 1000 * sorted(times)[len(times) // 2]
     print(json.dumps({"imagesPerSecond": args.batch / (ms / 1000), "msPerStep": ms,
                       "layout": "channels_last" if args.channels_last else "channels_first",
                       "threads": args.threads, "device": str(device), "dtype": "bf16" if args.bf16 else "fp32",
-                      "torch": torch.__version__, "loss": float(loss)}))
+                      "torch": torch.__version__, "loss": float(loss),
+                      "hostData": bool(host_images is not None)}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #
 #   scripts/gpu-check.sh --prepare        # here, with Node and nvcc: fills .device/ (see below)
 #   OUT=/tmp/out scripts/gpu-check.sh     # on the GPU host (or the device tool, carry [".device"])
+#   OUT=/tmp/out scripts/gpu-check.sh --profile   # there: ours per kind of node, PyTorch's top kernels
 #
 # The networks (IR JSON from `npx tsx bench/step.ts --dump-ir`):
 #   mobile  NASNet-A mobile 4@1056 at 224×224, ImageNet stem, batch 64
@@ -130,6 +131,24 @@ else
   fi
 fi
 pack
+
+# ---- --profile: where the time goes, ours per kind of node and PyTorch's top kernels, then exit ----
+if [ "${1:-}" = "--profile" ] && [ "$build_ok" = 1 ]; then
+  for name in proxy mobile; do
+    ir="$IR_DIR/$name.json"
+    [ -f "$ir" ] || continue
+    timeout 120 "$BUILD/nasnet_plan_bench" "$ir" --batch 64 --backend cuda --steps 10 --warmup 2 --profile \
+      >"$LOGS/profile-$name-ours.log" 2>&1
+    say "profile $name ours: $(head -1 "$LOGS/profile-$name-ours.log")"
+    sed -n '2,26p' "$LOGS/profile-$name-ours.log" | tee -a "$OUT/gpu-check.log"
+    timeout 150 "$PY" "$ROOT/bench/torch_ir.py" "$ir" --batch 64 --steps 10 --warmup 3 --device cuda --channels-last \
+      --host-data --profile >"$LOGS/profile-$name-torch.log" 2>&1
+    say "pytorch $name fp32 channels-last, batch fed from pinned host memory: $(tail -1 "$LOGS/profile-$name-torch.log")"
+    grep -A34 '^torch profile' "$LOGS/profile-$name-torch.log" | cut -c1-200 | tee -a "$OUT/gpu-check.log"
+    pack
+  done
+  exit 0
+fi
 
 # ---- native tests: the CUDA ones, then whole-plan parity (tiny) ----
 cuda_rc=-1; all_rc=-1; memcheck_rc=-1; parity_rc=-1; node_rc=-1; train_rc=-1

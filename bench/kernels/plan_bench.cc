@@ -2,7 +2,7 @@
 // run without Node, for GPU hosts (scripts/gpu-check.sh) and the emulated CUDA device.
 //
 //   nasnet_plan_bench GRAPH.json --batch 64 [--backend cuda|cpu] [--steps 20] [--warmup 3]
-//                     [--no-graphs] [--parity] [--json FILE]
+//                     [--no-graphs] [--parity] [--profile] [--json FILE]
 //
 // Timing (default): warm-up steps, then `steps` training steps (forward, backward, SGD update) and
 // as many evaluate calls, each timed to its result (the step's scalars are downloaded, so the device
@@ -13,6 +13,7 @@
 // CUDA graphs against one launching every kernel (bit-identical: the kernels are deterministic).
 // Exit status 0 when every comparison is within its tolerance.
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -39,7 +40,7 @@ namespace {
 struct Args {
   std::string graph, json, backend = "cuda";
   int batch = 64, steps = 20, warmup = 3;
-  bool graphs = true, parity = false;
+  bool graphs = true, parity = false, profile = false;
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -62,6 +63,7 @@ Args Parse(int argc, char** argv) {
     else if (k == "--json") a.json = next();
     else if (k == "--no-graphs") a.graphs = false;
     else if (k == "--parity") a.parity = true;
+    else if (k == "--profile") a.profile = true;
     else if (!k.empty() && k[0] != '-' && a.graph.empty()) a.graph = k;
     else Die("unknown argument " + k);
   }
@@ -78,6 +80,7 @@ std::unique_ptr<CompiledPlan> Compile(const std::string& ir, std::shared_ptr<Par
   o.seed = 7;
   o.backend = backend == "cuda" ? nasnet::BackendKind::kCuda : nasnet::BackendKind::kCpu;
   o.graphs = graphs;
+  o.profile = a.profile && !a.parity;
   std::unique_ptr<CompiledPlan> p;
   Status st = CompiledPlan::Create(ir, std::move(store), o, false, &p);
   if (!st.ok()) Die("compiling on " + backend + ": " + st.message());
@@ -229,6 +232,33 @@ int Parity(const std::string& ir, const Args& a) {
   return failures == 0 ? 0 : 1;
 }
 
+// --profile: where a training step's time goes, per kind of node (forward + backward summed over the
+// nodes of that kind, per step), largest first; the rest of the measured step (input upload, loss
+// read-back, launch gaps) is reported as "outside nodes". Profiling times each node on its own
+// (synchronized; no CUDA graphs), so the step is slower than the unprofiled figure.
+void Report(const CompiledPlan& plan, int steps, double step_ms) {
+  std::vector<nasnet::NodeProfile> prof;
+  Check(plan.Profile(&prof), "profile");
+  struct Row { double fwd = 0, bwd = 0; int nodes = 0; };
+  std::map<std::string, Row> rows;
+  double total = 0;
+  for (const auto& p : prof) {
+    Row& r = rows[p.kind];
+    r.fwd += p.forward_ms / steps;
+    r.bwd += p.backward_ms / steps;
+    r.nodes += 1;
+    total += (p.forward_ms + p.backward_ms) / steps;
+  }
+  std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& x, const auto& y) { return x.second.fwd + x.second.bwd > y.second.fwd + y.second.bwd; });
+  std::printf("profile: %.3f ms per step in nodes (%.3f ms measured per step, evaluate excluded)\n", total, step_ms);
+  std::printf("  %-44s %6s %9s %9s %6s\n", "kind", "nodes", "fwd ms", "bwd ms", "share");
+  for (const auto& [kind, r] : sorted)
+    std::printf("  %-44s %6d %9.3f %9.3f %5.1f%%\n", kind.c_str(), r.nodes, r.fwd, r.bwd,
+                100.0 * (r.fwd + r.bwd) / std::max(total, 1e-9));
+}
+
 int Time(const std::string& ir, const Args& a) {
   auto store = std::make_shared<ParameterStore>();
   auto plan = Compile(ir, store, a, a.backend, true, a.graphs);
@@ -242,24 +272,26 @@ int Time(const std::string& ir, const Args& a) {
   h.lr = 0.01f;
   h.weight_decay = 5e-4f;
   for (int i = 0; i < a.warmup + a.steps; ++i) {
+    if (a.profile && i == a.warmup) plan->ResetProfile();
     h.step = static_cast<uint64_t>(i);
     StepResult r;
     nasnet::EvalResult e;
     auto t0 = std::chrono::steady_clock::now();
     Check(plan->TrainStep(images.data(), labels.data(), h, &r), "train step");
     auto t1 = std::chrono::steady_clock::now();
-    Check(plan->Evaluate(images.data(), labels.data(), &e), "evaluate");
+    if (!a.profile) Check(plan->Evaluate(images.data(), labels.data(), &e), "evaluate");
     auto t2 = std::chrono::steady_clock::now();
     if (i >= a.warmup) {
       train.push_back(Ms(t0, t1));
       eval.push_back(Ms(t1, t2));
     }
   }
-  const double ms = Median(train), ems = Median(eval);
+  const double ms = Median(train), ems = a.profile ? 0 : Median(eval);
+  if (a.profile) Report(*plan, a.steps, ms);
   std::ostringstream js;
   js << "{\"backend\": \"" << plan->backend_name() << "\", \"device\": \"" << plan->device_name()
      << "\", \"batch\": " << a.batch << ", \"steps\": " << a.steps << ", \"msPerStep\": " << ms
-     << ", \"imagesPerSecond\": " << a.batch * 1000.0 / ms << ", \"evalImagesPerSecond\": " << a.batch * 1000.0 / ems
+     << ", \"imagesPerSecond\": " << a.batch * 1000.0 / ms << ", \"evalImagesPerSecond\": " << (ems > 0 ? a.batch * 1000.0 / ems : 0)
      << ", \"activationBytes\": " << plan->activation_bytes() << ", \"fusedChains\": " << plan->fused_chains()
      << ", \"graphs\": \"" << plan->graph_status() << "\"}";
   std::printf("%s\n", js.str().c_str());
