@@ -5,7 +5,7 @@ The same network as our engine runs: every IR op is mapped to its PyTorch equiva
 created with the IR's shapes. Times training steps (forward, backward, SGD momentum) on random data.
 
   /usr/bin/python3 bench/torch_ir.py GRAPH.json --batch 64 --steps 10 --warmup 3 --threads 2 [--channels-last]
-      [--device cuda] [--bf16] [--host-data] [--profile]
+      [--device cuda] [--bf16] [--no-tf32] [--host-data] [--profile]
 Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "device", "dtype", "torch"}.
 On CUDA, steps are timed after torch.cuda.synchronize(); --bf16 runs forward and loss under
 torch.autocast(bfloat16) (fp32 master weights), as mixed-precision training is usually run.
@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--drop-rate", type=float, default=0.0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--no-tf32", action="store_true",
+                    help="true fp32 convolutions and matrix products (PyTorch lets cuDNN run fp32 convolutions as TF32 by default)")
     ap.add_argument("--host-data", action="store_true",
                     help="each step copies the batch from pinned host memory, as a training loop fed by a loader does")
     ap.add_argument("--profile", action="store_true",
@@ -139,6 +141,9 @@ def main():
     cuda = device.type == "cuda"
     if cuda:
         torch.backends.cudnn.benchmark = True
+        if args.no_tf32:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
     graph = json.load(open(args.graph))
     shape = [args.batch if d == "N" else d for d in graph["inputs"][0]["shape"]]
     classes = next(p["shape"][0] for p in reversed(graph["params"]) if len(p["shape"]) == 2)
@@ -194,7 +199,8 @@ def main():
                       "layout": "channels_last" if args.channels_last else "channels_first",
                       "threads": args.threads, "device": str(device), "dtype": "bf16" if args.bf16 else "fp32",
                       "torch": torch.__version__, "loss": float(loss),
-                      "hostData": bool(host_images is not None)}))
+                      "hostData": bool(host_images is not None),
+                      "tf32": bool(cuda and torch.backends.cudnn.allow_tf32)}))
 
 
 if __name__ == "__main__":

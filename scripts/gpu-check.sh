@@ -18,7 +18,8 @@
 #
 # Environment: NASNET_CUDA_ARCHS (default 90), NASNET_GPU_BUILD (build folder when the prebuilt
 # binaries do not start), CUDNN_PATH (else Python's nvidia.cudnn), NASNET_PYTHON (default python3),
-# NASNET_GPU_STEPS (default 20), NASNET_GPU_BUDGET (seconds, default 480), NASNET_GPU_EMULATE=1
+# NASNET_GPU_STEPS (default 20), NASNET_GPU_BUDGET (seconds, default 480), NASNET_GPU_BF16=0 (no bf16
+# PyTorch runs), NASNET_GPU_PROFILE=0 (no per-node profile), NASNET_GPU_MEMCHECK=0, NASNET_GPU_EMULATE=1
 # (builds against the emulated CUDA device instead: checks this script end to end on a machine
 # without a GPU, with tiny networks only).
 # Exit status: 0 when the build succeeded and every test and parity check that ran passed.
@@ -200,7 +201,7 @@ fi
 # ---- benchmarks: ours and PyTorch on the same device, one network at a time ----
 bench_json="[]"
 bench() {  # name ir batch [extra plan_bench flags]
-  local name="$1" ir="$2" batch="$3" extra="${4:-}" ours torch32 torch16 steps="$STEPS"
+  local name="$1" ir="$2" batch="$3" extra="${4:-}" ours torch32 torch16 strict steps="$STEPS"
   [ -f "$ir" ] || { say "bench $name: skipped (no $ir)"; return; }
   [ "$(left)" -gt 40 ] || { say "bench $name: skipped (out of time)"; return; }
   [ "$EMULATE" = 1 ] && steps=2
@@ -208,24 +209,30 @@ bench() {  # name ir batch [extra plan_bench flags]
   ours="$(timeout "$(left)" "$BUILD/nasnet_plan_bench" "$ir" --batch "$batch" --backend cuda --steps "$steps" \
     --warmup 3 $extra --json "$LOGS/bench-$name-ours.json" 2>>"$LOGS/bench.log" | tail -1)"
   say "bench $name ours${extra:+ ($extra)}: ${ours:-failed}"
-  torch32=null; torch16=null
+  torch32=null; torch16=null; strict=null
   if [ "$EMULATE" != 1 ] && [ -z "$extra" ]; then
     torch32="$(timeout "$(left)" "$PY" "$ROOT/bench/torch_ir.py" "$ir" --batch "$batch" --steps "$steps" --warmup 3 \
       --device cuda --channels-last 2>>"$LOGS/bench.log" | tail -1)"
-    say "bench $name pytorch fp32 channels-last: ${torch32:-failed}"
-    torch16="$(timeout "$(left)" "$PY" "$ROOT/bench/torch_ir.py" "$ir" --batch "$batch" --steps "$steps" --warmup 3 \
-      --device cuda --channels-last --bf16 2>>"$LOGS/bench.log" | tail -1)"
-    say "bench $name pytorch bf16 autocast channels-last: ${torch16:-failed}"
+    say "bench $name pytorch fp32 channels-last (convolutions as TF32, PyTorch's default): ${torch32:-failed}"
+    strict="$(timeout "$(left)" "$PY" "$ROOT/bench/torch_ir.py" "$ir" --batch "$batch" --steps "$steps" --warmup 3 \
+      --device cuda --channels-last --no-tf32 2>>"$LOGS/bench.log" | tail -1)"
+    say "bench $name pytorch fp32 channels-last, no TF32 (true fp32, as ours): ${strict:-failed}"
+    if [ "${NASNET_GPU_BF16:-1}" = 1 ]; then
+      torch16="$(timeout "$(left)" "$PY" "$ROOT/bench/torch_ir.py" "$ir" --batch "$batch" --steps "$steps" --warmup 3 \
+        --device cuda --channels-last --bf16 2>>"$LOGS/bench.log" | tail -1)"
+      say "bench $name pytorch bf16 autocast channels-last: ${torch16:-failed}"
+    fi
   fi
-  bench_json="$("$PY" - "$bench_json" "$name${extra:+ $extra}" "$batch" "${ours:-null}" "${torch32:-null}" "${torch16:-null}" <<'PYEOF'
+  bench_json="$("$PY" - "$bench_json" "$name${extra:+ $extra}" "$batch" "${ours:-null}" "${torch32:-null}" "${torch16:-null}" "${strict:-null}" <<'PYEOF'
 import json, sys
 rows, name, batch = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 def parse(t):
     try: return json.loads(t)
     except Exception: return None
-ours, t32, t16 = (parse(t) for t in sys.argv[4:7])
-row = {"network": name, "batch": batch, "ours": ours, "torch_fp32": t32, "torch_bf16": t16}
+ours, t32, t16, strict = (parse(t) for t in sys.argv[4:8])
+row = {"network": name, "batch": batch, "ours": ours, "torch_fp32": t32, "torch_fp32_no_tf32": strict, "torch_bf16": t16}
 if ours and t32: row["ratio_fp32"] = ours["imagesPerSecond"] / t32["imagesPerSecond"]
+if ours and strict: row["ratio_fp32_no_tf32"] = ours["imagesPerSecond"] / strict["imagesPerSecond"]
 if ours and t16: row["ratio_bf16"] = ours["imagesPerSecond"] / t16["imagesPerSecond"]
 print(json.dumps(rows + [row]))
 PYEOF
@@ -242,12 +249,26 @@ if [ "$build_ok" = 1 ]; then
   fi
 fi
 
-# ---- last, as time allows: compute-sanitizer on the parity tests, the whole native suite ----
+# ---- as time allows: where our step's time goes (per kind of node) ----
+if [ "$build_ok" = 1 ] && [ "$EMULATE" != 1 ] && [ "${NASNET_GPU_PROFILE:-1}" = 1 ]; then
+  for name in proxy mobile; do
+    [ -f "$IR_DIR/$name.json" ] && [ "$(left)" -gt 120 ] || continue
+    timeout 60 "$BUILD/nasnet_plan_bench" "$IR_DIR/$name.json" --batch 64 --backend cuda --steps 5 --warmup 2 --profile \
+      >"$LOGS/profile-$name-ours.log" 2>&1
+    say "profile $name ours: $(head -1 "$LOGS/profile-$name-ours.log")"
+    sed -n '2,14p' "$LOGS/profile-$name-ours.log" | tee -a "$OUT/gpu-check.log"
+  done
+  pack
+fi
+
+# ---- last, as time allows: compute-sanitizer on the CUDA tests, the whole native suite ----
 if [ "$build_ok" = 1 ] && [ "$EMULATE" != 1 ] && [ "${NASNET_GPU_MEMCHECK:-1}" = 1 ] &&
   command -v compute-sanitizer >/dev/null 2>&1 && [ "$(left)" -gt 100 ]; then
-  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 "$BUILD/nasnet_native_tests" cuda_parity \
-    >"$LOGS/memcheck.log" 2>&1; memcheck_rc=$?
-  say "compute-sanitizer memcheck (cuda_parity tests): rc=$memcheck_rc — $(grep -E 'ERROR SUMMARY' "$LOGS/memcheck.log" | tail -1)"
+  # Every CUDA test (kernels against the CPU, whole plans) under memcheck; the runner names each test
+  # as it passes, so a run cut short by the timeout still says how far it got.
+  timeout "$(( $(left) - 30 < 240 ? $(left) - 30 : 240 ))" compute-sanitizer --tool memcheck --error-exitcode 3 \
+    "$BUILD/nasnet_native_tests" cuda_ >"$LOGS/memcheck.log" 2>&1; memcheck_rc=$?
+  say "compute-sanitizer memcheck (the CUDA tests): rc=$memcheck_rc — $(grep -c '^ok ' "$LOGS/memcheck.log") tests passed under it; $(grep -E 'ERROR SUMMARY' "$LOGS/memcheck.log" | tail -1)"
   pack
 fi
 if [ "$build_ok" = 1 ] && [ "$(left)" -gt 60 ]; then
