@@ -1,7 +1,11 @@
 // Batch normalization over (N, HW) per channel. N = batch, C = channels, HW = pixels per plane.
-// One block per channel does the whole channel: statistics in double (two passes: mean, then the
-// centered sum of squares), then the elementwise pass. Fixed strided order + fixed tree: deterministic.
+// Training statistics and the backward sums are split reductions (norm_ops.h): block (c, j) reduces
+// slice j of channel c's images into a partial, in double; a per-channel kernel sums the S partials
+// in order; an elementwise kernel applies the result. Statistics take two passes (the mean, then the
+// centered sum of squares). Fixed orders and trees throughout: deterministic.
 // dx is written; dgamma, dbeta accumulate; running statistics follow ONNX momentum (see cpu/kernels.h).
+#include <string>
+
 #include "cuda/common.cuh"
 #include "cuda/norm_ops.h"
 
@@ -9,28 +13,103 @@ namespace nasnet::cuda {
 
 namespace {
 
-template <bool kRelu>
-__global__ void bn_train_kernel(BatchNormShape s, const float* x, const float* gamma, const float* beta, float eps,
-                                float momentum, float* running_mean, float* running_var, float* y,
-                                float* save_mean, float* save_invstd) {
+// Block (c, j): partial[c * S + j] (and partial_b for op 2) over slice j of channel c. For op 1 the
+// channel mean comes from the op-0 partials `sums`, summed in slice order by every block alike.
+__global__ void bn_slice_kernel(BatchNormShape s, int slices, int op, const float* x, const float* dy,
+                                const double* sums, const float* mean_in, const float* invstd_in, double* partial,
+                                double* partial_b) {
   NASNET_SHARED(double[kThreads], scratch);
-  const int c = blockIdx.x;
-  const size_t count = (size_t)s.N * s.HW;
-  const double sum = block_sum(bn_partial_sum(s, x, c, threadIdx.x, blockDim.x), scratch);
-  const double sq = block_sum(bn_partial_sq(s, x, c, sum / (double)count, threadIdx.x, blockDim.x), scratch);
-  float mean, invstd;
-  // every thread derives the same values; thread 0 alone updates the running statistics
-  bn_finish_stats(sum, sq, count, eps, momentum, &mean, &invstd, threadIdx.x == 0 && running_mean != nullptr ? running_mean + c : nullptr,
-                  threadIdx.x == 0 && running_var != nullptr ? running_var + c : nullptr);
+  const int c = blockIdx.x, j = blockIdx.y;
+  const int n0 = bn_slice_begin(s, slices, j), n1 = bn_slice_begin(s, slices, j + 1);
+  double mean = 0.0;
+  if (op == 1) {
+    double total = 0.0;
+    for (int k = 0; k < slices; ++k) total += sums[(size_t)c * slices + k];
+    mean = total / ((double)s.N * s.HW);
+  }
+  const float fmean = op == 2 ? mean_in[c] : 0.f, invstd = op == 2 ? invstd_in[c] : 0.f;
+  double a, b;
+  bn_slice_partial(s, x, dy, c, n0, n1, op, mean, fmean, invstd, threadIdx.x, blockDim.x, &a, &b);
+  a = block_sum(a, scratch);
+  if (op == 2) b = block_sum(b, scratch);
   if (threadIdx.x == 0) {
-    if (save_mean != nullptr) save_mean[c] = mean;
-    if (save_invstd != nullptr) save_invstd[c] = invstd;
+    partial[(size_t)c * slices + j] = a;
+    if (op == 2) partial_b[(size_t)c * slices + j] = b;
   }
-  const float g = gamma[c] * invstd, bb = beta[c];
-  for (size_t e = threadIdx.x; e < count; e += blockDim.x) {
-    size_t at = bn_at(s, c, e);
-    y[at] = bn_train_y(x[at], mean, g, bb, kRelu);
+}
+
+// Per channel: the statistics from the partial sums, and the running statistics' update.
+__global__ void bn_stats_kernel(BatchNormShape s, int slices, const double* sums, const double* sqs, float eps,
+                                float momentum, float* running_mean, float* running_var, float* mean, float* invstd) {
+  NASNET_GRID_STRIDE(c, (size_t)s.C) {
+    double sum = 0.0, sq = 0.0;
+    for (int k = 0; k < slices; ++k) {
+      sum += sums[c * slices + k];
+      sq += sqs[c * slices + k];
+    }
+    bn_finish_stats(sum, sq, (size_t)s.N * s.HW, eps, momentum, &mean[c], &invstd[c],
+                    running_mean != nullptr ? running_mean + c : nullptr,
+                    running_var != nullptr ? running_var + c : nullptr);
   }
+}
+
+// Per channel: dgamma, dbeta and the two means dx needs (mdy[c], mdyx[c]).
+__global__ void bn_grad_stats_kernel(BatchNormShape s, int slices, const double* sdys, const double* sdyxs,
+                                     float* dgamma, float* dbeta, float* mdy, float* mdyx) {
+  NASNET_GRID_STRIDE(c, (size_t)s.C) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int k = 0; k < slices; ++k) {
+      sdy += sdys[c * slices + k];
+      sdyx += sdyxs[c * slices + k];
+    }
+    if (dgamma != nullptr) dgamma[c] += static_cast<float>(sdyx);
+    if (dbeta != nullptr) dbeta[c] += static_cast<float>(sdy);
+    const double count = (double)s.N * s.HW;
+    mdy[c] = static_cast<float>(sdy / count);
+    mdyx[c] = static_cast<float>(sdyx / count);
+  }
+}
+
+// Elementwise over [N, C, HW]: blocks.y stride over images, blocks.x and threads over one image's
+// C × HW values (32-bit index math: the host checks C × HW fits).
+template <bool kRelu>
+__global__ void bn_apply_kernel(BatchNormShape s, const float* x, const float* gamma, const float* beta,
+                                const float* mean, const float* invstd, float* y) {
+  const unsigned plane = static_cast<unsigned>(s.C) * s.HW, hw = static_cast<unsigned>(s.HW);
+  for (int n = blockIdx.y; n < s.N; n += gridDim.y)
+    for (unsigned j = blockIdx.x * blockDim.x + threadIdx.x; j < plane; j += gridDim.x * blockDim.x) {
+      const unsigned c = j / hw;
+      const size_t at = (size_t)n * plane + j;
+      y[at] = bn_train_y(x[at], mean[c], gamma[c] * invstd[c], beta[c], kRelu);
+    }
+}
+
+__global__ void bn_dx_kernel(BatchNormShape s, const float* x, const float* dy, const float* gamma,
+                             const float* mean, const float* invstd, const float* mdy, const float* mdyx, float* dx) {
+  const unsigned plane = static_cast<unsigned>(s.C) * s.HW, hw = static_cast<unsigned>(s.HW);
+  for (int n = blockIdx.y; n < s.N; n += gridDim.y)
+    for (unsigned j = blockIdx.x * blockDim.x + threadIdx.x; j < plane; j += gridDim.x * blockDim.x) {
+      const unsigned c = j / hw;
+      const size_t at = (size_t)n * plane + j;
+      dx[at] = bn_dx(x[at], dy[at], mean[c], invstd[c], gamma[c] * invstd[c], mdy[c], mdyx[c]);
+    }
+}
+
+// The shapes the split kernels index with 32-bit offsets: one image's C × HW values and one
+// slice's images × HW elements.
+Status check_split(const BatchNormShape& s, int slices) {
+  const unsigned long long plane = (unsigned long long)s.C * s.HW;
+  const unsigned long long slice = (unsigned long long)((s.N + slices - 1) / slices) * s.HW;
+  if (plane >= (1ull << 31) || slice >= (1ull << 31))
+    return Status::Invalid("cuda batch norm: [" + std::to_string(s.N) + ", " + std::to_string(s.C) + ", " +
+                           std::to_string(s.HW) + "] has planes too large for 32-bit indexing");
+  return Status::Ok();
+}
+
+dim3 apply_grid(const BatchNormShape& s) {
+  const unsigned plane = static_cast<unsigned>(s.C) * s.HW;
+  const unsigned x = (plane + kThreads - 1) / kThreads;
+  return dim3(x < 1024 ? x : 1024, s.N < 65535 ? s.N : 65535);
 }
 
 template <bool kRelu>
@@ -42,37 +121,30 @@ __global__ void bn_eval_kernel(BatchNormShape s, const float* x, const float* ga
   }
 }
 
-__global__ void bn_backward_kernel(BatchNormShape s, const float* x, const float* dy, const float* gamma,
-                                   const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
-                                   float* dbeta) {
-  NASNET_SHARED(double[kThreads], scratch);
-  const int c = blockIdx.x;
-  const size_t count = (size_t)s.N * s.HW;
-  const float mean = save_mean[c], invstd = save_invstd[c];
-  double sdy, sdyx;
-  bn_partial_grad(s, x, dy, c, mean, invstd, threadIdx.x, blockDim.x, &sdy, &sdyx);
-  sdy = block_sum(sdy, scratch);
-  sdyx = block_sum(sdyx, scratch);
-  if (threadIdx.x == 0) {
-    if (dgamma != nullptr) dgamma[c] += static_cast<float>(sdyx);
-    if (dbeta != nullptr) dbeta[c] += static_cast<float>(sdy);
-  }
-  if (dx == nullptr) return;
-  const float k = gamma[c] * invstd;
-  const float mdy = static_cast<float>(sdy / (double)count), mdyx = static_cast<float>(sdyx / (double)count);
-  for (size_t e = threadIdx.x; e < count; e += blockDim.x) {
-    size_t at = bn_at(s, c, e);
-    dx[at] = bn_dx(x[at], dy[at], mean, invstd, k, mdy, mdyx);
-  }
-}
-
 template <bool kRelu>
 Status train(Stream stream, const BatchNormShape& s, const float* x, const float* gamma, const float* beta, float eps,
              float momentum, float* running_mean, float* running_var, float* y, float* save_mean,
              float* save_invstd) {
-  if (s.C <= 0) return Status::Ok();
-  CUDA_CHECK(NASNET_LAUNCH(bn_train_kernel<kRelu>, s.C, kThreads, 0, as_stream(stream), s, x, gamma, beta, eps,
-                           momentum, running_mean, running_var, y, save_mean, save_invstd));
+  if (s.C <= 0 || s.N <= 0 || s.HW <= 0) return Status::Ok();
+  const int S = bn_slices(s);
+  NASNET_RETURN_IF_ERROR(check_split(s, S));
+  cudaStream_t st = as_stream(stream);
+  const size_t parts = (size_t)s.C * S;
+  Scratch scratch(st);
+  NASNET_RETURN_IF_ERROR(scratch.alloc(2 * parts * sizeof(double) + 2 * (size_t)s.C * sizeof(float)));
+  double* sums = scratch.as<double>();
+  double* sqs = sums + parts;
+  float* mean = save_mean != nullptr ? save_mean : reinterpret_cast<float*>(sqs + parts);
+  float* invstd = save_invstd != nullptr ? save_invstd : reinterpret_cast<float*>(sqs + parts) + s.C;
+  const dim3 grid(s.C, S);
+  CUDA_CHECK(NASNET_LAUNCH(bn_slice_kernel, grid, kThreads, 0, st, s, S, 0, x, nullptr, nullptr, nullptr, nullptr,
+                           sums, nullptr));
+  CUDA_CHECK(NASNET_LAUNCH(bn_slice_kernel, grid, kThreads, 0, st, s, S, 1, x, nullptr, sums, nullptr, nullptr, sqs,
+                           nullptr));
+  CUDA_CHECK(NASNET_LAUNCH(bn_stats_kernel, grid_for(s.C), kThreads, 0, st, s, S, sums, sqs, eps, momentum,
+                           running_mean, running_var, mean, invstd));
+  CUDA_CHECK(NASNET_LAUNCH(bn_apply_kernel<kRelu>, apply_grid(s), kThreads, 0, st, s, x, gamma, beta, mean, invstd,
+                           y));
   return Status::Ok();
 }
 
@@ -115,9 +187,24 @@ Status batchnorm_relu_forward_eval(Stream stream, const BatchNormShape& s, const
 
 Status batchnorm_backward(Stream stream, const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
-  if (s.C <= 0) return Status::Ok();
-  CUDA_CHECK(NASNET_LAUNCH(bn_backward_kernel, s.C, kThreads, 0, as_stream(stream), s, x, dy, gamma, save_mean,
-                           save_invstd, dx, dgamma, dbeta));
+  if (s.C <= 0 || s.N <= 0 || s.HW <= 0) return Status::Ok();
+  const int S = bn_slices(s);
+  NASNET_RETURN_IF_ERROR(check_split(s, S));
+  cudaStream_t st = as_stream(stream);
+  const size_t parts = (size_t)s.C * S;
+  Scratch scratch(st);
+  NASNET_RETURN_IF_ERROR(scratch.alloc(2 * parts * sizeof(double) + 2 * (size_t)s.C * sizeof(float)));
+  double* sdys = scratch.as<double>();
+  double* sdyxs = sdys + parts;
+  float* mdy = reinterpret_cast<float*>(sdyxs + parts);
+  float* mdyx = mdy + s.C;
+  CUDA_CHECK(NASNET_LAUNCH(bn_slice_kernel, dim3(s.C, S), kThreads, 0, st, s, S, 2, x, dy, nullptr, save_mean,
+                           save_invstd, sdys, sdyxs));
+  CUDA_CHECK(NASNET_LAUNCH(bn_grad_stats_kernel, grid_for(s.C), kThreads, 0, st, s, S, sdys, sdyxs, dgamma, dbeta,
+                           mdy, mdyx));
+  if (dx != nullptr)
+    CUDA_CHECK(NASNET_LAUNCH(bn_dx_kernel, apply_grid(s), kThreads, 0, st, s, x, dy, gamma, save_mean, save_invstd,
+                             mdy, mdyx, dx));
   return Status::Ok();
 }
 

@@ -2,7 +2,10 @@
 // N = batch, C = channels, H, W / OH, OW = input / output sizes, kh, kw = kernel, tap t = (i, j).
 // forward:         one thread per output pixel, taps in (i, j) order.
 // backward data:   one thread per input pixel, gathering the outputs whose window covers it.
-// backward filter: one block per (channel, tap), reducing over (n, oh, ow) in a fixed order.
+// backward filter: a split reduction (pixel_ops.h): block (channel·taps + tap, slice) sums one slice
+//                  of the images in a fixed order, then the slices are added in order.
+#include <string>
+
 #include "cuda/common.cuh"
 #include "cuda/pixel_ops.h"
 
@@ -19,13 +22,23 @@ __global__ void depthwise_backward_data_kernel(ConvShape s, const float* w, cons
   NASNET_GRID_STRIDE(idx, (size_t)s.N * s.C * s.H * s.W) { dx[idx] = depthwise_dx_at(s, w, dy, idx); }
 }
 
-// One block per (channel, tap): thread partials over a fixed stride, then a fixed tree.
-__global__ void depthwise_backward_filter_kernel(ConvShape s, const float* x, const float* dy, float* dw) {
+// Block (row = c·khw + tap, j): partial[row · S + j] over slice j of the images.
+__global__ void depthwise_dw_slice_kernel(ConvShape s, int slices, const float* x, const float* dy, double* partial) {
   NASNET_SHARED(double[kThreads], scratch);
-  const int khw = s.kh * s.kw;
-  double acc = depthwise_dw_partial(s, x, dy, blockIdx.x / khw, blockIdx.x % khw, threadIdx.x, blockDim.x);
+  const int khw = s.kh * s.kw, row = blockIdx.x, j = blockIdx.y;
+  const int n0 = depthwise_dw_slice_begin(s, slices, j), n1 = depthwise_dw_slice_begin(s, slices, j + 1);
+  double acc = depthwise_dw_slice_partial(s, x, dy, row / khw, row % khw, n0, n1, threadIdx.x, blockDim.x);
   double total = block_sum(acc, scratch);
-  if (threadIdx.x == 0) dw[blockIdx.x] += static_cast<float>(total);
+  if (threadIdx.x == 0) partial[(size_t)row * slices + j] = total;
+}
+
+// dw[row] += the row's slice partials, in slice order.
+__global__ void depthwise_dw_sum_kernel(size_t rows, int slices, const double* partial, float* dw) {
+  NASNET_GRID_STRIDE(row, rows) {
+    double total = 0.0;
+    for (int j = 0; j < slices; ++j) total += partial[row * slices + j];
+    dw[row] += static_cast<float>(total);
+  }
 }
 
 }  // namespace
@@ -52,8 +65,18 @@ Status depthwise_backward(Stream stream, const ConvShape& s, const float* x, con
     size_t total = (size_t)s.N * s.C * s.H * s.W;
     CUDA_CHECK(NASNET_LAUNCH(depthwise_backward_data_kernel, grid_for(total), kThreads, 0, st, s, w, dy, dx));
   }
-  if (dw != nullptr) {
-    CUDA_CHECK(NASNET_LAUNCH(depthwise_backward_filter_kernel, s.C * s.kh * s.kw, kThreads, 0, st, s, x, dy, dw));
+  if (dw != nullptr && s.N > 0) {
+    const int S = depthwise_dw_slices(s);
+    const unsigned long long slice = (unsigned long long)((s.N + S - 1) / S) * s.OH * s.OW;
+    if (slice >= (1ull << 31))
+      return Status::Invalid("cuda depthwise filter gradient: " + std::to_string((s.N + S - 1) / S) + " images of " +
+                             std::to_string(s.OH) + "x" + std::to_string(s.OW) + " are too many for 32-bit indexing");
+    const size_t rows = (size_t)s.C * s.kh * s.kw;
+    Scratch partial(st);
+    NASNET_RETURN_IF_ERROR(partial.alloc(rows * S * sizeof(double)));
+    CUDA_CHECK(NASNET_LAUNCH(depthwise_dw_slice_kernel, dim3(static_cast<unsigned>(rows), S), kThreads, 0, st, s, S, x,
+                             dy, partial.as<double>()));
+    CUDA_CHECK(NASNET_LAUNCH(depthwise_dw_sum_kernel, grid_for(rows), kThreads, 0, st, rows, S, partial.as<double>(), dw));
   }
   if (db != nullptr) NASNET_RETURN_IF_ERROR(channel_sum_accumulate(st, s.N, s.K, s.OH * s.OW, dy, db));
   return Status::Ok();

@@ -13,44 +13,47 @@
 
 namespace nasnet::cuda {
 
-// Offset of element e (over [N, HW]) of channel c.
-NASNET_HD size_t bn_at(const BatchNormShape& s, int c, size_t e) {
-  size_t n = e / s.HW, i = e % s.HW;
-  return (n * s.C + c) * s.HW + i;
+// ---- split reductions: a channel's images cut into slices, one block per (channel, slice) ----------
+// One block per channel leaves most of a large GPU idle when channels are few and planes large (32
+// channels of 64 images of 32×32 make 32 blocks), so the batch-norm reductions give each block one
+// slice of whole images of one channel: slice j of S covers images [j·N/S, (j+1)·N/S). The slice
+// count depends on the shape alone, and slices and their threads are summed in a fixed order, so
+// results are deterministic (a captured step replays bit for bit).
+constexpr int kBnTargetBlocks = 1024;  // enough blocks to fill a GPU several times over
+
+NASNET_HD int bn_slices(const BatchNormShape& s) {
+  const int want = s.C > 0 ? (kBnTargetBlocks + s.C - 1) / s.C : 1;
+  return s.N < want ? (s.N > 0 ? s.N : 1) : want;
+}
+NASNET_HD int bn_slice_begin(const BatchNormShape& s, int slices, int j) {
+  return static_cast<int>((static_cast<long long>(s.N) * j) / slices);
 }
 
-NASNET_HD double bn_partial_sum(const BatchNormShape& s, const float* x, int c, size_t first, size_t step) {
-  const size_t count = (size_t)s.N * s.HW;
-  double acc = 0.0;
-  for (size_t e = first; e < count; e += step) acc += x[bn_at(s, c, e)];
-  return acc;
-}
-
-// Sum of squared deviations from `mean` (the second pass: no cancellation for offset inputs).
-NASNET_HD double bn_partial_sq(const BatchNormShape& s, const float* x, int c, double mean, size_t first,
-                               size_t step) {
-  const size_t count = (size_t)s.N * s.HW;
-  double acc = 0.0;
-  for (size_t e = first; e < count; e += step) {
-    double d = x[bn_at(s, c, e)] - mean;
-    acc += d * d;
-  }
-  return acc;
-}
-
-// Sums of dy and dy * xhat for the backward pass.
-NASNET_HD void bn_partial_grad(const BatchNormShape& s, const float* x, const float* dy, int c, float mean,
-                               float invstd, size_t first, size_t step, double* sdy, double* sdyx) {
-  const size_t count = (size_t)s.N * s.HW;
+// A thread's partial over elements first, first + step, ... of the flattened [n0, n1) × HW block
+// of channel c (`op` 0: sum of x; 1: sum of (x - mean)^2; 2: sums of dy and dy * xhat).
+NASNET_HD void bn_slice_partial(const BatchNormShape& s, const float* x, const float* dy, int c, int n0, int n1,
+                                int op, double mean, float fmean, float invstd, unsigned first, unsigned step,
+                                double* a_out, double* b_out) {
+  const unsigned hw = static_cast<unsigned>(s.HW), count = static_cast<unsigned>(n1 - n0) * hw;
+  const size_t plane = (size_t)s.C * s.HW;
+  const float* xc = x + (size_t)n0 * plane + (size_t)c * s.HW;
+  const float* dc = dy != nullptr ? dy + (size_t)n0 * plane + (size_t)c * s.HW : nullptr;
   double a = 0.0, b = 0.0;
-  for (size_t e = first; e < count; e += step) {
-    size_t at = bn_at(s, c, e);
-    double g = dy[at];
-    a += g;
-    b += g * (double)((x[at] - mean) * invstd);
+  for (unsigned e = first; e < count; e += step) {
+    const size_t at = (size_t)(e / hw) * plane + e % hw;
+    if (op == 0) {
+      a += xc[at];
+    } else if (op == 1) {
+      double d = xc[at] - mean;
+      a += d * d;
+    } else {
+      double g = dc[at];
+      a += g;
+      b += g * (double)((xc[at] - fmean) * invstd);
+    }
   }
-  *sdy = a;
-  *sdyx = b;
+  *a_out = a;
+  *b_out = b;
 }
 
 // Channel statistics from the two sums: save_mean/save_invstd (nullable) and the ONNX-momentum

@@ -15,14 +15,30 @@
 
 namespace nasnet::cuda {
 
+// idx = (plane · rows + row) · cols + col, split into (col, row, plane): in 32-bit arithmetic when idx
+// fits (a GPU divides 64-bit integers in software, several times slower), else in 64-bit.
+NASNET_HD void unflatten(size_t idx, int cols, int rows, int* col, int* row, size_t* plane) {
+  if (idx <= 0xffffffffu) {
+    const unsigned u = static_cast<unsigned>(idx), q = u / static_cast<unsigned>(cols);
+    *col = static_cast<int>(u - q * static_cast<unsigned>(cols));
+    *row = static_cast<int>(q % static_cast<unsigned>(rows));
+    *plane = q / static_cast<unsigned>(rows);
+  } else {
+    const size_t q = idx / static_cast<size_t>(cols);
+    *col = static_cast<int>(idx - q * cols);
+    *row = static_cast<int>(q % rows);
+    *plane = q / rows;
+  }
+}
+
 // ---- depthwise (w: [C, 1, kh, kw]) ----------------------------------------------------------------
 
 // y[idx], idx over [N, C, OH, OW]; taps in (i, j) order; relu_input applies the ReLU on read (NaN stays NaN).
 NASNET_HD float depthwise_out_at(const ConvShape& s, const float* x, const float* w, const float* b, size_t idx,
                                  bool relu_input) {
-  int ow = idx % s.OW;
-  int oh = (idx / s.OW) % s.OH;
-  size_t nc = idx / ((size_t)s.OW * s.OH);
+  int ow, oh;
+  size_t nc;
+  unflatten(idx, s.OW, s.OH, &ow, &oh, &nc);
   int c = nc % s.C;
   const float* xp = x + nc * s.H * s.W;
   const float* wp = w + (size_t)c * s.kh * s.kw;
@@ -44,9 +60,9 @@ NASNET_HD float depthwise_out_at(const ConvShape& s, const float* x, const float
 // dx[idx], idx over [N, C, H, W]: gathers the outputs whose tap (i, j) read this pixel, i.e.
 // oh*sh = h + pt - i*dh when that divides and lands inside, likewise ow.
 NASNET_HD float depthwise_dx_at(const ConvShape& s, const float* w, const float* dy, size_t idx) {
-  int ww = idx % s.W;
-  int h = (idx / s.W) % s.H;
-  size_t nc = idx / ((size_t)s.W * s.H);
+  int ww, h;
+  size_t nc;
+  unflatten(idx, s.W, s.H, &ww, &h, &nc);
   int c = nc % s.C;
   const float* dyp = dy + nc * s.OH * s.OW;
   const float* wp = w + (size_t)c * s.kh * s.kw;
@@ -67,19 +83,34 @@ NASNET_HD float depthwise_dx_at(const ConvShape& s, const float* w, const float*
   return acc;
 }
 
-// One thread's share of dw[c, tap] = sum over (n, oh, ow) of dy * x: elements first, first+step, ...
-NASNET_HD double depthwise_dw_partial(const ConvShape& s, const float* x, const float* dy, int c, int tap,
-                                      size_t first, size_t step) {
+// dw[c, tap] = sum over (n, oh, ow) of dy * x, as a split reduction (the batch norm's, norm_ops.h):
+// block (c·khw + tap, j) sums slice j of the images, images [j·N/S, (j+1)·N/S), and the S slice
+// partials are summed in order. The slice count depends on the shape alone: deterministic.
+constexpr int kDwTargetBlocks = 2048;
+
+NASNET_HD int depthwise_dw_slices(const ConvShape& s) {
+  const long long rows = (long long)s.C * s.kh * s.kw;
+  const long long want = rows > 0 ? (kDwTargetBlocks + rows - 1) / rows : 1;
+  return s.N < want ? (s.N > 0 ? s.N : 1) : static_cast<int>(want);
+}
+NASNET_HD int depthwise_dw_slice_begin(const ConvShape& s, int slices, int j) {
+  return static_cast<int>((static_cast<long long>(s.N) * j) / slices);
+}
+
+// One thread's share of slice [n0, n1) of dw[c, tap]: elements first, first + step, ... of the
+// flattened [n0, n1) × OH × OW (32-bit: the launcher checks the slice fits).
+NASNET_HD double depthwise_dw_slice_partial(const ConvShape& s, const float* x, const float* dy, int c, int tap,
+                                            int n0, int n1, unsigned first, unsigned step) {
   const int i = tap / s.kw, j = tap % s.kw;
-  const size_t ohw = (size_t)s.OH * s.OW;
-  const size_t count = (size_t)s.N * ohw;
+  const unsigned ow_n = static_cast<unsigned>(s.OW), ohw = static_cast<unsigned>(s.OH) * ow_n;
+  const unsigned count = static_cast<unsigned>(n1 - n0) * ohw;
   double acc = 0.0;
-  for (size_t e = first; e < count; e += step) {
-    size_t n = e / ohw, q = e % ohw;
-    int oh = q / s.OW, ow = q % s.OW;
-    int h = oh * s.sh - s.pt + i * s.dh, ww = ow * s.sw - s.pl + j * s.dw;
+  for (unsigned e = first; e < count; e += step) {
+    const unsigned n = n0 + e / ohw, q = e % ohw;
+    const int oh = q / ow_n, ow = q % ow_n;
+    const int h = oh * s.sh - s.pt + i * s.dh, ww = ow * s.sw - s.pl + j * s.dw;
     if (h < 0 || h >= s.H || ww < 0 || ww >= s.W) continue;
-    size_t plane = n * s.C + c;
+    const size_t plane = (size_t)n * s.C + c;
     acc += (double)dy[plane * ohw + q] * x[(plane * s.H + h) * s.W + ww];
   }
   return acc;
@@ -110,8 +141,10 @@ NASNET_HD int pool_avg_divisor(const PoolShape& s, int oh, int ow) {
 // y and argmax (offset h*W + w in the plane, -1 when the window holds no input) of output idx.
 // Padded positions are ignored (ONNX); ties keep the first in (i, j) order; a NaN wins (core/nan.h).
 NASNET_HD void maxpool_out_at(const PoolShape& s, const float* x, size_t idx, float* y, int32_t* arg_out) {
-  int ow = idx % s.OW, oh = (idx / s.OW) % s.OH;
-  const float* xp = x + (idx / ((size_t)s.OW * s.OH)) * s.H * s.W;
+  int ow, oh;
+  size_t plane;
+  unflatten(idx, s.OW, s.OH, &ow, &oh, &plane);
+  const float* xp = x + plane * s.H * s.W;
   float best = -FLT_MAX;
   int arg = -1;
   for (int i = 0; i < s.kh; ++i) {
@@ -133,8 +166,9 @@ NASNET_HD void maxpool_out_at(const PoolShape& s, const float* x, size_t idx, fl
 
 // dx[idx], idx over [N, C, H, W]: dy of every covering window whose argmax is this pixel, in (oh, ow) order.
 NASNET_HD float maxpool_dx_at(const PoolShape& s, const int32_t* argmax, const float* dy, size_t idx) {
-  int w = idx % s.W, h = (idx / s.W) % s.H;
-  size_t plane = idx / ((size_t)s.W * s.H);
+  int w, h;
+  size_t plane;
+  unflatten(idx, s.W, s.H, &w, &h, &plane);
   const float* dyp = dy + plane * s.OH * s.OW;
   const int32_t* ap = argmax + plane * s.OH * s.OW;
   int oh0, oh1, ow0, ow1;
@@ -149,8 +183,10 @@ NASNET_HD float maxpool_dx_at(const PoolShape& s, const int32_t* argmax, const f
 }
 
 NASNET_HD float avgpool_out_at(const PoolShape& s, const float* x, size_t idx) {
-  int ow = idx % s.OW, oh = (idx / s.OW) % s.OH;
-  const float* xp = x + (idx / ((size_t)s.OW * s.OH)) * s.H * s.W;
+  int ow, oh;
+  size_t plane;
+  unflatten(idx, s.OW, s.OH, &ow, &oh, &plane);
+  const float* xp = x + plane * s.H * s.W;
   float acc = 0.f;
   for (int i = 0; i < s.kh; ++i) {
     int h = oh * s.sh - s.pt + i;
@@ -166,8 +202,10 @@ NASNET_HD float avgpool_out_at(const PoolShape& s, const float* x, size_t idx) {
 }
 
 NASNET_HD float avgpool_dx_at(const PoolShape& s, const float* dy, size_t idx) {
-  int w = idx % s.W, h = (idx / s.W) % s.H;
-  const float* dyp = dy + (idx / ((size_t)s.W * s.H)) * s.OH * s.OW;
+  int w, h;
+  size_t plane;
+  unflatten(idx, s.W, s.H, &w, &h, &plane);
+  const float* dyp = dy + plane * s.OH * s.OW;
   int oh0, oh1, ow0, ow1;
   pool_covering(h, s.pt, s.kh, s.sh, s.OH, &oh0, &oh1);
   pool_covering(w, s.pl, s.kw, s.sw, s.OW, &ow0, &ow1);

@@ -1,6 +1,7 @@
 // The batch-norm and softmax cross-entropy pieces of the CUDA kernels (native/cuda/norm_ops.h),
-// replayed on the host in the kernels' exact order — 256 (BN) or 128 (loss) thread partials, then
-// block_sum's fixed tree — against the CPU kernels. Runs without a device.
+// replayed on the host in the kernels' exact order — 256 (BN, per slice of a channel's images) or
+// 128 (loss) thread partials, then block_sum's fixed tree, then the slices in order — against the
+// CPU kernels. Runs without a device.
 // Tolerances: BN values atol = rtol = 1e-4 (float elementwise math in another association; the
 // statistics are double on both sides); loss rtol 1e-9 (double on both sides); dlogits 1e-6.
 #include <cmath>
@@ -33,8 +34,11 @@ double tree(std::vector<double> v) {
 
 NASNET_TEST(cuda_batchnorm_norm_ops_match_cpu_on_host) {
   const int T = 256;  // kThreads
+  // Shapes with one slice per image (few channels), several images per slice, uneven slices, and
+  // one slice for all (as many channels as kBnTargetBlocks).
   for (const cpu::BatchNormShape& s : {cpu::BatchNormShape{4, 6, 37}, cpu::BatchNormShape{2, 3, 1000},
-                                       cpu::BatchNormShape{1, 5, 1}}) {
+                                       cpu::BatchNormShape{1, 5, 1}, cpu::BatchNormShape{7, 300, 5},
+                                       cpu::BatchNormShape{3, 1024, 2}}) {
     const size_t n = (size_t)s.N * s.C * s.HW, count = (size_t)s.N * s.HW;
     auto x = rnd(n, 1, 2.f, 5.f), gamma = rnd(s.C, 2, 0.5f, 1.5f), beta = rnd(s.C, 3, -1.f, 1.f),
          dy = rnd(n, 4, -1.f, 1.f), rm0 = rnd(s.C, 5, -1.f, 1.f), rv0 = rnd(s.C, 6, 0.5f, 2.f);
@@ -48,30 +52,51 @@ NASNET_TEST(cuda_batchnorm_norm_ops_match_cpu_on_host) {
 
     std::vector<float> gy(n), gyr(n), gsm(s.C), gsi(s.C), grm = rm0, grv = rv0, gdx(n), gdg(s.C, 0.f), gdb(s.C, 0.f),
         gye(n);
-    for (int c = 0; c < s.C; ++c) {  // bn_train_kernel, block c
-      std::vector<double> p(T);
-      for (int t = 0; t < T; ++t) p[t] = cu::bn_partial_sum(s, x.data(), c, t, T);
-      double sum = tree(p);
-      for (int t = 0; t < T; ++t) p[t] = cu::bn_partial_sq(s, x.data(), c, sum / (double)count, t, T);
-      double sq = tree(p);
-      cu::bn_finish_stats(sum, sq, count, eps, momentum, &gsm[c], &gsi[c], &grm[c], &grv[c]);
-      const float g = gamma[c] * gsi[c];
-      for (size_t e = 0; e < count; ++e) {
-        size_t at = cu::bn_at(s, c, e);
-        gy[at] = cu::bn_train_y(x[at], gsm[c], g, beta[c], false);
-        gyr[at] = cu::bn_train_y(x[at], gsm[c], g, beta[c], true);
-      }
-      // bn_backward_kernel, block c
+    // batchnorm.cu's split reductions: block (c, j) over slice j, then the slices in order.
+    const int S = cu::bn_slices(s);
+    auto slice_tree = [&](int op, int c, int j, double mean, float fmean, float invstd, double* a_out, double* b_out) {
       std::vector<double> a(T), b(T);
-      for (int t = 0; t < T; ++t) cu::bn_partial_grad(s, x.data(), dy.data(), c, gsm[c], gsi[c], t, T, &a[t], &b[t]);
-      double sdy = tree(a), sdyx = tree(b);
+      const int n0 = cu::bn_slice_begin(s, S, j), n1 = cu::bn_slice_begin(s, S, j + 1);
+      for (int t = 0; t < T; ++t)
+        cu::bn_slice_partial(s, x.data(), dy.data(), c, n0, n1, op, mean, fmean, invstd, t, T, &a[t], &b[t]);
+      *a_out = tree(a);
+      *b_out = tree(b);
+    };
+    const size_t plane = (size_t)s.C * s.HW;
+    for (int c = 0; c < s.C; ++c) {
+      std::vector<double> sums(S), sqs(S), unused(S);
+      for (int j = 0; j < S; ++j) slice_tree(0, c, j, 0.0, 0.f, 0.f, &sums[j], &unused[j]);
+      double sum = 0.0;
+      for (int j = 0; j < S; ++j) sum += sums[j];
+      for (int j = 0; j < S; ++j) slice_tree(1, c, j, sum / (double)count, 0.f, 0.f, &sqs[j], &unused[j]);
+      double sum2 = 0.0, sq = 0.0;
+      for (int j = 0; j < S; ++j) {
+        sum2 += sums[j];
+        sq += sqs[j];
+      }
+      cu::bn_finish_stats(sum2, sq, count, eps, momentum, &gsm[c], &gsi[c], &grm[c], &grv[c]);
+      for (int m = 0; m < s.N; ++m)
+        for (int i = 0; i < s.HW; ++i) {
+          const size_t at = m * plane + (size_t)c * s.HW + i;
+          gy[at] = cu::bn_train_y(x[at], gsm[c], gamma[c] * gsi[c], beta[c], false);
+          gyr[at] = cu::bn_train_y(x[at], gsm[c], gamma[c] * gsi[c], beta[c], true);
+        }
+      // backward: op 2 over the slices, then per channel, then elementwise
+      std::vector<double> a(S), b(S);
+      for (int j = 0; j < S; ++j) slice_tree(2, c, j, 0.0, gsm[c], gsi[c], &a[j], &b[j]);
+      double sdy = 0.0, sdyx = 0.0;
+      for (int j = 0; j < S; ++j) {
+        sdy += a[j];
+        sdyx += b[j];
+      }
       gdg[c] += static_cast<float>(sdyx);
       gdb[c] += static_cast<float>(sdy);
-      const float k = gamma[c] * gsi[c], mdy = (float)(sdy / (double)count), mdyx = (float)(sdyx / (double)count);
-      for (size_t e = 0; e < count; ++e) {
-        size_t at = cu::bn_at(s, c, e);
-        gdx[at] = cu::bn_dx(x[at], dy[at], gsm[c], gsi[c], k, mdy, mdyx);
-      }
+      const float mdy = (float)(sdy / (double)count), mdyx = (float)(sdyx / (double)count);
+      for (int m = 0; m < s.N; ++m)
+        for (int i = 0; i < s.HW; ++i) {
+          const size_t at = m * plane + (size_t)c * s.HW + i;
+          gdx[at] = cu::bn_dx(x[at], dy[at], gsm[c], gsi[c], gamma[c] * gsi[c], mdy, mdyx);
+        }
     }
     for (size_t i = 0; i < n; ++i) {
       int c = (i / s.HW) % s.C;

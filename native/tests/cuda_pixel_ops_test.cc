@@ -39,8 +39,9 @@ cpu::PoolShape pool_shape(int N, int C, int H, int W, int k, int st, int pt, int
 }  // namespace
 
 NASNET_TEST(cuda_depthwise_pixel_ops_match_cpu_on_host) {
+  // The last shape has more filter taps than kDwTargetBlocks: one slice for all images.
   for (const auto& s : {dw_shape(2, 12, 15, 13, 5, 2, 2, 2, 2, 2, 1), dw_shape(3, 8, 10, 10, 3, 1, 2, 2, 2, 2, 2),
-                        dw_shape(2, 6, 11, 11, 7, 2, 2, 3, 3, 2, 1)}) {
+                        dw_shape(2, 6, 11, 11, 7, 2, 2, 3, 3, 2, 1), dw_shape(5, 48, 6, 6, 7, 1, 3, 3, 3, 3, 1)}) {
     size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.C * s.kh * s.kw, ny = (size_t)s.N * s.C * s.OH * s.OW;
     auto x = rnd(nx, 1), w = rnd(nw, 2), b = rnd(s.C, 3), dy = rnd(ny, 4), dw0 = rnd(nw, 5);
     std::vector<float> y(ny), dx(nx), dw = dw0, rx(nx), yr(ny);
@@ -53,12 +54,19 @@ NASNET_TEST(cuda_depthwise_pixel_ops_match_cpu_on_host) {
     for (size_t i = 0; i < ny; ++i) gyr[i] = cu::depthwise_out_at(s, x.data(), w.data(), b.data(), i, true);
     for (size_t i = 0; i < nx; ++i) gdx[i] = cu::depthwise_dx_at(s, w.data(), dy.data(), i);
     const int khw = s.kh * s.kw;
-    for (int blk = 0; blk < s.C * khw; ++blk) {  // 256 thread partials + the fixed tree of block_sum
-      std::vector<double> part(256);
-      for (int t = 0; t < 256; ++t) part[t] = cu::depthwise_dw_partial(s, x.data(), dy.data(), blk / khw, blk % khw, t, 256);
-      for (int half = 128; half > 0; half >>= 1)
-        for (int t = 0; t < half; ++t) part[t] += part[t + half];
-      gdw[blk] += static_cast<float>(part[0]);
+    const int S = cu::depthwise_dw_slices(s);
+    for (int row = 0; row < s.C * khw; ++row) {  // per slice: 256 thread partials + block_sum's tree; slices in order
+      double total = 0.0;
+      for (int j = 0; j < S; ++j) {
+        const int n0 = cu::depthwise_dw_slice_begin(s, S, j), n1 = cu::depthwise_dw_slice_begin(s, S, j + 1);
+        std::vector<double> part(256);
+        for (int t = 0; t < 256; ++t)
+          part[t] = cu::depthwise_dw_slice_partial(s, x.data(), dy.data(), row / khw, row % khw, n0, n1, t, 256);
+        for (int half = 128; half > 0; half >>= 1)
+          for (int t = 0; t < half; ++t) part[t] += part[t + half];
+        total += part[0];
+      }
+      gdw[row] += static_cast<float>(total);
     }
     close("dw y", gy, y, 1e-4);
     close("relu->dw y", gyr, yr, 1e-4);
