@@ -8,6 +8,7 @@
 #   scripts/gpu-check.sh --prepare        # here, with Node and nvcc: fills .device/ (see below)
 #   OUT=/tmp/out scripts/gpu-check.sh     # on the GPU host (or the device tool, carry [".device"])
 #   OUT=/tmp/out scripts/gpu-check.sh --profile   # there: ours per kind of node, PyTorch's top kernels
+#   OUT=/tmp/out scripts/gpu-check.sh --kernels   # there: Nsight Compute's time per kernel of our step
 #
 # The networks (IR JSON from `npx tsx bench/step.ts --dump-ir`):
 #   mobile  NASNet-A mobile 4@1056 at 224×224, ImageNet stem, batch 64
@@ -151,6 +152,36 @@ if [ "${1:-}" = "--profile" ] && [ "$build_ok" = 1 ]; then
   exit 0
 fi
 
+# ---- --kernels: Nsight Compute's time for every kernel of one proxy training step, summed by name ----
+if [ "${1:-}" = "--kernels" ] && [ "$build_ok" = 1 ]; then
+  NCU="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)"
+  if [ -z "$NCU" ]; then say "kernels: no ncu here"; exit 1; fi
+  name="${NASNET_GPU_KERNELS_NET:-proxy}"
+  timeout "${NASNET_GPU_KERNELS_LIMIT:-200}" "$NCU" --csv --clock-control none --metrics gpu__time_duration.sum "$BUILD/nasnet_plan_bench" \
+    "$IR_DIR/$name.json" --batch 64 --backend cuda --steps 1 --warmup 0 --profile >"$LOGS/ncu-$name.csv" 2>"$LOGS/ncu-$name.err"
+  say "kernels ($name, one training step, Nsight Compute gpu__time_duration; rc=$?):"
+  "$PY" - "$LOGS/ncu-$name.csv" <<'PYEOF' | tee -a "$OUT/gpu-check.log"
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1], errors="replace")) if len(r) > 10]
+if not rows: sys.exit("no ncu rows")
+head, body = rows[0], rows[1:]
+name_i, unit_i, value_i = head.index("Kernel Name"), head.index("Metric Unit"), head.index("Metric Value")
+scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}
+total, calls = collections.Counter(), collections.Counter()
+for r in body:
+    try: v = float(r[value_i].replace(",", "")) * scale.get(r[unit_i], 1.0)
+    except ValueError: continue
+    k = r[name_i].split("(")[0][:90]
+    total[k] += v; calls[k] += 1
+all_ms = sum(total.values())
+print(f"  {all_ms:.3f} ms in {sum(calls.values())} kernel launches")
+for k, v in total.most_common(30):
+    print(f"  {v:9.3f} ms {100 * v / all_ms:5.1f}% {calls[k]:6d}x  {k}")
+PYEOF
+  pack
+  exit 0
+fi
+
 # ---- native tests: the CUDA ones, then whole-plan parity (tiny) ----
 cuda_rc=-1; all_rc=-1; memcheck_rc=-1; parity_rc=-1; node_rc=-1; train_rc=-1
 if [ "$build_ok" = 1 ]; then
@@ -265,8 +296,9 @@ fi
 if [ "$build_ok" = 1 ] && [ "$EMULATE" != 1 ] && [ "${NASNET_GPU_MEMCHECK:-1}" = 1 ] &&
   command -v compute-sanitizer >/dev/null 2>&1 && [ "$(left)" -gt 100 ]; then
   # Every CUDA test (kernels against the CPU, whole plans) under memcheck; the runner names each test
-  # as it passes, so a run cut short by the timeout still says how far it got.
-  timeout "$(( $(left) - 30 < 240 ? $(left) - 30 : 240 ))" compute-sanitizer --tool memcheck --error-exitcode 3 \
+  # as it passes, so a run cut short by the timeout still says how far it got. API errors are not
+  # counted: cuda_check_reports_call_error_and_location asks for an impossible allocation on purpose.
+  timeout "$(( $(left) - 30 < 240 ? $(left) - 30 : 240 ))" compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 \
     "$BUILD/nasnet_native_tests" cuda_ >"$LOGS/memcheck.log" 2>&1; memcheck_rc=$?
   say "compute-sanitizer memcheck (the CUDA tests): rc=$memcheck_rc — $(grep -c '^ok ' "$LOGS/memcheck.log") tests passed under it; $(grep -E 'ERROR SUMMARY' "$LOGS/memcheck.log" | tail -1)"
   pack
