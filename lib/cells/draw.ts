@@ -36,6 +36,8 @@ const BOX_W = 110;
 const BOX_H = 28;
 const MARGIN = 40;
 const DUMMY_W = 36;
+/** Most bend points of a drawing (see {@link layout}). */
+const MAX_DUMMIES = 20_000;
 
 function fillFor(op: string): string {
   if (op.startsWith('sep')) return '#f6e3a1';
@@ -74,9 +76,13 @@ function layout(items: Item[], edges: [string, string][], top: number) {
     return s;
   };
   for (const it of items) add(it.key, it.row, COL_W);
+  // Dummy slots grow with the square of the blocks (a cell input read by every block of a long
+  // chain): past MAX_DUMMIES, long edges are drawn straight instead, so any cell draws in bounded time.
+  const span = edges.reduce((n, [from, to]) => n + Math.max(0, slots.get(to)!.row - slots.get(from)!.row - 1), 0);
+  const bends = span <= MAX_DUMMIES;
   const paths = edges.map(([from, to], e) => {
     const path = [slots.get(from)!];
-    for (let r = path[0]!.row + 1; r < slots.get(to)!.row; r++) path.push(add(`dummy${e}_${r}`, r, DUMMY_W));
+    if (bends) for (let r = path[0]!.row + 1; r < slots.get(to)!.row; r++) path.push(add(`dummy${e}_${r}`, r, DUMMY_W));
     path.push(slots.get(to)!);
     for (let i = 1; i < path.length; i++) {
       path[i]!.preds.push(path[i - 1]!);
@@ -86,7 +92,7 @@ function layout(items: Item[], edges: [string, string][], top: number) {
   });
   const rows: Slot[][] = Array.from({ length: top + 1 }, () => []);
   for (const s of slots.values()) rows[s.row]!.push(s);
-  const widest = Math.max(...rows.map((r) => r.reduce((w, s) => w + s.width, 0)));
+  const widest = rows.reduce((m, r) => Math.max(m, r.reduce((w, s) => w + s.width, 0)), 0);
   let width = Math.max(widest, 2 * COL_W) + 2 * MARGIN;
   const height = (top + 1) * ROW_H + 2 * MARGIN;
   const place = (row: Slot[]): void => {
@@ -114,8 +120,8 @@ function layout(items: Item[], edges: [string, string][], top: number) {
   // Dummies sit between their two ends, so long edges run straight where they can.
   for (let r = top - 1; r >= 1; r--) order(rows[r]!, (s) => (s.key.startsWith('dummy') ? [...s.preds, ...s.succs] : s.succs));
   const all = [...slots.values()];
-  const minX = Math.min(...all.map((s) => s.x - s.width / 2));
-  const maxX = Math.max(...all.map((s) => s.x + s.width / 2));
+  const minX = all.reduce((m, s) => Math.min(m, s.x - s.width / 2), Number.POSITIVE_INFINITY);
+  const maxX = all.reduce((m, s) => Math.max(m, s.x + s.width / 2), Number.NEGATIVE_INFINITY);
   for (const s of all) s.x += MARGIN - minX;
   width = Math.max(maxX - minX, 2 * COL_W) + 2 * MARGIN;
   const yOf = (row: number): number => height - MARGIN - ROW_H / 2 - row * ROW_H;
@@ -160,7 +166,7 @@ export function drawCell(genotype: Genotype, kind: CellKind): string {
     stateRow.push(opRow + 1);
     stateKey.push(`b${k}`);
   });
-  const top = Math.max(...stateRow) + 1;
+  const top = stateRow.reduce((m, r) => Math.max(m, r), 0) + 1;
   items.push({ key: 'out', label: 'concat', row: top, shape: 'output', fill: '#f2b6b6', x: 0, y: 0 });
   for (const s of resolveConcat(cell)) edges.push([stateKey[s]!, 'out']);
 

@@ -242,7 +242,9 @@ export function canonicalCell(cell: CellGenotype): CellGenotype {
   const n = cell.blocks.length;
   const outputs = resolveConcat(cell);
   const outputSet = new Set(outputs);
-  const cls = structuralClasses(cell, outputSet);
+  // Structural classes only break ties between identical blocks: without any, skip their B rounds.
+  const twins = new Set(cell.blocks.map((b) => [`${b.inputs[0]}:${b.ops[0]}`, `${b.inputs[1]}:${b.ops[1]}`].sort().join(',') + b.combine)).size < n;
+  const cls = twins ? structuralClasses(cell, outputSet) : new Array<number>(n).fill(0);
   const label = new Map<number, number>();
   for (let s = 0; s < CELL_INPUTS; s++) label.set(s, s);
   const readers: number[][] = Array.from({ length: n + CELL_INPUTS }, () => []);
