@@ -2,51 +2,29 @@
  * Fault class "lost or repeated work" in a search's run folder: resume repairs a folder only where
  * the repair loses nothing (a torn last line is cut away, a missing newline added, and said so) and
  * refuses, naming the file, a folder whose files contradict each other or that is not a run folder.
- * Then a fuzzer damages finished run folders at random: every resume either ends with exactly the
- * requested children, each id once, every surviving record kept, or is a ValidationError naming a
- * file of the folder; nothing else.
+ * The fuzzer over damaged run folders is test/fuzz-run-folders.test.ts.
  */
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ValidationError } from '../lib/errors.js';
-import type { ChildExecutor } from '../lib/search/executor.js';
 import { RunDir } from '../lib/search/run-dir.js';
 import { searchCells } from '../lib/search/search.js';
-import type { ChildResult, HistoryEntry } from '../lib/search/types.js';
+import type { HistoryEntry } from '../lib/search/types.js';
+import { scriptedExecutor, scriptedSearch, stoppedRun } from './helpers/scripted-search.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nasnet-run-faults-'));
 
-/** A scripted executor: instant children whose accuracy depends on the id only; from child `stopAt` on, the run stops as a kill would. */
-const executor = (stopAt = Infinity): ChildExecutor => ({
-  concurrency: 1,
-  async submit(job): Promise<ChildResult> {
-    await new Promise((r) => setTimeout(r, 1));
-    if (job.id >= stopAt) throw new Error('killed');
-    return { accuracy: ((job.id * 37) % 100) / 100, curve: [0.5], params: 10, multAdds: 100, seconds: 0.01, diverged: false };
-  },
-  async close() {},
-});
-
-/** A search of 6 children (config.json keeps that number; resuming continues to it). */
-const search = (runDir: string, resume: boolean, stopAt?: number) =>
-  searchCells({ runDir, resume, children: 6, strategy: 'random', blocks: 2, seed: 3, executor: { kind: 'custom', executor: executor(stopAt) } });
-
 /** A run folder stopped after 4 of its 6 children (child 4 pending), copied fresh for each case. */
 let finished = '';
+let copyOfFinished: (name: string) => string;
 beforeAll(async () => {
   finished = join(root, 'stopped');
-  await expect(search(finished, false, 4)).rejects.toThrow('killed');
+  copyOfFinished = await stoppedRun(finished);
   expect(lines(finished)).toHaveLength(4);
 });
-function copyOfFinished(name: string): string {
-  const dir = join(root, name);
-  rmSync(dir, { recursive: true, force: true });
-  cpSync(finished, dir, { recursive: true });
-  return dir;
-}
+const executor = scriptedExecutor;
+const search = scriptedSearch;
 const lines = (dir: string): HistoryEntry[] => new RunDir(dir).history();
 
 let stderr: string[] = [];
@@ -168,64 +146,3 @@ describe('a new search checks its options before it creates the folder', () => {
     }
   });
 });
-
-describe('fuzzer: random damage to a finished run folder', () => {
-  const damages = ['truncate-history', 'truncate-proposals', 'delete', 'duplicate-history-line', 'garble-config', 'garble-strategy'] as const;
-  it('every resume ends exactly or is a ValidationError naming a file of the folder', async () => {
-    let n = 0;
-    let repaired = 0;
-    let refused = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...damages),
-        fc.nat(),
-        fc.constantFrom('config.json', 'strategy.json', 'history.jsonl', 'proposals.jsonl', 'best.json'),
-        async (damage, at, file) => {
-          const dir = copyOfFinished(`fuzz-${n++}`);
-          const path = (f: string) => join(dir, f);
-          const size = (f: string) => readFileSync(path(f)).length;
-          if (damage === 'truncate-history') truncateSync(path('history.jsonl'), at % (size('history.jsonl') + 1));
-          if (damage === 'truncate-proposals') truncateSync(path('proposals.jsonl'), at % (size('proposals.jsonl') + 1));
-          if (damage === 'delete') rmSync(path(file));
-          if (damage === 'duplicate-history-line') {
-            const all = readFileSync(path('history.jsonl'), 'utf8').split('\n').filter(Boolean);
-            appendFileSync(path('history.jsonl'), `${all[at % all.length]}\n`);
-          }
-          if (damage === 'garble-config' || damage === 'garble-strategy') {
-            const f = damage === 'garble-config' ? 'config.json' : 'strategy.json';
-            const text = readFileSync(path(f), 'utf8');
-            const i = at % text.length;
-            writeFileSync(path(f), `${text.slice(0, i)}#${text.slice(i + 1)}`);
-          }
-          const survived = existsSync(path('history.jsonl')) ? safeLines(dir) : [];
-          captureStderr();
-          try {
-            const r = await search(dir, true);
-            repaired++;
-            expect(r.history).toHaveLength(6);
-            expect(new Set(r.history.map((h) => h.id)).size).toBe(6);
-            expect(r.history.slice(0, survived.length)).toEqual(survived);
-          } catch (err) {
-            refused++;
-            expect(err).toBeInstanceOf(ValidationError);
-            expect((err as Error).message).toContain(dir);
-          } finally {
-            vi.restoreAllMocks();
-          }
-        },
-      ),
-      { numRuns: 60, seed: 16 },
-    );
-    expect(repaired).toBeGreaterThan(5);
-    expect(refused).toBeGreaterThan(5);
-  }, 60_000);
-});
-
-/** The lines a reader sees (a torn last line skipped), or [] when the file cannot be read at all. */
-function safeLines(dir: string): HistoryEntry[] {
-  try {
-    return lines(dir);
-  } catch {
-    return [];
-  }
-}

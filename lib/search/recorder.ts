@@ -4,6 +4,7 @@
  */
 import type { Genotype } from '../cells/genotype-types.js';
 import type { SearchStrategy } from '../controller/strategy.js';
+import { readHistory } from './run-check.js';
 import type { RunDir } from './run-dir.js';
 import type { ChildResult, HistoryEntry } from './types.js';
 
@@ -32,7 +33,7 @@ export class SearchRecorder {
 
   /** @param o - run folder, strategy, reward, callbacks */
   constructor(private readonly o: RecorderOptions) {
-    this.history = o.run.history();
+    this.history = readHistory(o.run);
     for (const h of this.history) {
       if (!h.error && h.duplicateOf === undefined && !h.rejected) this.byHash.set(h.hash, h);
       if (!this.best || h.reward > this.best.reward) this.best = h;

@@ -1,3 +1,5 @@
+import { genotypeHash, validateGenotype } from '../cells/genotype.js';
+import type { Genotype } from '../cells/genotype-types.js';
 import { ValidationError } from '../errors.js';
 import type { RunDir } from './run-dir.js';
 import type { HistoryEntry } from './types.js';
@@ -53,4 +55,60 @@ export function checkRunConsistency(run: RunDir, state: RunFolderState): void {
       );
     }
   });
+}
+
+/**
+ * The lines of proposals.jsonl, each checked (an object with a non-negative integer id and a valid
+ * genotype), by id.
+ *
+ * @param run - the run folder
+ * @throws ValidationError naming the file, the line and the field
+ */
+export function readProposals(run: RunDir): Map<number, Genotype> {
+  const file = run.file('proposals.jsonl');
+  const out = new Map<number, Genotype>();
+  run.readLines<unknown>('proposals.jsonl').forEach((line, i) => {
+    const p = line as { id?: unknown; genotype?: unknown } | null;
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new ValidationError(`${file}:${i + 1}: expected an object { id, genotype } but received ${JSON.stringify(p)}`);
+    if (typeof p.id !== 'number' || !Number.isInteger(p.id) || p.id < 0) {
+      throw new ValidationError(`${file}:${i + 1}: id is ${JSON.stringify(p.id)}, expected a non-negative integer`);
+    }
+    try {
+      out.set(p.id, validateGenotype(p.genotype));
+    } catch (err) {
+      throw new ValidationError(`${file}:${i + 1}: ${(err as Error).message}`);
+    }
+  });
+  return out;
+}
+
+/**
+ * The lines of history.jsonl, each checked for what a resumed search reads from it: an object with a
+ * non-negative integer id, a valid genotype and its canonical hash, a finite reward and accuracy,
+ * and, when present, a string error, an integer duplicateOf and rung.
+ *
+ * @param run - the run folder
+ * @throws ValidationError naming the file, the line and the field
+ */
+export function readHistory(run: RunDir): HistoryEntry[] {
+  const file = run.file('history.jsonl');
+  const lines = run.readLines<unknown>('history.jsonl');
+  lines.forEach((line, i) => {
+    const at = `${file}:${i + 1}`;
+    const h = line as Record<string, unknown> | null;
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new ValidationError(`${at}: expected a child's record (an object) but received ${JSON.stringify(h)}`);
+    const bad = (field: string, expected: string) => new ValidationError(`${at}: ${field} is ${JSON.stringify(h[field])}, expected ${expected}`);
+    if (typeof h.id !== 'number' || !Number.isInteger(h.id) || h.id < 0) throw bad('id', 'a non-negative integer');
+    let hash: string;
+    try {
+      hash = genotypeHash(validateGenotype(h.genotype));
+    } catch (err) {
+      throw new ValidationError(`${at}: ${(err as Error).message}`);
+    }
+    if (h.hash !== hash) throw bad('hash', `its genotype's canonical hash ${hash.slice(0, 12)}…`);
+    for (const k of ['reward', 'accuracy']) if (typeof h[k] !== 'number' || !Number.isFinite(h[k])) throw bad(k, 'a finite number');
+    if (h.error !== undefined && typeof h.error !== 'string') throw bad('error', 'a string');
+    for (const k of ['duplicateOf', 'rung', 'round']) if (h[k] !== undefined && (typeof h[k] !== 'number' || !Number.isInteger(h[k]) || (h[k] as number) < 0)) throw bad(k, 'a non-negative integer');
+  });
+  return lines as HistoryEntry[];
 }

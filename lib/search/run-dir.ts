@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -13,6 +13,9 @@ import type { HistoryEntry } from './types.js';
  * - `strategy.json`: the strategy's state (weights, optimizer, RNG, pending), replaced atomically
  * - `best.json`: the best genotype so far
  */
+/** Every file a search keeps in its run folder. */
+const RUN_FILES = ['config.json', 'strategy.json', 'proposals.jsonl', 'history.jsonl', 'rungs.jsonl', 'best.json', 'shared.safetensors'] as const;
+
 export class RunDir {
   constructor(readonly path: string) {}
 
@@ -26,6 +29,17 @@ export class RunDir {
 
   exists(): boolean {
     return existsSync(this.file('config.json'));
+  }
+
+  /**
+   * Refuses a folder where one of the files a search reads or writes is something else than a
+   * regular file (a folder, a device), naming it: checked before a resume reads or appends anything.
+   */
+  checkFiles(): void {
+    for (const name of RUN_FILES) {
+      const p = this.file(name);
+      if (existsSync(p) && !statSync(p).isFile()) throw new ValidationError(`${p} is not a regular file (a folder?): this run folder cannot be resumed until it is`);
+    }
   }
 
   writeJson(name: string, value: unknown): void {

@@ -173,6 +173,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   if (options.resume) {
     if (!existsSync(runPath)) throw new ValidationError(`run folder ${runPath} does not exist: there is no search to resume (drop resume / --resume to start one)`);
     if (!run.exists()) throw new ValidationError(`run folder ${runPath} holds no config.json: it is not a search run folder, nothing to resume`);
+    run.checkFiles();
     config = checkStoredConfig(run.readJson<unknown>('config.json'), run.file('config.json'));
     // A kill can cut the last line of an appended file short: repaired before anything is appended.
     for (const name of ['proposals.jsonl', 'history.jsonl', 'rungs.jsonl']) {

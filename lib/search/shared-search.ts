@@ -37,6 +37,7 @@ import { childBackend, childCounts } from './child.js';
 import type { ResolvedShared } from './config.js';
 import { childJob, overConstraints, type SearchContext } from './context.js';
 import { proxySteps } from './halving.js';
+import { readProposals } from './run-check.js';
 import type { SharedSummary } from './search.js';
 import { SharedSupernet } from './supernet.js';
 import type { HistoryEntry } from './types.js';
@@ -132,7 +133,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
   // The first round always completes: a search needs scored children to end with.
   const outOfTime = () => pos.round > 0 && performance.now() + 1000 * reserve() >= ctx.deadline;
   const byId = new Map(recorder.history.map((h) => [h.id, h]));
-  const proposed = new Set(run.readLines<{ id: number }>('proposals.jsonl').map((p) => p.id));
+  const proposed = new Set(readProposals(run).keys());
 
   const stream = new BatchStream(trainLoader, pos.step);
   let lossSum = 0;

@@ -10,7 +10,7 @@ import type { Genotype } from '../cells/genotype-types.js';
 import { ValidationError } from '../errors.js';
 import { childJob, overConstraints, type SearchContext } from './context.js';
 import { promotes, proxySteps, type RungRecord, rungProxies } from './halving.js';
-import { checkRunConsistency } from './run-check.js';
+import { checkRunConsistency, readProposals } from './run-check.js';
 import type { ChildResult, HistoryEntry } from './types.js';
 
 /**
@@ -24,8 +24,7 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
   const { config, run, strategy, recorder, dataset, executor } = ctx;
   const { history } = recorder;
   const saveStrategy = () => run.writeJson('strategy.json', strategy.state());
-  const proposals = new Map<number, Genotype>();
-  for (const p of run.readLines<{ id: number; genotype: Genotype }>('proposals.jsonl')) proposals.set(p.id, p.genotype);
+  const proposals = readProposals(run);
   checkRunConsistency(run, { saved: existsSync(run.file('strategy.json')), nextId: strategy.state().nextId, proposals: [...proposals.keys()], history });
 
   // Reconcile: children recorded in history whose reward the saved strategy has not seen yet.

@@ -60,23 +60,72 @@ export function readCheckpoint(path: string): { tensors: Map<string, NamedTensor
   return { tensors, meta: meta as CheckpointMeta };
 }
 
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * true (default): a store that already holds tensors must get every one of them back, none
+   * unknown, every shape equal, as PyTorch's `load_state_dict(strict=True)`; optimizer state and EMA
+   * shadows (`<name>#...`) of the checkpoint's parameters that the store lacks are added. false: tensors the
+   * store lacks are added, tensors the checkpoint lacks keep their values; shapes must still match.
+   */
+  strict?: boolean;
+}
+
 /**
- * Loads a checkpoint's tensors into `store` (replacing tensors of the same name; the shapes of
- * existing tensors must match) and returns its metadata.
+ * Loads a checkpoint's tensors into `store` and returns its metadata. Everything is checked before
+ * any value is replaced (the file's header: dtypes, shapes, byte ranges, a tensor listed twice; the
+ * format and IR version; then the tensors against the store's), so a refused checkpoint leaves the
+ * store as it was. An empty store takes every tensor of the checkpoint.
  *
  * @param path - the .safetensors file
  * @param store - where the tensors go
+ * @param options - `strict` (default true)
+ * @throws DataError for a damaged file; ValidationError naming the file and each difference
+ * @example
+ * const store = new ParameterStore();
+ * const plan = await Plan.compile(net.inference, store, { batch: 1, training: false });
+ * loadCheckpoint('model.safetensors', store); // refused if a tensor of the plan is missing or reshaped
  */
-export function loadCheckpoint(path: string, store: ParameterStore): CheckpointMeta {
+export function loadCheckpoint(path: string, store: ParameterStore, options: LoadCheckpointOptions = {}): CheckpointMeta {
+  const strict = options.strict ?? true;
+  if (typeof strict !== 'boolean') throw new ValidationError(`loadCheckpoint: expected boolean for strict but received ${JSON.stringify(strict)}`);
   const { tensors, meta } = readCheckpoint(path);
-  for (const [name, t] of tensors) {
-    const existing = store.get(name);
-    if (existing && existing.shape.join('x') !== t.shape.join('x')) {
-      throw new ValidationError(`checkpoint ${path}: tensor '${name}' has shape [${t.shape}] but the store holds [${existing.shape}]`);
-    }
-    store.set(name, t.data, existing ? undefined : t.shape);
+  const where = `checkpoint ${path}`;
+  checkIrVersion(where, meta);
+  const held = store.names();
+  if (held.length > 0) {
+    // Optimizer state and EMA shadows (`<name>#...`) of the checkpoint's own parameters may be
+    // more than the store holds (an inference store has none); everything the store holds is needed.
+    const required = strict ? held : [];
+    const has = new Set(held);
+    const unknown = strict ? [...tensors.keys()].filter((n) => !has.has(n) && !(n.includes('#') && tensors.has(n.slice(0, n.indexOf('#'))))) : [];
+    checkTensors(where, tensors, store, required, unknown, 'store');
   }
+  for (const [name, t] of tensors) store.set(name, t.data, store.get(name) ? undefined : t.shape);
   return meta;
+}
+
+function checkIrVersion(where: string, meta: CheckpointMeta): void {
+  if (meta.irVersion !== IR_VERSION) throw new ValidationError(`${where}: IR version ${JSON.stringify(meta.irVersion)}, this nasnet writes ${IR_VERSION}`);
+}
+
+/**
+ * Refuses, naming the file, a checkpoint that lacks one of `required`, holds one of `unknown`, or
+ * holds a tensor of another shape than the store's.
+ */
+function checkTensors(where: string, tensors: Map<string, NamedTensor>, store: ParameterStore, required: string[], unknown: string[], holder: string): void {
+  const missing = required.filter((n) => !tensors.has(n));
+  if (missing.length > 0) throw new ValidationError(`${where}: lacks ${missing.length} tensors the ${holder} needs: ${some(missing)}`);
+  if (unknown.length > 0) throw new ValidationError(`${where}: holds ${unknown.length} tensors the ${holder} does not have: ${some(unknown)}`);
+  const shapes: [string, number[], number[]][] = [];
+  for (const [n, t] of tensors) {
+    const have = store.get(n)?.shape;
+    if (have && have.join('x') !== t.shape.join('x')) shapes.push([n, t.shape, have]);
+  }
+  if (shapes.length > 0) {
+    const [n, there, here] = shapes[0]!;
+    throw new ValidationError(`${where}: ${shapes.length} tensors have another shape, e.g. '${n}' [${there}] where the ${holder} has [${here}]`);
+  }
 }
 
 /** What a run that resumes from a checkpoint trains: the checkpoint must have been written for it. */
@@ -110,7 +159,7 @@ function some(names: string[]): string {
 export function resumeCheckpoint(path: string, store: ParameterStore, target: ResumeTarget): CheckpointMeta {
   const { tensors, meta } = readCheckpoint(path);
   const where = `checkpoint ${path}`;
-  if (meta.irVersion !== IR_VERSION) throw new ValidationError(`${where}: IR version ${String(meta.irVersion)}, this nasnet writes ${IR_VERSION}`);
+  checkIrVersion(where, meta);
   for (const k of ['step', 'epoch'] as const) {
     if (typeof meta[k] !== 'number' || !Number.isSafeInteger(meta[k]) || meta[k] < 0) {
       throw new ValidationError(`${where}: ${k} is ${JSON.stringify(meta[k])}, expected a non-negative integer`);
@@ -137,15 +186,7 @@ export function resumeCheckpoint(path: string, store: ParameterStore, target: Re
     throw new ValidationError(`${where}: written for data set ${JSON.stringify(meta.dataset)}, this run trains on ${JSON.stringify(target.dataset)}`);
   }
   const names = store.names();
-  const missing = names.filter((n) => !tensors.has(n));
-  const extra = [...tensors.keys()].filter((n) => store.get(n) === undefined);
-  if (missing.length > 0) throw new ValidationError(`${where}: lacks ${missing.length} tensors the run needs: ${some(missing)}`);
-  if (extra.length > 0) throw new ValidationError(`${where}: holds ${extra.length} tensors the run does not have: ${some(extra)}`);
-  const shapes = names.filter((n) => tensors.get(n)!.shape.join('x') !== store.get(n)!.shape.join('x'));
-  if (shapes.length > 0) {
-    const n = shapes[0]!;
-    throw new ValidationError(`${where}: ${shapes.length} tensors have another shape, e.g. '${n}' [${tensors.get(n)!.shape}] where the run has [${store.get(n)!.shape}]`);
-  }
+  checkTensors(where, tensors, store, names, [...tensors.keys()].filter((n) => store.get(n) === undefined), 'run');
   for (const [name, t] of tensors) store.set(name, t.data);
   return meta;
 }
