@@ -44,20 +44,22 @@ export function registerWorker(program: Command): void {
         stalledIntervalMs: o.stalledIntervalMs,
         maxStalled: o.maxStalled,
       });
+      // SIGTERM (a scheduler, `kill`): give the children in progress back to the queue and stop
+      // their training within a step. SIGINT (Ctrl-C): finish them first; a second signal gives back.
       await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) {
-            process.stderr.write(`worker ${worker.name}: ${signal} again, leaving the children in progress to other workers\n`);
-            void worker.close(true).finally(resolve);
-            return;
-          }
-          stopping = true;
-          process.stderr.write(`worker ${worker.name}: ${signal}, finishing the children in progress (again to stop now)\n`);
-          void worker.close().finally(resolve);
+        let finishing = false;
+        const giveBack = (signal: string) => {
+          const n = worker.stats().active;
+          process.stderr.write(`worker ${worker.name}: ${signal}, giving ${n} child${n === 1 ? '' : 'ren'} in progress back to the queue (another worker trains ${n === 1 ? 'it' : 'them'} from the start)\n`);
+          void worker.close(true).finally(resolve);
         };
-        process.on('SIGINT', () => stop('SIGINT'));
-        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGTERM', () => giveBack('SIGTERM'));
+        process.on('SIGINT', () => {
+          if (finishing) return giveBack('SIGINT again');
+          finishing = true;
+          process.stderr.write(`worker ${worker.name}: SIGINT, finishing the children in progress (SIGINT again or SIGTERM to give them back now)\n`);
+          void worker.close().finally(resolve);
+        });
       });
     });
 }

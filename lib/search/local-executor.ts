@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import { checkChoice, checkInteger } from '../util/check.js';
 import { trainChild } from './child.js';
-import type { ChildExecutor } from './executor.js';
+import { ChildAbortedError, type ChildExecutor } from './executor.js';
 import { childFailure } from './failure.js';
 import type { ChildJob, ChildResult } from './types.js';
 
@@ -26,9 +26,15 @@ export interface LocalExecutorOptions {
   backend?: BackendChoice;
 }
 
+interface Pending {
+  job: ChildJob;
+  resolve: (r: ChildResult) => void;
+  reject: (e: Error) => void;
+}
+
 interface Worker {
   proc: ChildProcess;
-  busy?: { job: ChildJob; resolve: (r: ChildResult) => void; reject: (e: Error) => void };
+  busy?: Pending;
 }
 
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -72,7 +78,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildEx
   const threads = options.threadsPerChild ?? Math.max(1, Math.floor(availableParallelism() / concurrency));
   const entry = workerEntry();
   const workers: Worker[] = [];
-  const waiting: { job: ChildJob; resolve: (r: ChildResult) => void; reject: (e: Error) => void }[] = [];
+  const waiting: Pending[] = [];
   let closed = false;
 
   const spawn = (): Worker => {
@@ -117,10 +123,28 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): ChildEx
 
   return {
     concurrency,
-    submit(job) {
+    submit(job, signal) {
       if (closed) return Promise.reject(new Error('executor is closed'));
+      if (signal?.aborted) return Promise.reject(new ChildAbortedError(`child ${job.id} aborted before it started`));
       return new Promise<ChildResult>((resolve, reject) => {
-        waiting.push({ job, resolve, reject });
+        const item: Pending = { job, resolve, reject };
+        // Aborted: a queued child leaves the queue; a training one loses its process at once (the
+        // step in progress ends with it), and a new process takes its place for the next child.
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = waiting.indexOf(item);
+            if (i >= 0) waiting.splice(i, 1);
+            const w = workers.find((x) => x.busy === item);
+            if (w) {
+              w.busy = undefined;
+              w.proc.kill('SIGKILL');
+            }
+            if (i >= 0 || w) reject(new ChildAbortedError(`child ${job.id} aborted${w ? ` (training process ${w.proc.pid} stopped)` : ' before it started'}`));
+          },
+          { once: true },
+        );
+        waiting.push(item);
         pump();
       });
     },

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { BACKEND_CHOICES, backends } from '../backends.js';
 import { resolveDataset } from '../data/registry.js';
 import { BackendUnavailableError, ValidationError } from '../errors.js';
 import { checkChoice, checkInteger } from '../util/check.js';
-import type { ChildExecutor } from './executor.js';
+import { ChildAbortedError, type ChildExecutor } from './executor.js';
 import { parseChildResult, parseJobPayload } from './job-schema.js';
 import { createLocalExecutor } from './local-executor.js';
 import { DEFAULT_QUEUE, heartbeatKey, openRedis, type WorkerHeartbeat, waitForRedis } from './status.js';
@@ -30,8 +30,9 @@ export interface WorkerOptions {
   /**
    * Trains one child. Default: the local executor's worker processes (the same trainer as
    * `executor: { kind: 'local' }`), `concurrency` of them, so a crashing child costs only itself.
+   * When `signal` aborts (`close(true)`), the trainer should stop within a step and reject.
    */
-  trainer?: (job: ChildJob) => Promise<ChildResult>;
+  trainer?: (job: ChildJob, signal: AbortSignal) => Promise<ChildResult>;
   /** A child's lock lasts this long without renewal before another worker may retry it, ms; default 30 s. */
   lockMs?: number;
   /** How often this worker looks for children whose worker died, ms; default 15 s. */
@@ -51,7 +52,12 @@ export interface RunningWorker {
   readonly backend: 'cpu' | 'cuda';
   /** Counts since start. */
   stats(): { active: number; done: number; failed: number };
-  /** Finishes the children in progress (or abandons them with `force`), then disconnects. */
+  /**
+   * Stops pulling children and disconnects. Without `force` it first finishes the children in
+   * progress; with `force` it gives them back to the queue at once (each goes back to waiting, not
+   * failed nor counted as a stall, and another worker trains it from the start) and stops their
+   * training processes within a step.
+   */
   close(force?: boolean): Promise<void>;
 }
 
@@ -110,7 +116,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const threadsPerChild = options.threadsPerChild === undefined ? undefined : checkInteger(options.threadsPerChild, 'threadsPerChild');
     const exec = createLocalExecutor({ concurrency, threadsPerChild });
     local = exec;
-    trainer = (job) => exec.submit(job);
+    trainer = (job, signal) => exec.submit(job, signal);
   }
   const train = trainer;
   const stats = { active: 0, done: 0, failed: 0 };
@@ -141,7 +147,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return found;
   };
 
-  const process1 = async (bj: Job): Promise<ChildResult> => {
+  // Children in training, so that close(true) can give them back.
+  const inProgress = new Set<{ bj: Job; token: string | undefined; abort: AbortController }>();
+  let givingBack = false;
+
+  const process1 = async (bj: Job, token?: string): Promise<ChildResult> => {
     let job: ChildJob;
     try {
       job = parseJobPayload(bj.data);
@@ -162,9 +172,24 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         throw err;
       }
       log(`worker ${name}: start ${bj.id} child ${job.id}`);
+      const mine = { bj, token, abort: new AbortController() };
+      if (givingBack) mine.abort.abort();
+      inProgress.add(mine);
+      let out: ChildResult;
+      try {
+        out = await train({ ...job, dataDir }, mine.abort.signal);
+      } catch (err) {
+        if (!(err instanceof ChildAbortedError) && !mine.abort.signal.aborted) throw err;
+        // Given back: to waiting, so another worker trains it from the start; not a failure.
+        await bj.moveToWait(token);
+        log(`worker ${name}: gave back ${bj.id} child ${job.id} (${(err as Error).message})`);
+        throw new WaitingError();
+      } finally {
+        inProgress.delete(mine);
+      }
       // Checked as the controller will see it: after the JSON round trip through Redis.
       // (`worker` names the local process; the controller names this worker from the job instead.)
-      const { worker: _process, ...trained } = await train({ ...job, dataDir });
+      const { worker: _process, ...trained } = out;
       const result = parseChildResult(JSON.parse(JSON.stringify(trained)), String(bj.id));
       stats.done++;
       log(`worker ${name}: done ${bj.id} child ${job.id} in ${result.seconds.toFixed(1)} s, ${result.error ? `error: ${result.error}` : `accuracy ${result.accuracy.toFixed(4)}`}`);
@@ -211,7 +236,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     stats: () => ({ ...stats }),
     async close(force = false) {
       clearInterval(timer);
-      await worker.close(force);
+      const closing = worker.close();
+      if (force) {
+        givingBack = true;
+        for (const c of inProgress) c.abort.abort();
+      }
+      await closing;
       // With Redis down, do not wait for it: the heartbeat expires by itself.
       let t: NodeJS.Timeout | undefined;
       await Promise.race([handle.client.hdel(heartbeatKey(queueName), name).catch(() => undefined), new Promise((r) => (t = setTimeout(r, 1000)))]);
