@@ -80,7 +80,7 @@ describe.skipIf(need.skip)(need.label('nasnet worker on SIGTERM'), () => {
     } finally {
       client.disconnect();
     }
-    const search = searchCells({ runDir: join(root, 'worker'), strategy: 'random', children: 2, proxy: LONG_PROXY, executor: { kind: 'bullmq', redis: redis.url, queue, pollMs: 200 }, seed: 7 });
+    const search = searchCells({ runDir: join(root, 'worker'), strategy: 'random', children: 2, proxy: LONG_PROXY, executor: { kind: 'bullmq', redis: redis.url, queue }, seed: 7 });
     await waitFor(() => startedJobs(a).length > 0, 'the leaver to start a child', 60_000);
     const job = startedJobs(a)[0]!;
     const training = childrenOf(a.proc.pid!);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseGenotype } from '../cells/genotype.js';
 import { buildNetwork, type NetworkOptions } from '../cells/network.js';
 import { ValidationError } from '../errors.js';
-import { writeOnnx } from '../onnx/export.js';
+import { checkOpset, ONNX_OPSET_MAX, ONNX_OPSET_MIN, writeOnnx } from '../onnx/export.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { intArg } from '../util/check.js';
 import { checkWritableFile } from '../util/writable.js';
@@ -14,9 +14,10 @@ export function registerExport(program: Command): void {
     .description('export a trained checkpoint (safetensors) as an ONNX model (inference graph)')
     .requiredOption('--checkpoint <file>', 'a checkpoint written by nasnet train')
     .requiredOption('--out <file>', 'the .onnx file to write')
-    .option('--opset <n>', 'ONNX opset', intArg('--opset'), 13)
+    .option('--opset <n>', `ONNX opset, ${ONNX_OPSET_MIN} to ${ONNX_OPSET_MAX}`, intArg('--opset'), 13)
     .option('--raw-weights', 'export the raw parameters even when the checkpoint holds their averages (EMA)')
     .action((o: { checkpoint: string; out: string; opset: number; rawWeights?: boolean }) => {
+      checkOpset(o.opset, '--opset');
       checkWritableFile(o.out, '--out');
       const { tensors, meta } = readCheckpoint(o.checkpoint);
       if (!meta.genotype || !meta.network) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseGenotype } from '../cells/genotype.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { GENOTYPES } from '../cells/genotypes.js';
@@ -19,7 +19,12 @@ export function resolveGenotypeArg(arg: string): Genotype {
     if (!existsSync(arg)) {
       throw new ValidationError(`--genotype '${arg}' is neither a named genotype (${Object.keys(GENOTYPES).join(', ')}) nor a file`);
     }
-    text = readFileSync(arg, 'utf8');
+    if (!statSync(arg).isFile()) throw new ValidationError(`--genotype ${arg}: is a folder, expected a genotype JSON file (or a search's best.json)`);
+    try {
+      text = readFileSync(arg, 'utf8');
+    } catch (err) {
+      throw new ValidationError(`--genotype ${arg}: cannot read (${(err as Error).message})`);
+    }
     where = arg;
   }
   let value: unknown;

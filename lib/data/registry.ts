@@ -4,7 +4,7 @@
  * files and returns the data set's info and its train / validation / test splits, so the CLI and
  * the search take `--dataset NAME` and `--data DIR`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DataError, ValidationError } from '../errors.js';
 import { checkChoice, checkInteger } from '../util/check.js';
@@ -280,6 +280,9 @@ async function loadFolder(name: string, root: string, opts: ResolveOptions, defa
  */
 export async function resolveDataset(spec: string, options: ResolveOptions = {}): Promise<Dataset> {
   const opts = options;
+  if (opts.dataDir !== undefined && existsSync(opts.dataDir) && !statSync(opts.dataDir).isDirectory()) {
+    throw new DataError(`data folder ${opts.dataDir} is a file, not a folder (--data names the folder that holds the data sets)`);
+  }
   switch (spec) {
     case 'cifar10': {
       const { src, location } = await loadCifar(spec, CIFAR10_LAYOUT, CIFAR10_REMOTE, opts);

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
 import type { ConvAttrs, IrGraph, IrNode, PoolAttrs } from '../ir/types.js';
+import { checkInteger } from '../util/check.js';
 import { ProtoWriter } from './protobuf.js';
 
 /** Where exported weights come from: a ParameterStore, or any name → tensor lookup. */
@@ -31,6 +32,21 @@ const ATTR_INT = 2;
 const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 const IR_VERSION_ONNX = 7; // the ONNX IR version that goes with opset 13
+
+/** Opsets the exporter writes: Pad takes its pads as an input from opset 11 on (older opsets reject our Pad nodes). */
+export const ONNX_OPSET_MIN = 11;
+/** The newest opset ONNX Runtime loads (1.30, the version tested here: 27 and above are refused at load). */
+export const ONNX_OPSET_MAX = 26;
+
+/**
+ * Checks an ONNX opset against what the exporter writes and ONNX Runtime loads.
+ * @param value - the opset
+ * @param field - named in the message (e.g. '--opset')
+ * @throws ValidationError e.g. `Expected integer in [11, 26] for --opset but received 9 of type number`
+ */
+export function checkOpset(value: unknown, field = 'opset'): number {
+  return checkInteger(value, field, { min: ONNX_OPSET_MIN, max: ONNX_OPSET_MAX });
+}
 
 type Attr = { name: string; ints?: number[]; int?: number; float?: number; string?: string };
 
@@ -105,7 +121,7 @@ function inferenceNodes(graph: IrGraph): IrNode[] {
  * writeFileSync('model.onnx', bytes);
  */
 export function exportOnnx(graph: IrGraph, weights: TensorSource, options: OnnxExportOptions = {}): Uint8Array {
-  const opset = options.opset ?? 13;
+  const opset = checkOpset(options.opset ?? 13);
   const g = new ProtoWriter();
   const nodes = inferenceNodes(graph);
   const usedParams = new Set<string>();

@@ -21,6 +21,7 @@ import { SearchRecorder } from './recorder.js';
 import { RunDir } from './run-dir.js';
 import { runShared } from './shared-search.js';
 import { runStandalone } from './standalone.js';
+import { checkRedisReachable } from './status.js';
 import type { ChildResult, HistoryEntry } from './types.js';
 
 export { PAPER_PROXY };
@@ -183,6 +184,9 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   } else {
     if (run.exists()) throw new ValidationError(`run folder ${runPath} already holds a search: pass resume: true (--resume) or choose another runDir`);
     config = resolveConfig(options, runPath.split('/').pop() ?? 'run');
+    // A queue that cannot be reached fails before the folder exists (no half-made run to --resume).
+    if (options.executor?.kind === 'bullmq') await checkRedisReachable(options.executor.redis);
+    await cachedDataset(config.dataset, config.dataDir); // an unknown or unloadable data set too
     run.create();
     run.writeJson('config.json', config);
   }

@@ -73,6 +73,22 @@ export function checkRedisUrl(url: string): string {
 }
 
 /**
+ * Checks that Redis at `url` answers PING (a connection opened and closed for it), before any work.
+ *
+ * @param url - redis://host:port
+ * @param timeoutMs - default 10 s
+ * @throws ValidationError naming the URL and the cause
+ */
+export async function checkRedisReachable(url: string, timeoutMs = 10_000): Promise<void> {
+  const handle = openRedis(url);
+  try {
+    await waitForRedis(handle, url, timeoutMs);
+  } finally {
+    handle.client.disconnect();
+  }
+}
+
+/**
  * Waits until the client answers PING, or fails with a message naming the URL and the cause.
  *
  * @param handle - from {@link openRedis}
@@ -186,6 +202,7 @@ export async function queueStatus(options: { redis: string; queue?: string; runI
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const handle = openRedis(options.redis);
   const queue = new Queue(queueName, { connection: handle.client, skipMetasUpdate: true });
+  queue.on('error', () => undefined); // connection errors: waitForRedis says it once, naming the URL
   try {
     await waitForRedis(handle, options.redis, options.timeoutMs);
     const workers = await listWorkers(handle.client, queueName);

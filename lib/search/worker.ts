@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { BACKEND_CHOICES, backends } from '../backends.js';
@@ -98,6 +98,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   if (options.dataDir !== undefined && !existsSync(options.dataDir)) {
     throw new ValidationError(`--data: folder ${options.dataDir} does not exist on ${hostname()}`);
   }
+  if (options.dataDir !== undefined && !statSync(options.dataDir).isDirectory()) {
+    throw new ValidationError(`--data: ${options.dataDir} is a file, expected the folder of the data sets`);
+  }
+  // Every option is checked before Redis is reached (a bad one never leaves a connection open).
+  const threadsPerChild = options.threadsPerChild === undefined ? undefined : checkInteger(options.threadsPerChild, 'threadsPerChild');
+  const lockDuration = checkInteger(options.lockMs ?? 30_000, 'lockMs');
+  const stalledInterval = checkInteger(options.stalledIntervalMs ?? 15_000, 'stalledIntervalMs');
+  const maxStalledCount = checkInteger(options.maxStalled ?? 2, 'maxStalled', { min: 0 });
   const backend = chooseBackend(requested, log);
   const handle = openRedis(options.redis, (e, detail) =>
     log(e === 'down' ? `worker ${name}: lost Redis at ${options.redis} (${detail}); reconnecting` : `worker ${name}: reconnected to Redis`),
@@ -113,7 +121,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let trainer = options.trainer;
   if (!trainer) {
     process.env.NASNET_BACKEND = backend; // inherited by the training processes
-    const threadsPerChild = options.threadsPerChild === undefined ? undefined : checkInteger(options.threadsPerChild, 'threadsPerChild');
     const exec = createLocalExecutor({ concurrency, threadsPerChild });
     local = exec;
     trainer = (job, signal) => exec.submit(job, signal);
@@ -203,9 +210,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     connection: handle.client,
     concurrency,
     name,
-    lockDuration: checkInteger(options.lockMs ?? 30_000, 'lockMs'),
-    stalledInterval: checkInteger(options.stalledIntervalMs ?? 15_000, 'stalledIntervalMs'),
-    maxStalledCount: checkInteger(options.maxStalled ?? 2, 'maxStalled', { min: 0 }),
+    lockDuration,
+    stalledInterval,
+    maxStalledCount,
   });
   worker.on('error', (err) => {
     if (!/Connection is closed|ECONNREFUSED|ECONNRESET/.test(err.message)) log(`worker ${name}: ${err.message}`);
