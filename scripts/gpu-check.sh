@@ -162,11 +162,13 @@ if [ "${1:-}" = "--kernels" ] && [ "$build_ok" = 1 ]; then
   say "kernels ($name, one training step, Nsight Compute gpu__time_duration; rc=$?):"
   "$PY" - "$LOGS/ncu-$name.csv" <<'PYEOF' | tee -a "$OUT/gpu-check.log"
 import csv, sys, collections
+# The program's own output comes first in the file: the table starts at ncu's header row.
 rows = [r for r in csv.reader(open(sys.argv[1], errors="replace")) if len(r) > 10]
-if not rows: sys.exit("no ncu rows")
-head, body = rows[0], rows[1:]
+at = next((i for i, r in enumerate(rows) if "Kernel Name" in r), None)
+if at is None: sys.exit("no ncu table")
+head, body = rows[at], rows[at + 1:]
 name_i, unit_i, value_i = head.index("Kernel Name"), head.index("Metric Unit"), head.index("Metric Value")
-scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}
+scale = {"ns": 1e-6, "nsecond": 1e-6, "us": 1e-3, "usecond": 1e-3, "ms": 1.0, "msecond": 1.0, "s": 1e3, "second": 1e3}
 total, calls = collections.Counter(), collections.Counter()
 for r in body:
     try: v = float(r[value_i].replace(",", "")) * scale.get(r[unit_i], 1.0)
