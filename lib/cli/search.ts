@@ -82,7 +82,7 @@ export function registerSearch(program: Command): void {
     .option('--halving', 'asynchronous successive halving: children start at a small budget, the best 1/eta of each rung continue')
     .option('--rungs <k>', 'halving: rungs (the top one is the full proxy budget)', intArg('--rungs'), 3)
     .option('--eta <k>', 'halving: reduction factor', intArg('--eta'), 3)
-    .option('--max-seconds <s>', 'wall-clock budget of this call: no new child starts after it', numArg('--max-seconds'))
+    .option('--max-seconds <s>', 'wall-clock budget of this call, final phases included: no unit of work starts that is not expected to end within it', numArg('--max-seconds'))
     .action(async (o: SearchCli) => {
       const strategy = choiceArg(o.strategy, '--strategy', STRATEGY_NAMES);
       if (o.shared && o.halving) throw new ValidationError('--shared and --halving: choose one (halving budgets standalone children)');

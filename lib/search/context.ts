@@ -7,6 +7,7 @@ import type { Genotype } from '../cells/genotype-types.js';
 import type { SearchStrategy } from '../controller/strategy.js';
 import type { Dataset } from '../data/types.js';
 import { childCounts } from './child.js';
+import type { TimeBudget } from './budget.js';
 import type { StoredConfig } from './config.js';
 import type { ChildExecutor } from './executor.js';
 import type { SearchRecorder } from './recorder.js';
@@ -21,8 +22,8 @@ export interface SearchContext {
   recorder: SearchRecorder;
   dataset: Dataset;
   executor: ChildExecutor;
-  /** `performance.now()` after which no new work starts; Infinity when there is no time budget. */
-  deadline: number;
+  /** The call's wall-clock budget (`maxSeconds`): no unit of work starts that is not expected to end within it. */
+  budget: TimeBudget;
   /** Progress lines (stderr), or null. */
   log: ((line: string) => void) | null;
   /** Where this call trains (not part of the stored configuration); undefined: NASNET_BACKEND, else 'cpu'. */

@@ -9,6 +9,7 @@ import type { SearchStrategy, StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkNumber } from '../util/check.js';
 import { createBullmqExecutor } from './bullmq-executor.js';
+import { TimeBudget } from './budget.js';
 import { cachedDataset } from './child.js';
 import { checkStoredConfig, PAPER_PROXY, type ProxyOptions, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
 import type { SearchContext } from './context.js';
@@ -87,10 +88,13 @@ export interface SearchOptions {
   /** Shared mode's options. */
   shared?: SharedOptions;
   /**
-   * Wall-clock budget of this call, in seconds: no new child (and, under halving, no promotion)
-   * starts after it; children in flight finish. The shared mode stops its rounds early enough to
-   * leave time for its final scoring and retraining (estimated from the steps and scores so far), and
-   * always completes its first round. A resumed search gets a new budget.
+   * Wall-clock budget of this call, in seconds, the same rule in every mode: a unit of work (a child,
+   * a rung under halving; in the shared mode a training step, a score, a final re-score, a standalone
+   * retraining) starts only when it is expected to end within the budget, together with the final
+   * phase the shared mode must still run after it. Expectations are the mean time of the units of that
+   * kind finished so far in this call (the shared mode estimates its first retraining from its step
+   * and score times). Units in flight finish; a search always trains (standalone) or scores and
+   * retrains (shared) at least one child. A resumed search gets a new budget.
    */
   maxSeconds?: number;
 }
@@ -258,7 +262,7 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
     recorder,
     dataset,
     executor,
-    deadline: t0 + maxSeconds * 1000,
+    budget: new TimeBudget(t0 + maxSeconds * 1000),
     log: options.progress ? (line) => process.stderr.write(`${line}\n`) : null,
     backend,
   };

@@ -14,6 +14,11 @@
  * `retrainTop` of those are trained standalone from scratch with the proxy configuration by the
  * executor (`retrain.jsonl`); the search's best is the best of these by standalone accuracy.
  *
+ * Time budget (`maxSeconds`, see budget.ts): a step, a score, a final re-score or a retraining starts
+ * only when it is expected to end within the budget together with the rest of its round's scoring
+ * and the final phase; a cut round goes straight to the final phase. At least one child is scored,
+ * re-scored and retrained, so the result is always a standalone score.
+ *
  * Resume: `shared.safetensors` holds the shared weights with their momentum and BN statistics, and in
  * its metadata the strategy's whole state and the position (phase, round, step); it is replaced
  * atomically at the end of every phase and every `checkpointEvery` steps. A resumed search continues
@@ -66,7 +71,7 @@ const CHECKPOINT = 'shared.safetensors';
 /**
  * Runs the shared mode to its end (see the module comment).
  *
- * @param ctx - configuration (with `shared`), run folder, strategy, recorder, data set, executor, deadline
+ * @param ctx - configuration (with `shared`), run folder, strategy, recorder, data set, executor, time budget
  * @returns the children retrained standalone, best first, and a summary
  */
 export async function runShared(ctx: SearchContext): Promise<{ retrained: HistoryEntry[]; summary: SharedSummary }> {
@@ -119,20 +124,25 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
 
   const rounds = Math.ceil(config.children / cfg.childrenPerRound);
   const totalSteps = rounds * cfg.stepsPerRound;
-  const time = { train: 0, score: 0, retrain: 0, steps: 0, scores: 0 };
+  const time = { train: 0, score: 0, retrain: 0 };
   const stepsAtStart = pos.step;
   const finalBatches = Math.min(cfg.finalScoreImages / cfg.scoreImages, valLoader.batchesPerEpoch);
-  // Seconds the final phase will take, from what steps and scores cost so far (0 before the first).
-  const reserve = () => {
-    const step = time.steps ? time.train / time.steps : 0;
-    const score = time.scores ? time.score / time.scores : 0;
-    const valImages = proxy.maxValidationImages > 0 ? Math.min(proxy.maxValidationImages, dataset.validation.size) : dataset.validation.size;
-    const child = proxySteps(proxy, dataset.train.size) * step + (valImages / cfg.scoreImages) * score;
-    return cfg.candidates * finalBatches * score + cfg.retrainTop * child + (cfg.retrainTop > 0 ? 10 : 0);
-  };
-  // The first round always completes: a search needs scored children to end with.
-  const outOfTime = () => pos.round > 0 && performance.now() + 1000 * reserve() >= ctx.deadline;
+  // The time budget (see budget.ts): every unit starts only when it, the scoring of its round and the
+  // final phase after it are expected to end within it. Estimates are the mean times so far in this
+  // call; before the first score, a score is a third of a step per training image (a forward pass);
+  // a retraining not yet timed is its steps and its validation at the shared step and score times,
+  // which leaves out the start of a worker process.
+  const { budget } = ctx;
+  const valImages = proxy.maxValidationImages > 0 ? Math.min(proxy.maxValidationImages, dataset.validation.size) : dataset.validation.size;
+  const stepTime = () => budget.mean('step') ?? 0;
+  const scoreTime = () => budget.mean('score') ?? (stepTime() * cfg.scoreImages) / (3 * proxy.batchSize);
+  const finalTime = () => budget.mean('final') ?? finalBatches * scoreTime();
+  const retrainTime = () => budget.mean('retrain') ?? proxySteps(proxy, dataset.train.size) * stepTime() + (valImages / cfg.scoreImages) * scoreTime();
+  const retrainReserve = () => Math.ceil(cfg.retrainTop / executor.concurrency) * retrainTime();
+  const scoredHashes = new Set(recorder.history.filter((h) => h.scoredBy === 'shared' && !h.rejected && !h.error).map((h) => h.hash));
+  const reserve = () => Math.min(cfg.candidates, scoredHashes.size + 1) * finalTime() + retrainReserve();
   const byId = new Map(recorder.history.map((h) => [h.id, h]));
+  const roundScores = () => Math.max(0, Math.min(cfg.childrenPerRound, config.children - pos.round * cfg.childrenPerRound));
   const proposed = new Set(readProposals(run).keys());
 
   const stream = new BatchStream(trainLoader, pos.step);
@@ -143,7 +153,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
       if (pos.phase === 'train') {
         const end = (pos.round + 1) * cfg.stepsPerRound;
         while (pos.step < end) {
-          if (outOfTime()) break;
+          if (!budget.fits(stepTime() + roundScores() * scoreTime() + reserve())) break;
           // A new child every `stepsPerChild` steps (every step: ENAS).
           if (pos.step % (cfg.stepsPerChild ?? 1) === 0 || !pos.child) pos = { ...pos, child: strategy.sample(1)[0] };
           const genotype = pos.child;
@@ -152,7 +162,8 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
           const t = performance.now();
           const r = await supernet.trainStep(genotype!, batch.images, batch.labels, { lr, momentum: 0.9, weightDecay: proxy.weightDecay, clipNorm: 5, step: pos.step });
           time.train += (performance.now() - t) / 1000;
-          time.steps++;
+          // The first step of a call also creates the shared weights: not a step's cost.
+          budget.record(pos.step === stepsAtStart ? 'first step' : 'step', (performance.now() - t) / 1000);
           if (Number.isFinite(r.loss)) {
             lossSum += r.loss;
             lossCount++;
@@ -160,7 +171,8 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
           pos.step++;
           if (pos.step % cfg.checkpointEvery === 0 && pos.step < end) checkpoint();
         }
-        pos = pos.step < end ? { ...pos, phase: 'final' } : { ...pos, phase: 'score' };
+        // Out of time: the final phase, after scoring this round's children if none is scored yet.
+        pos = pos.step < end && scoredHashes.size > 0 ? { ...pos, phase: 'final' } : { ...pos, phase: 'score' };
         checkpoint();
         continue;
       }
@@ -170,6 +182,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
       const k = Math.min(cfg.childrenPerRound, config.children - first);
       const val = await valBatch(pos.round);
       const scores: number[] = [];
+      let cut = false;
       for (const p of strategy.propose(k)) {
         const genotype = validateGenotype(p.genotype);
         const hash = genotypeHash(genotype);
@@ -179,6 +192,11 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
           if (done.hash !== hash) throw new ValidationError(`${run.file('history.jsonl')}: child ${p.id} was recorded with another genotype than the resumed strategy proposes`);
           strategy.observe([{ id: p.id, genotype, reward: done.reward }]);
           scores.push(done.reward);
+          continue;
+        }
+        // Out of time: the rest of the round stays unscored (at least one child of the search is scored).
+        if (cut || (scoredHashes.size > 0 && !budget.fits(scoreTime() + reserve()))) {
+          cut = true;
           continue;
         }
         if (!proposed.has(p.id)) run.appendLine('proposals.jsonl', { id: p.id, genotype });
@@ -191,11 +209,12 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
           const s = await supernet.score(genotype, val.images, val.labels);
           const seconds = (performance.now() - t) / 1000;
           time.score += seconds;
-          time.scores++;
+          budget.record('score', seconds);
           const counts = over ?? childCounts({ genotype, proxy }, info);
           entry = recorder.record(p.id, genotype, hash, { accuracy: s.accuracy, curve: [s.accuracy], params: counts.params, multAdds: counts.multAdds, seconds, diverged: !Number.isFinite(s.loss) }, { scoredBy: 'shared', round: pos.round });
         }
         byId.set(p.id, entry);
+        if (!entry.rejected && !entry.error) scoredHashes.add(hash);
         scores.push(entry.reward);
       }
       const c = supernet.stats();
@@ -207,7 +226,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
       lossSum = 0;
       lossCount = 0;
       const next = pos.round + 1;
-      pos = { phase: next >= rounds || outOfTime() ? 'final' : 'train', round: next, step: pos.step };
+      pos = { phase: next >= rounds || cut || pos.step < pos.round * cfg.stepsPerRound + cfg.stepsPerRound ? 'final' : 'train', round: next, step: pos.step };
       checkpoint();
     }
 
@@ -221,6 +240,8 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
       .slice(0, cfg.candidates);
     for (const h of candidates) {
       if (finals.has(h.id)) continue;
+      // Out of time: the candidates scored so far are ranked (at least one is).
+      if (finals.size > 0 && !budget.fits(finalTime() + retrainReserve())) break;
       const t = performance.now();
       let correct = 0;
       for (let b = 0; b < finalBatches; b++) {
@@ -228,27 +249,35 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
         correct += (await supernet.score(h.genotype, val.images, val.labels)).correct;
       }
       time.score += (performance.now() - t) / 1000;
+      budget.record('final', (performance.now() - t) / 1000);
       const f: FinalScore = { id: h.id, hash: h.hash, genotype: h.genotype, score: correct / (finalBatches * cfg.scoreImages), images: finalBatches * cfg.scoreImages };
       run.appendLine('final.jsonl', f);
       finals.set(h.id, f);
     }
-    ctx.log?.(`final scoring: ${candidates.length} candidates on ${finalBatches * cfg.scoreImages} validation images`);
+    const scored = candidates.filter((h) => finals.has(h.id));
+    ctx.log?.(`final scoring: ${scored.length} of ${candidates.length} candidates on ${finalBatches * cfg.scoreImages} validation images`);
 
-    // Final phase (b): the best of those trained standalone from scratch; the reported result.
-    const ranked = candidates.map((h) => finals.get(h.id)!).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, cfg.retrainTop);
+    // Final phase (b): the best of those trained standalone from scratch, executor.concurrency at a
+    // time, each only when it is expected to end within the budget (the first always); the reported result.
+    const ranked = scored.map((h) => finals.get(h.id)!).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, cfg.retrainTop);
     const retrained = new Map(run.readLines<HistoryEntry>('retrain.jsonl').map((e) => [e.id, e]));
     const t = performance.now();
-    await Promise.all(
-      ranked
-        .filter((f) => !retrained.has(f.id))
-        .map(async (f) => {
-          const result = await executor.submit(childJob(config, f.id, f.genotype, f.hash));
+    const inflight = new Set<Promise<void>>();
+    for (const f of ranked.filter((x) => !retrained.has(x.id))) {
+      while (inflight.size >= executor.concurrency) await Promise.race(inflight);
+      if (retrained.size + inflight.size > 0 && !budget.fits(retrainTime())) break;
+      const p: Promise<void> = budget
+        .time('retrain', () => executor.submit(childJob(config, f.id, f.genotype, f.hash)))
+        .then((result) => {
           const entry = recorder.makeEntry(f.id, f.genotype, f.hash, result, { index: retrained.size, scoredBy: 'standalone', sharedScore: f.score });
           run.appendLine('retrain.jsonl', entry);
           retrained.set(f.id, entry);
           ctx.log?.(`retrained child ${f.id} standalone: accuracy ${result.accuracy.toFixed(4)} (shared score ${f.score.toFixed(4)})${result.error ? ` error: ${result.error}` : ''}`);
-        }),
-    );
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
     time.retrain += (performance.now() - t) / 1000;
     const best = [...retrained.values()].sort((a, b) => b.reward - a.reward || a.id - b.id);
     if (best[0]) run.writeJson('best.json', { id: best[0].id, reward: best[0].reward, hash: best[0].hash, genotype: best[0].genotype, scoredBy: 'standalone', sharedScore: best[0].sharedScore });

@@ -18,7 +18,7 @@ import type { ChildResult, HistoryEntry } from './types.js';
  * is spent). Resumes from the run folder: children recorded after the last saved strategy state are
  * observed, children in flight are trained again (from the rung they had reached).
  *
- * @param ctx - configuration, run folder, strategy, recorder, data set, executor, deadline
+ * @param ctx - configuration, run folder, strategy, recorder, data set, executor, time budget
  */
 export async function runStandalone(ctx: SearchContext): Promise<void> {
   const { config, run, strategy, recorder, dataset, executor } = ctx;
@@ -46,7 +46,16 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
   const rungLog = halving ? run.readLines<RungRecord>('rungs.jsonl') : [];
   const rungScores: number[][] = rungs.map(() => []);
   for (const r of rungLog) rungScores[r.rung]!.push(r.result.accuracy);
-  const pastDeadline = () => performance.now() >= ctx.deadline;
+  // The time budget: a rung starts only when it is expected to end within it (its mean time so far,
+  // else a lower rung's scaled by the steps; nothing is known before the first child ends).
+  const steps = rungs.map((p) => proxySteps(p, dataset.train.size));
+  const expected = (rung: number): number => {
+    for (let k = rung; k >= 0; k--) {
+      const m = ctx.budget.mean(`rung ${k}`);
+      if (m !== undefined) return (m * steps[rung]!) / steps[k]!;
+    }
+    return 0;
+  };
 
   /** Trains a child rung by rung (one rung without halving) and records it when it stops. */
   const ladder = async (id: number, genotype: Genotype, hash: string): Promise<HistoryEntry> => {
@@ -60,14 +69,14 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
       rung = r.rung + 1;
     }
     for (;;) {
-      const result: ChildResult = await executor.submit(childJob(config, id, genotype, hash, rungs[rung]));
+      const result: ChildResult = await ctx.budget.time(`rung ${rung}`, () => executor.submit(childJob(config, id, genotype, hash, rungs[rung])));
       if (!halving) return recorder.record(id, genotype, hash, result, {});
       const failed = Boolean(result.error || result.diverged);
       const accuracy = failed ? 0 : result.accuracy;
       const byRule = rung < rungs.length - 1 && !failed && promotes(rungScores[rung]!, accuracy, halving.eta);
-      const promoted = byRule && !pastDeadline();
+      const promoted = byRule && ctx.budget.fits(expected(rung + 1));
       rungScores[rung]!.push(accuracy);
-      const line: RungRecord = { id, rung, hash, result: { ...result, accuracy }, promoted, steps: proxySteps(rungs[rung]!, dataset.train.size) };
+      const line: RungRecord = { id, rung, hash, result: { ...result, accuracy }, promoted, steps: steps[rung]! };
       if (byRule && !promoted) line.stoppedBy = 'time';
       run.appendLine('rungs.jsonl', line); // the decision is on disk before it is acted on
       accuracies.push(accuracy);
@@ -114,7 +123,7 @@ export async function runStandalone(ctx: SearchContext): Promise<void> {
   };
   for (const id of resubmit) launch(id, proposals.get(id)!);
   while (history.length < config.children) {
-    while (inflight.size < executor.concurrency && history.length + inflight.size < config.children && !pastDeadline()) {
+    while (inflight.size < executor.concurrency && history.length + inflight.size < config.children && ctx.budget.fits(expected(0))) {
       const [p] = strategy.propose(1);
       const genotype = validateGenotype(p.genotype);
       run.appendLine('proposals.jsonl', { id: p.id, genotype });

@@ -1,0 +1,54 @@
+/**
+ * The wall-clock budget of a search call (`maxSeconds`), one rule for every mode: a unit of work
+ * (a child's training or one of its rungs; a shared-weight step, a score, a final re-score, a
+ * standalone retraining) starts only when it is expected to end before the deadline, together with
+ * the work the mode must still do after it (the shared mode's final phase). Expectations are the mean
+ * wall clock of the units of the same kind already finished in this call; a kind not yet timed is
+ * expected to take what its caller estimates (or nothing). Units in flight always finish, so a call
+ * overruns its budget by at most the error of those estimates.
+ */
+
+/** A deadline and the mean duration of each kind of unit timed so far. */
+export class TimeBudget {
+  private readonly sums = new Map<string, { seconds: number; count: number }>();
+
+  /** @param deadline - `performance.now()` by which the call should end; Infinity: no budget */
+  constructor(readonly deadline: number) {}
+
+  /**
+   * Records a finished unit.
+   * @param kind - what it was ('child', 'rung 1', 'step', 'score', ...)
+   * @param seconds - its wall clock
+   */
+  record(kind: string, seconds: number): void {
+    const s = this.sums.get(kind) ?? { seconds: 0, count: 0 };
+    s.seconds += seconds;
+    s.count++;
+    this.sums.set(kind, s);
+  }
+
+  /** Mean seconds of the units of `kind` recorded so far, or undefined before the first. */
+  mean(kind: string): number | undefined {
+    const s = this.sums.get(kind);
+    return s ? s.seconds / s.count : undefined;
+  }
+
+  /**
+   * Whether work expected to take `seconds` ends before the deadline.
+   * @param seconds - the unit's expected duration plus whatever must follow it
+   */
+  fits(seconds: number): boolean {
+    return performance.now() + 1000 * seconds <= this.deadline;
+  }
+
+  /**
+   * Times a unit of work and records it under `kind`.
+   * @returns what `work` returned
+   */
+  async time<T>(kind: string, work: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    const r = await work();
+    this.record(kind, (performance.now() - t) / 1000);
+    return r;
+  }
+}
