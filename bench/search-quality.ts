@@ -2,13 +2,16 @@
  * Search quality at a fixed wall-clock budget: does a strategy find better cells than random search?
  *
  *   npx tsx bench/search-quality.ts [--budget 300] [--seeds 1,2,3] [--strategies random,ppo,evolution]
- *       [--modes standalone,halving,shared] [--dataset fashion-mnist] [--out runs/quality] [--quick]
+ *       [--modes standalone,halving,shared] [--configs mode:strategy,...] [--dataset fashion-mnist]
+ *       [--out runs/quality] [--quick]
  *
  * 1. Searches: for every seed, mode (standalone, halving, shared) and strategy (random, PPO,
  *    evolution), one `searchCells` run on the proxy task (the full Fashion-MNIST training split, its
  *    own 5,000-image validation split) with `maxSeconds: budget` — the same wall clock for every run,
  *    the shared mode's final re-scoring and standalone retraining included. Runs are interleaved
- *    (seed, then mode, then strategy) so the machine's load hits them alike.
+ *    (seed, then mode, then strategy) so the machine's load hits them alike. `--configs` picks
+ *    (mode, strategy) pairs instead of every mode with every strategy (e.g.
+ *    `standalone:random,halving:ppo`).
  * 2. Each run's proxy scores: its best and the mean of its top 5 children by standalone proxy accuracy
  *    (standalone: the children; halving: the children that reached the top rung, i.e. the full proxy
  *    budget; shared: the children retrained standalone at the end).
@@ -16,9 +19,11 @@
  *    same way at one fixed evaluation scale and schedule, scored on the 10,000 test images.
  * 4. Kendall τ between shared-weight scores (final weights of the first seed's random/shared run) and
  *    standalone proxy accuracies on a sample of uniformly random children.
- * 5. The controller on real data: mean shared score per round for PPO, evolution and random (the
- *    weights improve for all; the gap is the strategy's), and, on the final shared weights of the
- *    PPO run, children sampled from the initial policy, the final policy and uniformly.
+ * 5. The controller on real data: the mean shared score of each PPO update's children (every
+ *    `updateEvery` = 10 scored children, in the order scored) in every shared run — for random and
+ *    evolution in groups of the same size (the weights improve for all; the gap is the strategy's) —
+ *    and, on the final shared weights of the PPO run, children sampled from the initial policy, the
+ *    final policy and uniformly.
  *
  * Writes under --out: runs/<mode>-<strategy>-s<seed>/ (run folders with bench.json), eval.jsonl,
  * tau.json, policy.json, quality.json, quality.md (the table), quality.svg, controller.svg. Every
@@ -60,6 +65,7 @@ const { values: a } = parseArgs({
     seeds: { type: 'string' },
     strategies: { type: 'string', default: 'random,ppo,evolution' },
     modes: { type: 'string', default: 'standalone,halving,shared' },
+    configs: { type: 'string' },
     dataset: { type: 'string', default: 'fashion-mnist' },
     out: { type: 'string', default: 'runs/quality' },
     'tau-sample': { type: 'string' },
@@ -70,8 +76,18 @@ const { values: a } = parseArgs({
 const quick = a.quick!;
 const budget = Number(a.budget ?? (quick ? 60 : 300));
 const seeds = (a.seeds ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
-const strategies = a.strategies!.split(',') as StrategyName[];
-const modes = a.modes!.split(',') as ('standalone' | 'halving' | 'shared')[];
+type Mode = 'standalone' | 'halving' | 'shared';
+/** The (mode, strategy) pairs measured, mode-major. */
+const configs: { mode: Mode; strategy: StrategyName }[] = a.configs
+  ? a.configs.split(',').map((c) => {
+      const [mode, strategy] = c.split(':') as [Mode, StrategyName];
+      if (!['standalone', 'halving', 'shared'].includes(mode) || !['random', 'ppo', 'reinforce', 'evolution'].includes(strategy)) {
+        throw new Error(`--configs: '${c}' is not mode:strategy (mode standalone, halving or shared; strategy random, ppo, reinforce or evolution)`);
+      }
+      return { mode, strategy };
+    })
+  : (a.modes!.split(',') as Mode[]).flatMap((mode) => (a.strategies!.split(',') as StrategyName[]).map((strategy) => ({ mode, strategy })));
+const modes = [...new Set(configs.map((c) => c.mode))];
 const out = a.out!;
 const tauSample = Number(a['tau-sample'] ?? (quick ? 4 : 16));
 /** Threads of every training here and in the children's worker processes: OMP_NUM_THREADS, or the cores. */
@@ -267,7 +283,7 @@ async function main(): Promise<void> {
 
   // 1-2. Searches.
   const runs: RunSummary[] = [];
-  for (const seed of seeds) for (const mode of modes) for (const strategy of strategies) runs.push(await search(seed, mode, strategy));
+  for (const seed of seeds) for (const { mode, strategy } of configs) runs.push(await search(seed, mode, strategy));
   load.push(loadavg()[0]!);
 
   // 3. Evaluation at one scale.
@@ -304,14 +320,25 @@ async function main(): Promise<void> {
   }
 
   // 5. The controller on real data.
-  const perRound = runs
-    .filter((r) => r.mode === 'shared' && r.seed === seeds[0])
+  const group = STRATEGY_OPTIONS.ppo.updateEvery as number;
+  const perUpdate = runs
+    .filter((r) => r.mode === 'shared')
     .map((r) => {
-      const h = new RunDir(join(out, 'runs', `shared-${r.strategy}-s${r.seed}`)).history().filter((x) => x.scoredBy === 'shared');
-      const rounds = [...new Set(h.map((x) => x.round!))].sort((p, q) => p - q);
-      return { label: r.strategy, x: rounds.map((k) => k + 1), y: rounds.map((k) => mean(h.filter((x) => x.round === k).map((x) => x.reward))) };
-    });
-  if (perRound.length) writeFileSync(join(out, 'controller.svg'), linesSvg(perRound, `mean shared-weight score per round (${a.dataset}, seed ${seeds[0]})`, 'round', 'mean validation accuracy (shared weights)'));
+      const h = new RunDir(join(out, 'runs', `shared-${r.strategy}-s${r.seed}`))
+        .history()
+        .filter((x) => x.scoredBy === 'shared' && !x.rejected)
+        .sort((p, q) => p.id - q.id);
+      const n = Math.floor(h.length / group);
+      const x = Array.from({ length: n }, (_, k) => k + 1);
+      return { label: `${r.strategy} s${r.seed}`, x, y: x.map((k) => mean(h.slice((k - 1) * group, k * group).map((e) => e.reward))) };
+    })
+    .filter((c) => c.x.length > 0);
+  if (perUpdate.length) {
+    writeFileSync(
+      join(out, 'controller.svg'),
+      linesSvg(perUpdate, `mean shared-weight score of each PPO update's ${group} children (${a.dataset})`, `PPO update (${group} children)`, 'mean validation accuracy (shared weights)'),
+    );
+  }
   let policy: { initial: number[]; final: number[]; uniform: number[] } | undefined;
   const ppoShared = runs.find((r) => r.mode === 'shared' && r.strategy === 'ppo');
   if (ppoShared) {
@@ -340,18 +367,16 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|',
   ];
   const table: Record<string, unknown>[] = [];
-  for (const mode of modes) {
-    for (const strategy of strategies) {
-      const rs = runs.filter((r) => r.mode === mode && r.strategy === strategy);
-      const best = rs.map((r) => r.top[0]?.accuracy ?? Number.NaN);
-      const top5 = rs.map((r) => mean(r.top.map((t) => t.accuracy)));
-      const ev = rs.map((r) => evals.get(r) ?? Number.NaN);
-      const kids = mean(rs.map((r) => r.children));
-      table.push({ mode, strategy, children: kids, best, top5, eval: ev });
-      rows.push(
-        `| ${`${strategy}, ${mode}`.padEnd(22)} | ${kids.toFixed(0)} | ${pct(mean(best))} ± ${pct(sd(best))} | ${pct(mean(top5))} ± ${pct(sd(top5))} | ${pct(mean(ev))} ± ${pct(sd(ev))} | ${ev.map(pct).join(', ')} |`,
-      );
-    }
+  for (const { mode, strategy } of configs) {
+    const rs = runs.filter((r) => r.mode === mode && r.strategy === strategy);
+    const best = rs.map((r) => r.top[0]?.accuracy ?? Number.NaN);
+    const top5 = rs.map((r) => mean(r.top.map((t) => t.accuracy)));
+    const ev = rs.map((r) => evals.get(r) ?? Number.NaN);
+    const kids = mean(rs.map((r) => r.children));
+    table.push({ mode, strategy, children: kids, best, top5, eval: ev });
+    rows.push(
+      `| ${`${strategy}, ${mode}`.padEnd(22)} | ${kids.toFixed(0)} | ${pct(mean(best))} ± ${pct(sd(best))} | ${pct(mean(top5))} ± ${pct(sd(top5))} | ${pct(mean(ev))} ± ${pct(sd(ev))} | ${ev.map(pct).join(', ')} |`,
+    );
   }
   rows.push(`| ${'NASNet-A'.padEnd(22)} | - | - | - | ${pct(nasnetA)} | |`);
   rows.push(`| ${'random cell'.padEnd(22)} | - | - | - | ${pct(mean(randomCells))} ± ${pct(sd(randomCells))} | ${randomCells.map(pct).join(', ')} |`);
@@ -363,15 +388,17 @@ async function main(): Promise<void> {
     policy
       ? `final shared weights of the PPO run, ${policy.final.length} children each: initial policy ${pct(mean(policy.initial))}%, final policy ${pct(mean(policy.final))}% (± ${pct(sd(policy.final) / Math.sqrt(policy.final.length))} s.e.), uniform ${pct(mean(policy.uniform))}%`
       : '',
+    ...perUpdate.map((c) => `mean shared score per ${group} children, ${c.label}: ${c.y.map(pct).join(', ')}`),
     ...runs.filter((r) => r.shared).map((r) => `shared ${r.strategy} s${r.seed}: ${r.shared!.steps} steps, ${r.shared!.rounds} rounds, plan cache ${pct(r.shared!.hitRate)}% hits, ${r.shared!.plansCompiled} plans compiled, ${r.shared!.compileMsPerPlan.toFixed(0)} ms each`),
+    `wall clock of the search runs against the ${budget} s budget: ${modes.map((m) => { const w = runs.filter((r) => r.mode === m).map((r) => r.wallSeconds); return `${m} ${Math.min(...w).toFixed(0)}–${Math.max(...w).toFixed(0)} s`; }).join(', ')}`,
     ...runs.filter((r) => r.rungs).map((r) => `halving ${r.strategy} s${r.seed}: children per rung ${r.rungs!.join(' / ')}`),
     `wall clock ${(wall / 60).toFixed(1)} min this invocation; load average (1 min) ${load.map((l) => l.toFixed(1)).join(' → ')} → ${loadavg()[0]!.toFixed(1)}`,
   ].filter(Boolean);
   const md = `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   writeFileSync(join(out, 'quality.md'), md);
-  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: STRATEGY_OPTIONS, runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
+  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: STRATEGY_OPTIONS, runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
   const cats = [
-    ...modes.flatMap((mode) => strategies.map((strategy) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) }))),
+    ...configs.map(({ mode, strategy }) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) })),
     { label: 'NASNet-A', values: [nasnetA] },
     { label: 'random cell', values: randomCells },
   ];

@@ -8,8 +8,8 @@ import { createStrategy, restoreStrategy, type StrategyState } from '../controll
 import type { SearchStrategy, StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkNumber } from '../util/check.js';
-import { createBullmqExecutor } from './bullmq-executor.js';
 import { TimeBudget } from './budget.js';
+import { createBullmqExecutor } from './bullmq-executor.js';
 import { cachedDataset } from './child.js';
 import { checkStoredConfig, PAPER_PROXY, type ProxyOptions, resolveConfig, type SharedOptions, type StoredConfig } from './config.js';
 import type { SearchContext } from './context.js';
