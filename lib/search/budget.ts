@@ -3,14 +3,15 @@
  * (a child's training or one of its rungs; a shared-weight step, a score, a final re-score, a
  * standalone retraining) starts only when it is expected to end before the deadline, together with
  * the work the mode must still do after it (the shared mode's final phase). Expectations are the mean
- * wall clock of the units of the same kind already finished in this call; a kind not yet timed is
- * expected to take what its caller estimates (or nothing). Units in flight always finish, so a call
- * overruns its budget by at most the error of those estimates.
+ * wall clock of the units of the same kind already finished in this call, leaving out the first once
+ * there are others (it pays one-time costs: a worker process's start and data loading); a kind not
+ * yet timed is expected to take what its caller estimates (or nothing). Units in flight always
+ * finish, so a call overruns its budget by at most the error of those estimates.
  */
 
 /** A deadline and the mean duration of each kind of unit timed so far. */
 export class TimeBudget {
-  private readonly sums = new Map<string, { seconds: number; count: number }>();
+  private readonly sums = new Map<string, { first: number; seconds: number; count: number }>();
 
   /** @param deadline - `performance.now()` by which the call should end; Infinity: no budget */
   constructor(readonly deadline: number) {}
@@ -21,16 +22,19 @@ export class TimeBudget {
    * @param seconds - its wall clock
    */
   record(kind: string, seconds: number): void {
-    const s = this.sums.get(kind) ?? { seconds: 0, count: 0 };
-    s.seconds += seconds;
-    s.count++;
-    this.sums.set(kind, s);
+    const s = this.sums.get(kind);
+    if (!s) this.sums.set(kind, { first: seconds, seconds: 0, count: 0 });
+    else {
+      s.seconds += seconds;
+      s.count++;
+    }
   }
 
-  /** Mean seconds of the units of `kind` recorded so far, or undefined before the first. */
+  /** Mean seconds of the units of `kind` recorded so far but the first (the first alone: its time), or undefined before the first. */
   mean(kind: string): number | undefined {
     const s = this.sums.get(kind);
-    return s ? s.seconds / s.count : undefined;
+    if (!s) return undefined;
+    return s.count ? s.seconds / s.count : s.first;
   }
 
   /**
