@@ -8,8 +8,9 @@
 //
 // Fused chains ([ReLU →] [depthwise →] pointwise → BN) run as whole-batch kernels in sequence:
 // ReLU → depthwise as one kernel (relu_depthwise_forward), the pointwise convolution, batch
-// normalization; the ReLU output is never stored in the forward (the backward recomputes it in
-// scratch when the chain has a ReLU), nor are the gradients of the intermediates beyond scratch.
+// normalization; the ReLU output is never stored (the depthwise backward reads relu(x) and masks its
+// dx itself; a chain without a depthwise recomputes relu(x) in scratch for the pointwise
+// convolution's backward), nor are the gradients of the intermediates beyond scratch.
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -180,8 +181,8 @@ class CudaBackendImpl final : public Backend {
       case FusedPhase::kForwardTrain: return s.relu_in && !s.has_depthwise ? Round256(in) : 0;
       case FusedPhase::kForwardEval:
         return Round256(z) + (s.has_depthwise ? Round256(t) : s.relu_in ? Round256(in) : 0);
-      case FusedPhase::kBackward:
-        return Round256(z) + (s.has_depthwise ? Round256(t) : 0) + (s.relu_in ? Round256(in) : 0);
+      case FusedPhase::kBackward:  // relu(x) is recomputed only as a pointwise convolution's input
+        return Round256(z) + (s.has_depthwise ? Round256(t) : 0) + (s.relu_in && !s.has_depthwise ? Round256(in) : 0);
     }
     return 0;
   }
@@ -330,21 +331,22 @@ class CudaBackendImpl final : public Backend {
       dt = reinterpret_cast<float*>(p);
       p += Round256(t_n * sizeof(float));
     }
-    float* r = s.relu_in ? reinterpret_cast<float*>(p) : nullptr;
     NASNET_RETURN_IF_ERROR(cuda::batchnorm_backward(stream_, BatchNormShape{s.N, s.K, s.OH * s.OW}, z, dy, gamma,
                                                     save_mean, save_invstd, dz, dgamma, dbeta));
-    // The chain's input as its first convolution saw it: relu(x), recomputed.
+    if (s.has_depthwise) {
+      // The depthwise kernels read relu(x) and mask dx by it themselves: relu(x) is never written.
+      NASNET_RETURN_IF_ERROR(ConvBackward(PointwiseOf(s), t, w_pw, dz, dt, dw_pw, nullptr));
+      return s.relu_in ? cuda::relu_depthwise_backward(stream_, s.dw, x, w_dw, dt, dx, dw_dw, nullptr)
+                       : cuda::depthwise_backward(stream_, s.dw, x, w_dw, dt, dx, dw_dw, nullptr);
+    }
+    // The pointwise convolution's input as it saw it: relu(x), recomputed in scratch.
     const float* v = x;
+    float* r = s.relu_in ? reinterpret_cast<float*>(p) : nullptr;
     if (s.relu_in) {
       NASNET_RETURN_IF_ERROR(cuda::relu_forward(stream_, in_n, x, r));
       v = r;
     }
-    if (s.has_depthwise) {
-      NASNET_RETURN_IF_ERROR(ConvBackward(PointwiseOf(s), t, w_pw, dz, dt, dw_pw, nullptr));
-      NASNET_RETURN_IF_ERROR(cuda::depthwise_backward(stream_, s.dw, v, w_dw, dt, dx, dw_dw, nullptr));
-    } else {
-      NASNET_RETURN_IF_ERROR(ConvBackward(PointwiseOf(s), v, w_pw, dz, dx, dw_pw, nullptr));
-    }
+    NASNET_RETURN_IF_ERROR(ConvBackward(PointwiseOf(s), v, w_pw, dz, dx, dw_pw, nullptr));
     // Through the ReLU: dx = d(relu(x)) where relu(x) > 0.
     if (s.relu_in && dx != nullptr) NASNET_RETURN_IF_ERROR(cuda::relu_backward(stream_, in_n, r, dx, dx));
     return Status::Ok();

@@ -62,6 +62,10 @@ Status depthwise_backward(Stream stream, const ConvShape& s, const float* x, con
 // Fused ReLU → depthwise forward: y = depthwise(relu(x)) without writing relu(x) (groups == C == K).
 Status relu_depthwise_forward(Stream stream, const ConvShape& s, const float* x, const float* w, const float* b,
                               float* y);
+// Its backward from x (not relu(x)): dx = relu'(x) · d(depthwise)/d(input) written (or nullptr), dw from
+// relu(x) accumulated (or nullptr), db accumulated (or nullptr).
+Status relu_depthwise_backward(Stream stream, const ConvShape& s, const float* x, const float* w, const float* dy,
+                               float* dx, float* dw, float* db);
 
 // ---- Batch normalization (batchnorm.cu) ----------------------------------------------------------
 Status batchnorm_forward_train(Stream stream, const BatchNormShape& s, const float* x, const float* gamma,

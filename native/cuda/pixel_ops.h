@@ -98,9 +98,9 @@ NASNET_HD int depthwise_dw_slice_begin(const ConvShape& s, int slices, int j) {
 }
 
 // One thread's share of slice [n0, n1) of dw[c, tap]: elements first, first + step, ... of the
-// flattened [n0, n1) × OH × OW (32-bit: the launcher checks the slice fits).
+// flattened [n0, n1) × OH × OW (32-bit: the launcher checks the slice fits); relu_input reads relu(x).
 NASNET_HD double depthwise_dw_slice_partial(const ConvShape& s, const float* x, const float* dy, int c, int tap,
-                                            int n0, int n1, unsigned first, unsigned step) {
+                                            int n0, int n1, unsigned first, unsigned step, bool relu_input = false) {
   const int i = tap / s.kw, j = tap % s.kw;
   const unsigned ow_n = static_cast<unsigned>(s.OW), ohw = static_cast<unsigned>(s.OH) * ow_n;
   const unsigned count = static_cast<unsigned>(n1 - n0) * ohw;
@@ -111,7 +111,8 @@ NASNET_HD double depthwise_dw_slice_partial(const ConvShape& s, const float* x, 
     const int h = oh * s.sh - s.pt + i * s.dh, ww = ow * s.sw - s.pl + j * s.dw;
     if (h < 0 || h >= s.H || ww < 0 || ww >= s.W) continue;
     const size_t plane = (size_t)n * s.C + c;
-    acc += (double)dy[plane * ohw + q] * x[(plane * s.H + h) * s.W + ww];
+    const float v = x[(plane * s.H + h) * s.W + ww];
+    acc += (double)dy[plane * ohw + q] * (relu_input ? relu_value(v) : v);
   }
   return acc;
 }

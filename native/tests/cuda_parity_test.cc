@@ -296,6 +296,40 @@ NASNET_TEST(cuda_relu_depthwise_fused_matches_cpu_chain) {
   close("relu->dw y", gy.get(), y, kSumTol, kSumTol);
 }
 
+// The fused backward against the CPU's three steps (relu, depthwise backward on relu(x), relu
+// backward), strided, dilated and padded, with a NaN and an exact zero in x (relu_grad's edge cases).
+NASNET_TEST(cuda_relu_depthwise_backward_matches_cpu_chain) {
+  REQUIRE_CUDA();
+  for (const auto& s : {conv_shape(2, 10, 9, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 10),
+                        conv_shape(3, 6, 12, 11, 6, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 6),
+                        conv_shape(2, 4, 10, 10, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4)}) {
+    size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.C * s.kh * s.kw, ny = (size_t)s.N * s.K * s.OH * s.OW;
+    auto x = rnd(nx, 1), w = rnd(nw, 2), dy = rnd(ny, 3), dw0 = rnd(nw, 4), db0 = rnd(s.C, 5);
+    // An exact zero, and for stride 1 a NaN inside the plane. (At the border, or at stride 2, the
+    // CPU's padded route also multiplies a NaN by the zero dy of outputs that do not exist, so its
+    // filter gradient has NaN at taps that never read the pixel; ours has only the true ones.)
+    x[3] = 0.f;
+    if (s.sh == 1) x[((size_t)1 * s.H + s.H / 2) * s.W + s.W / 2] = std::nanf("");
+    std::vector<float> rx(nx), dx(nx), dw = dw0, db = db0;
+    cpu::relu_forward(nx, x.data(), rx.data());
+    cpu::conv2d_backward(s, rx.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+    cpu::relu_backward(nx, rx.data(), dx.data(), dx.data());
+    DEV(gx, x);
+    DEV(gw, w);
+    DEV(gdy, dy);
+    DEV(gdx, nx * sizeof(float));
+    DEV(gdw, dw0);
+    DEV(gdb, db0);
+    ASSERT_OK(cu::relu_depthwise_backward(nullptr, s, gx.f(), gw.f(), gdy.f(), gdx.f(), gdw.f(), gdb.f()));
+    close("relu->dw dx", gdx.get(), dx, kSumTol, kSumTol);  // relu_grad(NaN, g) = g: no NaN in dx
+    if (s.sh == 1)
+      nasnet::test::nan_close("relu->dw dw", gdw.get(), dw, kSumTol, kSumTol);  // NaN at the taps that read it
+    else
+      close("relu->dw dw", gdw.get(), dw, kSumTol, kSumTol);
+    close("relu->dw db", gdb.get(), db, kSumTol, kSumTol);
+  }
+}
+
 NASNET_TEST(cuda_conv_backward_is_deterministic) {
   REQUIRE_CUDA();
   auto s = conv_shape(8, 4, 32, 32, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);

@@ -55,19 +55,28 @@ NASNET_TEST(cuda_depthwise_pixel_ops_match_cpu_on_host) {
     for (size_t i = 0; i < nx; ++i) gdx[i] = cu::depthwise_dx_at(s, w.data(), dy.data(), i);
     const int khw = s.kh * s.kw;
     const int S = cu::depthwise_dw_slices(s);
-    for (int row = 0; row < s.C * khw; ++row) {  // per slice: 256 thread partials + block_sum's tree; slices in order
-      double total = 0.0;
-      for (int j = 0; j < S; ++j) {
-        const int n0 = cu::depthwise_dw_slice_begin(s, S, j), n1 = cu::depthwise_dw_slice_begin(s, S, j + 1);
-        std::vector<double> part(256);
-        for (int t = 0; t < 256; ++t)
-          part[t] = cu::depthwise_dw_slice_partial(s, x.data(), dy.data(), row / khw, row % khw, n0, n1, t, 256);
-        for (int half = 128; half > 0; half >>= 1)
-          for (int t = 0; t < half; ++t) part[t] += part[t + half];
-        total += part[0];
+    // per slice: 256 thread partials + block_sum's tree; slices in order. relu: the fused ReLU → depthwise
+    // backward, reading relu(x).
+    auto filter_grad = [&](bool relu, std::vector<float>* out) {
+      for (int row = 0; row < s.C * khw; ++row) {
+        double total = 0.0;
+        for (int j = 0; j < S; ++j) {
+          const int n0 = cu::depthwise_dw_slice_begin(s, S, j), n1 = cu::depthwise_dw_slice_begin(s, S, j + 1);
+          std::vector<double> part(256);
+          for (int t = 0; t < 256; ++t)
+            part[t] = cu::depthwise_dw_slice_partial(s, x.data(), dy.data(), row / khw, row % khw, n0, n1, t, 256, relu);
+          for (int half = 128; half > 0; half >>= 1)
+            for (int t = 0; t < half; ++t) part[t] += part[t + half];
+          total += part[0];
+        }
+        (*out)[row] += static_cast<float>(total);
       }
-      gdw[row] += static_cast<float>(total);
-    }
+    };
+    filter_grad(false, &gdw);
+    std::vector<float> gdwr = dw0, dwr = dw0, unused(nx);
+    filter_grad(true, &gdwr);
+    cpu::conv2d_backward(s, rx.data(), w.data(), dy.data(), unused.data(), dwr.data(), nullptr);
+    close("relu->dw dw", gdwr, dwr, 1e-4);
     close("dw y", gy, y, 1e-4);
     close("relu->dw y", gyr, yr, 1e-4);
     close("dw dx", gdx, dx, 1e-4);
