@@ -5,7 +5,7 @@
  * The fuzzer over damaged headers is test/fuzz-checkpoint-headers.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { NASNET_A } from '../lib/cells/genotypes.js';
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../lib/io/safetensors.js';
 import { searchCells } from '../lib/search/search.js';
 import { train } from '../lib/train/train.js';
+import { TINY_PROXY, TINY_SHARED } from './helpers/tiny-proxy.js';
 import { TINY_TRAIN } from './helpers/tiny-train.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -127,4 +128,29 @@ describe('paths and options are checked before any work', () => {
     ];
     for (const [bad, message] of cases) await expect(train({ ...tiny, genotype: NASNET_A, ...bad })).rejects.toThrow(message);
   });
+});
+
+describe('a shared-weights search resumes only from its own shared.safetensors', () => {
+  it('another run, a checkpoint that does not say its run, a damaged position: refused naming the file; its own: exact', async () => {
+    const runDir = join(dir, 'shared');
+    const shared = { ...TINY_SHARED, candidates: 2, retrainTop: 0 };
+    const options = { mode: 'shared' as const, strategy: 'random' as const, children: 4, proxy: TINY_PROXY, shared, executor: { kind: 'local' as const, isolation: 'inline' as const }, seed: 3 };
+    const first = await searchCells({ runDir, ...options });
+    const ck = join(runDir, 'shared.safetensors');
+    const { tensors, metadata } = readSafetensors(ck);
+    const run = JSON.parse(metadata.run!) as Record<string, unknown>;
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['another seed and filters', { ...metadata, run: JSON.stringify({ ...run, seed: 4, proxy: { ...(run.proxy as object), filters: 8 } }) }, /shared\.safetensors: written for another run: seed 4 there, 3 in config\.json; proxy \{.*"filters":8.*\} there/],
+      ['no run recorded', Object.fromEntries(Object.entries(metadata).filter(([k]) => k !== 'run')), /shared\.safetensors: does not say which run wrote it/],
+      ['a damaged position', { ...metadata, position: JSON.stringify({ phase: 'train', round: -1, step: 2 }) }, /shared\.safetensors: position .*: round must be a non-negative integer/],
+    ];
+    for (const [what, meta, message] of cases) {
+      const copy = join(dir, `shared-${what.replace(/ /g, '-')}`);
+      cpSync(runDir, copy, { recursive: true });
+      writeSafetensors(join(copy, 'shared.safetensors'), tensors, meta);
+      await expect(searchCells({ runDir: copy, resume: true }), what).rejects.toThrow(message);
+    }
+    const again = await searchCells({ runDir, resume: true });
+    expect(again.history).toEqual(first.history);
+  }, 120_000);
 });

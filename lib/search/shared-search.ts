@@ -68,6 +68,42 @@ interface FinalScore {
 
 const CHECKPOINT = 'shared.safetensors';
 
+/** What the shared weights and the schedule depend on: a checkpoint resumes only the run that wrote it. */
+function runFacts(config: SearchContext['config']): Record<string, unknown> {
+  return { runId: config.runId, dataset: config.dataset, seed: config.seed, blocks: config.blocks, strategy: config.strategy, proxy: config.proxy, shared: config.shared };
+}
+
+/** Refuses a shared checkpoint written for another run (or by a nasnet that did not record its run), naming each difference. */
+function checkRunFacts(path: string, written: unknown, here: Record<string, unknown>): void {
+  if (written === null || typeof written !== 'object' || Array.isArray(written)) {
+    throw new ValidationError(`${path}: does not say which run wrote it (no 'run' in its metadata): it cannot be told apart from another run's weights; move it away to start the shared phase again`);
+  }
+  const there = written as Record<string, unknown>;
+  // Key order differs between a configuration made now and one read back from config.json.
+  const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+  const differ = Object.keys(here)
+    .filter((k) => text(there[k]) !== text(here[k]))
+    .map((k) => `${k} ${JSON.stringify(there[k])} there, ${JSON.stringify(here[k])} in config.json`);
+  if (differ.length > 0) throw new ValidationError(`${path}: written for another run: ${differ.join('; ')}`);
+}
+
+/** The checkpoint's position in the schedule, each field checked. */
+function checkPosition(path: string, value: unknown): Position {
+  const p = value as Partial<Position> | null;
+  const bad = (what: string) => new ValidationError(`${path}: position ${JSON.stringify(value)}: ${what}`);
+  if (p === null || typeof p !== 'object') throw bad('expected an object { phase, round, step }');
+  if (!['train', 'score', 'final'].includes(p.phase as string)) throw bad(`phase must be train, score or final`);
+  for (const k of ['round', 'step'] as const) if (typeof p[k] !== 'number' || !Number.isSafeInteger(p[k]) || (p[k] as number) < 0) throw bad(`${k} must be a non-negative integer`);
+  if (p.child !== undefined) {
+    try {
+      validateGenotype(p.child);
+    } catch (err) {
+      throw bad(`child: ${(err as Error).message}`);
+    }
+  }
+  return p as Position;
+}
+
 /**
  * Runs the shared mode to its end (see the module comment).
  *
@@ -96,13 +132,18 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
   const checkpointPath = run.file(CHECKPOINT);
   if (existsSync(checkpointPath)) {
     const meta = loadCheckpoint(checkpointPath, supernet.store);
-    strategy.load(meta.strategy as StrategyState);
-    pos = meta.position as Position;
+    checkRunFacts(checkpointPath, meta.run, runFacts(config));
+    pos = checkPosition(checkpointPath, meta.position);
+    try {
+      strategy.load(meta.strategy as StrategyState);
+    } catch (err) {
+      throw new ValidationError(`${checkpointPath}: its strategy state does not load (${(err as Error).message})`);
+    }
   } else if (recorder.history.length > 0) {
     throw new ValidationError(`${run.path}: history.jsonl holds ${recorder.history.length} children but ${CHECKPOINT} is missing; the shared weights they were scored with are lost`);
   }
   const checkpoint = () =>
-    saveCheckpoint(checkpointPath, supernet.store, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, step: pos.step, epoch: 0, position: pos, strategy: strategy.state() });
+    saveCheckpoint(checkpointPath, supernet.store, { format: 'nasnet-checkpoint-1', irVersion: IR_VERSION, step: pos.step, epoch: 0, position: pos, strategy: strategy.state(), run: runFacts(config) });
 
   const trainLoader = createLoader(dataset.train, { batchSize: proxy.batchSize, shuffle: true, seed: config.seed, augment: dataset.defaultAugment, dropLast: true });
   const valLoader = createLoader(dataset.validation, { batchSize: cfg.scoreImages, dropLast: dataset.validation.size >= cfg.scoreImages });
