@@ -9,10 +9,15 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Genotype } from '../lib/cells/genotype-types.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
+import { buildNetwork } from '../lib/cells/network.js';
+import { Plan } from '../lib/engine/plan.js';
+import { ParameterStore } from '../lib/engine/store.js';
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../lib/io/safetensors.js';
+import { exportOnnx, ONNX_OPSET_MAX, ONNX_OPSET_MIN } from '../lib/onnx/export.js';
 import { searchCells } from '../lib/search/search.js';
 import { train } from '../lib/train/train.js';
 import { TINY_PROXY, TINY_SHARED } from './helpers/tiny-proxy.js';
@@ -101,6 +106,26 @@ describe('nasnet export refuses what ONNX Runtime would reject', () => {
     const r = nasnet('export', '--checkpoint', join(dir, 'does-not-exist.safetensors'), '--out', '/proc/nasnet-no/x.onnx');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--out \/proc\/nasnet-no\/x\.onnx: cannot create the folder \/proc\/nasnet-no/);
+  });
+});
+
+describe('export opsets: what ONNX Runtime loads, nothing else', () => {
+  it('opsets 11, 13 and 26 give the same logits in ONNX Runtime; 10 and 27 are refused naming the range', async () => {
+    const net = buildNetwork(NASNET_A, { cellsPerStack: 1, filters: 4, numClasses: 3, inputSize: 8, inputChannels: 1, auxHead: false });
+    const store = new ParameterStore();
+    const plan = await Plan.compile(net.inference, store, { batch: 1, training: false });
+    const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+    const want = await plan.predict(x);
+    for (const opset of [ONNX_OPSET_MIN, 13, ONNX_OPSET_MAX]) {
+      const session = await ort.InferenceSession.create(exportOnnx(net.inference, store, { opset }));
+      const out = await session.run({ images: new ort.Tensor('float32', x, [1, 1, 8, 8]) });
+      const got = out[session.outputNames[0]!]!.data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!), `opset ${opset}`).toBeLessThanOrEqual(1e-4 * Math.abs(want[i]!) + 1e-5);
+    }
+    for (const opset of [ONNX_OPSET_MIN - 1, ONNX_OPSET_MAX + 1]) {
+      expect(() => exportOnnx(net.inference, store, { opset })).toThrow(`Expected integer in [11, 26] for opset but received ${opset}`);
+    }
+    plan.dispose();
   });
 });
 
