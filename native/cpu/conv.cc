@@ -95,17 +95,22 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   const int CKK = Cg * s.kh * s.kw, OHW = s.OH * s.OW;
   const size_t HW = static_cast<size_t>(s.H) * s.W;
   const bool pointwise = is_pointwise(s);
+  // Each group's weights packed once for every image's GEMM.
+  const size_t packed_size = sgemm_packed_a_floats(Kg, CKK);
+  thread_local Scratch w_packed_buf;
+  float* const w_packed = w_packed_buf.get(packed_size * s.groups);
+  for (int g = 0; g < s.groups; ++g)
+    sgemm_pack_a(false, Kg, CKK, 1.0f, w + static_cast<size_t>(g) * Kg * CKK, CKK, w_packed + packed_size * g);
   auto image = [&](int n, float* col) {
     for (int g = 0; g < s.groups; ++g) {
       const float* xg = x + (static_cast<size_t>(n) * s.C + static_cast<size_t>(g) * Cg) * HW;
       float* yg = y + (static_cast<size_t>(n) * s.K + static_cast<size_t>(g) * Kg) * OHW;
-      const float* wg = w + static_cast<size_t>(g) * Kg * CKK;
       const float* bmat = xg;
       if (!pointwise) {
         im2col(s, xg, Cg, col);
         bmat = col;
       }
-      sgemm(false, false, Kg, OHW, CKK, 1.0f, wg, CKK, bmat, OHW, 0.0f, yg, OHW);
+      sgemm_packed(w_packed + packed_size * g, false, Kg, OHW, CKK, bmat, OHW, 0.0f, yg, OHW);
     }
     if (b != nullptr)
       for (int k = 0; k < s.K; ++k) {
@@ -158,13 +163,19 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
     return;
   }
   if (dx == nullptr && dw == nullptr) return;
+  // Each group's Wᵀ packed once for every image's dX (or dcol) = Wᵀ · dY.
+  const size_t packed_size = dx != nullptr ? sgemm_packed_a_floats(CKK, Kg) : 0;
+  thread_local Scratch wt_packed_buf;
+  float* const wt_packed = wt_packed_buf.get(packed_size * s.groups);
+  if (dx != nullptr)
+    for (int g = 0; g < s.groups; ++g)
+      sgemm_pack_a(true, CKK, Kg, 1.0f, w + static_cast<size_t>(g) * Kg * CKK, CKK, wt_packed + packed_size * g);
 
   // One image: dw_acc += dY_n · col_nᵀ per group; dx_n = col2im(Wᵀ · dY_n).
   auto image = [&](int n, float* col, float* dw_acc) {
     for (int g = 0; g < s.groups; ++g) {
       const float* xg = x + (static_cast<size_t>(n) * s.C + static_cast<size_t>(g) * Cg) * HW;
       const float* dyg = dy + (static_cast<size_t>(n) * s.K + static_cast<size_t>(g) * Kg) * OHW;
-      const float* wg = w + static_cast<size_t>(g) * Kg * CKK;
       if (dw_acc != nullptr) {
         const float* bmat = xg;
         if (!pointwise) {
@@ -177,9 +188,9 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
       if (dx != nullptr) {
         float* dxg = dx + (static_cast<size_t>(n) * s.C + static_cast<size_t>(g) * Cg) * HW;
         if (pointwise) {
-          sgemm(true, false, Cg, OHW, Kg, 1.0f, wg, CKK, dyg, OHW, 0.0f, dxg, OHW);
+          sgemm_packed(wt_packed + packed_size * g, false, Cg, OHW, Kg, dyg, OHW, 0.0f, dxg, OHW);
         } else {
-          sgemm(true, false, CKK, OHW, Kg, 1.0f, wg, CKK, dyg, OHW, 0.0f, col, OHW);
+          sgemm_packed(wt_packed + packed_size * g, false, CKK, OHW, Kg, dyg, OHW, 0.0f, col, OHW);
           std::memset(dxg, 0, sizeof(float) * Cg * HW);
           col2im(s, col, Cg, dxg);
         }

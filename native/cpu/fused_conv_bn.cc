@@ -84,6 +84,10 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
   stats.resize(2 * static_cast<size_t>(N) * K);
   double* image_mean = stats.data();
   double* image_m2 = image_mean + static_cast<size_t>(N) * K;
+  // The pointwise weights packed once for every image's GEMM.
+  thread_local Scratch w_packed_buf;
+  float* const w_packed = w_packed_buf.get(sgemm_packed_a_floats(K, C));
+  sgemm_pack_a(false, K, C, 1.0f, w_pw, C, w_packed);
 #pragma omp parallel num_threads(kernel_threads())
   {
     thread_local Scratch r_buf, t_buf, pad_buf;
@@ -93,8 +97,8 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
       float* tn = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : nullptr;
       const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, tn, sc.pad);
       float* zn = z + static_cast<size_t>(n) * K * OHW;
-      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, w_pw, C, in, static_cast<int>(OHW), 0.0f, zn,
-            static_cast<int>(OHW));
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in, static_cast<int>(OHW), 0.0f, zn,
+                   static_cast<int>(OHW));
       for (int k = 0; k < K; ++k) {
         const float* p = zn + static_cast<size_t>(k) * OHW;
         float sum = 0.0f;
@@ -185,6 +189,9 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
       for (size_t q = 0; q < OHW; ++q) p[q] += b;
     }
   };
+  thread_local Scratch w_packed_buf;
+  float* const w_packed = w_packed_buf.get(sgemm_packed_a_floats(K, C));
+  sgemm_pack_a(false, K, C, 1.0f, wf, C, w_packed);
   const int threads = kernel_threads();
   if (threads > 1 && N < threads) {
     // Fewer images than threads (batch 1 inference): images one after another, each split over the
@@ -229,7 +236,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
           in = r;
         }
         if (j1 > j0) {
-          sgemm(false, false, K, j1 - j0, C, 1.0f, wf, C, in + j0, cols, 0.0f, yn + j0, cols);
+          sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols);
           for (int k = 0; k < K; ++k) {
             float* p = yn + static_cast<size_t>(k) * OHW;
             const float b = shift[k];
@@ -249,8 +256,8 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int n = 0; n < N; ++n) {
       const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, sc.t, sc.pad);
       float* yn = y + static_cast<size_t>(n) * K * OHW;
-      sgemm(false, false, K, static_cast<int>(OHW), C, 1.0f, wf, C, in, static_cast<int>(OHW), 0.0f, yn,
-            static_cast<int>(OHW));
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in, static_cast<int>(OHW), 0.0f, yn,
+                   static_cast<int>(OHW));
       add_shift(yn);
     }
   }
@@ -299,6 +306,10 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
   const size_t part_size = pw_size + dw_size;
   thread_local Scratch part_buf;
   float* parts = part_buf.get(part_size * static_cast<size_t>(threads));
+  // w_pwᵀ packed once for every image's dt (or dx) = w_pwᵀ · dz.
+  thread_local Scratch wt_packed_buf;
+  float* const wt_packed = wt_packed_buf.get(sgemm_packed_a_floats(C, K));
+  sgemm_pack_a(true, C, K, 1.0f, w_pw, C, wt_packed);
 #pragma omp parallel num_threads(threads)
   {
     thread_local Scratch dz_buf, dt_buf, r_buf, dw_scratch_buf;
@@ -330,12 +341,12 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
             mine, C);
       float* dxn = dx != nullptr ? dx + static_cast<size_t>(n) * C * HW : nullptr;
       if (s.has_depthwise) {
-        sgemm(true, false, C, static_cast<int>(OHW), K, 1.0f, w_pw, C, dz, static_cast<int>(OHW), 0.0f, dt,
-              static_cast<int>(OHW));
+        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, static_cast<int>(OHW), 0.0f, dt,
+                     static_cast<int>(OHW));
         depthwise_image_backward(s.dw, src, w_dw, dt, dxn, mine + pw_size, dw_scratch);
       } else if (dxn != nullptr) {
-        sgemm(true, false, C, static_cast<int>(OHW), K, 1.0f, w_pw, C, dz, static_cast<int>(OHW), 0.0f, dxn,
-              static_cast<int>(OHW));
+        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, static_cast<int>(OHW), 0.0f, dxn,
+                     static_cast<int>(OHW));
       }
       if (dxn != nullptr && s.relu_in) {
         const size_t count = static_cast<size_t>(C) * HW;

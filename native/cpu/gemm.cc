@@ -137,9 +137,68 @@ const GemmConfig& config_for(SimdLevel level) {
   }
 }
 
+// ---- transposing packs (AVX-512): 16×16 blocks transposed in registers instead of one scalar
+// gather per element. out[c] = column c of the 16 rows r[0..15] (lane j = r[j][c]). ----
+
+// GCC 12 warns that the intrinsics' own undefined pass-through operand (`__Y`) may be used
+// uninitialized once inlined in these two functions: a false positive, every lane is written.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"), always_inline)) inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4i+m], 128-bit lane L: column 4L+m of rows 4i..4i+3.
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), e = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
+  }
+  for (int m = 0; m < 4; ++m) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), v1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xdd);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xdd);
+    r[m] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[8 + m] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+    r[4 + m] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+  }
+}
+
+// d[k*ld + j] = alpha * src[j*lds + k] for j < rows (<= 16; zero for rows <= j < width) and k < kc:
+// `rows` rows of src, transposed into kc rows of `width` (8 or 16) floats at stride ld.
+__attribute__((target("avx512f"))) void pack_transposed_avx512(const float* src, size_t lds, int rows, int kc,
+                                                              float alpha, int width, int ld, float* d) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  for (int k = 0; k < kc; k += 16) {
+    const int kr = std::min(16, kc - k);
+    const __mmask16 mask = static_cast<__mmask16>(kr == 16 ? 0xFFFF : (1u << kr) - 1);
+    __m512 r[16];
+    for (int j = 0; j < 16; ++j)
+      r[j] = j < rows ? _mm512_maskz_loadu_ps(mask, src + static_cast<size_t>(j) * lds + k) : _mm512_setzero_ps();
+    transpose16x16(r);
+    if (width == 16) {
+      for (int kk = 0; kk < kr; ++kk) _mm512_storeu_ps(d + static_cast<size_t>(k + kk) * ld, _mm512_mul_ps(va, r[kk]));
+    } else {
+      for (int kk = 0; kk < kr; ++kk)
+        _mm256_storeu_ps(d + static_cast<size_t>(k + kk) * ld, _mm512_castps512_ps256(_mm512_mul_ps(va, r[kk])));
+    }
+  }
+}
+#pragma GCC diagnostic pop
+
 // Packs rows [i0, i0+rows) × cols [k0, k0+kc) of op(A), times alpha, as one MR-row micro-panel
 // (d[k*MR + r]); rows past the edge are zero.
 void pack_a_panel(const float* A, int lda, bool ta, int i0, int rows, int k0, int kc, float alpha, int MR, float* d) {
+  if (!ta && MR == 8 && active_simd() == SimdLevel::kAvx512) {
+    pack_transposed_avx512(A + static_cast<size_t>(i0) * lda + k0, lda, rows, kc, alpha, 8, 8, d);
+    return;
+  }
   if (!ta) {
     // k outer: sequential writes; the MR source rows stay in L1 while k advances.
     const float* src = A + static_cast<size_t>(i0) * lda + k0;
@@ -165,6 +224,10 @@ void pack_b_panel(const float* B, int ldb, bool tb, int k0, int kc, int j0, int 
       std::memcpy(dk, src, sizeof(float) * cols);
       for (int j = cols; j < NR; ++j) dk[j] = 0.0f;
     }
+  } else if (NR == 32 && active_simd() == SimdLevel::kAvx512) {
+    for (int h = 0; h < 2; ++h)
+      pack_transposed_avx512(B + static_cast<size_t>(j0 + 16 * h) * ldb + k0, ldb, std::max(0, std::min(16, cols - 16 * h)),
+                             kc, 1.0f, 16, NR, d + 16 * h);
   } else {
     const float* src = B + static_cast<size_t>(j0) * ldb + k0;
     for (int k = 0; k < kc; ++k)
@@ -185,8 +248,16 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
+// Where the packed op(A) of a KC-slice starting at pc lies in a whole packed A (sgemm_pack_a): the
+// slices one after another, each m_panels MR-row micro-panels of its kc columns.
+size_t packed_slice_offset(const GemmConfig& g, int M, int pc) {
+  const int m_panels = (M + g.MR - 1) / g.MR;
+  return static_cast<size_t>(m_panels) * g.MR * pc;
+}
+
+// prepacked: op(A) already packed by sgemm_pack_a (alpha folded in there), or nullptr to pack it here.
 void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                 const float* B, int ldb, float beta, float* C, int ldc, int threads) {
+                 const float* B, int ldb, float beta, float* C, int ldc, int threads, const float* prepacked) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
@@ -199,7 +270,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
   const int panels_per_block = g.MC / MR;
   const int m_blocks = (m_panels + panels_per_block - 1) / panels_per_block;
   thread_local Scratch a_buf, b_buf;
-  float* ap = a_buf.get(static_cast<size_t>(m_panels) * MR * KC);
+  float* const a_own = prepacked == nullptr ? a_buf.get(static_cast<size_t>(m_panels) * MR * KC) : nullptr;
   float* bp = b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC);
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -208,10 +279,15 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b_eff = pc == 0 ? beta : 1.0f;
+      const float* ap = a_own;
+      if (prepacked != nullptr) {
+        ap = prepacked + packed_slice_offset(g, M, pc);
+      } else {
 #pragma omp for schedule(static)
-      for (int p = 0; p < m_panels; ++p)
-        pack_a_panel(A, lda, ta, p * MR, std::min(MR, M - p * MR), pc, kc, alpha, MR,
-                     ap + static_cast<size_t>(p) * MR * kc);
+        for (int p = 0; p < m_panels; ++p)
+          pack_a_panel(A, lda, ta, p * MR, std::min(MR, M - p * MR), pc, kc, alpha, MR,
+                       a_own + static_cast<size_t>(p) * MR * kc);
+      }
       for (int jc = 0; jc < N; jc += NC) {
         const int nc = std::min(NC, N - jc);
         const int n_panels = (nc + NR - 1) / NR;
@@ -340,7 +416,32 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
     gemm_nt_direct(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
     return;
   }
-  gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, nullptr);
+}
+
+size_t sgemm_packed_a_floats(int M, int K) {
+  const GemmConfig& g = config_for(active_simd());
+  return K <= 0 ? 0 : packed_slice_offset(g, M, K);
+}
+
+void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int lda, float* packed) {
+  const GemmConfig& g = config_for(active_simd());
+  const int m_panels = (M + g.MR - 1) / g.MR;
+  for (int pc = 0; pc < K; pc += g.KC) {
+    const int kc = std::min(g.KC, K - pc);
+    float* slice = packed + packed_slice_offset(g, M, pc);
+    for (int p = 0; p < m_panels; ++p)
+      pack_a_panel(A, lda, trans_a, p * g.MR, std::min(g.MR, M - p * g.MR), pc, kc, alpha, g.MR,
+                   slice + static_cast<size_t>(p) * g.MR * kc);
+  }
+}
+
+void sgemm_packed(const float* packed_a, bool trans_b, int M, int N, int K, const float* B, int ldb, float beta,
+                  float* C, int ldc) {
+  int threads = kernel_threads();
+  if (static_cast<double>(M) * N * K < 65536.0) threads = 1;
+  gemm_driver(config_for(active_simd()), false, trans_b, M, N, K, 1.0f, nullptr, 0, B, ldb, beta, C, ldc, threads,
+              packed_a);
 }
 
 void linear_forward(int M, int I, int O, const float* x, const float* w, const float* b, float* y) {

@@ -35,6 +35,14 @@ using nasnet::RandomSlot;
 // lda/ldb/ldc are row strides of A, B, C as stored. Blocked, SIMD-dispatched (AVX-512/AVX2/portable).
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
            int ldb, float beta, float* C, int ldc);
+// The same product with alpha * op(A) packed once (sgemm_pack_a, into sgemm_packed_a_floats(M, K)
+// floats) for many B: a convolution's weights, packed once per call instead of once per image. The
+// packed layout is the active SIMD level's: pack and multiply under the same level. Same results as
+// sgemm (the same micro-kernels, in the same order), except sgemm's direct A·Bᵀ path.
+size_t sgemm_packed_a_floats(int M, int K);
+void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int lda, float* packed);
+void sgemm_packed(const float* packed_a, bool trans_b, int M, int N, int K, const float* B, int ldb, float beta,
+                  float* C, int ldc);
 
 // ---- Convolution (conv.cc) -----------------------------------------------------------------------
 // w: [K, C/groups, kh, kw]; b: [K] or nullptr; y: [N, K, OH, OW].

@@ -147,3 +147,50 @@ NASNET_TEST(kernels_linear_forward_backward_finite_differences) {
     all_close("linear db (+=)", pick(db, ib), gb, 1e-3, 1e-5);
   });
 }
+
+NASNET_TEST(kernels_gemm_prepacked_a_matches_sgemm_bit_for_bit) {
+  // sgemm_pack_a once, sgemm_packed for several B: the same floats as sgemm (same micro-kernels in the
+  // same order), for both transposes of A and B, edges in M, several K slices (K = 800 > KC) and
+  // beta 0 (ignoring NaN in C) and non-zero. The direct A·Bᵀ path of sgemm (AVX-512, K >= 512, small
+  // C) sums in another order: there the packed product is checked against the reference.
+  const GemmCase cases[] = {{7, 13, 5, 3}, {33, 65, 17, 0}, {130, 45, 129, 2}, {29, 97, 800, 1}, {64, 1024, 32, 0}};
+  uint32_t seed = 500;
+  for (const GemmCase& g : cases)
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const int lda = (ta ? g.M : g.K) + g.pad, ldb = (tb ? g.K : g.N) + g.pad, ldc = g.N + g.pad;
+      const std::vector<float> A = random_vec(static_cast<size_t>(ta ? g.K : g.M) * lda, seed++);
+      for_each_simd([&](SimdLevel level) {
+        std::vector<float> packed(cpu::sgemm_packed_a_floats(g.M, g.K));
+        cpu::sgemm_pack_a(ta, g.M, g.K, 0.7f, A.data(), lda, packed.data());
+        for (int image = 0; image < 2; ++image) {
+          const float beta = image == 0 ? 0.0f : -0.5f;
+          const std::vector<float> B = random_vec(static_cast<size_t>(tb ? g.N : g.K) * ldb, seed++);
+          const std::vector<float> C0 = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
+          std::vector<float> Cin = C0;
+          if (beta == 0.0f)
+            for (float& v : Cin) v = std::numeric_limits<float>::quiet_NaN();
+          std::vector<float> C1 = Cin, C2 = Cin;
+          cpu::sgemm(ta, tb, g.M, g.N, g.K, 0.7f, A.data(), lda, B.data(), ldb, beta, C1.data(), ldc);
+          cpu::sgemm_packed(packed.data(), tb, g.M, g.N, g.K, B.data(), ldb, beta, C2.data(), ldc);
+          const bool direct = level == SimdLevel::kAvx512 && !ta && tb && g.K >= 512;
+          char what[160];
+          std::snprintf(what, sizeof what, "packed %s M=%d N=%d K=%d ta=%d tb=%d", simd_level_name(level), g.M, g.N,
+                        g.K, ta, tb);
+          if (!direct) {
+            EXPECT_TRUE(std::memcmp(C1.data(), C2.data(), sizeof(float) * C1.size()) == 0);
+            continue;
+          }
+          std::vector<double> ref = ref_gemm(ta, tb, g.M, g.N, g.K, 0.7, A, lda, B, ldb, beta, C0, ldc);
+          std::vector<float> got, close;
+          std::vector<double> want;
+          for (int i = 0; i < g.M; ++i)
+            for (int j = 0; j < g.N; ++j) {
+              got.push_back(C2[static_cast<size_t>(i) * ldc + j]);
+              want.push_back(ref[static_cast<size_t>(i) * ldc + j]);
+            }
+          all_close(what, got, want, 1e-4, 2e-6 * g.K);
+        }
+      });
+    }
+}
