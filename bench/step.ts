@@ -2,29 +2,46 @@
  * Training throughput of a whole network step (forward, backward, update), side by side with
  * PyTorch CPU running the very same IR (bench/torch_ir.py).
  *
- *   npx tsx bench/step.ts --genotype nasnet-a --dataset cifar10 --n 2 --penultimate 768 --batch 64 [--steps 10]
+ *   npx tsx bench/step.ts --genotype nasnet-a --dataset cifar10 --n 2 --penultimate 768 --batch 64
+ *       [--rounds 3] [--steps 3] [--turn-seconds 2] [--warmup 2] [--threads 2]
  *       [--backend cpu|cuda|auto] [--device 0] [--torch] [--fusion] [--profile] [--json] [--dump-ir FILE]
  *
- * Prints a table (and one JSON line with --json): training images/s, ms/step (median), inference
- * (evaluate) images/s, peak RSS, the plan's activation memory, and with --torch the PyTorch numbers
- * (channels-first and channels-last, 2 threads) and the ratio of ours to PyTorch's faster layout.
- * --fusion also compiles the graph with fusion off and runs the two plans alternately, step by
- * step (so machine noise hits both alike), and reports the fused / unfused ratios. --profile times
- * every node of the (fused) plan and prints where a training step's time goes, by kind of node.
- * --backend cuda runs the plans on a CUDA device (and PyTorch with --torch on the same device).
- * --dump-ir FILE writes the training graph's IR and exits: the native plan runner
- * (bench/kernels/plan_bench.cc, scripts/gpu-check.sh) and bench/torch_ir.py take it on a machine
- * without Node.
+ * After `--warmup` steps, `--rounds` rounds; in each, every contender takes one turn, always in the
+ * same order: ours, (ours without fusion with --fusion), and with --torch PyTorch channels-first and
+ * channels-last, each in its own long-lived process (bench/torch_ir.py --serve). A turn is one
+ * uncounted step when our step is under 250 ms (it pays for the previous contender's threads still
+ * spinning; negligible against longer steps, where it is left out) and then
+ * max(--steps, --turn-seconds of our step) timed steps; a contender's rate in a round is the median
+ * step of its turn, its reported rate the median over rounds. The `ratio` line is the median over
+ * rounds of ours / the faster PyTorch layout of that round; the `cpu-time ratio` line the same in
+ * images per CPU-second (user + system time of all the process's threads per step), the steadier
+ * figure on a loaded machine, where a descheduled thread stalls its team's barriers. Also printed: the load average before and
+ * after, with --torch the FP32 FMA peak measured in the same run (bench/fma-peak.ts), evaluate
+ * images/s, and memory: our plan's activation arena and PyTorch's saved-for-backward activations,
+ * each process's peak RSS, and each one's step RSS delta (peak RSS less the RSS before the plan or
+ * model was built: parameters, gradients, momentum, activations, workspace). One JSON line at the
+ * end with --json. --profile times every node of the (fused) plan and prints where a training
+ * step's time goes, by kind of node. --backend cuda runs the plans on a CUDA device (and PyTorch
+ * with --torch on the same device). --dump-ir FILE writes the training graph's IR and exits: the
+ * native plan runner (bench/kernels/plan_bench.cc, scripts/gpu-check.sh) and bench/torch_ir.py take
+ * it on a machine without Node.
+ * --torch-wait sets PyTorch's OMP_WAIT_POLICY: `passive` (the default here) or `active`, or `default`
+ * (libgomp's own spin-then-sleep). On this shared 2-core machine, under other processes' load,
+ * libgomp's spinning slows PyTorch's small parallel regions up to 10× (1@192 batch 8: 5652 ms/step
+ * against 551 ms with passive, load average 8); `passive` is the faster and so the fairer setting
+ * there. Our engine runs with the defaults.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { buildNetwork } from '../lib/cells/network.js';
 import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
 import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
+import { measureFmaPeak } from './fma-peak.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -33,13 +50,16 @@ const { values: a } = parseArgs({
     n: { type: 'string', default: '2' },
     penultimate: { type: 'string', default: '768' },
     batch: { type: 'string', default: '64' },
-    steps: { type: 'string', default: '10' },
+    steps: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    'turn-seconds': { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'cpu' },
     device: { type: 'string', default: '0' },
     'dump-ir': { type: 'string' },
     aux: { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
+    'torch-wait': { type: 'string', default: 'passive' },
     threads: { type: 'string', default: '2' },
     fusion: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -65,37 +85,163 @@ if (a['dump-ir']) {
   process.exit(0);
 }
 
-interface Measured {
+const rounds = Number(a.rounds);
+const steps = Number(a.steps);
+const turnSeconds = Number(a['turn-seconds']);
+if (!['passive', 'active', 'default'].includes(a['torch-wait']!)) throw new Error(`--torch-wait: expected passive, active or default but received '${a['torch-wait']}'`);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer but received '${a.rounds}'`);
+if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer but received '${a.steps}'`);
+const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+const loadBefore = loadavg();
+const peak = a.torch ? measureFmaPeak(Number(a.threads)) : undefined;
+// What the process holds before any plan exists (Node, the graph, the inputs): the base of the step's RSS delta.
+const rssBase = process.memoryUsage().rss;
+
+/**
+ * One contender in the alternation: `turn(k)` runs `lead` + k training steps and returns the times of
+ * the last k (the uncounted ones pay for the other contenders' threads still spinning).
+ */
+interface Runner {
+  label: string;
+  turn(k: number): Promise<Turn>;
+  ms: number[][];
+  cpuMs: number[][];
+}
+/** Wall-clock and CPU time (all threads of the process) of each timed step of a turn, ms. */
+interface Turn {
+  ms: number[];
+  cpuMs: number[];
+}
+
+interface Ours extends Runner {
   plan: Plan;
-  train: number[];
   evaluate: number[];
 }
-async function compile(fuse: boolean): Promise<Measured> {
+async function compile(fuse: boolean): Promise<Ours> {
   const profile = fuse && a.profile === true;
   const options = { batch, seed: 0, fuse, profile, backend, device: Number(a.device) };
-  return { plan: await Plan.compile(net.graph, new ParameterStore(), options), train: [], evaluate: [] };
+  const plan = await Plan.compile(net.graph, new ParameterStore(), options);
+  const r: Ours = {
+    label: fuse ? 'ours' : 'ours unfused',
+    plan,
+    ms: [],
+    cpuMs: [],
+    evaluate: [],
+    async turn(k) {
+      const times: Turn = { ms: [], cpuMs: [] };
+      for (let i = 1 - lead; i <= k; i++) {
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        await plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: step++ });
+        const c = process.cpuUsage(c0);
+        if (i > 0) {
+          times.ms.push(performance.now() - t0);
+          times.cpuMs.push((c.user + c.system) / 1000);
+        }
+      }
+      const t1 = performance.now();
+      await plan.evaluate(images, labels);
+      r.evaluate.push(performance.now() - t1);
+      return times;
+    },
+  };
+  return r;
 }
+let step = 0;
+/** Uncounted steps at the start of each turn (1 while probing, then set from our step time). */
+let lead = 1;
 const runs = a.fusion ? [await compile(true), await compile(false)] : [await compile(true)];
 const first = runs[0]!.plan;
 const n = first.inputShape.reduce((x, y) => x * y, 1);
 const images = new Float32Array(n).map(() => Math.random() * 2 - 1);
 const labels = Int32Array.from({ length: batch }, (_, i) => i % first.classes);
-for (let i = 0; i < Number(a.warmup) + Number(a.steps); i++) {
-  for (const r of runs) {
-    const t0 = performance.now();
-    await r.plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: i });
-    const t1 = performance.now();
-    if (a.profile && i < Number(a.warmup) && r === runs[0]) r.plan.resetProfile();
-    await r.plan.evaluate(images, labels);
-    if (i >= Number(a.warmup)) {
-      r.train.push(t1 - t0);
-      r.evaluate.push(performance.now() - t1);
-    }
-  }
+
+/** PyTorch in a child process (bench/torch_ir.py --serve), driven a turn at a time over stdin. */
+interface TorchMemory {
+  savedBytes: number;
+  stepRssDeltaBytes: number;
+  peakRssBytes: number;
 }
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
-function summary(r: Measured) {
-  const ms = median(r.train);
+interface Torch extends Runner {
+  layout: string;
+  version: string;
+  memory?: TorchMemory;
+  close(): Promise<void>;
+}
+async function startTorch(file: string, channelsLast: boolean): Promise<Torch> {
+  const python = process.env.NASNET_PYTHON ?? '/usr/bin/python3';
+  const device = backend === 'cpu' ? [] : ['--device', 'cuda'];
+  const args = ['bench/torch_ir.py', file, '--batch', a.batch!, '--warmup', a.warmup!, '--threads', a.threads!, '--serve', ...device];
+  const env = a['torch-wait'] === 'default' ? process.env : { ...process.env, OMP_WAIT_POLICY: a['torch-wait'] };
+  const child = spawn(python, channelsLast ? [...args, '--channels-last'] : args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const l = await lines.next();
+    if (l.done) throw new Error(`PyTorch (${channelsLast ? 'channels-last' : 'channels-first'}) exited: ${stderr.trim().split('\n').slice(-5).join('\n')}`);
+    return JSON.parse(l.value);
+  };
+  const ready = await next();
+  const t: Torch = {
+    label: `pytorch ${ready.layout}`,
+    layout: ready.layout,
+    version: ready.torch,
+    memory: ready.memory ?? undefined,
+    ms: [],
+    cpuMs: [],
+    async turn(k) {
+      child.stdin.write(`${k + lead}\n`);
+      const r = await next();
+      return { ms: (r.ms as number[]).slice(lead), cpuMs: (r.cpuMs as number[]).slice(lead) };
+    },
+    async close() {
+      child.stdin.end();
+      const last = await next();
+      if (last.memory) t.memory = last.memory;
+    },
+  };
+  return t;
+}
+
+const torch: Torch[] = [];
+if (a.torch) {
+  const dir = mkdtempSync(join(tmpdir(), 'nasnet-bench-'));
+  const file = join(dir, 'graph.json');
+  writeFileSync(file, JSON.stringify(net.graph));
+  for (const channelsLast of [false, true]) torch.push(await startTorch(file, channelsLast));
+}
+
+// Warm-up, then the steps per turn: at least --steps, and enough for about --turn-seconds of our step.
+for (const r of runs) {
+  for (let i = 0; i < Number(a.warmup); i++) await r.plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: step++ });
+  await r.plan.evaluate(images, labels);
+}
+const probe = await runs[0]!.turn(1);
+const perTurn = Math.max(steps, Math.ceil((turnSeconds * 1000) / probe.ms[0]!));
+// Another process's OpenMP threads spin for well under a millisecond after its turn: an uncounted
+// first step per turn only matters (and is only paid for) when steps are short.
+lead = probe.ms[0]! < 250 ? 1 : 0;
+runs[0]!.evaluate.length = 0;
+if (a.profile) runs[0]!.plan.resetProfile();
+// Rounds: ours, (ours unfused), pytorch channels-first, pytorch channels-last, the same order each round.
+const runners: Runner[] = [...runs, ...torch];
+for (let round = 0; round < rounds; round++)
+  for (const r of runners) {
+    const t = await r.turn(perTurn);
+    r.ms.push(t.ms);
+    r.cpuMs.push(t.cpuMs);
+  }
+for (const t of torch) await t.close();
+
+const medianRate = (r: Runner) => median(r.ms.map((turn) => (batch * 1000) / median(turn)));
+// Images per CPU-second (all threads): what a step costs in work, less sensitive than wall time to
+// other processes taking the cores (a descheduled thread holds up its team's barrier in wall time).
+const cpuRate = (r: Runner) => median(r.cpuMs.map((turn) => (batch * 1000) / median(turn)));
+function summary(r: Ours) {
+  const ms = (batch * 1000) / medianRate(r);
   const d = r.plan.description;
   return {
     network: net.meta.name,
@@ -104,10 +250,16 @@ function summary(r: Measured) {
     device: d.device,
     graphs: d.graphs,
     fused: r === runs[0],
-    imagesPerSecond: (batch * 1000) / ms,
+    rounds,
+    stepsPerTurn: perTurn,
+    uncountedStepsPerTurn: lead,
+    imagesPerSecond: medianRate(r),
+    roundImagesPerSecond: r.ms.map((turn) => (batch * 1000) / median(turn)),
     msPerStep: ms,
+    imagesPerCpuSecond: cpuRate(r),
     evalImagesPerSecond: (batch * 1000) / median(r.evaluate),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    stepRssDeltaMiB: (process.resourceUsage().maxRSS * 1024 - rssBase) / 2 ** 20,
     activationMiB: d.activationBytes / 2 ** 20,
     naiveActivationMiB: d.naiveActivationBytes / 2 ** 20,
     fusedChains: d.fusedChains,
@@ -116,11 +268,12 @@ function summary(r: Measured) {
   };
 }
 const ours = summary(runs[0]!);
-// The profile covers the training steps and the evaluate calls after warm-up.
+// The profile covers the timed training steps and evaluate calls (after warm-up).
 const profile = a.profile ? summarizeProfile(runs[0]!.plan.profile()) : undefined;
 const unfused = runs[1] ? summary(runs[1]) : undefined;
 for (const r of runs) r.plan.dispose();
-const result: Record<string, unknown> = { ours };
+const result: Record<string, unknown> = { ours, load: { before: loadBefore, after: loadavg() } };
+if (peak) result.fmaPeak = peak;
 if (profile) result.profile = profile;
 if (unfused) {
   result.unfused = unfused;
@@ -130,31 +283,46 @@ if (unfused) {
     activationRatio: ours.activationMiB / unfused.activationMiB,
   };
 }
-if (a.torch) {
-  const dir = mkdtempSync(join(tmpdir(), 'nasnet-bench-'));
-  const file = join(dir, 'graph.json');
-  writeFileSync(file, JSON.stringify(net.graph));
-  const torch = [];
-  for (const layout of [[], ['--channels-last']]) {
-    const device = ours.backend === 'cuda' ? ['--device', 'cuda'] : [];
-    const python = process.env.NASNET_PYTHON ?? '/usr/bin/python3';
-    const r = spawnSync(python, ['bench/torch_ir.py', file, '--batch', a.batch!, '--steps', a.steps!, '--warmup', a.warmup!, '--threads', a.threads!, ...layout, ...device], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`PyTorch run failed: ${r.stderr}`);
-    torch.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
-  }
-  const best = torch.reduce((x, y) => (x.imagesPerSecond > y.imagesPerSecond ? x : y));
-  result.torch = torch;
-  result.ratio = ours.imagesPerSecond / best.imagesPerSecond;
+if (torch.length > 0) {
+  const mib = (b: number | undefined) => (b === undefined ? undefined : b / 2 ** 20);
+  result.torch = torch.map((t) => ({
+    layout: t.layout,
+    torch: t.version,
+    ompWaitPolicy: a['torch-wait'],
+    imagesPerSecond: medianRate(t),
+    roundImagesPerSecond: t.ms.map((turn) => (batch * 1000) / median(turn)),
+    msPerStep: (batch * 1000) / medianRate(t),
+    imagesPerCpuSecond: cpuRate(t),
+    savedActivationMiB: mib(t.memory?.savedBytes),
+    stepRssDeltaMiB: mib(t.memory?.stepRssDeltaBytes),
+    peakRssMiB: mib(t.memory?.peakRssBytes),
+  }));
+  // Per round: ours against the faster PyTorch layout of that round; the ratio is the median of the rounds.
+  const roundRatios = runs[0]!.ms.map((turn, i) => {
+    const theirs = Math.max(...torch.map((t) => (batch * 1000) / median(t.ms[i]!)));
+    return (batch * 1000) / median(turn) / theirs;
+  });
+  result.roundRatios = roundRatios;
+  result.ratio = median(roundRatios);
+  const cpuRatios = runs[0]!.cpuMs.map((turn, i) => {
+    const theirs = Math.max(...torch.map((t) => (batch * 1000) / median(t.cpuMs[i]!)));
+    return (batch * 1000) / median(turn) / theirs;
+  });
+  result.roundCpuRatios = cpuRatios;
+  result.cpuRatio = median(cpuRatios);
 }
-if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-else {
+{
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
+  console.log(`load average before ${load(loadBefore)}, after ${load(loadavg())}`);
+  if (peak) console.log(`FP32 FMA peak measured now: ${peak.gflops.toFixed(0)} GFLOP/s (${peak.threads} threads × ${Math.max(peak.avx512PerCore, peak.avx2PerCore).toFixed(1)} per core)`);
+  const rates = (v: number[]) => v.map((x) => x.toFixed(1)).join(', ');
   const line = (o: typeof ours, label: string) =>
     console.log(
-      `${o.network} batch ${batch} ${label} on ${o.device}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
+      `${o.network} batch ${batch} ${label} on ${o.device}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step; rounds ${rates(o.roundImagesPerSecond)}; ${o.imagesPerCpuSecond.toFixed(1)} img/CPU-s), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, step RSS delta ${o.stepRssDeltaMiB.toFixed(0)} MiB, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
     );
   line(ours, 'fused');
   if (profile) {
-    console.log('where the time goes (fused plan, training steps and evaluate calls after warm-up):');
+    console.log('where the time goes (fused plan, timed training steps and evaluate calls):');
     console.log('kind                              nodes  forward ms  backward ms  share');
     for (const r of profile.slice(0, 15)) {
       console.log(
@@ -168,9 +336,14 @@ else {
     console.log(`fusion: train ${f.trainSpeedup.toFixed(2)}×, evaluate ${f.evalSpeedup.toFixed(2)}×, activations ${f.activationRatio.toFixed(2)}× of unfused`);
   }
   if (result.torch) {
-    for (const t of result.torch as { layout: string; imagesPerSecond: number; msPerStep: number }[]) {
-      console.log(`pytorch ${t.layout}: ${t.imagesPerSecond.toFixed(1)} img/s, ${t.msPerStep.toFixed(1)} ms/step`);
+    type T = { layout: string; torch: string; imagesPerSecond: number; imagesPerCpuSecond: number; msPerStep: number; roundImagesPerSecond: number[]; savedActivationMiB?: number; stepRssDeltaMiB?: number; peakRssMiB?: number };
+    for (const t of result.torch as T[]) {
+      const mem = t.peakRssMiB === undefined ? '' : `, saved activations ${t.savedActivationMiB!.toFixed(1)} MiB, step RSS delta ${t.stepRssDeltaMiB!.toFixed(0)} MiB, peak RSS ${t.peakRssMiB.toFixed(0)} MiB`;
+      console.log(`pytorch ${t.torch} ${t.layout} (OMP_WAIT_POLICY ${a['torch-wait']}): ${t.imagesPerSecond.toFixed(1)} img/s (${t.msPerStep.toFixed(1)} ms/step; rounds ${rates(t.roundImagesPerSecond)}; ${t.imagesPerCpuSecond.toFixed(1)} img/CPU-s)${mem}`);
     }
-    console.log(`ratio (ours / faster pytorch): ${(result.ratio as number).toFixed(2)}×`);
+    const list = (v: unknown) => (v as number[]).map((x) => x.toFixed(2)).join(', ');
+    console.log(`ratio (ours / faster pytorch) ${ours.network} batch ${batch}: ${(result.ratio as number).toFixed(2)}× (rounds ${list(result.roundRatios)})`);
+    console.log(`cpu-time ratio (images per CPU-second, ours / faster pytorch) ${ours.network} batch ${batch}: ${(result.cpuRatio as number).toFixed(2)}× (rounds ${list(result.roundCpuRatios)})`);
   }
 }
+if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);

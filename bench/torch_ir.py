@@ -5,13 +5,23 @@ The same network as our engine runs: every IR op is mapped to its PyTorch equiva
 created with the IR's shapes. Times training steps (forward, backward, SGD momentum) on random data.
 
   /usr/bin/python3 bench/torch_ir.py GRAPH.json --batch 64 --steps 10 --warmup 3 --threads 2 [--channels-last]
-      [--device cuda] [--bf16] [--no-tf32] [--host-data] [--profile]
-Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "device", "dtype", "torch"}.
+      [--device cuda] [--bf16] [--no-tf32] [--host-data] [--profile] [--serve]
+Prints one JSON line: {"imagesPerSecond", "msPerStep", "layout", "threads", "device", "dtype", "torch",
+"memory"}. "memory" (CPU only) is what a training step holds: "savedBytes", the distinct storages autograd
+saves for backward in one forward (PyTorch's activation memory, counted by saved_tensors_hooks), and
+"stepRssDeltaBytes", the process's peak RSS (ru_maxrss) after the steps less its RSS just before the model
+was built (parameters, gradients, momentum, activations and allocator workspace), and "peakRssBytes".
+--serve (for bench/step.ts, which alternates it with our engine): after set-up and warm-up prints one
+JSON line {"ready": true, "memory": ...}, then reads lines "K" from stdin, runs K training steps and
+prints {"ms": [K step times], "cpuMs": [K step CPU times, all threads]} for each; at end of input prints
+{"memory": ...} (peak RSS then) and exits.
 On CUDA, steps are timed after torch.cuda.synchronize(); --bf16 runs forward and loss under
 torch.autocast(bfloat16) (fp32 master weights), as mixed-precision training is usually run.
 """
 import argparse
 import json
+import resource
+import sys
 import time
 
 import torch
@@ -117,6 +127,36 @@ class IrModule(torch.nn.Module):
         return v[self.graph["loss"]]
 
 
+def current_rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def saved_activation_bytes(model, images, labels, drop_rate):
+    """Bytes of the distinct storages autograd saves for backward in one forward (not timed)."""
+    seen = {}
+
+    def storage(t):  # untyped_storage() is PyTorch 2's name; 1.13 has storage()
+        return t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+
+    def pack(t):
+        st = storage(t)
+        seen[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(images, labels, drop_rate)
+    del loss
+    # Parameters are saved too (by conv and linear) but they are not activation memory.
+    params = {storage(p).data_ptr() for p in model.parameters()}
+    params |= {storage(b).data_ptr() for b in model.buffers()}
+    return sum(n for ptr, n in seen.items() if ptr not in params)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("graph")
@@ -134,6 +174,8 @@ def main():
                     help="each step copies the batch from pinned host memory, as a training loop fed by a loader does")
     ap.add_argument("--profile", action="store_true",
                     help="after timing, profile 3 steps (torch.profiler) and print the top kernels to stderr")
+    ap.add_argument("--serve", action="store_true",
+                    help="run steps on request from stdin, for bench/step.ts's alternated rounds")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -151,6 +193,7 @@ def main():
     images = torch.randn(shape, device=device)
     host_images = images.cpu().pin_memory() if args.host_data and cuda else None
     labels = torch.randint(0, classes, (args.batch,), device=device)
+    rss_before = current_rss_bytes()
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -169,18 +212,43 @@ def main():
         opt.step()
         return loss
 
-    times = []
-    for i in range(args.warmup + args.steps):
+    def timed_step():
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         loss = step()
         if cuda:
             torch.cuda.synchronize()
+        return time.perf_counter() - t0, loss
+
+    def memory(saved):
+        if cuda:
+            return None
+        peak = peak_rss_bytes()
+        return {"savedBytes": saved, "stepRssDeltaBytes": peak - rss_before, "peakRssBytes": peak}
+
+    times = []
+    loss = None
+    for i in range(args.warmup + args.steps if not args.serve else args.warmup):
+        t, loss = timed_step()
         if i >= args.warmup:
-            times.append(time.perf_counter() - t0)
+            times.append(t)
+    saved = None if cuda else saved_activation_bytes(model, images, labels, args.drop_rate)
+    if args.serve:
+        print(json.dumps({"ready": True, "layout": "channels_last" if args.channels_last else "channels_first",
+                          "threads": args.threads, "torch": torch.__version__, "memory": memory(saved)}), flush=True)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            ms, cpu_ms = [], []
+            for _ in range(int(line)):
+                c0 = time.process_time()
+                ms.append(1000 * timed_step()[0])
+                cpu_ms.append(1000 * (time.process_time() - c0))
+            print(json.dumps({"ms": ms, "cpuMs": cpu_ms}), flush=True)
+        print(json.dumps({"memory": memory(saved)}), flush=True)
+        return
     if args.profile:
-        import sys
         from torch.profiler import ProfilerActivity, profile
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         with profile(activities=acts) as prof:
@@ -200,7 +268,7 @@ def main():
                       "threads": args.threads, "device": str(device), "dtype": "bf16" if args.bf16 else "fp32",
                       "torch": torch.__version__, "loss": float(loss),
                       "hostData": bool(host_images is not None),
-                      "tf32": bool(cuda and torch.backends.cudnn.allow_tf32)}))
+                      "tf32": bool(cuda and torch.backends.cudnn.allow_tf32), "memory": memory(saved)}))
 
 
 if __name__ == "__main__":
