@@ -18,6 +18,8 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'nasnet-cli-faults-'));
 mkdirSync(join(dir, 'folder'));
 mkdirSync(join(dir, 'runs')); // where `nasnet dashboard` looks by default
+mkdirSync(join(dir, 'run1')); // a run folder as far as the dashboard is concerned (it listens, then reads)
+writeFileSync(join(dir, 'run1', 'history.jsonl'), '');
 writeFileSync(join(dir, 'empty.json'), '');
 writeFileSync(join(dir, 'garbage.json'), 'garbage\n');
 writeFileSync(join(dir, 'object.json'), '{"a":1}');
@@ -91,6 +93,7 @@ const ROWS: Row[] = [
   [['dashboard', '--port', '99999'], /Expected integer in \[0, 65535\] for port but received 99999/],
   [['dashboard', 'never-made'], /never-made: no such folder/],
   [['dashboard', 'empty.json'], /empty\.json is a file, not a run folder/],
+  [['dashboard', 'run1', '--host', '256.1.1.1', '--port', '0'], /cannot listen on 256\.1\.1\.1: .*\(check --host: an address of this machine/],
   [['info', 'extra'], /error: too many arguments for 'info'/],
   [['nope'], /error: unknown command 'nope'/],
 ];

@@ -112,7 +112,14 @@ async function listen(server: Server, host: string, port: number, strict: boolea
     if (!err) return (server.address() as AddressInfo).port;
     if (err.code !== 'EADDRINUSE' || k === tries - 1) {
       const what = err.code === 'EADDRINUSE' ? (tries > 1 ? `ports ${port}–${port + tries - 1} are all in use` : `port ${port} is in use`) : err.message;
-      throw new ValidationError(`dashboard: cannot listen on ${host}: ${what} (choose another port, or port 0 for any free one)`);
+      // The advice follows the cause: a busy or privileged port, or a host that is no address of this machine.
+      const advice =
+        err.code === 'EADDRINUSE'
+          ? 'choose another port, or port 0 for any free one'
+          : err.code === 'EACCES'
+            ? 'ports below 1024 need privileges: choose another port, or port 0 for any free one'
+            : 'check --host: an address of this machine (127.0.0.1, 0.0.0.0, ::) or a name that resolves to one';
+      throw new ValidationError(`dashboard: cannot listen on ${host}: ${what} (${advice})`);
     }
   }
   throw new Error('unreachable');
