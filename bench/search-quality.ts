@@ -20,7 +20,7 @@
  * 4. Kendall τ between shared-weight scores (final weights of the first seed's random/shared run) and
  *    standalone proxy accuracies on a sample of uniformly random children.
  * 5. The controller on real data: the mean shared score of each PPO update's children (every
- *    `updateEvery` = 10 scored children, in the order scored) in every shared run — for random and
+ *    `updateEvery` scored children, in the order scored) in every shared run — for random and
  *    evolution in groups of the same size (the weights improve for all; the gap is the strategy's) —
  *    and, on the final shared weights of the PPO run, children sampled from the initial policy, the
  *    final policy and uniformly.
@@ -43,6 +43,8 @@ import { genotypeHash } from '../lib/cells/genotype.js';
 import type { Genotype } from '../lib/cells/genotype-types.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
 import { createStrategy, restoreStrategy, type StrategyState } from '../lib/controller/create-strategy.js';
+import { ENAS_CONTROLLER } from '../lib/controller/paper.js';
+import { sizedStrategyOptions } from '../lib/controller/sized.js';
 import type { StrategyName } from '../lib/controller/strategy.js';
 import { createLoader } from '../lib/data/loader.js';
 import type { Dataset } from '../lib/data/types.js';
@@ -99,28 +101,39 @@ const PROXY: ProxyConfig = { ...PAPER_PROXY, cellsPerStack: 1, filters: 8, stemM
 const EVAL = quick
   ? { cellsPerStack: 1, filters: 8, batchSize: 32, batches: 60, lr: 0.05, testImages: 1000 }
   : { cellsPerStack: 1, filters: 12, batchSize: 64, batches: 200, lr: 0.05, testImages: 10000 };
-/** Strategy settings, fixed before any result: the controller of ENAS's micro search; a small aging population. */
-const STRATEGY_OPTIONS: Record<StrategyName, Record<string, unknown>> = {
-  ppo: { learningRate: 0.0035, entropyWeight: 0.0001, baselineDecay: 0.99, updateEvery: 10, controller: { hiddenSize: 64, temperature: 5, tanhConstant: 1.1 } },
-  reinforce: { learningRate: 0.0035, entropyWeight: 0.0001, baselineDecay: 0.99, updateEvery: 10, controller: { hiddenSize: 64, temperature: 5, tanhConstant: 1.1 } },
-  evolution: { populationSize: 16, sampleSize: 4 },
-  random: {},
-};
 /**
  * The shared mode's settings. Four steps per sampled child rather than ENAS's one: here the first
  * step of a newly compiled plan costs about five warm steps (its activation memory is touched for the
  * first time), so one step per child would spend most of the budget on that (measured before any
- * search result; see the README).
+ * search result; see the README). Rounds of 25 steps and 10 scored children (ENAS scores 10 children
+ * per controller step), so that a run of a few minutes takes several rounds and controller updates.
  */
 const SHARED = {
-  stepsPerRound: 50,
+  stepsPerRound: 25,
   stepsPerChild: 4,
-  childrenPerRound: 20,
+  childrenPerRound: 10,
   scoreImages: quick ? 128 : 256,
   candidates: quick ? 6 : 20,
   finalScoreImages: quick ? 256 : 1024,
   retrainTop: quick ? 2 : 5,
 };
+/**
+ * The children a run of `budget` seconds is expected to evaluate, which sizes evolution's population
+ * and tournament and the controller's children per update (sizedStrategyOptions, as searchCells does
+ * for a search given its number of children; these runs are bounded by time instead). Standalone: one
+ * child per 13 s, the rate of the 2026-11-30 measurement under load 7–12 (4–5 children per 60 s; halving
+ * alike); shared: a round (25 steps, 10 scores) per 12 s after
+ * the final phase's 35 s (two retrainings, six re-scores), timed here before any search result.
+ */
+function expectedChildren(mode: Mode): number {
+  if (mode === 'shared') return Math.max(SHARED.childrenPerRound, SHARED.childrenPerRound * Math.floor((budget - 35) / 12));
+  return Math.max(1, Math.round(budget / 13));
+}
+/** Strategy settings, fixed before any result: ENAS's controller in every mode; sizes fitted to the budget (see expectedChildren). */
+function strategyOptions(mode: Mode, strategy: StrategyName): Record<string, unknown> {
+  const sized = sizedStrategyOptions(strategy, expectedChildren(mode));
+  return strategy === 'ppo' || strategy === 'reinforce' ? { ...ENAS_CONTROLLER, ...sized } : sized;
+}
 const HALVING = { kind: 'halving' as const, rungs: 3, eta: 3 };
 
 /** What one search run left for the report. */
@@ -174,7 +187,7 @@ async function search(seed: number, mode: RunSummary['mode'], strategy: Strategy
     runDir,
     dataset: a.dataset,
     strategy,
-    strategyOptions: STRATEGY_OPTIONS[strategy],
+    strategyOptions: strategyOptions(mode as Mode, strategy),
     children: 1_000_000,
     proxy: PROXY,
     seed,
@@ -320,7 +333,7 @@ async function main(): Promise<void> {
   }
 
   // 5. The controller on real data.
-  const group = STRATEGY_OPTIONS.ppo.updateEvery as number;
+  const group = strategyOptions('shared', 'ppo').updateEvery as number;
   const perUpdate = runs
     .filter((r) => r.mode === 'shared')
     .map((r) => {
@@ -350,7 +363,7 @@ async function main(): Promise<void> {
       const n = quick ? 8 : 32;
       const net = supernetOf(runDir, ds, ppoShared.seed);
       const final = restoreStrategy(readCheckpoint(join(runDir, 'shared.safetensors')).meta.strategy as StrategyState);
-      const initial = createStrategy('ppo', { seed: ppoShared.seed, ...STRATEGY_OPTIONS.ppo } as never);
+      const initial = createStrategy('ppo', { seed: ppoShared.seed, ...strategyOptions('shared', 'ppo') } as never);
       const uniform = createStrategy('random', { seed: 99 });
       policy = { initial: [], final: [], uniform: [] };
       for (const [key, s] of [['initial', initial], ['final', final], ['uniform', uniform]] as const) {
@@ -396,7 +409,7 @@ async function main(): Promise<void> {
   ].filter(Boolean);
   const md = `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   writeFileSync(join(out, 'quality.md'), md);
-  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: STRATEGY_OPTIONS, runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
+  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: Object.fromEntries(configs.map(({ mode, strategy }) => [`${mode}:${strategy}`, strategyOptions(mode, strategy)])), runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
   const cats = [
     ...configs.map(({ mode, strategy }) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) })),
     { label: 'NASNet-A', values: [nasnetA] },

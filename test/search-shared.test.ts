@@ -88,6 +88,14 @@ describe('searchCells({ mode: "shared" })', () => {
     expect(meta.position).toEqual({ phase: 'final', round: 2, step: 10 });
     expect((meta.strategy as { observed: number; updates: number }).observed).toBe(8);
     expect((meta.strategy as { updates: number }).updates).toBe(2);
+    // The shared mode's controller is ENAS's where the caller set nothing (updateEvery was set).
+    expect((meta.strategy as { config: Record<string, unknown> }).config).toMatchObject({
+      learningRate: 0.0035,
+      entropyWeight: 0.0001,
+      baselineDecay: 0.99,
+      updateEvery: 4,
+      controller: { hiddenSize: 64, temperature: 5, tanhConstant: 1.1 },
+    });
     for (const f of ['config.json', 'history.jsonl', 'proposals.jsonl', 'final.jsonl', 'retrain.jsonl', 'shared.json', 'best.json', 'reward.svg', 'top.txt']) {
       expect(existsSync(join(runDir, f)), f).toBe(true);
     }

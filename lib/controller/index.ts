@@ -35,7 +35,8 @@ export {
   type ParameterSlice,
   resolveControllerOptions,
 } from './lstm-controller.js';
-export { NASNET_CONTROLLER } from './paper.js';
+export { ENAS_CONTROLLER, NASNET_CONTROLLER } from './paper.js';
+export { SIZED_BOUNDS, sizedStrategyOptions } from './sized.js';
 export {
   type PolicyGradientBuffered,
   type PolicyGradientConfig,

@@ -5,6 +5,8 @@ import { BACKEND_CHOICES, type BackendChoice } from '../backends.js';
 import { drawCell } from '../cells/draw.js';
 import type { Genotype } from '../cells/genotype-types.js';
 import { createStrategy, restoreStrategy, type StrategyState } from '../controller/create-strategy.js';
+import { ENAS_CONTROLLER } from '../controller/paper.js';
+import { sizedStrategyOptions } from '../controller/sized.js';
 import type { SearchStrategy, StrategyName } from '../controller/strategy.js';
 import { ValidationError } from '../errors.js';
 import { checkChoice, checkNumber } from '../util/check.js';
@@ -46,7 +48,12 @@ export interface SearchOptions {
   dataDir?: string;
   /** 'ppo' (default, the paper's), 'reinforce', 'random' or 'evolution' — or your own {@link SearchStrategy}. */
   strategy?: StrategyName | SearchStrategy;
-  /** Options passed to the strategy (learning rate, population, ...). */
+  /**
+   * Options passed to the strategy (learning rate, population, ...). Sizes left unset fit `children`
+   * ({@link sizedStrategyOptions}): evolution's population ⌈children / 4⌉ in [4, 64] and tournament
+   * ⌈population / 4⌉ (at least 2); PPO and REINFORCE update every ⌈children / 10⌉ children, in [5, 20].
+   * In the shared mode, PPO and REINFORCE default to ENAS's controller ({@link ENAS_CONTROLLER}).
+   */
   strategyOptions?: Record<string, unknown>;
   /** Children to evaluate in all; default 20. */
   children?: number;
@@ -211,7 +218,12 @@ export async function searchCells(options: SearchOptions = {}): Promise<SearchRe
   if (typeof options.strategy === 'object') {
     strategy = options.strategy;
   } else {
-    strategy = fromFile('config.json', () => createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...config.strategyOptions } as never));
+    // Sizes left unset fit the search's children (sized.ts); the shared mode's controller defaults
+    // are ENAS's; the caller's options win.
+    const sized = sizedStrategyOptions(config.strategy, config.children, config.strategyOptions);
+    const given = config.strategyOptions as { controller?: Record<string, unknown> };
+    const enas = mode === 'shared' && (config.strategy === 'ppo' || config.strategy === 'reinforce') ? { ...ENAS_CONTROLLER, controller: { ...ENAS_CONTROLLER.controller, ...given.controller } } : {};
+    strategy = fromFile('config.json', () => createStrategy(config.strategy, { seed: config.seed, blocks: config.blocks, ...sized, ...enas, ...given, ...('controller' in enas ? { controller: enas.controller } : {}) } as never));
   }
   const saved = mode === 'standalone' ? run.readJson<StrategyState>('strategy.json') : undefined;
   if (saved) {
