@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createStrategy } from '../lib/controller/create-strategy.js';
+import { genotypeToDecisions } from '../lib/controller/decisions.js';
+import type { EvolutionState } from '../lib/controller/evolution.js';
 import type { SearchStrategy } from '../lib/controller/strategy.js';
 import { RunDir } from '../lib/search/run-dir.js';
 import { searchCells } from '../lib/search/search.js';
@@ -100,6 +102,24 @@ describe('searchCells({ mode: "shared" })', () => {
       expect(existsSync(join(runDir, f)), f).toBe(true);
     }
     expect(readFileSync(join(runDir, 'top.txt'), 'utf8')).toMatch(/^children retrained standalone/);
+  });
+
+  it('runs evolution with shared weights: a population fitted to the children, mutants scored, and retrained standalone', async () => {
+    const runDir = join(root, 'evolution');
+    // 12 children: population 4, tournaments of 2 (sizedStrategyOptions), so the last two rounds score mutants.
+    const r = await searchCells({ runDir, mode: 'shared', strategy: 'evolution', children: 12, proxy: TINY_PROXY, shared: { ...TINY_SHARED, retrainTop: 1 }, executor: { kind: 'local', isolation: 'inline' }, seed: 5 });
+    expect(r.history).toHaveLength(12);
+    expect(r.shared!.rounds).toBe(3);
+    const state = readCheckpoint(join(runDir, 'shared.safetensors')).meta.strategy as EvolutionState;
+    expect(state.config).toMatchObject({ populationSize: 4, sampleSize: 2 });
+    expect(state.observed).toBe(12);
+    expect(state.population.map((m) => m.id)).toEqual([8, 9, 10, 11]);
+    const decisions = [...r.history].sort((a, b) => a.id - b.id).map((h) => genotypeToDecisions(h.genotype));
+    const oneApart = (x: number[], y: number[]) => x.filter((v, i) => v !== y[i]).length === 1;
+    // Each child after the first four is a one-decision mutant of an earlier child (a population member).
+    for (let i = 4; i < 12; i++) expect(decisions.slice(0, i).some((e) => oneApart(decisions[i]!, e)), `child ${i}`).toBe(true);
+    expect(r.retrained).toHaveLength(1);
+    expect(r.best.scoredBy).toBe('standalone');
   });
 
   it('killed with SIGKILL in the training and in the scoring phase, resumes to exactly the run that was never killed', async () => {
