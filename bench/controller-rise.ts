@@ -15,9 +15,12 @@
  *    validation split for update u);
  * 3. PPO observes its children and updates (ENAS's controller settings, `updateEvery` = `children`).
  * The random policy's mean is what the weights alone give at that point; PPO's mean minus it is what
- * the controller learned. Writes rise.jsonl (one line per update), rise.svg and rise.md under --out.
+ * the controller learned. Writes rise.jsonl (one line per update), rise.svg and rise.md under --out:
+ * the mean scores over the first and the last fifth of the updates, the gap over each half, and the
+ * least-squares slope of the gap against the update (± its standard error). `--report` writes rise.md
+ * and rise.svg again from an existing rise.jsonl (give the options of the run).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +46,7 @@ const { values: a } = parseArgs({
     'train-on': { type: 'string', default: 'uniform' },
     dataset: { type: 'string', default: 'fashion-mnist' },
     out: { type: 'string', default: 'runs/rise' },
+    report: { type: 'boolean', default: false },
   },
 });
 const seed = Number(a.seed);
@@ -72,7 +76,60 @@ interface UpdateLine {
   load: number;
 }
 
+/** Writes rise.md and rise.svg from the per-update lines (and prints the table). */
+function report(lines: UpdateLine[], run?: { step: number; hitRate: number; misses: number; wall: number; load0: number }): void {
+  const n = lines.length;
+  const w = Math.max(1, Math.floor(n / 5));
+  const first = lines.slice(0, w);
+  const last = lines.slice(-w);
+  const gap = (ls: UpdateLine[]) => ls.map((l) => l.ppo - l.random);
+  const se = (xs: number[]) => sd(xs) / Math.sqrt(xs.length);
+  const half = Math.floor(n / 2);
+  // Least-squares slope of the gap against the update number, with its standard error.
+  const xs = lines.map((l) => l.update);
+  const ys = gap(lines);
+  const mx = mean(xs);
+  const my = mean(ys);
+  const sxx = xs.reduce((p, x) => p + (x - mx) ** 2, 0);
+  const slope = xs.reduce((p, x, i) => p + (x - mx) * (ys[i]! - my), 0) / sxx;
+  const resid = xs.reduce((p, x, i) => p + (ys[i]! - my - slope * (x - mx)) ** 2, 0);
+  const slopeSe = Math.sqrt(resid / Math.max(n - 2, 1) / sxx);
+  const row = (label: string, l: UpdateLine[]) =>
+    `| ${label} | ${pct(mean(l.map((x) => x.ppo)))} | ${pct(mean(l.map((x) => x.random)))} | ${(100 * mean(gap(l))).toFixed(2)} ± ${(100 * se(gap(l))).toFixed(2)} | ${mean(l.map((x) => x.entropy)).toFixed(2)} |`;
+  const md = [
+    '| updates | PPO mean score (%) | random mean score (%) | PPO − random (points, ± s.e.) | PPO entropy |',
+    '|---|---|---|---|---|',
+    row(`1–${w}`, first),
+    row(`${n - w + 1}–${n}`, last),
+    row(`1–${half}`, lines.slice(0, half)),
+    row(`${half + 1}–${n}`, lines.slice(half)),
+    '',
+    `- slope of PPO − random against the update: ${(100 * slope).toFixed(3)} ± ${(100 * slopeSe).toFixed(3)} points per update (least squares, ± s.e.; ${(100 * slope * (n - 1)).toFixed(2)} points over the ${n} updates)`,
+    `- ${a.dataset}, seed ${seed}: ${n} PPO updates of ${children} children (ENAS controller: lr ${ENAS_CONTROLLER.learningRate}, entropy ${ENAS_CONTROLLER.entropyWeight}, baseline decay ${ENAS_CONTROLLER.baselineDecay}, ${ENAS_CONTROLLER.controller.hiddenSize} units, temperature ${ENAS_CONTROLLER.controller.temperature}, tanh ${ENAS_CONTROLLER.controller.tanhConstant}); ${steps} shared steps before each update (${lines[n - 1]!.step} in all), the children trained drawn ${trainOn === 'uniform' ? 'uniformly' : 'from the PPO policy'}, a new one every ${stepsPerChild} steps; scores on ${scoreImages} validation images, the same batch for both policies at each update.`,
+    `- PPO − random per update (points): ${ys.map((g) => (100 * g).toFixed(1)).join(', ')}`,
+    `- ${run ? `plan cache: ${(100 * run.hitRate).toFixed(1)}% hits, ${run.misses} plans compiled; wall clock ${(run.wall / 60).toFixed(1)} min; load average (1 min) ${run.load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` : `wall clock ${(lines.reduce((p, l) => p + l.seconds, 0) / 60).toFixed(1)} min over the updates; load average (1 min) at each update ${Math.min(...lines.map((l) => l.load)).toFixed(1)}–${Math.max(...lines.map((l) => l.load)).toFixed(1)}`}`,
+  ].join('\n');
+  writeFileSync(join(out, 'rise.md'), `${md}\n`);
+  writeFileSync(
+    join(out, 'rise.svg'),
+    linesSvg(
+      [
+        { label: 'PPO policy', x: xs, y: lines.map((l) => l.ppo) },
+        { label: 'random policy', x: xs, y: lines.map((l) => l.random) },
+      ],
+      `mean shared-weight score of ${children} children per PPO update, same weights and batch (${a.dataset})`,
+      'PPO update',
+      'mean validation accuracy (shared weights)',
+    ),
+  );
+  process.stdout.write(`${md}\n`);
+}
+
 async function main(): Promise<void> {
+  if (a.report) {
+    report(readFileSync(join(out, 'rise.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as UpdateLine));
+    return;
+  }
   mkdirSync(out, { recursive: true });
   const t0 = performance.now();
   const load0 = loadavg()[0]!;
@@ -134,43 +191,7 @@ async function main(): Promise<void> {
   const stats = net.stats();
   net.dispose();
 
-  // The report: the first and the last fifth of the updates, and the paired gap.
-  const w = Math.max(1, Math.floor(updates / 5));
-  const first = lines.slice(0, w);
-  const last = lines.slice(-w);
-  const gap = (ls: UpdateLine[]) => ls.map((l) => l.ppo - l.random);
-  const se = (xs: number[]) => sd(xs) / Math.sqrt(xs.length);
-  const wall = (performance.now() - t0) / 1000;
-  const md = [
-    '| updates | PPO mean score (%) | random mean score (%) | PPO − random (points, ± s.e.) | PPO entropy |',
-    '|---|---|---|---|---|',
-    ...[
-      [`1–${w}`, first],
-      [`${updates - w + 1}–${updates}`, last],
-    ].map(([label, ls]) => {
-      const l = ls as UpdateLine[];
-      return `| ${label} | ${pct(mean(l.map((x) => x.ppo)))} | ${pct(mean(l.map((x) => x.random)))} | ${(100 * mean(gap(l))).toFixed(2)} ± ${(100 * se(gap(l))).toFixed(2)} | ${mean(l.map((x) => x.entropy)).toFixed(2)} |`;
-    }),
-    '',
-    `- ${a.dataset}, seed ${seed}: ${updates} PPO updates of ${children} children (ENAS controller: lr ${ENAS_CONTROLLER.learningRate}, entropy ${ENAS_CONTROLLER.entropyWeight}, baseline decay ${ENAS_CONTROLLER.baselineDecay}, ${ENAS_CONTROLLER.controller.hiddenSize} units, temperature ${ENAS_CONTROLLER.controller.temperature}, tanh ${ENAS_CONTROLLER.controller.tanhConstant}); ${steps} shared steps before each update (${step} in all), the children trained drawn ${trainOn === 'uniform' ? 'uniformly' : 'from the PPO policy'}, a new one every ${stepsPerChild} steps; scores on ${scoreImages} validation images, the same batch for both policies at each update.`,
-    `- PPO − random per update (points): ${gap(lines).map((g) => (100 * g).toFixed(1)).join(', ')}`,
-    `- plan cache: ${(100 * stats.hitRate).toFixed(1)}% hits, ${stats.misses} plans compiled; wall clock ${(wall / 60).toFixed(1)} min; load average (1 min) ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
-  ].join('\n');
-  writeFileSync(join(out, 'rise.md'), `${md}\n`);
-  const x = lines.map((l) => l.update);
-  writeFileSync(
-    join(out, 'rise.svg'),
-    linesSvg(
-      [
-        { label: 'PPO policy', x, y: lines.map((l) => l.ppo) },
-        { label: 'random policy', x, y: lines.map((l) => l.random) },
-      ],
-      `mean shared-weight score of ${children} children per PPO update, same weights and batch (${a.dataset})`,
-      'PPO update',
-      'mean validation accuracy (shared weights)',
-    ),
-  );
-  process.stdout.write(`${md}\n`);
+  report(lines, { step, hitRate: stats.hitRate, misses: stats.misses, wall: (performance.now() - t0) / 1000, load0 });
 }
 
 await main();
