@@ -36,7 +36,6 @@ export {
   resolveControllerOptions,
 } from './lstm-controller.js';
 export { ENAS_CONTROLLER, NASNET_CONTROLLER } from './paper.js';
-export { SIZED_BOUNDS, sizedStrategyOptions } from './sized.js';
 export {
   type PolicyGradientBuffered,
   type PolicyGradientConfig,
@@ -47,6 +46,7 @@ export {
   type PolicyGradientUpdateInfo,
 } from './policy-gradient.js';
 export { type RandomSearchConfig, type RandomSearchOptions, type RandomSearchState, RandomSearchStrategy } from './random-search.js';
+export { SIZED_BOUNDS, sizedStrategyOptions } from './sized.js';
 export {
   type Observation,
   type Proposal,
