@@ -10,6 +10,7 @@
 namespace nasnet::cpu {
 
 static std::atomic<int> g_override{-1};
+static thread_local bool t_serial = false;
 
 SimdLevel active_simd() {
   int best = static_cast<int>(simd_level());
@@ -20,9 +21,12 @@ SimdLevel active_simd() {
 
 void set_simd_override(int level) { g_override.store(level < 0 ? -1 : level, std::memory_order_relaxed); }
 
+SerialScope::SerialScope() : outer_(t_serial) { t_serial = true; }
+SerialScope::~SerialScope() { t_serial = outer_; }
+
 int kernel_threads() {
 #ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
+  if (t_serial || omp_in_parallel()) return 1;
   return omp_get_max_threads();
 #else
   return 1;

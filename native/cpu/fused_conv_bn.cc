@@ -22,6 +22,7 @@
 #include "core/nan.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
 
@@ -33,9 +34,7 @@ size_t out_plane(const FusedConvBnShape& s) { return static_cast<size_t>(s.OH) *
 
 // The ReLU of one image into r (same rule as relu_forward: negatives become 0, NaN stays NaN).
 void relu_image(const FusedConvBnShape& s, const float* xn, float* r) {
-  const size_t count = static_cast<size_t>(s.C) * in_plane(s);
-#pragma omp simd
-  for (size_t q = 0; q < count; ++q) r[q] = relu_value(xn[q]);
+  relu_range(static_cast<size_t>(s.C) * in_plane(s), xn, r);
 }
 
 // The pointwise stage's input for image n, [C, OHW]: x[n], relu(x[n]) in r, or the depthwise output
@@ -181,22 +180,25 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int c = 0; c < C; ++c) fr[c] = wr[c] * a;
     shift[k] = beta[k] - running_mean[k] * a;
   }
-  auto add_shift = [&](float* yn) {
-    for (int k = 0; k < K; ++k) {
-      float* p = yn + static_cast<size_t>(k) * OHW;
-      const float b = shift[k];
-#pragma omp simd
-      for (size_t q = 0; q < OHW; ++q) p[q] += b;
-    }
-  };
   thread_local Scratch w_packed_buf;
   float* const w_packed = w_packed_buf.get(sgemm_packed_a_floats(K, C));
   sgemm_pack_a(false, K, C, 1.0f, wf, C, w_packed);
-  const int threads = kernel_threads();
+  int threads = kernel_threads();
+  // Fewer images than threads (batch 1 inference): an image is split over the threads only when its
+  // work is worth the region's fork and barrier. Below kSplitFlops (~20-40 µs on one core) it runs on
+  // the calling thread: waking the other threads and meeting them at the barrier (a futex wake and
+  // wait when they have gone to sleep, as they do in a process with more OpenMP threads than cores)
+  // cost as much as the half of the work they would take. At NASNet's batch 1 that keeps the small
+  // separable units (2 MFLOP at C 32 / 32×32, 64 / 16×16, 128 / 8×8) serial and splits the stem-side
+  // 1×1s over wide concatenations (8–13 MFLOP).
+  constexpr double kSplitFlops = 4e6;
+  const double image_flops = 2.0 * K * C * static_cast<double>(OHW) +
+                             (s.has_depthwise ? 2.0 * C * s.dw.kh * s.dw.kw * static_cast<double>(OHW) : 0.0);
+  if (N < threads && image_flops < kSplitFlops) threads = 1;
   if (threads > 1 && N < threads) {
-    // Fewer images than threads (batch 1 inference): images one after another, each split over the
-    // threads in one parallel region: ReLU and depthwise by channels (then a barrier), the GEMM and
-    // the shift by columns (whole NR-wide panels per thread).
+    // Images one after another, each split over the threads in one parallel region: ReLU and
+    // depthwise by channels (then a barrier), the GEMM and the shift by columns (whole NR-wide
+    // panels per thread).
     thread_local Scratch r_buf, t_buf;
     float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
     float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
@@ -218,8 +220,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
             const float* xc = src + static_cast<size_t>(c) * HW;
             if (s.relu_in) {
               float* rc = r + static_cast<size_t>(c) * HW;
-#pragma omp simd
-              for (size_t q = 0; q < HW; ++q) rc[q] = relu_value(xc[q]);
+              relu_range(HW, xc, rc);
               xc = rc;
             }
             depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
@@ -227,29 +228,22 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
           in = tn;
         } else if (s.relu_in) {
           // Pointwise only: this thread's columns of the ReLU are all its GEMM reads (no barrier).
-          for (int c = 0; c < C; ++c) {
-            const float* xc = src + static_cast<size_t>(c) * HW;
-            float* rc = r + static_cast<size_t>(c) * HW;
-#pragma omp simd
-            for (int q = j0; q < j1; ++q) rc[q] = relu_value(xc[q]);
-          }
+          for (int c = 0; c < C; ++c)
+            relu_range(static_cast<size_t>(j1 - j0), src + static_cast<size_t>(c) * HW + j0,
+                       r + static_cast<size_t>(c) * HW + j0);
           in = r;
         }
         if (j1 > j0) {
           sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols);
-          for (int k = 0; k < K; ++k) {
-            float* p = yn + static_cast<size_t>(k) * OHW;
-            const float b = shift[k];
-#pragma omp simd
-            for (int q = j0; q < j1; ++q) p[q] += b;
-          }
+          add_row_bias(K, static_cast<size_t>(j1 - j0), OHW, shift, yn + j0);
         }
       }
     }
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
+  // Whole images per thread (an orphaned loop: shared out inside the region below, all on the
+  // calling thread otherwise): image n's ReLU and depthwise into this thread's scratch, its GEMM, the shift.
+  auto whole_images = [&] {
     thread_local Scratch r_buf, t_buf, pad_buf;
     const ImageScratch sc = image_scratch(s, true, r_buf, t_buf, pad_buf);
 #pragma omp for schedule(static)
@@ -258,9 +252,16 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
       float* yn = y + static_cast<size_t>(n) * K * OHW;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in, static_cast<int>(OHW), 0.0f, yn,
                    static_cast<int>(OHW));
-      add_shift(yn);
+      add_row_bias(K, OHW, OHW, shift, yn);
     }
+  };
+  if (threads == 1) {
+    SerialScope serial;  // the GEMMs stay on this thread
+    whole_images();
+    return;
   }
+#pragma omp parallel num_threads(threads)
+  whole_images();
 }
 
 void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,

@@ -1,7 +1,8 @@
 // Pooling: max (with argmax), average (count_include_pad 0/1) and global average.
 // N = batch, C = channels, H, W = input size, OH, OW = output size, kh, kw = window,
 // sh, sw = strides, pt/pl/pb/pr = pads. Every output and dx is written (=).
-// Threads split the N*C planes; backward writes each dx plane from its own dy plane only.
+// Threads split the N*C planes (forward: from kForwardParallelMin input elements on); backward writes
+// each dx plane from its own dy plane only.
 //
 // Max pooling computes interior outputs (window inside the image horizontally) a row at a time with
 // the output column innermost, so the compiler vectorizes across columns; each output still visits
@@ -18,6 +19,13 @@
 
 namespace nasnet::cpu {
 namespace {
+
+// Forward passes over fewer input elements than this (batch-1 planes of 8×8 to 16×16) run on the
+// calling thread: a fork and join costs more than the half of the loop it would save.
+constexpr size_t kForwardParallelMin = 1 << 15;
+inline int forward_threads(const PoolShape& s) {
+  return static_cast<size_t>(s.N) * s.C * s.H * s.W >= kForwardParallelMin ? kernel_threads() : 1;
+}
 
 // Input rows [h0, h1) and columns [w0, w1) of the window of output (oh, ow), clipped to the image.
 struct Window {
@@ -60,6 +68,66 @@ inline void max_one(const PoolShape& s, const float* xp, int oh, int ow, float* 
   if (ap != nullptr) ap[oh * s.OW + ow] = at;
 }
 
+// ---- One plane of max pooling, the stride a constant where it is 1 or 2 (contiguous or two-lane
+// loads instead of gathers); the argmax (ap, at) only where it is kept (training): inference
+// compares and selects values alone. Every output is the same element either way. (Compiled for the
+// SSE2 baseline: AVX2 and AVX-512 copies measured slower here, the interior rows of NASNet's 8–32
+// wide planes leaving most of a wide vector to scalar remainders.) ----
+template <int SW, bool ARG>
+__attribute__((always_inline)) inline void max_plane_impl(const PoolShape& s, int lo, int hi, const float* xp,
+                                                          float* yp, int32_t* ap, float* best, int32_t* at) {
+  const int sw = SW > 0 ? SW : s.sw, c0 = -s.pl;
+  for (int oh = 0; oh < s.OH; ++oh) {
+    for (int ow = 0; ow < lo; ++ow) max_one(s, xp, oh, ow, yp, ap);
+    for (int ow = hi; ow < s.OW; ++ow) max_one(s, xp, oh, ow, yp, ap);
+    const Window rows = window(s, oh, lo);
+    if (hi <= lo || rows.h1 <= rows.h0) {
+      for (int ow = lo; ow < hi; ++ow) max_one(s, xp, oh, ow, yp, ap);
+      continue;
+    }
+    for (int h = rows.h0; h < rows.h1; ++h)
+      for (int j = 0; j < s.kw; ++j) {
+        const int32_t base = h * s.W + c0 + j;  // input offset of column 0's tap
+        if (h == rows.h0 && j == 0) {
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow) {
+            best[ow] = xp[base + ow * sw];
+            if (ARG) at[ow] = base + ow * sw;
+          }
+          continue;
+        }
+        if (ARG) {
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow) {
+            // Branch-free selects (a mask for the index) so the compiler vectorizes the loop.
+            const float v = xp[base + ow * sw], b = best[ow];
+            const bool take = max_takes(v, b);
+            const int32_t mask = -static_cast<int32_t>(take);
+            best[ow] = take ? v : b;
+            at[ow] ^= (at[ow] ^ (base + ow * sw)) & mask;
+          }
+        } else {
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow) {
+            const float v = xp[base + ow * sw], b = best[ow];
+            best[ow] = max_takes(v, b) ? v : b;
+          }
+        }
+      }
+    std::memcpy(yp + oh * s.OW + lo, best + lo, sizeof(float) * (hi - lo));
+    if (ARG) std::memcpy(ap + oh * s.OW + lo, at + lo, sizeof(int32_t) * (hi - lo));
+  }
+}
+
+template <bool ARG>
+void max_plane(const PoolShape& s, int lo, int hi, const float* xp, float* yp, int32_t* ap, float* best, int32_t* at) {
+  if (s.sw == 1)
+    max_plane_impl<1, ARG>(s, lo, hi, xp, yp, ap, best, at);
+  else if (s.sw == 2)
+    max_plane_impl<2, ARG>(s, lo, hi, xp, yp, ap, best, at);
+  else
+    max_plane_impl<0, ARG>(s, lo, hi, xp, yp, ap, best, at);
+}
 
 }  // namespace
 
@@ -68,49 +136,17 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
   const int planes = s.N * s.C;
   int lo, hi;
   interior_columns(s, lo, hi);
-#pragma omp parallel num_threads(kernel_threads())
+#pragma omp parallel num_threads(forward_threads(s))
   {
     thread_local Scratch best_buf, at_buf;
     float* best = best_buf.get(static_cast<size_t>(s.OW));
-    int32_t* at = reinterpret_cast<int32_t*>(at_buf.get(static_cast<size_t>(s.OW)));
+    int32_t* at = argmax != nullptr ? reinterpret_cast<int32_t*>(at_buf.get(static_cast<size_t>(s.OW))) : nullptr;
 #pragma omp for schedule(static)
     for (int p = 0; p < planes; ++p) {
-      const float* xp = x + p * HW;
-      float* yp = y + p * OHW;
-      int32_t* ap = argmax != nullptr ? argmax + p * OHW : nullptr;
-      for (int oh = 0; oh < s.OH; ++oh) {
-        for (int ow = 0; ow < lo; ++ow) max_one(s, xp, oh, ow, yp, ap);
-        for (int ow = hi; ow < s.OW; ++ow) max_one(s, xp, oh, ow, yp, ap);
-        const Window rows = window(s, oh, lo);
-        if (hi <= lo || rows.h1 <= rows.h0) {
-          for (int ow = lo; ow < hi; ++ow) max_one(s, xp, oh, ow, yp, ap);
-          continue;
-        }
-        const int sw = s.sw, c0 = -s.pl;
-        for (int h = rows.h0; h < rows.h1; ++h)
-          for (int j = 0; j < s.kw; ++j) {
-            const int32_t base = h * s.W + c0 + j;  // input offset of column 0's tap
-            if (h == rows.h0 && j == 0) {
-#pragma omp simd
-              for (int ow = lo; ow < hi; ++ow) {
-                best[ow] = xp[base + ow * sw];
-                at[ow] = base + ow * sw;
-              }
-              continue;
-            }
-#pragma omp simd
-            for (int ow = lo; ow < hi; ++ow) {
-              // Branch-free selects (a mask for the index) so the compiler vectorizes the loop.
-              const float v = xp[base + ow * sw], b = best[ow];
-              const bool take = max_takes(v, b);
-              const int32_t mask = -static_cast<int32_t>(take);
-              best[ow] = take ? v : b;
-              at[ow] ^= (at[ow] ^ (base + ow * sw)) & mask;
-            }
-          }
-        std::memcpy(yp + oh * s.OW + lo, best + lo, sizeof(float) * (hi - lo));
-        if (ap != nullptr) std::memcpy(ap + oh * s.OW + lo, at + lo, sizeof(int32_t) * (hi - lo));
-      }
+      if (argmax != nullptr)
+        max_plane<true>(s, lo, hi, x + p * HW, y + p * OHW, argmax + p * OHW, best, at);
+      else
+        max_plane<false>(s, lo, hi, x + p * HW, y + p * OHW, nullptr, best, at);
     }
   }
 }
@@ -194,7 +230,7 @@ void avgpool_forward(const PoolShape& s, const float* x, float* y) {
   int lo, hi;
   interior_columns(s, lo, hi);
   const int OW = s.OW, sw = s.sw;
-#pragma omp parallel num_threads(kernel_threads())
+#pragma omp parallel num_threads(forward_threads(s))
   {
     thread_local Scratch buf;
     const AvgScratch sc = avg_scratch(s, buf);

@@ -149,3 +149,59 @@ NASNET_TEST(kernels_conv_levels_agree_at_nasnet_shape) {
     });
   }
 }
+
+// Fused inference at batch 1 takes one of two paths by the image's work: on the calling thread (small
+// units) or split over the threads (ReLU and depthwise by channels, the GEMM by column panels); with
+// more images than threads, whole images per thread. All three give the same floats (each output is
+// the same sum in the same order), at every SIMD level, and match an fp64 reference.
+NASNET_TEST(kernels_fused_eval_batch1_paths_match_whole_images) {
+  struct Case {
+    int C, K, H, k, stride;  // k = 0: no depthwise
+  };
+  // 2 images of each: 8→16 at 9×9 with a 3×3 (serial at batch 1), 192→32 at 32×32 pointwise
+  // (12.6 MFLOP: split), 96→96 at 16×16 with a 5×5 stride 2 (serial), 128→128 at 16×16 with a 3×3 (split).
+  for (const Case& c : {Case{8, 16, 9, 3, 1}, Case{192, 32, 32, 0, 1}, Case{96, 96, 16, 5, 2}, Case{128, 128, 16, 3, 1}}) {
+    cpu::FusedConvBnShape s{};
+    s.N = 2, s.C = c.C, s.K = c.K, s.H = s.W = c.H, s.relu_in = true, s.has_depthwise = c.k > 0;
+    s.OH = s.OW = (c.H + c.stride - 1) / c.stride;
+    if (s.has_depthwise) {
+      const int p = std::max(0, (s.OH - 1) * c.stride + c.k - c.H);
+      s.dw = ConvShape{2, c.C, c.H, c.H, c.C, c.k, c.k, c.stride, c.stride, p / 2, p / 2, p - p / 2, p - p / 2,
+                       1, 1, c.C, s.OH, s.OW};
+    }
+    const size_t in = static_cast<size_t>(c.C) * c.H * c.H, out = static_cast<size_t>(c.K) * s.OH * s.OW;
+    const std::vector<float> x = random_vec(2 * in, 31), wdw = random_vec(static_cast<size_t>(c.C) * 25, 32),
+                             wpw = random_vec(static_cast<size_t>(c.K) * c.C, 33), gamma = random_vec(c.K, 34, 0.5f, 1.5f),
+                             beta = random_vec(c.K, 35), mean = random_vec(c.K, 36), var = random_vec(c.K, 37, 0.5f, 2.0f);
+    std::vector<float> whole;
+    for_each_simd([&](SimdLevel level) {
+      std::vector<float> y2(2 * out), y1(2 * out);
+      cpu::fused_conv_bn_forward_eval(s, x.data(), wdw.data(), wpw.data(), gamma.data(), beta.data(), mean.data(),
+                                      var.data(), 1e-3f, y2.data());
+      cpu::FusedConvBnShape one = s;
+      one.N = 1;
+      one.dw.N = 1;
+      for (int n = 0; n < 2; ++n)
+        cpu::fused_conv_bn_forward_eval(one, x.data() + n * in, wdw.data(), wpw.data(), gamma.data(), beta.data(),
+                                        mean.data(), var.data(), 1e-3f, y1.data() + n * out);
+      EXPECT_TRUE(y1 == y2);
+      if (level == SimdLevel::kPortable) whole = y2;
+      // The GEMM's micro-kernels differ by level (sums in another order), so levels agree to rounding.
+      all_close("fused eval across levels", y2, to_double(whole), 1e-4, 1e-5);
+    });
+    if (c.k == 0) {  // fp64 reference of relu → pointwise → BN (running statistics)
+      std::vector<double> ref(2 * out);
+      const size_t HW = static_cast<size_t>(c.H) * c.H;
+      for (int n = 0; n < 2; ++n)
+        for (int k = 0; k < c.K; ++k) {
+          const double a = gamma[k] / std::sqrt(static_cast<double>(var[k]) + 1e-3);
+          for (size_t q = 0; q < HW; ++q) {
+            double z = 0;
+            for (int ch = 0; ch < c.C; ++ch) z += wpw[k * c.C + ch] * std::max(0.0f, x[n * in + ch * HW + q]);
+            ref[n * out + k * HW + q] = (z - mean[k]) * a + beta[k];
+          }
+        }
+      all_close("fused eval vs fp64", whole, ref, 1e-4, 1e-5);
+    }
+  }
+}

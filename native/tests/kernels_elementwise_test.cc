@@ -2,9 +2,13 @@
 // documented counter rule exactly and do not depend on the thread count).
 #include <omp.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/random.h"
+#include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/kernels.h"
 #include "tests/kernels_util.h"
 
@@ -30,6 +34,31 @@ NASNET_TEST(kernels_elementwise_basic) {
     cpu::fill(n, 0.0f, y.data());
     for (size_t i = 0; i < n; ++i) EXPECT_TRUE(y[i] == 0.0f);
   }
+}
+
+// The per-thread loops behind relu_forward / add_forward and the fused kernels' passes: the same
+// floats at every SIMD level, at lengths that leave remainders of every size, and a NaN stays NaN.
+NASNET_TEST(kernels_elementwise_ranges_every_simd_level) {
+  for_each_simd([](SimdLevel) {
+    for (size_t n : {size_t(1), size_t(15), size_t(16), size_t(17), size_t(63), size_t(1029)}) {
+      std::vector<float> a = random_vec(n, 3), b = random_vec(n, 4), y(n, 9.0f);
+      a[n / 2] = std::numeric_limits<float>::quiet_NaN();
+      cpu::relu_range(n, a.data(), y.data());
+      int bad = 0;
+      for (size_t i = 0; i < n; ++i) bad += i == n / 2 ? !std::isnan(y[i]) : y[i] != (a[i] > 0 ? a[i] : 0.0f);
+      cpu::add_range(n, a.data(), b.data(), y.data());
+      for (size_t i = 0; i < n; ++i) bad += i == n / 2 ? !std::isnan(y[i]) : y[i] != a[i] + b[i];
+      EXPECT_TRUE(bad == 0);
+    }
+    // add_row_bias on columns [3, 3 + 21) of 5 rows of 29 (a column range, as the batch-1 split uses).
+    const int rows = 5;
+    const size_t cols = 21, ld = 29;
+    std::vector<float> y = random_vec(rows * ld, 5), bias = random_vec(rows, 6), ref = y;
+    cpu::add_row_bias(rows, cols, ld, bias.data(), y.data() + 3);
+    for (int r = 0; r < rows; ++r)
+      for (size_t q = 3; q < 3 + cols; ++q) ref[r * ld + q] += bias[r];
+    EXPECT_TRUE(y == ref);
+  });
 }
 
 NASNET_TEST(kernels_dropout_masks_scale_and_threads) {

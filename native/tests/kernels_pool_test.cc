@@ -104,6 +104,9 @@ NASNET_TEST(kernels_pool_max_avg_same_padding) {
   // NASNet sizes: long interior rows (the vectorized path) beside the border columns
   for (int stride : {1, 2})
     for (bool incl : {false, true}) check_pool(same(2, 3, 16, 33, 3, stride, incl), seed++);
+  // Stride 3 (the generic-stride body), and planes enough to split over the threads in forward.
+  for (bool incl : {false, true}) check_pool(same(1, 2, 13, 17, 3, 3, incl), seed++);
+  for (int stride : {1, 2}) check_pool(same(2, 40, 16, 33, 3, stride, false), seed++);
   // explicit asymmetric pads, non-square window
   PoolShape s{};
   s.N = 2, s.C = 2, s.H = 7, s.W = 9, s.kh = 3, s.kw = 2, s.sh = 2, s.sw = 1, s.pt = 0, s.pl = 1, s.pb = 1, s.pr = 0;
