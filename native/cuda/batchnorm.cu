@@ -106,6 +106,28 @@ Status check_split(const BatchNormShape& s, int slices) {
   return Status::Ok();
 }
 
+// A split reduction's slices per channel and its scratch: two double partial arrays of C * slices
+// (a, b), then two per-channel float arrays (c0, c1).
+struct SplitScratch {
+  int slices = 0;
+  double* a = nullptr;
+  double* b = nullptr;
+  float* c0 = nullptr;
+  float* c1 = nullptr;
+};
+
+Status carve_split(const BatchNormShape& s, Scratch* scratch, SplitScratch* out) {
+  out->slices = bn_slices(s);
+  NASNET_RETURN_IF_ERROR(check_split(s, out->slices));
+  const size_t parts = (size_t)s.C * out->slices;
+  NASNET_RETURN_IF_ERROR(scratch->alloc(2 * parts * sizeof(double) + 2 * (size_t)s.C * sizeof(float)));
+  out->a = scratch->as<double>();
+  out->b = out->a + parts;
+  out->c0 = reinterpret_cast<float*>(out->b + parts);
+  out->c1 = out->c0 + s.C;
+  return Status::Ok();
+}
+
 dim3 apply_grid(const BatchNormShape& s) {
   const unsigned plane = static_cast<unsigned>(s.C) * s.HW;
   const unsigned x = (plane + kThreads - 1) / kThreads;
@@ -126,16 +148,15 @@ Status train(Stream stream, const BatchNormShape& s, const float* x, const float
              float momentum, float* running_mean, float* running_var, float* y, float* save_mean,
              float* save_invstd) {
   if (s.C <= 0 || s.N <= 0 || s.HW <= 0) return Status::Ok();
-  const int S = bn_slices(s);
-  NASNET_RETURN_IF_ERROR(check_split(s, S));
   cudaStream_t st = as_stream(stream);
-  const size_t parts = (size_t)s.C * S;
   Scratch scratch(st);
-  NASNET_RETURN_IF_ERROR(scratch.alloc(2 * parts * sizeof(double) + 2 * (size_t)s.C * sizeof(float)));
-  double* sums = scratch.as<double>();
-  double* sqs = sums + parts;
-  float* mean = save_mean != nullptr ? save_mean : reinterpret_cast<float*>(sqs + parts);
-  float* invstd = save_invstd != nullptr ? save_invstd : reinterpret_cast<float*>(sqs + parts) + s.C;
+  SplitScratch split;
+  NASNET_RETURN_IF_ERROR(carve_split(s, &scratch, &split));
+  const int S = split.slices;
+  double* sums = split.a;
+  double* sqs = split.b;
+  float* mean = save_mean != nullptr ? save_mean : split.c0;
+  float* invstd = save_invstd != nullptr ? save_invstd : split.c1;
   const dim3 grid(s.C, S);
   CUDA_CHECK(NASNET_LAUNCH(bn_slice_kernel, grid, kThreads, 0, st, s, S, 0, x, nullptr, nullptr, nullptr, nullptr,
                            sums, nullptr));
@@ -188,16 +209,15 @@ Status batchnorm_relu_forward_eval(Stream stream, const BatchNormShape& s, const
 Status batchnorm_backward(Stream stream, const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
   if (s.C <= 0 || s.N <= 0 || s.HW <= 0) return Status::Ok();
-  const int S = bn_slices(s);
-  NASNET_RETURN_IF_ERROR(check_split(s, S));
   cudaStream_t st = as_stream(stream);
-  const size_t parts = (size_t)s.C * S;
   Scratch scratch(st);
-  NASNET_RETURN_IF_ERROR(scratch.alloc(2 * parts * sizeof(double) + 2 * (size_t)s.C * sizeof(float)));
-  double* sdys = scratch.as<double>();
-  double* sdyxs = sdys + parts;
-  float* mdy = reinterpret_cast<float*>(sdyxs + parts);
-  float* mdyx = mdy + s.C;
+  SplitScratch split;
+  NASNET_RETURN_IF_ERROR(carve_split(s, &scratch, &split));
+  const int S = split.slices;
+  double* sdys = split.a;
+  double* sdyxs = split.b;
+  float* mdy = split.c0;
+  float* mdyx = split.c1;
   CUDA_CHECK(NASNET_LAUNCH(bn_slice_kernel, dim3(s.C, S), kThreads, 0, st, s, S, 2, x, dy, nullptr, save_mean,
                            save_invstd, sdys, sdyxs));
   CUDA_CHECK(NASNET_LAUNCH(bn_grad_stats_kernel, grid_for(s.C), kThreads, 0, st, s, S, sdys, sdyxs, dgamma, dbeta,
