@@ -114,9 +114,12 @@ export interface NativePlanDescription {
 
 /** The native Plan: a graph compiled for one batch size and mode. */
 export interface NativePlanInstance {
-  trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult>;
-  evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult>;
-  predict(images: Float32Array): Promise<Float32Array>;
+  /** A number: the batch `stage()` returned (the labels argument is then ignored). */
+  trainStep(images: Float32Array | number, labels: Int32Array | undefined, hyper: StepHyper): Promise<NativeStepResult>;
+  evaluate(images: Float32Array | number, labels?: Int32Array): Promise<NativeEvalResult>;
+  predict(images: Float32Array | number): Promise<Float32Array>;
+  /** Copies the next step's batch into a free input slot (uploading it on the copy stream on CUDA); its number. */
+  stage(images: Float32Array, labels?: Int32Array): number;
   describe(options?: { shapes?: boolean }): NativePlanDescription;
   profile(): NodeProfile[];
   resetProfile(): void;

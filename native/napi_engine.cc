@@ -1,7 +1,8 @@
 // The engine's binding: ParameterStore and Plan wrapped as JS objects. Steps run in AsyncWorkers
 // whose Execute() touches no JS value and no JS memory: a step's images and labels are copied into
-// the plan's own staging (Plan::staged_images) before the call returns, so the caller may change,
-// transfer or detach its typed arrays while the step runs.
+// one of the plan's input slots (Plan::Stage) on the JS thread before the call returns, so the
+// caller may change, transfer or detach its typed arrays while the step runs. stage() does the same
+// for the next step while a step runs (its worker holds the other slot).
 // Every argument is checked here too (TypeScript checks first), so a wrong call is a TypeError or
 // RangeError naming the field, never a crash.
 #include <atomic>
@@ -32,6 +33,14 @@ Napi::Error StatusError(Napi::Env env, const Status& st) {
                                        : st.code() == StatusCode::kOutOfRange       ? "ERR_NASNET_RANGE"
                                        : st.code() == StatusCode::kResourceExhausted ? "ERR_NASNET_MEMORY"
                                                                                       : "ERR_NASNET_NATIVE"));
+  return e;
+}
+
+// A call the plan's state does not allow (a batch staged twice, a staged batch run already): the
+// TypeScript layer turns the code into a ValidationError.
+Napi::Error MisuseError(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_NASNET_MISUSE"));
   return e;
 }
 
@@ -147,6 +156,7 @@ Napi::FunctionReference* StoreWrap::constructor = nullptr;
 struct PlanHolder {
   std::unique_ptr<Plan> plan;
   std::atomic<bool> busy{false};
+  uint64_t staged = 0;  // the batch stage() handed over that no step has taken yet (JS thread only)
   std::shared_ptr<std::mutex> store_mutex;  // shared by every plan of the same store
   std::string ir_json;                      // the plan's IR, for describe()'s shapes
 };
@@ -155,12 +165,11 @@ enum class StepKind { kTrain, kEvaluate, kPredict };
 
 class StepWorker : public Napi::AsyncWorker {
  public:
-  // The inputs are already in the plan's staging (PlanWrap::Stage): the worker reads nothing else.
-  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, const StepHyper& hyper)
+  // The inputs are already in one of the plan's input slots (`batch`): the worker reads nothing else.
+  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, const StepHyper& hyper,
+             Plan::StagedBatch batch)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), holder_(std::move(holder)), kind_(kind),
-        hyper_(hyper) {
-    images_ = holder_->plan->staged_images();
-    if (kind_ != StepKind::kPredict) labels_ = holder_->plan->staged_labels();
+        hyper_(hyper), batch_(batch) {
     if (kind_ == StepKind::kPredict) {
       logits_.resize(static_cast<size_t>(holder_->plan->input_shape()[0]) * holder_->plan->classes());
     }
@@ -171,9 +180,9 @@ class StepWorker : public Napi::AsyncWorker {
     std::lock_guard<std::mutex> lock(*holder_->store_mutex);
     Status st;
     switch (kind_) {
-      case StepKind::kTrain: st = holder_->plan->TrainStep(images_, labels_, hyper_, &train_); break;
-      case StepKind::kEvaluate: st = holder_->plan->Evaluate(images_, labels_, &eval_); break;
-      case StepKind::kPredict: st = holder_->plan->Predict(images_, logits_.data()); break;
+      case StepKind::kTrain: st = holder_->plan->TrainStep(batch_, hyper_, &train_); break;
+      case StepKind::kEvaluate: st = holder_->plan->Evaluate(batch_, &eval_); break;
+      case StepKind::kPredict: st = holder_->plan->Predict(batch_, logits_.data()); break;
     }
     if (!st.ok()) status_ = st;
   }
@@ -212,8 +221,7 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<PlanHolder> holder_;
   StepKind kind_;
   StepHyper hyper_;
-  const float* images_ = nullptr;
-  const int32_t* labels_ = nullptr;
+  Plan::StagedBatch batch_;
   std::vector<float> logits_;
   StepResult train_;
   EvalResult eval_;
@@ -226,6 +234,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     return DefineClass(env, "NativePlan",
                        {InstanceMethod("trainStep", &PlanWrap::TrainStep),
                         InstanceMethod("evaluate", &PlanWrap::Evaluate), InstanceMethod("predict", &PlanWrap::Predict),
+                        InstanceMethod("stage", &PlanWrap::StageNext),
                         InstanceMethod("describe", &PlanWrap::Describe), InstanceMethod("profile", &PlanWrap::Profile),
                         InstanceMethod("resetProfile", &PlanWrap::ResetProfile),
                         InstanceMethod("dispose", &PlanWrap::Dispose)});
@@ -336,28 +345,66 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
                           std::to_string(labels.ElementLength()));
     return labels;
   }
-  // Claims the plan and copies the inputs into its staging; the labels are range-checked in the copy
-  // (what the step will read). Nothing of the caller's is read after this returns.
-  void Stage(Napi::Env env, const Napi::Float32Array& images, const Napi::Int32Array* labels) {
-    Plan* p = Live(env);
-    Claim(env);
-    std::memcpy(p->staged_images(), images.Data(), images.ByteLength());
-    if (labels == nullptr) return;
-    int32_t* l = p->staged_labels();
-    std::memcpy(l, labels->Data(), labels->ByteLength());
-    for (size_t i = 0; i < labels->ElementLength(); ++i) {
-      if (l[i] < 0 || l[i] >= p->classes()) {
+  // Copies the inputs into a free input slot of the plan (Plan::Stage; on a device their upload
+  // starts on the copy stream); the labels are range-checked in the copy (what the step will read).
+  Plan::StagedBatch CopyIn(Napi::Env env, const Napi::Float32Array& images, const Napi::Int32Array* labels) {
+    Plan::StagedBatch batch;
+    Status st = Live(env)->Stage(images.Data(), labels != nullptr ? labels->Data() : nullptr, &batch);
+    if (st.code() == StatusCode::kOutOfRange) ThrowRange(env, st.message());
+    if (!st.ok()) throw StatusError(env, st);
+    return batch;
+  }
+  // A step's inputs: the staged batch named by a number (stage()'s result), taken here on the JS
+  // thread so that stage() may hand over the next batch at once, or arrays copied into a slot.
+  // Claims the plan; nothing of the caller's is read after this returns.
+  Plan::StagedBatch Inputs(Napi::Env env, const Napi::CallbackInfo& info, bool with_labels) {
+    Live(env);
+    if (info[0].IsNumber()) {
+      const double id = info[0].As<Napi::Number>().DoubleValue();
+      Claim(env);
+      if (holder_->staged == 0 || id != static_cast<double>(holder_->staged)) {
         holder_->busy = false;
-        ThrowRange(env, "labels[" + std::to_string(i) + "] = " + std::to_string(l[i]) + " is outside [0, " +
-                            std::to_string(p->classes()) + ")");
+        throw MisuseError(env, "staged batch #" + std::to_string(static_cast<long long>(id)) +
+                                        " is not the batch staged on this plan (a step ran it already, or another "
+                                        "plan staged it)");
       }
+      holder_->staged = 0;
+      return Plan::StagedBatch{static_cast<uint64_t>(id)};
     }
+    Napi::Float32Array images = CheckImages(env, info[0]);
+    Napi::Int32Array labels;
+    if (with_labels) labels = CheckLabels(env, info[1]);
+    Claim(env);
+    try {
+      return CopyIn(env, images, with_labels ? &labels : nullptr);
+    } catch (...) {
+      holder_->busy = false;
+      throw;
+    }
+  }
+
+  // stage(images, labels?) → the batch's number: the next step's inputs, copied now (the caller may
+  // reuse its arrays at once) and on a device uploaded on the copy stream while a step runs. One
+  // batch at a time: a second stage() before a step took the first is an error.
+  Napi::Value StageNext(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    if (holder_->staged != 0)
+      throw MisuseError(env, "plan.stage: batch #" + std::to_string(holder_->staged) +
+                                      " is staged and no step has run it yet: pass it to trainStep, evaluate or "
+                                      "predict before staging another");
+    Napi::Float32Array images = CheckImages(env, info[0]);
+    const bool with_labels = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
+    Napi::Int32Array labels;
+    if (with_labels) labels = CheckLabels(env, info[1]);
+    Plan::StagedBatch batch = CopyIn(env, images, with_labels ? &labels : nullptr);
+    holder_->staged = batch.id;
+    return Napi::Number::New(env, static_cast<double>(batch.id));
   }
 
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Float32Array images = CheckImages(env, info[0]);
-    Napi::Int32Array labels = CheckLabels(env, info[1]);
+    Live(env);
     StepHyper h;
     if (info.Length() > 2 && !info[2].IsUndefined()) {
       if (!info[2].IsObject()) ThrowType(env, "Expected object for hyper");
@@ -376,27 +423,24 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       if (h.lr < 0) ThrowRange(env, "Expected non-negative number for lr");
       if (h.drop_path_rate < 0 || h.drop_path_rate >= 1) ThrowRange(env, "Expected dropPathRate in [0, 1)");
     }
-    Stage(env, images, &labels);
-    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, h);
+    Plan::StagedBatch batch = Inputs(env, info, true);
+    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, h, batch);
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;
   }
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Float32Array images = CheckImages(env, info[0]);
-    Napi::Int32Array labels = CheckLabels(env, info[1]);
-    Stage(env, images, &labels);
-    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, StepHyper());
+    Plan::StagedBatch batch = Inputs(env, info, true);
+    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, StepHyper(), batch);
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;
   }
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Float32Array images = CheckImages(env, info[0]);
-    Stage(env, images, nullptr);
-    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, StepHyper());
+    Plan::StagedBatch batch = Inputs(env, info, false);
+    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, StepHyper(), batch);
     Napi::Promise p = worker->Promise();
     worker->Queue();
     return p;
@@ -475,7 +519,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     return env.Undefined();
   }
   // Writes what the plan's steps changed back to the store (a device plan), then frees it; a failed
-  // write-back throws after freeing.
+  // write-back throws after freeing. A staged batch no step took is dropped (its upload finishes
+  // first); its number then names no batch.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (holder_ && holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before dispose()");

@@ -240,7 +240,7 @@ bench() {  # name ir batch [extra plan_bench flags]
   [ "$EMULATE" = 1 ] && steps=2
   # shellcheck disable=SC2086
   ours="$(timeout "$(left)" "$BUILD/nasnet_plan_bench" "$ir" --batch "$batch" --backend cuda --steps "$steps" \
-    --warmup 3 $extra --json "$LOGS/bench-$name-ours.json" 2>>"$LOGS/bench.log" | tail -1)"
+    --warmup 3 --staged $extra --json "$LOGS/bench-$name-ours.json" 2>>"$LOGS/bench.log" | tail -1)"
   say "bench $name ours${extra:+ ($extra)}: ${ours:-failed}"
   torch32=null; torch16=null; strict=null
   if [ "$EMULATE" != 1 ] && [ -z "$extra" ]; then

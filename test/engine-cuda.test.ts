@@ -14,13 +14,14 @@ import { describe, expect, it } from 'vitest';
 import { backends } from '../lib/backends.js';
 import { NASNET_A } from '../lib/cells/genotypes.js';
 import { buildNetwork } from '../lib/cells/network.js';
-import { Plan } from '../lib/engine/plan.js';
+import { Plan, type StagedBatch } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
+import { ValidationError } from '../lib/errors.js';
 import { IR_VERSION } from '../lib/ir/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint.js';
 import { train } from '../lib/train/train.js';
 import { skippedTitle } from './helpers/optional.js';
-import { randomFloats } from './helpers/tiny-graph.js';
+import { randomFloats, tinyClassifier } from './helpers/tiny-graph.js';
 
 const report = backends();
 const cuda = report.available.includes('cuda');
@@ -90,7 +91,8 @@ describe.skipIf(!cuda)(titled('plans on CUDA', !cuda, `${why}; npm test runs the
     const s2 = new ParameterStore();
     const eager = Plan.compileSync(net.graph, s1, { batch: B, seed: 4, backend: 'cuda', graphs: false });
     const graph = Plan.compileSync(net.graph, s2, { batch: B, seed: 4, backend: 'cuda' });
-    for (let step = 0; step < 3; step++) {  // eager (sizing the scratch), captured, replayed
+    // Eager (sizing the scratch), then captured and launched as a graph in input slot 1, then in slot 0.
+    for (let step = 0; step < 3; step++) {
       const hyper = { lr: 0.05 / (1 + step), dropPathRate: 0.1 * step, step };
       expect(await graph.trainStep(images, labels, hyper)).toEqual(await eager.trainStep(images, labels, hyper));
     }
@@ -98,6 +100,69 @@ describe.skipIf(!cuda)(titled('plans on CUDA', !cuda, `${why}; npm test runs the
     expect(eager.description.graphs).toMatch(/^off/);
     eager.dispose();
     graph.dispose();
+  });
+
+  for (const graphs of [true, false]) {
+    it(`batches staged ahead while a step runs equal batches given one by one (CUDA graphs ${graphs ? 'on' : 'off'})`, async () => {
+      // The next batch is staged (copied, and uploaded on the copy stream) while the step runs: the
+      // same numbers bit for bit as arrays given one by one, and close to the CPU's (a step that did
+      // not wait for its upload would read the slot's previous batch, or NaN-filled new memory here).
+      const tiny = tinyClassifier({ classes: 4 });
+      const batch = 4;
+      const steps = 5;
+      const batches = Array.from({ length: steps + 1 }, (_, i) => ({
+        images: randomFloats(batch * 3 * 8 * 8, 30 + i),
+        labels: Int32Array.from({ length: batch }, (_, j) => (i + j * 3) % 4),
+      }));
+      const s1 = new ParameterStore();
+      const s2 = new ParameterStore();
+      const s3 = new ParameterStore();
+      const direct = Plan.compileSync(tiny, s1, { batch, seed: 2, backend: 'cuda', graphs });
+      const staged = Plan.compileSync(tiny, s2, { batch, seed: 2, backend: 'cuda', graphs });
+      const cpu = Plan.compileSync(tiny, s3, { batch, seed: 2 });
+      let next: StagedBatch = staged.stage(batches[0]!.images, batches[0]!.labels);
+      for (let i = 0; i < steps; i++) {
+        const hyper = { lr: 0.1 / (1 + i), clipNorm: 2, step: i };
+        const running = staged.trainStep(next, hyper);
+        const images = batches[i + 1]!.images.slice();
+        next = staged.stage(images, batches[i + 1]!.labels); // while the step runs
+        images.fill(1e30); // copied already: no step may see this
+        const b = await running;
+        const a = await direct.trainStep(batches[i]!.images, batches[i]!.labels, hyper);
+        const c = await cpu.trainStep(batches[i]!.images, batches[i]!.labels, hyper);
+        expect(b).toEqual(a);
+        expect(Math.abs(b.loss - c.loss)).toBeLessThan(1e-3 * c.loss);
+      }
+      for (const name of s1.names()) expect(s2.get(name)!.data).toEqual(s1.get(name)!.data);
+      // The last staged batch: evaluate it, then predict one staged without labels.
+      const last = batches[steps]!;
+      expect(await staged.evaluate(next)).toEqual(await direct.evaluate(last.images, last.labels));
+      expect(await staged.predict(staged.stage(last.images))).toEqual(await direct.predict(last.images));
+      for (const p of [direct, staged, cpu]) p.dispose();
+    });
+  }
+
+  it('staging misuse is a clear error: twice, a batch run already, of another plan, wrong shape, after dispose', async () => {
+    const tiny = tinyClassifier({ classes: 4 });
+    const batch = 2;
+    const images = randomFloats(batch * 3 * 8 * 8, 7);
+    const labels = Int32Array.from([1, 3]);
+    const p = Plan.compileSync(tiny, new ParameterStore(), { batch, seed: 2, backend: 'cuda' });
+    const q = Plan.compileSync(tiny, new ParameterStore(), { batch, seed: 2, backend: 'cuda' });
+    const a = p.stage(images, labels);
+    expect(() => p.stage(images, labels)).toThrow(/is staged and no step has run it yet/);
+    expect(() => q.stage(images.subarray(1), labels)).toThrow(ValidationError);
+    expect(() => q.stage(images, Int32Array.from([1, 4]))).toThrow(/labels\[1\] = 4 is outside \[0, 4\)/);
+    await expect(q.trainStep(a, { lr: 0.1 })).rejects.toThrow(/another plan/);
+    await p.trainStep(a, { lr: 0.1 });
+    await expect(p.trainStep(a, { lr: 0.1 })).rejects.toThrow(/is not the batch staged on this plan/);
+    const unlabeled = p.stage(images);
+    await expect(p.trainStep(unlabeled, { lr: 0.1 })).rejects.toThrow(/has no labels/);
+    expect((await p.predict(unlabeled)).length).toBe(batch * 4);
+    const dropped = p.stage(images, labels);
+    p.dispose(); // drops the staged batch (its upload finishes first)
+    await expect(p.trainStep(dropped, { lr: 0.1 })).rejects.toThrow(/plan was disposed/);
+    q.dispose();
   });
 
   it('keeps the store in sync: get, set, a CPU plan on the same store, dispose', async () => {

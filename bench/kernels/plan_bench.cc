@@ -2,11 +2,12 @@
 // run without Node, for GPU hosts (scripts/gpu-check.sh) and the emulated CUDA device.
 //
 //   nasnet_plan_bench GRAPH.json --batch 64 [--backend cuda|cpu] [--steps 20] [--warmup 3]
-//                     [--no-graphs] [--parity] [--profile] [--json FILE]
+//                     [--no-graphs] [--parity] [--profile] [--staged] [--json FILE]
 //
 // Timing (default): warm-up steps, then `steps` training steps (forward, backward, SGD update) and
 // as many evaluate calls, each timed to its result (the step's scalars are downloaded, so the device
-// has finished); prints medians and writes one JSON object with --json.
+// has finished); prints medians and writes one JSON object with --json. --staged adds `steps` more
+// training steps, each batch staged (Plan::Stage) while the step before runs: stagedMsPerStep.
 // --parity: the same graph, seed and data on the CPU and on `backend`: one forward/backward (loss,
 // gradient norm, correct count, every parameter gradient), then 3 training steps with DropPath
 // (losses, every parameter and BN statistic), evaluate and predict; and on CUDA, a plan replaying
@@ -22,6 +23,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/random.h"
@@ -40,7 +42,7 @@ namespace {
 struct Args {
   std::string graph, json, backend = "cuda";
   int batch = 64, steps = 20, warmup = 3;
-  bool graphs = true, parity = false, profile = false;
+  bool graphs = true, parity = false, profile = false, staged = false;
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -64,10 +66,11 @@ Args Parse(int argc, char** argv) {
     else if (k == "--no-graphs") a.graphs = false;
     else if (k == "--parity") a.parity = true;
     else if (k == "--profile") a.profile = true;
+    else if (k == "--staged") a.staged = true;
     else if (!k.empty() && k[0] != '-' && a.graph.empty()) a.graph = k;
     else Die("unknown argument " + k);
   }
-  if (a.graph.empty()) Die("usage: nasnet_plan_bench GRAPH.json [--batch B] [--backend cuda|cpu] [--parity] ...");
+  if (a.graph.empty()) Die("usage: nasnet_plan_bench GRAPH.json [--batch B] [--backend cuda|cpu] [--parity] [--staged] ...");
   if (a.backend != "cpu" && a.backend != "cuda") Die("--backend: expected cpu or cuda but received " + a.backend);
   return a;
 }
@@ -288,12 +291,39 @@ int Time(const std::string& ir, const Args& a) {
   }
   const double ms = Median(train), ems = a.profile ? 0 : Median(eval);
   if (a.profile) Report(*plan, a.steps, ms);
+  // --staged: training steps back to back, each batch staged (Plan::Stage: the host copy and, on
+  // CUDA, the upload on the copy stream) while the step before runs on another thread, from two host
+  // batches in turn; the mean time per step over the loop (the steps above give each batch on its
+  // own, copied and uploaded before the step).
+  double staged_ms = 0;
+  if (a.staged && !a.profile) {
+    std::vector<float> other = Random(n, 4);
+    const float* host[2] = {images.data(), other.data()};
+    CompiledPlan::StagedBatch next;
+    Check(plan->Stage(host[0], labels.data(), &next), "stage");
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < a.steps; ++i) {
+      h.step = static_cast<uint64_t>(a.warmup + a.steps + i);
+      StepResult r;
+      Status st;
+      const CompiledPlan::StagedBatch current = next;
+      std::thread worker([&] { st = plan->TrainStep(current, h, &r); });
+      Status staging = i + 1 < a.steps ? plan->Stage(host[(i + 1) % 2], labels.data(), &next) : Status::Ok();
+      worker.join();
+      Check(st, "staged train step");
+      Check(staging, "stage");
+    }
+    staged_ms = Ms(t0, std::chrono::steady_clock::now()) / std::max(a.steps, 1);
+  }
   std::ostringstream js;
   js << "{\"backend\": \"" << plan->backend_name() << "\", \"device\": \"" << plan->device_name()
      << "\", \"batch\": " << a.batch << ", \"steps\": " << a.steps << ", \"msPerStep\": " << ms
      << ", \"imagesPerSecond\": " << a.batch * 1000.0 / ms << ", \"evalImagesPerSecond\": " << (ems > 0 ? a.batch * 1000.0 / ems : 0)
      << ", \"activationBytes\": " << plan->activation_bytes() << ", \"fusedChains\": " << plan->fused_chains()
-     << ", \"graphs\": \"" << plan->graph_status() << "\"}";
+     << ", \"graphs\": \"" << plan->graph_status() << "\"";
+  if (staged_ms > 0)
+    js << ", \"stagedMsPerStep\": " << staged_ms << ", \"stagedImagesPerSecond\": " << a.batch * 1000.0 / staged_ms;
+  js << "}";
   std::printf("%s\n", js.str().c_str());
   if (!a.json.empty()) std::ofstream(a.json) << js.str() << "\n";
   return 0;

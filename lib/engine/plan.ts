@@ -50,7 +50,8 @@ export interface PlanOptions {
   device?: number;
   /**
    * CUDA graphs; default true: each kind of step (train, evaluate, predict) runs eagerly once, is
-   * captured on its second run and replayed from then on. `false` launches every kernel each step.
+   * captured on its next run in each of the plan's two input slots (one graph per slot, see
+   * {@link Plan.stage}) and replayed from then on. `false` launches every kernel each step.
    */
   graphs?: boolean;
   /**
@@ -64,6 +65,24 @@ export interface PlanOptions {
   ema?: number;
   /** Inference plans: read every parameter from its `<name>#ema` shadow (evaluate and predict with the averages); default false. */
   useEma?: boolean;
+}
+
+/**
+ * A batch handed to a plan ahead of its step by {@link Plan.stage}: the plan already holds a copy
+ * (in pinned host memory on CUDA, where its upload runs on a copy stream while the current step
+ * computes). Pass it to the plan's next `trainStep`, `evaluate` or `predict`; each staged batch runs
+ * once.
+ */
+export class StagedBatch {
+  /** @internal */
+  constructor(
+    /** @internal the plan's number for the batch */
+    readonly id: number,
+    /** Whether labels were staged (needed by trainStep and evaluate). */
+    readonly hasLabels: boolean,
+    /** @internal the plan that staged it */
+    readonly owner: object,
+  ) {}
 }
 
 /** Time per kind of node, summed over a {@link Plan.profile}: the table `bench/step.ts --profile` prints. */
@@ -105,8 +124,9 @@ async function wrapNative<T>(what: string, call: () => Promise<T>, stack: string
   try {
     return await call();
   } catch (err) {
-    const native = err as Error;
-    const e = native instanceof RangeError || native instanceof TypeError ? new ValidationError(native.message) : new NativeError(`${what}: ${native.message}`);
+    const native = err as Error & { code?: string };
+    const misuse = native instanceof RangeError || native instanceof TypeError || native.code === 'ERR_NASNET_MISUSE';
+    const e = misuse ? new ValidationError(native.message) : new NativeError(`${what}: ${native.message}`);
     if (stack) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
     throw e;
   }
@@ -144,6 +164,14 @@ function compileError(err: unknown): Error {
  * const plan = await Plan.compile(graph, store, { batch: 64, seed: 1 });
  * const { loss, correct } = await plan.trainStep(images, labels, { lr: 0.025, weightDecay: 5e-4 });
  * plan.dispose();
+ *
+ * @example Overlapping the next batch's copy with the current step (as pin_memory + non_blocking in PyTorch)
+ * let staged = plan.stage(batches[0].images, batches[0].labels);
+ * for (let i = 0; i < batches.length; i++) {
+ *   const step = plan.trainStep(staged, { lr: 0.025, step: i });      // runs on the staged batch
+ *   if (i + 1 < batches.length) staged = plan.stage(batches[i + 1].images, batches[i + 1].labels); // while it runs
+ *   await step;
+ * }
  */
 export class Plan {
   private native: NativePlanInstance | undefined;
@@ -230,37 +258,125 @@ export class Plan {
     }
   }
 
+  /** The native number of a batch this plan staged (a wrong batch is a ValidationError). */
+  private stagedId(batch: StagedBatch, needsLabels: boolean, what: string): number {
+    if (batch.owner !== this) throw new ValidationError(`${what}: the staged batch belongs to another plan`);
+    if (needsLabels && !batch.hasLabels) {
+      throw new ValidationError(`${what}: the staged batch has no labels (stage it with labels to train or evaluate on it)`);
+    }
+    return batch.id;
+  }
+
+  /** Runs a synchronous native call; its errors become ValidationErrors (misuse) or NativeErrors. */
+  private nativeCall<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e instanceof RangeError || e instanceof TypeError || e.code === 'ERR_NASNET_MISUSE' || e.code === 'ERR_NASNET_INVALID' || e.code === 'ERR_NASNET_RANGE') {
+        throw new ValidationError(`${what}: ${e.message}`);
+      }
+      throw new NativeError(`${what}: ${e.message}`);
+    }
+  }
+
+  /**
+   * Hands the next step's batch to the plan ahead of time, as `pin_memory()` plus
+   * `.to(device, non_blocking=True)` do in PyTorch. The arrays are copied at once into a free input
+   * slot of the plan (the caller may reuse them as soon as this returns); on CUDA that slot is
+   * pinned host memory and its upload to the device starts on a copy stream, so it overlaps the
+   * step running now, and the step that takes the batch waits for the upload on the device (an
+   * event), not on the host. The plan has two input slots: one for the running step, one for the
+   * staged batch. On the CPU the step reads the slot in place.
+   *
+   * One batch at a time: staging again before a step took the staged batch is a ValidationError,
+   * as is a batch of the wrong shape or with a label outside [0, classes). `dispose()` drops a
+   * batch no step took.
+   *
+   * @param images - batch × C × H × W floats, NCHW
+   * @param labels - batch class indices in [0, classes); omit for a batch only `predict` will run
+   * @returns the staged batch, to pass to `trainStep`, `evaluate` or `predict`
+   * @throws ValidationError for a wrong argument, a batch already staged, or a disposed plan
+   *
+   * @example
+   * let staged = plan.stage(first.images, first.labels);
+   * for (let i = 0; i < steps; i++) {
+   *   const step = plan.trainStep(staged, { lr: 0.025, step: i });
+   *   const next = loader.next();                                      // the next batch, while the step runs
+   *   if (next) staged = plan.stage(next.images, next.labels);
+   *   await step;
+   * }
+   */
+  stage(images: Float32Array, labels?: Int32Array): StagedBatch {
+    const plan = this.live();
+    this.checkImages(images);
+    if (labels !== undefined) this.checkLabels(labels);
+    const id = this.nativeCall('stage', () => plan.stage(images, labels));
+    return new StagedBatch(id, labels !== undefined, this);
+  }
+
   /**
    * One training step: forward (batch statistics, DropPath), loss, backward, clipping, update.
    *
-   * @param images - batch × C × H × W floats, NCHW
+   * @param images - batch × C × H × W floats, NCHW; or a batch {@link Plan.stage} handed over (then `labels` is omitted)
    * @param labels - batch class indices in [0, classes)
    * @param hyper - this step's learning rate, regularization and DropPath rate
    * @returns the mean loss, the number of correct top-1 predictions, and the gradient norm before clipping
-   * @throws (rejects with) ValidationError for a wrong argument or a busy/disposed plan; NativeError for an engine failure
+   * @throws (rejects with) ValidationError for a wrong argument, a staged batch already run, or a busy/disposed plan; NativeError for an engine failure
+   *
+   * @example
+   * await plan.trainStep(images, labels, { lr: 0.025, step: 0 });
+   * await plan.trainStep(plan.stage(images, labels), { lr: 0.025, step: 1 });
    */
-  async trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult> {
+  async trainStep(images: Float32Array, labels: Int32Array, hyper: StepHyper): Promise<NativeStepResult>;
+  async trainStep(batch: StagedBatch, hyper: StepHyper): Promise<NativeStepResult>;
+  async trainStep(images: Float32Array | StagedBatch, labelsOrHyper: Int32Array | StepHyper, maybeHyper?: StepHyper): Promise<NativeStepResult> {
     const plan = this.live();
-    this.checkImages(images);
-    this.checkLabels(labels);
+    const staged = images instanceof StagedBatch;
+    const hyper = (staged ? labelsOrHyper : maybeHyper) as StepHyper;
+    if (typeof hyper !== 'object' || hyper === null) throw new ValidationError('Expected object for hyper');
+    const input = staged ? this.stagedId(images, true, 'trainStep') : images;
+    if (!staged) {
+      this.checkImages(images);
+      this.checkLabels(labelsOrHyper as Int32Array);
+    }
     checkNumber(hyper.lr, 'lr', { min: 0 });
     if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', { min: 0, max: 1, maxOpen: true });
     if (hyper.step !== undefined) checkInteger(hyper.step, 'step', { min: 0 });
+    const labels = staged ? undefined : (labelsOrHyper as Int32Array);
     const stack = new Error().stack;
-    return wrapNative('trainStep', () => plan.trainStep(images, labels, hyper), stack);
+    return wrapNative('trainStep', () => plan.trainStep(input, labels, hyper), stack);
   }
 
-  /** Loss and correct count with inference semantics (running BN statistics, no DropPath). */
-  async evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult> {
+  /**
+   * Loss and correct count with inference semantics (running BN statistics, no DropPath).
+   *
+   * @param images - batch × C × H × W floats, or a batch {@link Plan.stage} handed over with labels
+   */
+  async evaluate(images: Float32Array, labels: Int32Array): Promise<NativeEvalResult>;
+  async evaluate(batch: StagedBatch): Promise<NativeEvalResult>;
+  async evaluate(images: Float32Array | StagedBatch, labels?: Int32Array): Promise<NativeEvalResult> {
     const plan = this.live();
+    if (images instanceof StagedBatch) {
+      const id = this.stagedId(images, true, 'evaluate');
+      return wrapNative('evaluate', () => plan.evaluate(id), new Error().stack);
+    }
     this.checkImages(images);
-    this.checkLabels(labels);
+    this.checkLabels(labels as Int32Array);
     return wrapNative('evaluate', () => plan.evaluate(images, labels), new Error().stack);
   }
 
-  /** Logits of outputs[0], batch × classes, with inference semantics. */
-  async predict(images: Float32Array): Promise<Float32Array> {
+  /**
+   * Logits of outputs[0], batch × classes, with inference semantics.
+   *
+   * @param images - batch × C × H × W floats, or a batch {@link Plan.stage} handed over
+   */
+  async predict(images: Float32Array | StagedBatch): Promise<Float32Array> {
     const plan = this.live();
+    if (images instanceof StagedBatch) {
+      const id = this.stagedId(images, false, 'predict');
+      return wrapNative('predict', () => plan.predict(id), new Error().stack);
+    }
     this.checkImages(images);
     return wrapNative('predict', () => plan.predict(images), new Error().stack);
   }
@@ -301,7 +417,8 @@ export class Plan {
 
   /**
    * Frees the plan's native memory. Parameters stay in the store (a CUDA plan writes what its steps
-   * changed back first).
+   * changed back first). A batch {@link Plan.stage} handed over that no step took is dropped (its
+   * upload finishes first); passing it to a step afterwards is a ValidationError (`plan was disposed`).
    *
    * @throws ValidationError while a step runs (await it first); NativeError when writing parameters
    * back from the device failed (the plan is freed anyway)

@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { BACKEND_CHOICES } from '../backends.js';
+import type { NativeStepResult } from '../binding-types.js';
 import type { BuiltNetwork } from '../cells/network.js';
 import { createLoader } from '../data/loader.js';
 import type { Split } from '../data/types.js';
@@ -158,11 +159,39 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
       let b = 0;
       let lr = h.lr;
       let rate = 0;
+      // Each batch is staged (copied into the plan; on CUDA uploaded on a copy stream) while the
+      // previous step runs, and the loader fetches the next one meanwhile: the device never waits
+      // for the host's copy (Plan.stage).
+      const stop = options.stopOnDivergence ?? true;
+      type Running = { result: Promise<NativeStepResult>; size: number };
+      let running: Running | undefined;
+      // Accounts a finished step; true when training stops here (diverged).
+      const finish = async (s: Running): Promise<boolean> => {
+        const r = await s.result;
+        step++;
+        b++;
+        // A NaN or infinite loss or gradient norm (kernels propagate NaN, so bad input or weights show here).
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+          diverged = true;
+          if (stop) return true;
+        }
+        lossSum += r.loss * s.size;
+        correct += r.correct;
+        seen += s.size;
+        progress?.update(step, { epoch: epoch + 1, epochs, loss: lossSum / seen, accuracy: correct / seen });
+        return false;
+      };
       for await (const batch of loader.epoch(epoch)) {
-        if (b >= batchesPerEpoch) break;
+        if (b + (running ? 1 : 0) >= batchesPerEpoch) break;
+        const staged = trainPlan.stage(batch.images, batch.labels);
+        if (running) {
+          const previous = running;
+          running = undefined;
+          if (await finish(previous)) break;
+        }
         lr = lrAt(step);
         rate = dropPathRate(h.dropPathKeep, step / totalSteps, h.dropPathMode);
-        const r = await trainPlan.trainStep(batch.images, batch.labels, {
+        const result = trainPlan.trainStep(staged, {
           lr,
           momentum: h.momentum,
           nesterov: h.nesterov,
@@ -173,18 +202,10 @@ export async function runTraining(setup: TrainingSetup, options: TrainOptions): 
           dropPathRate: rate,
           step,
         });
-        step++;
-        b++;
-        // A NaN or infinite loss or gradient norm (kernels propagate NaN, so bad input or weights show here).
-        if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
-          diverged = true;
-          if (options.stopOnDivergence ?? true) break;
-        }
-        lossSum += r.loss * batch.size;
-        correct += r.correct;
-        seen += batch.size;
-        progress?.update(step, { epoch: epoch + 1, epochs, loss: lossSum / seen, accuracy: correct / seen });
+        result.catch(() => undefined); // awaited in finish(); a failure must not go unhandled meanwhile
+        running = { result, size: batch.size };
       }
+      if (running) await finish(running);
       if (diverged) break;
       const trainSeconds = (performance.now() - t0) / 1000;
       const ev = evalSplit === null ? { loss: Number.NaN, accuracy: Number.NaN } : await evaluateSplit(evalPlan, evalSplit, batchSize, maxEval, seed);

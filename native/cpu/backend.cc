@@ -51,12 +51,24 @@ class CpuBackendImpl final : public Backend {
   }
   Status Synchronize() override { return Status::Ok(); }
 
+  // One queue, and every call done when it returns: the copy queue is the caller's thread.
+  Status CreateFence(std::unique_ptr<Fence>* out) override {
+    out->reset(new Fence());
+    return Status::Ok();
+  }
+  Status UploadAhead(void* dst, const void* host_src, size_t bytes, Fence*, Fence*) override {
+    return Copy(dst, host_src, bytes);
+  }
+  Status HostWaits(Fence*) override { return Status::Ok(); }
+  Status StepWaits(Fence*) override { return Status::Ok(); }
+  Status StepRecords(Fence*) override { return Status::Ok(); }
+
   bool Supports(Fusion fusion) const override {
     return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd;
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
-  Status RunStep(std::unique_ptr<CapturedStep>*, bool, const std::function<Status()>& step) override {
+  Status RunStep(std::unique_ptr<CapturedStep>*, bool, int, const std::function<Status()>& step) override {
     return step();
   }
   Status ProfileClockMs(double* out) override {

@@ -50,17 +50,32 @@ size_t Round256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 class CudaCapturedStep final : public CapturedStep {
  public:
   ~CudaCapturedStep() override {
-    if (exec != nullptr) cudaGraphExecDestroy(exec);
+    for (cudaGraphExec_t e : exec)
+      if (e != nullptr) cudaGraphExecDestroy(e);
     if (arena.base() != nullptr) cudaFree(arena.base());
   }
   std::string note() const override { return note_; }
 
   int runs = 0;                        // eager runs so far
   bool eager = false;                  // capture failed: always eager
-  cudaGraphExec_t exec = nullptr;      // the instantiated graph, once captured
-  cuda::ScratchArena arena;            // the step's kernel scratch (sized by its first run)
+  cudaGraphExec_t exec[kInputSlots] = {};  // the instantiated graph of each variant, once captured
+  cuda::ScratchArena arena;            // the step's kernel scratch (sized by its first run), shared by the variants
   std::string note_ = "eager (the first run sizes every scratch)";
 };
+
+// A CUDA event without timing.
+class CudaFence final : public Fence {
+ public:
+  ~CudaFence() override {
+    if (event != nullptr) cudaEventDestroy(event);
+  }
+  cudaEvent_t event = nullptr;
+  bool recorded = false;
+};
+cudaEvent_t EventOf(Fence* f) {
+  auto* c = static_cast<CudaFence*>(f);
+  return c != nullptr && c->recorded ? c->event : nullptr;
+}
 
 class CudaBackendImpl final : public Backend {
  public:
@@ -83,6 +98,8 @@ class CudaBackendImpl final : public Backend {
     cudaStream_t s = nullptr;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     b->stream_ = s;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    b->copy_stream_ = s;
     std::unique_ptr<cuda::ConvBackendCudnn> cudnn;
     Status st = cuda::ConvBackendCudnn::create(false, &cudnn);
     if (st.ok()) {
@@ -97,6 +114,7 @@ class CudaBackendImpl final : public Backend {
   ~CudaBackendImpl() override {
     cudnn_.reset();
     if (stream_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+    if (copy_stream_ != nullptr) cudaStreamDestroy(copy_stream_);
   }
 
   const char* name() const override { return "cuda"; }
@@ -169,6 +187,46 @@ class CudaBackendImpl final : public Backend {
     return Status::Ok();
   }
 
+  // ---- the copy queue: its own stream and lock, so a copy is issued while a step holds mu_ ----
+  Status CreateFence(std::unique_ptr<Fence>* out) override {
+    std::lock_guard<std::mutex> lock(copy_mu_);
+    NASNET_RETURN_IF_ERROR(Current());
+    std::unique_ptr<CudaFence> f(new CudaFence());
+    CUDA_CHECK(cudaEventCreateWithFlags(&f->event, cudaEventDisableTiming));
+    *out = std::move(f);
+    return Status::Ok();
+  }
+  Status UploadAhead(void* dst, const void* host_src, size_t bytes, Fence* after, Fence* done) override {
+    std::lock_guard<std::mutex> lock(copy_mu_);
+    NASNET_RETURN_IF_ERROR(Current());
+    if (cudaEvent_t e = EventOf(after)) CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, e, 0));
+    if (bytes > 0) CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, copy_stream_));
+    auto* d = static_cast<CudaFence*>(done);
+    CUDA_CHECK(cudaEventRecord(d->event, copy_stream_));
+    d->recorded = true;
+    return Status::Ok();
+  }
+  Status HostWaits(Fence* fence) override {
+    cudaEvent_t e = EventOf(fence);
+    if (e == nullptr) return Status::Ok();
+    NASNET_RETURN_IF_ERROR(Current());
+    CUDA_CHECK(cudaEventSynchronize(e));
+    return Status::Ok();
+  }
+  Status StepWaits(Fence* fence) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    cudaEvent_t e = EventOf(fence);
+    if (e != nullptr) CUDA_CHECK(cudaStreamWaitEvent(stream(), e, 0));
+    return Status::Ok();
+  }
+  Status StepRecords(Fence* fence) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    auto* f = static_cast<CudaFence*>(fence);
+    CUDA_CHECK(cudaEventRecord(f->event, stream()));
+    f->recorded = true;
+    return Status::Ok();
+  }
+
   // ---- plan support ----
   bool Supports(Fusion fusion) const override {
     return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd;
@@ -187,14 +245,18 @@ class CudaBackendImpl final : public Backend {
     return 0;
   }
 
-  Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, const std::function<Status()>& step) override {
+  Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, int variant,
+                 const std::function<Status()>& step) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     NASNET_RETURN_IF_ERROR(Current());
     if (!capture) return step();
+    if (variant < 0 || variant >= kInputSlots)
+      return Status::Internal("cuda: step variant " + std::to_string(variant) + " is not in [0, " +
+                              std::to_string(kInputSlots) + ")");
     if (!*captured) captured->reset(new CudaCapturedStep());
     auto* c = static_cast<CudaCapturedStep*>(captured->get());
-    if (c->exec != nullptr) {
-      CUDA_CHECK(cudaGraphLaunch(c->exec, stream()));
+    if (c->exec[variant] != nullptr) {
+      CUDA_CHECK(cudaGraphLaunch(c->exec[variant], stream()));
       return Status::Ok();
     }
     if (c->eager) {
@@ -220,19 +282,24 @@ class CudaBackendImpl final : public Backend {
       c->arena = cuda::ScratchArena(base, measure.peak());
       return st;
     }
-    // Second run: capture. A failure while capturing leaves the step eager (and runs it eagerly now,
-    // which reports the failure if the step itself is at fault).
+    // A later run of a variant not captured yet: capture it. A failure while capturing leaves the
+    // step eager (every variant), and runs it eagerly now, which reports the failure if the step
+    // itself is at fault.
     cuda::ScratchArena::Use use(&c->arena);
     CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
     Status st = step();
     cudaGraph_t graph = nullptr;
     cudaError_t end = cudaStreamEndCapture(stream(), &graph);
     cudaError_t inst = cudaErrorUnknown;
-    if (st.ok() && end == cudaSuccess) inst = cudaGraphInstantiate(&c->exec, graph, 0);
+    if (st.ok() && end == cudaSuccess) inst = cudaGraphInstantiate(&c->exec[variant], graph, 0);
     if (graph != nullptr) cudaGraphDestroy(graph);
     if (!st.ok() || end != cudaSuccess || inst != cudaSuccess) {
       cudaGetLastError();
-      c->exec = nullptr;
+      c->exec[variant] = nullptr;  // not instantiated
+      for (cudaGraphExec_t& e : c->exec) {
+        if (e != nullptr) cudaGraphExecDestroy(e);
+        e = nullptr;
+      }
       c->eager = true;
       c->note_ = std::string("eager: capture failed (") +
                  (!st.ok() ? st.message()
@@ -241,8 +308,11 @@ class CudaBackendImpl final : public Backend {
                  ")";
       return step();
     }
-    c->note_ = "replayed as a CUDA graph (captured after 1 eager run)";
-    CUDA_CHECK(cudaGraphLaunch(c->exec, stream()));
+    int captured_variants = 0;
+    for (cudaGraphExec_t e : c->exec) captured_variants += e != nullptr;
+    c->note_ = "replayed as a CUDA graph per input slot (" + std::to_string(captured_variants) + " of " +
+               std::to_string(kInputSlots) + " captured, after 1 eager run)";
+    CUDA_CHECK(cudaGraphLaunch(c->exec[variant], stream()));
     return Status::Ok();
   }
 
@@ -464,6 +534,8 @@ class CudaBackendImpl final : public Backend {
   }
 
   std::recursive_mutex mu_;
+  std::mutex copy_mu_;                 // the copy queue's (never held with mu_)
+  cudaStream_t copy_stream_ = nullptr;
   int device_ = 0;
   std::string description_;
   Stream stream_ = nullptr;

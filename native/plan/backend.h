@@ -6,9 +6,11 @@
 // CUDA. Kernel arguments named x, y, w, dx, ... are backend memory; arguments named host_* are
 // host memory. Only the CPU backend's memory may be dereferenced by the plan (on_host()).
 //
-// Order: every call is ordered after the calls before it (one stream per backend). Upload and the
-// kernels may return before the work is done; Download returns when the data has arrived, so a
-// Download after a step sees the step's results.
+// Order: every call is ordered after the calls before it (one stream per backend: the step queue).
+// Upload and the kernels may return before the work is done; Download returns when the data has
+// arrived, so a Download after a step sees the step's results. Inputs may instead be copied on a
+// second queue (UploadAhead: CUDA's copy stream) that runs alongside the steps; Fences order the
+// two queues (CUDA events).
 //
 // Kernel semantics are those of cpu/kernels.h (activations written =, parameter gradients
 // accumulated +=, nullptr optional outputs skipped), with two additions so that a whole step can be
@@ -32,6 +34,10 @@ namespace nasnet::plan {
 using nasnet::RandomSlot;  // core/step_values.h
 using nasnet::StepValues;
 
+// Input slots of a plan (double buffering: the next batch is copied into one while a step reads
+// the other); the variants of RunStep.
+constexpr int kInputSlots = 2;
+
 // Chains the plan compiler may fuse into one node, if the backend runs them.
 enum class Fusion {
   // [ReLU →] [depthwise Conv →] pointwise Conv → BatchNormalization (core/shapes.h FusedConvBnShape).
@@ -51,6 +57,12 @@ class CapturedStep {
   virtual ~CapturedStep() = default;
   // "replayed (captured after 1 eager run)", "eager: <why it could not be captured>", ...
   virtual std::string note() const = 0;
+};
+
+// An ordering point between the step queue and the copy queue (a CUDA event); owned by the plan.
+class Fence {
+ public:
+  virtual ~Fence() = default;
 };
 
 class Backend {
@@ -80,16 +92,36 @@ class Backend {
   // Waits for everything enqueued.
   virtual Status Synchronize() = 0;
 
+  // ---- inputs copied ahead of a step (the copy queue) ----
+  // The four calls below may run on one thread while another thread runs a step on this backend
+  // (they take no lock a running step holds), one at a time per plan.
+  virtual Status CreateFence(std::unique_ptr<Fence>* out) = 0;
+  // Copies host_src (AllocateHost memory) to dst (backend memory) on the copy queue, once `after`
+  // has passed (a fence StepRecords recorded; nullptr or never recorded: at once), then records
+  // `done` there. Returns before the copy ran: host_src must stay unchanged until HostWaits(done).
+  virtual Status UploadAhead(void* dst, const void* host_src, size_t bytes, Fence* after, Fence* done) = 0;
+  // The host waits until `fence` has passed (never recorded: at once).
+  virtual Status HostWaits(Fence* fence) = 0;
+  // The step queue's later work waits until `fence` has passed. Not while a step is captured: call
+  // it before RunStep, so a replayed step waits too.
+  virtual Status StepWaits(Fence* fence) = 0;
+  // Records `fence` on the step queue after everything enqueued there so far.
+  virtual Status StepRecords(Fence* fence) = 0;
+
   // ---- plan support ----
   virtual bool Supports(Fusion fusion) const = 0;
   // Backend-memory scratch a fused chain needs in a phase (0: none); the plan places it in its arena,
   // live during that node's forward or backward step only.
   virtual size_t FusedConvBnScratch(const FusedConvBnShape& s, FusedPhase phase) const = 0;
   // Runs `step` (a sequence of the calls below) — or, when this backend captures steps and *captured
-  // already holds this step, replays it. `capture` false always runs `step` eagerly. The first run
-  // is eager (it sizes every scratch); the second captures and replays. A step that cannot be
-  // captured runs eagerly from then on, and (*captured)->note() says why. The CPU runs `step`.
-  virtual Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, const std::function<Status()>& step) = 0;
+  // already holds this step's `variant`, replays it. `capture` false always runs `step` eagerly. The
+  // first run is eager (it sizes every scratch); each later run of a variant not yet captured
+  // captures it, and replays it from then on. Variants are the same step on different buffers (a
+  // plan's input slots, kInputSlots of them): each is captured on its own, all share one scratch. A
+  // step that cannot be captured runs eagerly from then on, and (*captured)->note() says why. The
+  // CPU runs `step`.
+  virtual Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, int variant,
+                         const std::function<Status()>& step) = 0;
   // A clock for profiling, in milliseconds, read after all work enqueued so far has finished.
   virtual Status ProfileClockMs(double* out) = 0;
 

@@ -133,7 +133,8 @@ struct EvalResult {
   int correct = 0;
 };
 
-// A graph compiled for one batch size and mode. Not thread-safe: one step at a time per plan.
+// A graph compiled for one batch size and mode. Not thread-safe: one step at a time per plan (Stage
+// excepted: see there).
 class Plan {
  public:
   // Parses and validates the IR JSON, infers shapes, plans memory, creates missing parameters in
@@ -144,19 +145,31 @@ class Plan {
   virtual ~Plan() = default;
 
   // images: batch * C * H * W floats; labels: batch int32 in [0, classes). Forward, backward, update.
+  // The arrays are read while the step runs (a CPU plan reads them in place).
   virtual Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) = 0;
   // Loss and correct count without updating anything (inference mode semantics: running BN stats).
   virtual Status Evaluate(const float* images, const int32_t* labels, EvalResult* out) = 0;
   // Logits of outputs[0]: batch * classes floats.
   virtual Status Predict(const float* images, float* logits) = 0;
 
-  // Host memory the plan owns for one step's inputs (batch * C * H * W floats, then batch labels;
-  // pinned on a device). A caller that cannot keep its buffers alive and unchanged while a step runs
-  // (the binding: a JS typed array may be changed, moved or detached once the call returns) copies
-  // them here first and passes these pointers to the step; the step then reads only the plan's own
-  // memory. Valid for the plan's life; one step at a time uses it.
-  virtual float* staged_images() = 0;
-  virtual int32_t* staged_labels() = 0;
+  // ---- batches handed over ahead of their step (double-buffered inputs) ----
+  // Copies `images` (batch * C * H * W floats) and `labels` (batch int32 in [0, classes), or nullptr
+  // for a batch only Predict will run) into a free input slot of the plan (pinned host memory on a
+  // device) and, on a device, starts their upload on the backend's copy stream, so the copy overlaps
+  // a step running now on another thread; the caller's arrays are not read after Stage returns.
+  // `out` names the batch for TrainStep / Evaluate / Predict, which wait for its upload on the device
+  // (not on the host) and run on it. The plan has kInputSlots (2) slots: a slot is held from Stage
+  // until the step that ran its batch returns; Stage fails when none is free, and a step fails for a
+  // batch that is not staged (run already, or of another plan). A CPU plan reads the slot directly.
+  // Thread safety: Stage may run while one step runs on another thread (one Stage at a time).
+  // Without Stage, a step given arrays stages them itself (on a device: the copy does not overlap).
+  struct StagedBatch {
+    uint64_t id = 0;
+  };
+  virtual Status Stage(const float* images, const int32_t* labels, StagedBatch* out) = 0;
+  virtual Status TrainStep(const StagedBatch& batch, const StepHyper& hyper, StepResult* out) = 0;
+  virtual Status Evaluate(const StagedBatch& batch, EvalResult* out) = 0;
+  virtual Status Predict(const StagedBatch& batch, float* logits) = 0;
 
   // Shapes the caller must supply and receive.
   virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]

@@ -2,6 +2,7 @@
 // This file only sequences backend calls and computes where things are (backend.h for the calls);
 // it never reads or writes backend memory itself, so the same sequence runs on the CPU and on a
 // CUDA device, where a whole step can be captured once and replayed.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -337,9 +338,7 @@ Status CompiledPlan::Update() {
   return Timed(profile_.empty() ? nullptr : &profile_.back(), false, run);
 }
 
-Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper) {
-  if (images == nullptr) return Status::Invalid("plan: images are required");
-  if (mode != kPredict) NASNET_RETURN_IF_ERROR(CheckLabels(labels));
+Status CompiledPlan::Prepare(Mode mode, const StepHyper& hyper) {
   // Parameters current on this backend: a device plan uploads what the host changed; a CPU plan
   // reads back what a device step changed.
   for (ParamSlot& s : slots_) {
@@ -377,37 +376,132 @@ Status CompiledPlan::Prepare(Mode mode, const float* images, const int32_t* labe
       r.active = train && node.ratio > 0.0f;
     }
   }
-  // Inputs: a CPU plan reads the given arrays (the binding passes staged_images(), its copy of the
-  // caller's); a device plan copies them to host staging, unless they are already there, which the
-  // step uploads (a captured step replays that upload).
-  if (backend_->on_host()) {
-    images_ = images;
-    labels_ = labels;
-  } else {
-    const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
-    if (images != staged_images()) std::memcpy(input_host_, images, image_bytes);
-    if (labels != nullptr && labels != staged_labels())
-      std::memcpy(staged_labels(), labels, options_.batch * sizeof(int32_t));
-    images_ = images_dev_;
-    labels_ = labels_dev_;
-  }
   return Status::Ok();
 }
 
 Status CompiledPlan::RunMode(Mode mode, bool capture, const std::function<Status()>& step) {
   std::unique_ptr<CapturedStep> eager;
   capture = capture && options_.graphs && profile_.empty();
-  return backend_->RunStep(capture ? &captured_[mode] : &eager, capture, [&]() -> Status {
+  InputSlot& slot = inputs_[step_slot_];
+  // The inputs' upload ran on the copy stream: the step waits for it on the device (outside the
+  // captured graph, so a replay waits too), and marks the slot's device copy free after it.
+  if (!backend_->on_host()) NASNET_RETURN_IF_ERROR(backend_->StepWaits(slot.uploaded.get()));
+  Status st = backend_->RunStep(capture ? &captured_[mode] : &eager, capture, step_slot_, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(backend_->Upload(step_block_, step_block_host_, step_block_bytes_));
-    if (!backend_->on_host()) {
-      const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
-      NASNET_RETURN_IF_ERROR(backend_->Upload(images_dev_, input_host_, image_bytes));
-      if (mode != kPredict)
-        NASNET_RETURN_IF_ERROR(backend_->Upload(labels_dev_, static_cast<char*>(input_host_) + image_bytes,
-                                                options_.batch * sizeof(int32_t)));
-    }
     return step();
   });
+  if (!backend_->on_host()) {
+    Status recorded = backend_->StepRecords(slot.consumed.get());
+    if (st.ok()) st = recorded;
+  }
+  return st;
+}
+
+// ---- inputs ----
+
+namespace {
+// Staged batches are numbered across plans, so a batch of one plan is never taken for another's.
+std::atomic<uint64_t> next_batch_id{1};
+}  // namespace
+
+Status CompiledPlan::Stage(const float* images, const int32_t* labels, StagedBatch* out) {
+  if (images == nullptr) return Status::Invalid("plan: images are required");
+  if (out == nullptr) return Status::Invalid("plan: Stage needs somewhere to write the staged batch");
+  int k = -1;
+  {
+    std::lock_guard<std::mutex> lock(inputs_mu_);
+    for (int d = 1; d <= kInputSlots && k < 0; ++d) {
+      const int c = (last_slot_ + d) % kInputSlots;
+      if (inputs_[c].state == InputSlot::kFree) k = c;
+    }
+    if (k < 0)
+      return Status::Invalid("plan: both input slots are held (staged batches no step has run yet, or a step running): "
+                             "run a staged batch before staging another");
+    inputs_[k].state = InputSlot::kStaged;  // reserved: id 0 until the batch is in place
+    inputs_[k].id = 0;
+  }
+  InputSlot& slot = inputs_[k];
+  auto give_back = [&](Status st) {
+    std::lock_guard<std::mutex> lock(inputs_mu_);
+    slot.state = InputSlot::kFree;
+    return st;
+  };
+  const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+  const size_t label_bytes = static_cast<size_t>(options_.batch) * sizeof(int32_t);
+  float* host_images = static_cast<float*>(slot.host);
+  int32_t* host_labels = reinterpret_cast<int32_t*>(static_cast<char*>(slot.host) + image_bytes);
+  // The slot's previous upload must have read the host copy before it is overwritten.
+  if (!backend_->on_host()) {
+    Status st = backend_->HostWaits(slot.uploaded.get());
+    if (!st.ok()) return give_back(st);
+  }
+  std::memcpy(host_images, images, image_bytes);
+  if (labels != nullptr) {
+    std::memcpy(host_labels, labels, label_bytes);
+    Status st = CheckLabels(host_labels);
+    if (!st.ok()) return give_back(st);
+  }
+  if (!backend_->on_host()) {
+    // After the last step that read the slot's device copy; labels after images, one fence.
+    Status st = backend_->UploadAhead(slot.images_dev, host_images, image_bytes, slot.consumed.get(), slot.uploaded.get());
+    if (st.ok() && labels != nullptr)
+      st = backend_->UploadAhead(slot.labels_dev, host_labels, label_bytes, nullptr, slot.uploaded.get());
+    if (!st.ok()) return give_back(st);
+  }
+  std::lock_guard<std::mutex> lock(inputs_mu_);
+  slot.has_labels = labels != nullptr;
+  slot.id = next_batch_id++;
+  out->id = slot.id;
+  return Status::Ok();
+}
+
+Status CompiledPlan::TakeSlot(Mode mode, const StagedBatch& batch, int* slot) {
+  std::lock_guard<std::mutex> lock(inputs_mu_);
+  for (int k = 0; k < kInputSlots; ++k) {
+    InputSlot& s = inputs_[k];
+    if (s.state != InputSlot::kStaged || s.id == 0 || s.id != batch.id) continue;
+    if (mode != kPredict && !s.has_labels)
+      return Status::Invalid("plan: staged batch #" + std::to_string(batch.id) +
+                             " has no labels: stage it with labels to train or evaluate on it");
+    s.state = InputSlot::kRunning;
+    *slot = k;
+    return Status::Ok();
+  }
+  return Status::Invalid("plan: batch #" + std::to_string(batch.id) +
+                         " is not staged on this plan (a step ran it already, or another plan staged it)");
+}
+
+void CompiledPlan::ReleaseSlot(int slot) {
+  std::lock_guard<std::mutex> lock(inputs_mu_);
+  inputs_[slot].state = InputSlot::kFree;
+  inputs_[slot].id = 0;
+  last_slot_ = slot;
+}
+
+Status CompiledPlan::BindInputs(Mode mode, const StepInput& in, int* slot) {
+  *slot = -1;
+  StagedBatch own;
+  const StagedBatch* batch = in.staged;
+  if (batch == nullptr) {
+    if (in.images == nullptr) return Status::Invalid("plan: images are required");
+    if (mode != kPredict) NASNET_RETURN_IF_ERROR(CheckLabels(in.labels));
+    if (backend_->on_host()) {  // the CPU reads the caller's arrays in place
+      images_ = in.images;
+      labels_ = in.labels;
+      step_slot_ = 0;
+      return Status::Ok();
+    }
+    NASNET_RETURN_IF_ERROR(Stage(in.images, mode == kPredict ? nullptr : in.labels, &own));
+    batch = &own;
+  }
+  NASNET_RETURN_IF_ERROR(TakeSlot(mode, *batch, slot));
+  const InputSlot& s = inputs_[*slot];
+  const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
+  images_ = backend_->on_host() ? static_cast<const float*>(s.host) : s.images_dev;
+  labels_ = backend_->on_host() ? reinterpret_cast<const int32_t*>(static_cast<const char*>(s.host) + image_bytes)
+                                : s.labels_dev;
+  step_slot_ = *slot;
+  return Status::Ok();
 }
 
 void CompiledPlan::MarkParamsWritten() {
@@ -430,12 +524,24 @@ Status CompiledPlan::TrainForwardBackward() {
   return Backward();
 }
 
-Status CompiledPlan::Train(const float* images, const int32_t* labels, const StepHyper& hyper, bool update,
-                           StepResult* out) {
+namespace {
+// Holds a step's input slot until the step returns.
+struct SlotRelease {
+  std::function<void(int)> release;
+  int slot = -1;
+  ~SlotRelease() {
+    if (slot >= 0) release(slot);
+  }
+};
+}  // namespace
+
+Status CompiledPlan::Train(const StepInput& in, const StepHyper& hyper, bool update, StepResult* out) {
   if (!options_.training) return Status::Invalid("plan: TrainStep needs a plan compiled with training = true");
   if (!(hyper.drop_path_rate >= 0.0f && hyper.drop_path_rate < 1.0f))
     return Status::OutOfRange("plan: drop_path_rate must be in [0, 1) but is " + std::to_string(hyper.drop_path_rate));
-  NASNET_RETURN_IF_ERROR(Prepare(kTrain, images, labels, hyper));
+  SlotRelease held{[this](int k) { ReleaseSlot(k); }};
+  NASNET_RETURN_IF_ERROR(BindInputs(kTrain, in, &held.slot));
+  NASNET_RETURN_IF_ERROR(Prepare(kTrain, hyper));
   // Without the update (tests, gradient checks), the caller reads gradients afterwards: not captured.
   NASNET_RETURN_IF_ERROR(RunMode(kTrain, update, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(TrainForwardBackward());
@@ -454,15 +560,21 @@ Status CompiledPlan::Train(const float* images, const int32_t* labels, const Ste
 
 Status CompiledPlan::ForwardBackward(const float* images, const int32_t* labels, const StepHyper& hyper,
                                      StepResult* out) {
-  return Train(images, labels, hyper, false, out);
+  return Train(StepInput{images, labels, nullptr}, hyper, false, out);
 }
 
 Status CompiledPlan::TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) {
-  return Train(images, labels, hyper, true, out);
+  return Train(StepInput{images, labels, nullptr}, hyper, true, out);
 }
 
-Status CompiledPlan::Evaluate(const float* images, const int32_t* labels, EvalResult* out) {
-  NASNET_RETURN_IF_ERROR(Prepare(kEval, images, labels, StepHyper()));
+Status CompiledPlan::TrainStep(const StagedBatch& batch, const StepHyper& hyper, StepResult* out) {
+  return Train(StepInput{nullptr, nullptr, &batch}, hyper, true, out);
+}
+
+Status CompiledPlan::EvaluateInput(const StepInput& in, EvalResult* out) {
+  SlotRelease held{[this](int k) { ReleaseSlot(k); }};
+  NASNET_RETURN_IF_ERROR(BindInputs(kEval, in, &held.slot));
+  NASNET_RETURN_IF_ERROR(Prepare(kEval, StepHyper()));
   NASNET_RETURN_IF_ERROR(RunMode(kEval, true, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(Forward(kEval));
     // The graph's loss node in inference mode; without one, plain cross-entropy of outputs[0].
@@ -479,12 +591,30 @@ Status CompiledPlan::Evaluate(const float* images, const int32_t* labels, EvalRe
   return Status::Ok();
 }
 
-Status CompiledPlan::Predict(const float* images, float* logits) {
+Status CompiledPlan::Evaluate(const float* images, const int32_t* labels, EvalResult* out) {
+  return EvaluateInput(StepInput{images, labels, nullptr}, out);
+}
+
+Status CompiledPlan::Evaluate(const StagedBatch& batch, EvalResult* out) {
+  return EvaluateInput(StepInput{nullptr, nullptr, &batch}, out);
+}
+
+Status CompiledPlan::PredictInput(const StepInput& in, float* logits) {
   if (logits == nullptr) return Status::Invalid("plan: logits output is null");
-  NASNET_RETURN_IF_ERROR(Prepare(kPredict, images, nullptr, StepHyper()));
+  SlotRelease held{[this](int k) { ReleaseSlot(k); }};
+  NASNET_RETURN_IF_ERROR(BindInputs(kPredict, in, &held.slot));
+  NASNET_RETURN_IF_ERROR(Prepare(kPredict, StepHyper()));
   NASNET_RETURN_IF_ERROR(RunMode(kPredict, true, [&] { return Forward(kPredict); }));
   return backend_->Download(logits, Value(shapes_.logits),
                             static_cast<size_t>(options_.batch) * static_cast<size_t>(shapes_.classes) * sizeof(float));
+}
+
+Status CompiledPlan::Predict(const float* images, float* logits) {
+  return PredictInput(StepInput{images, nullptr, nullptr}, logits);
+}
+
+Status CompiledPlan::Predict(const StagedBatch& batch, float* logits) {
+  return PredictInput(StepInput{nullptr, nullptr, &batch}, logits);
 }
 
 }  // namespace nasnet::plan

@@ -72,10 +72,17 @@ CompiledPlan::~CompiledPlan() {
   backend_->Free(grads_);
   backend_->Free(step_block_);
   backend_->Free(partials_);
-  backend_->Free(images_dev_);
-  backend_->Free(labels_dev_);
+  // A staged batch may still be uploading: nothing is freed under a copy (or a step) in flight.
+  backend_->Synchronize();
+  for (InputSlot& slot : inputs_) {
+    if (slot.uploaded) backend_->HostWaits(slot.uploaded.get());
+    backend_->Free(slot.images_dev);
+    backend_->Free(slot.labels_dev);
+    backend_->FreeHost(slot.host);
+    slot.uploaded.reset();
+    slot.consumed.reset();
+  }
   backend_->FreeHost(step_block_host_);
-  backend_->FreeHost(input_host_);
 }
 
 Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
@@ -645,7 +652,8 @@ Status CompiledPlan::BindParameters() {
 
 Status CompiledPlan::AllocateMemory() {
   // One arena for the memory plan, one block for the parameter gradients, the step block and its
-  // host twin, the host staging of the inputs (staged_images()); on a device also the inputs.
+  // host twin, and the input slots (Stage): host memory each, and on a device their device copies
+  // and the fences ordering the copy stream with the steps.
   auto alloc = [&](size_t bytes, const char* what, void** out) -> Status {
     Status st = backend_->Allocate(std::max<size_t>(bytes, sizeof(float)), out);
     if (!st.ok()) return Status(st.code(), std::string("plan: allocating the ") + what + ": " + st.message());
@@ -664,12 +672,15 @@ Status CompiledPlan::AllocateMemory() {
   for (int k = 0; k < random_count_; ++k) new (random_host(k)) RandomSlot();
   const size_t image_bytes = static_cast<size_t>(ir::Numel(input_shape())) * sizeof(float);
   const size_t label_bytes = static_cast<size_t>(options_.batch) * sizeof(int32_t);
-  NASNET_RETURN_IF_ERROR(backend_->AllocateHost(image_bytes + label_bytes, &input_host_));
-  if (!backend_->on_host()) {
+  for (InputSlot& slot : inputs_) {
+    NASNET_RETURN_IF_ERROR(backend_->AllocateHost(image_bytes + label_bytes, &slot.host));
+    if (backend_->on_host()) continue;
     NASNET_RETURN_IF_ERROR(alloc(image_bytes, "images", &p));
-    images_dev_ = static_cast<float*>(p);
+    slot.images_dev = static_cast<float*>(p);
     NASNET_RETURN_IF_ERROR(alloc(label_bytes, "labels", &p));
-    labels_dev_ = static_cast<int32_t*>(p);
+    slot.labels_dev = static_cast<int32_t*>(p);
+    NASNET_RETURN_IF_ERROR(backend_->CreateFence(&slot.uploaded));
+    NASNET_RETURN_IF_ERROR(backend_->CreateFence(&slot.consumed));
   }
   return Status::Ok();
 }

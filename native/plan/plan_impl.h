@@ -46,6 +46,7 @@
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,10 +75,10 @@ class CompiledPlan : public Plan {
   Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) override;
   Status Evaluate(const float* images, const int32_t* labels, EvalResult* out) override;
   Status Predict(const float* images, float* logits) override;
-  float* staged_images() override { return static_cast<float*>(input_host_); }
-  int32_t* staged_labels() override {
-    return reinterpret_cast<int32_t*>(static_cast<char*>(input_host_) + ir::Numel(input_shape()) * sizeof(float));
-  }
+  Status Stage(const float* images, const int32_t* labels, StagedBatch* out) override;
+  Status TrainStep(const StagedBatch& batch, const StepHyper& hyper, StepResult* out) override;
+  Status Evaluate(const StagedBatch& batch, EvalResult* out) override;
+  Status Predict(const StagedBatch& batch, float* logits) override;
   std::vector<int64_t> input_shape() const override { return shapes_.tensor[shapes_.images]; }
   int classes() const override { return shapes_.classes; }
   size_t activation_bytes() const override { return arena_bytes_; }
@@ -125,6 +126,27 @@ class CompiledPlan : public Plan {
     int norm_index = -1;                         // in the gradient-norm partials, or -1
   };
   enum Mode { kTrain = 0, kEval = 1, kPredict = 2 };
+  // A step's inputs: the caller's arrays, or a staged batch.
+  struct StepInput {
+    const float* images = nullptr;
+    const int32_t* labels = nullptr;
+    const StagedBatch* staged = nullptr;
+  };
+  // One of the plan's input slots (engine.h Plan::Stage): the batch's host copy (pinned on a device)
+  // and, on a device, its device copy, which the step reads and the copy stream writes; each slot has
+  // its own captured graph per kind of step (RunStep's variant). The slot is written only while it
+  // is kStaged (by Stage, before the batch has an id) and read only while kRunning (by the step).
+  struct InputSlot {
+    enum State { kFree, kStaged, kRunning };
+    void* host = nullptr;                 // images, then labels
+    float* images_dev = nullptr;          // device copies (nullptr on the CPU)
+    int32_t* labels_dev = nullptr;
+    std::unique_ptr<Fence> uploaded;      // copy stream: after the upload from `host`
+    std::unique_ptr<Fence> consumed;      // step stream: after the last step that read the slot
+    State state = kFree;
+    uint64_t id = 0;                      // the staged batch (0: still being staged)
+    bool has_labels = false;
+  };
   // A chain fused into its BatchNormalization node (relu, dw: node indices or -1; pw: -1 = not fused).
   struct FusedChain {
     int relu = -1, dw = -1, pw = -1;
@@ -157,11 +179,19 @@ class CompiledPlan : public Plan {
 
   // ---- execution (executor.cc) ----
   Status CheckLabels(const int32_t* labels) const;
-  // Everything before a step: parameters current on this backend, inputs and step values staged.
-  Status Prepare(Mode mode, const float* images, const int32_t* labels, const StepHyper& hyper);
-  // Runs `step` after uploading the step block and inputs; captured (and replayed) when `capture`.
+  // This step's inputs: a staged batch's slot (held until ReleaseSlot), on a device the caller's
+  // arrays staged into a free slot, on the CPU the caller's arrays in place (*slot = -1).
+  Status BindInputs(Mode mode, const StepInput& in, int* slot);
+  Status TakeSlot(Mode mode, const StagedBatch& batch, int* slot);
+  void ReleaseSlot(int slot);
+  // Everything before a step: parameters current on this backend, step values staged.
+  Status Prepare(Mode mode, const StepHyper& hyper);
+  // Runs `step` after uploading the step block, waiting for the inputs' upload first; captured (and
+  // replayed, one graph per input slot) when `capture`.
   Status RunMode(Mode mode, bool capture, const std::function<Status()>& step);
-  Status Train(const float* images, const int32_t* labels, const StepHyper& hyper, bool update, StepResult* out);
+  Status Train(const StepInput& in, const StepHyper& hyper, bool update, StepResult* out);
+  Status EvaluateInput(const StepInput& in, EvalResult* out);
+  Status PredictInput(const StepInput& in, float* logits);
   Status TrainForwardBackward();
   Status Forward(Mode mode);
   Status Backward();
@@ -223,7 +253,7 @@ class CompiledPlan : public Plan {
   // Profiling (options.profile): per node, plus one entry for the optimizer at index n.
   std::vector<NodeProfile> profile_;
   // Memory: the arena (activations), gradients, the step block ([StepValues][RandomSlot...]) and
-  // its host twin, the norm partials, and on a device the images and labels with host staging.
+  // its host twin, the norm partials, and the input slots.
   std::vector<BufferRequest> requests_;
   std::vector<size_t> buf_offset_;
   size_t arena_bytes_ = 0, naive_bytes_ = 0, grad_floats_ = 0, step_block_bytes_ = 0;
@@ -232,9 +262,10 @@ class CompiledPlan : public Plan {
   void* step_block_ = nullptr;
   void* step_block_host_ = nullptr;
   double* partials_ = nullptr;
-  float* images_dev_ = nullptr;
-  int32_t* labels_dev_ = nullptr;
-  void* input_host_ = nullptr;             // staging: images then labels (staged_images(), staged_labels())
+  InputSlot inputs_[kInputSlots];
+  std::mutex inputs_mu_;                   // slot states (Stage runs alongside a step)
+  int last_slot_ = kInputSlots - 1;        // the slot the latest step read
+  int step_slot_ = 0;                      // the running step's slot (its RunStep variant)
   const float* images_ = nullptr;          // this step's images and labels (backend memory)
   const int32_t* labels_ = nullptr;
   std::unique_ptr<CapturedStep> captured_[3];

@@ -559,3 +559,34 @@ NASNET_TEST(plan_merges_common_subexpressions) {
   nasnet::test::all_close("d stem/w", twins->ParamGrad("stem/w"), plain->ParamGrad("stem/w"), 1e-5, 1e-7);
   nasnet::test::all_close("d images", twins->InputGrad(), plain->InputGrad(), 1e-5, 1e-7);
 }
+
+NASNET_TEST(plan_staged_batches_on_cpu_equal_arrays_given_directly) {
+  // A CPU plan reads a staged batch from its input slot as it reads the caller's arrays: the same
+  // results bit for bit, the caller's arrays free to change once Stage returns, and a batch runs once.
+  using nasnet::test::ChainGraph;
+  auto s1 = std::make_shared<ParameterStore>(), s2 = std::make_shared<ParameterStore>();
+  auto direct = MustCompile(ChainGraph(), s1, 2, true);
+  auto staged = MustCompile(ChainGraph(), s2, 2, true);
+  if (!direct || !staged) return;
+  StepHyper h;
+  h.lr = 0.05f;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<float> x = nasnet::test::random_vec(2 * 3 * 7 * 9, 40 + i);
+    std::vector<int32_t> labels = Labels(2, 5);
+    labels[0] = i % 5;
+    h.step = static_cast<uint64_t>(i);
+    StepResult a, b;
+    EXPECT_TRUE(direct->TrainStep(x.data(), labels.data(), h, &a).ok());
+    Plan::StagedBatch batch;
+    EXPECT_TRUE(staged->Stage(x.data(), labels.data(), &batch).ok());
+    std::fill(x.begin(), x.end(), 1e30f);  // copied: the step must not see this
+    EXPECT_TRUE(staged->TrainStep(batch, h, &b).ok());
+    EXPECT_TRUE(a.loss == b.loss && a.grad_norm == b.grad_norm && a.correct == b.correct);
+    EXPECT_TRUE(!staged->TrainStep(batch, h, &b).ok());  // ran already
+  }
+  for (const std::string& name : s1->Names()) {
+    std::vector<float> va, vb;
+    EXPECT_TRUE(s1->Get(name, &va, nullptr).ok() && s2->Get(name, &vb, nullptr).ok());
+    EXPECT_TRUE(va == vb);
+  }
+}
