@@ -25,11 +25,17 @@
  * with --torch on the same device). --dump-ir FILE writes the training graph's IR and exits: the
  * native plan runner (bench/kernels/plan_bench.cc, scripts/gpu-check.sh) and bench/torch_ir.py take
  * it on a machine without Node.
- * --torch-wait sets PyTorch's OMP_WAIT_POLICY: `passive` (the default here) or `active`, or `default`
- * (libgomp's own spin-then-sleep). On this shared 2-core machine, under other processes' load,
- * libgomp's spinning slows PyTorch's small parallel regions up to 10× (1@192 batch 8: 5652 ms/step
- * against 551 ms with passive, load average 8); `passive` is the faster and so the fairer setting
- * there. Our engine runs with the defaults.
+ * --torch-wait sets PyTorch's OMP_WAIT_POLICY: `default` (the default: the variable unset, libgomp's own
+ * spin-then-sleep, as a PyTorch user runs it), `passive` or `active`. On a quiet machine the default
+ * is the faster (2@768 batch 32 channels-last, standalone: 30.0 img/s against 26.4 with passive);
+ * under other processes' load libgomp's spinning can slow PyTorch's small parallel regions up to 10×
+ * (1@192 batch 8: 5652 ms/step against 551 ms with passive, load average 8), where `passive` is the
+ * fairer setting. Our engine runs with the defaults.
+ * Each PyTorch process measures its saved-for-backward activations after its last turn, not before
+ * its first: that one forward under saved_tensors_hooks, taken after only the warm-up steps, left
+ * PyTorch's process faulting in ~500 MiB every step from then on (2@768 batch 32: ~130,000 minor page
+ * faults and ~1 s of system time per step, half its standalone speed). The page faults and system
+ * time per step of every contender are printed, so a step that is not in its steady state shows.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -59,7 +65,7 @@ const { values: a } = parseArgs({
     'dump-ir': { type: 'string' },
     aux: { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
-    'torch-wait': { type: 'string', default: 'passive' },
+    'torch-wait': { type: 'string', default: 'default' },
     threads: { type: 'string', default: '2' },
     fusion: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -106,11 +112,20 @@ interface Runner {
   turn(k: number): Promise<Turn>;
   ms: number[][];
   cpuMs: number[][];
+  sysMs: number[][];
+  faults: number[][];
 }
-/** Wall-clock and CPU time (all threads of the process) of each timed step of a turn, ms. */
+/**
+ * Each timed step of a turn: wall-clock and CPU time (all threads of the process, user + system),
+ * ms; the system part of that CPU time, ms; and the process's minor page faults. Page faults in
+ * steady-state steps mean an allocator handing memory back to the kernel and faulting it in again
+ * every step (how PyTorch's process was once measured at half its standalone speed here).
+ */
 interface Turn {
   ms: number[];
   cpuMs: number[];
+  sysMs: number[];
+  faults: number[];
 }
 
 interface Ours extends Runner {
@@ -126,17 +141,21 @@ async function compile(fuse: boolean): Promise<Ours> {
     plan,
     ms: [],
     cpuMs: [],
+    sysMs: [],
+    faults: [],
     evaluate: [],
     async turn(k) {
-      const times: Turn = { ms: [], cpuMs: [] };
+      const times: Turn = { ms: [], cpuMs: [], sysMs: [], faults: [] };
       for (let i = 1 - lead; i <= k; i++) {
         const t0 = performance.now();
-        const c0 = process.cpuUsage();
+        const r0 = process.resourceUsage();
         await plan.trainStep(images, labels, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, step: step++ });
-        const c = process.cpuUsage(c0);
+        const r1 = process.resourceUsage();
         if (i > 0) {
           times.ms.push(performance.now() - t0);
-          times.cpuMs.push((c.user + c.system) / 1000);
+          times.cpuMs.push((r1.userCPUTime - r0.userCPUTime + r1.systemCPUTime - r0.systemCPUTime) / 1000);
+          times.sysMs.push((r1.systemCPUTime - r0.systemCPUTime) / 1000);
+          times.faults.push(r1.minorPageFault - r0.minorPageFault);
         }
       }
       const t1 = performance.now();
@@ -172,7 +191,9 @@ async function startTorch(file: string, channelsLast: boolean): Promise<Torch> {
   const python = process.env.NASNET_PYTHON ?? '/usr/bin/python3';
   const device = backend === 'cpu' ? [] : ['--device', 'cuda'];
   const args = ['bench/torch_ir.py', file, '--batch', a.batch!, '--warmup', a.warmup!, '--threads', a.threads!, '--serve', ...device];
-  const env = a['torch-wait'] === 'default' ? process.env : { ...process.env, OMP_WAIT_POLICY: a['torch-wait'] };
+  // 'default': the variable unset, as a PyTorch user runs it (even if this shell sets it).
+  const { OMP_WAIT_POLICY: _, ...inherited } = process.env;
+  const env = a['torch-wait'] === 'default' ? inherited : { ...inherited, OMP_WAIT_POLICY: a['torch-wait'] };
   const child = spawn(python, channelsLast ? [...args, '--channels-last'] : args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -189,13 +210,16 @@ async function startTorch(file: string, channelsLast: boolean): Promise<Torch> {
     label: `pytorch ${ready.layout}`,
     layout: ready.layout,
     version: ready.torch,
-    memory: ready.memory ?? undefined,
+    memory: undefined,
     ms: [],
     cpuMs: [],
+    sysMs: [],
+    faults: [],
     async turn(k) {
       child.stdin.write(`${k + lead}\n`);
       const r = await next();
-      return { ms: (r.ms as number[]).slice(lead), cpuMs: (r.cpuMs as number[]).slice(lead) };
+      const cut = (v: number[]) => v.slice(lead);
+      return { ms: cut(r.ms), cpuMs: cut(r.cpuMs), sysMs: cut(r.sysMs), faults: cut(r.faults) };
     },
     async close() {
       child.stdin.end();
@@ -233,6 +257,8 @@ for (let round = 0; round < rounds; round++)
     const t = await r.turn(perTurn);
     r.ms.push(t.ms);
     r.cpuMs.push(t.cpuMs);
+    r.sysMs.push(t.sysMs);
+    r.faults.push(t.faults);
   }
 for (const t of torch) await t.close();
 
@@ -240,6 +266,8 @@ const medianRate = (r: Runner) => median(r.ms.map((turn) => (batch * 1000) / med
 // Images per CPU-second (all threads): what a step costs in work, less sensitive than wall time to
 // other processes taking the cores (a descheduled thread holds up its team's barrier in wall time).
 const cpuRate = (r: Runner) => median(r.cpuMs.map((turn) => (batch * 1000) / median(turn)));
+/** The median over every timed step of all rounds (system CPU ms, minor page faults). */
+const perStep = (v: number[][]) => median(v.flat());
 function summary(r: Ours) {
   const ms = (batch * 1000) / medianRate(r);
   const d = r.plan.description;
@@ -257,6 +285,8 @@ function summary(r: Ours) {
     roundImagesPerSecond: r.ms.map((turn) => (batch * 1000) / median(turn)),
     msPerStep: ms,
     imagesPerCpuSecond: cpuRate(r),
+    sysMsPerStep: perStep(r.sysMs),
+    faultsPerStep: perStep(r.faults),
     evalImagesPerSecond: (batch * 1000) / median(r.evaluate),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     stepRssDeltaMiB: (process.resourceUsage().maxRSS * 1024 - rssBase) / 2 ** 20,
@@ -293,6 +323,8 @@ if (torch.length > 0) {
     roundImagesPerSecond: t.ms.map((turn) => (batch * 1000) / median(turn)),
     msPerStep: (batch * 1000) / medianRate(t),
     imagesPerCpuSecond: cpuRate(t),
+    sysMsPerStep: perStep(t.sysMs),
+    faultsPerStep: perStep(t.faults),
     savedActivationMiB: mib(t.memory?.savedBytes),
     stepRssDeltaMiB: mib(t.memory?.stepRssDeltaBytes),
     peakRssMiB: mib(t.memory?.peakRssBytes),
@@ -318,7 +350,7 @@ if (torch.length > 0) {
   const rates = (v: number[]) => v.map((x) => x.toFixed(1)).join(', ');
   const line = (o: typeof ours, label: string) =>
     console.log(
-      `${o.network} batch ${batch} ${label} on ${o.device}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step; rounds ${rates(o.roundImagesPerSecond)}; ${o.imagesPerCpuSecond.toFixed(1)} img/CPU-s), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, step RSS delta ${o.stepRssDeltaMiB.toFixed(0)} MiB, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
+      `${o.network} batch ${batch} ${label} on ${o.device}: train ${o.imagesPerSecond.toFixed(1)} img/s (${o.msPerStep.toFixed(1)} ms/step; rounds ${rates(o.roundImagesPerSecond)}; ${o.imagesPerCpuSecond.toFixed(1)} img/CPU-s; per step ${o.sysMsPerStep.toFixed(0)} ms system time, ${o.faultsPerStep} page faults), evaluate ${o.evalImagesPerSecond.toFixed(1)} img/s, activations ${o.activationMiB.toFixed(1)} MiB (naive ${o.naiveActivationMiB.toFixed(1)}), ${o.fusedChains} fused chains, ${o.aliasedTensors} aliased, step RSS delta ${o.stepRssDeltaMiB.toFixed(0)} MiB, peak RSS ${o.peakRssMiB.toFixed(0)} MiB`,
     );
   line(ours, 'fused');
   if (profile) {
@@ -336,10 +368,10 @@ if (torch.length > 0) {
     console.log(`fusion: train ${f.trainSpeedup.toFixed(2)}×, evaluate ${f.evalSpeedup.toFixed(2)}×, activations ${f.activationRatio.toFixed(2)}× of unfused`);
   }
   if (result.torch) {
-    type T = { layout: string; torch: string; imagesPerSecond: number; imagesPerCpuSecond: number; msPerStep: number; roundImagesPerSecond: number[]; savedActivationMiB?: number; stepRssDeltaMiB?: number; peakRssMiB?: number };
+    type T = { layout: string; torch: string; imagesPerSecond: number; imagesPerCpuSecond: number; sysMsPerStep: number; faultsPerStep: number; msPerStep: number; roundImagesPerSecond: number[]; savedActivationMiB?: number; stepRssDeltaMiB?: number; peakRssMiB?: number };
     for (const t of result.torch as T[]) {
       const mem = t.peakRssMiB === undefined ? '' : `, saved activations ${t.savedActivationMiB!.toFixed(1)} MiB, step RSS delta ${t.stepRssDeltaMiB!.toFixed(0)} MiB, peak RSS ${t.peakRssMiB.toFixed(0)} MiB`;
-      console.log(`pytorch ${t.torch} ${t.layout} (OMP_WAIT_POLICY ${a['torch-wait']}): ${t.imagesPerSecond.toFixed(1)} img/s (${t.msPerStep.toFixed(1)} ms/step; rounds ${rates(t.roundImagesPerSecond)}; ${t.imagesPerCpuSecond.toFixed(1)} img/CPU-s)${mem}`);
+      console.log(`pytorch ${t.torch} ${t.layout} (OMP_WAIT_POLICY ${a['torch-wait']}): ${t.imagesPerSecond.toFixed(1)} img/s (${t.msPerStep.toFixed(1)} ms/step; rounds ${rates(t.roundImagesPerSecond)}; ${t.imagesPerCpuSecond.toFixed(1)} img/CPU-s; per step ${t.sysMsPerStep.toFixed(0)} ms system time, ${t.faultsPerStep} page faults)${mem}`);
     }
     const list = (v: unknown) => (v as number[]).map((x) => x.toFixed(2)).join(', ');
     console.log(`ratio (ours / faster pytorch) ${ours.network} batch ${batch}: ${(result.ratio as number).toFixed(2)}× (rounds ${list(result.roundRatios)})`);

@@ -12,9 +12,13 @@ saves for backward in one forward (PyTorch's activation memory, counted by saved
 "stepRssDeltaBytes", the process's peak RSS (ru_maxrss) after the steps less its RSS just before the model
 was built (parameters, gradients, momentum, activations and allocator workspace), and "peakRssBytes".
 --serve (for bench/step.ts, which alternates it with our engine): after set-up and warm-up prints one
-JSON line {"ready": true, "memory": ...}, then reads lines "K" from stdin, runs K training steps and
-prints {"ms": [K step times], "cpuMs": [K step CPU times, all threads]} for each; at end of input prints
-{"memory": ...} (peak RSS then) and exits.
+JSON line {"ready": true}, then reads lines "K" from stdin, runs K training steps and prints {"ms": [K
+step times], "cpuMs": [K step CPU times, all threads], "sysMs": [their system part], "faults": [minor
+page faults]} for each; at end of input prints {"memory": ...} and exits.
+The saved-for-backward count runs after the timed steps in both modes, never between warm-up and timed
+steps: run there, that one forward under saved_tensors_hooks left the process (glibc malloc, 2@768
+batch 32) faulting in ~500 MiB every following step (~130,000 minor faults, ~1 s system time per
+step), half its standalone speed.
 On CUDA, steps are timed after torch.cuda.synchronize(); --bf16 runs forward and loss under
 torch.autocast(bfloat16) (fp32 master weights), as mixed-precision training is usually run.
 """
@@ -233,21 +237,26 @@ def main():
         t, loss = timed_step()
         if i >= args.warmup:
             times.append(t)
-    saved = None if cuda else saved_activation_bytes(model, images, labels, args.drop_rate)
     if args.serve:
         print(json.dumps({"ready": True, "layout": "channels_last" if args.channels_last else "channels_first",
-                          "threads": args.threads, "torch": torch.__version__, "memory": memory(saved)}), flush=True)
+                          "threads": args.threads, "torch": torch.__version__}), flush=True)
         for line in sys.stdin:
             if not line.strip():
                 continue
-            ms, cpu_ms = [], []
+            ms, cpu_ms, sys_ms, faults = [], [], [], []
             for _ in range(int(line)):
+                r0 = resource.getrusage(resource.RUSAGE_SELF)
                 c0 = time.process_time()
                 ms.append(1000 * timed_step()[0])
                 cpu_ms.append(1000 * (time.process_time() - c0))
-            print(json.dumps({"ms": ms, "cpuMs": cpu_ms}), flush=True)
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                sys_ms.append(1000 * (r1.ru_stime - r0.ru_stime))
+                faults.append(r1.ru_minflt - r0.ru_minflt)
+            print(json.dumps({"ms": ms, "cpuMs": cpu_ms, "sysMs": sys_ms, "faults": faults}), flush=True)
+        saved = None if cuda else saved_activation_bytes(model, images, labels, args.drop_rate)
         print(json.dumps({"memory": memory(saved)}), flush=True)
         return
+    saved = None if cuda else saved_activation_bytes(model, images, labels, args.drop_rate)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
