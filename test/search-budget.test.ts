@@ -58,14 +58,15 @@ describe('searchCells({ maxSeconds })', () => {
 
   it('shared: training, scoring, the final scoring and the retraining all end within the budget', async () => {
     const t0 = performance.now();
-    // One round of 400 steps and 100 children takes minutes: the round is cut, not completed.
+    // One round of 400 steps and 1000 children takes minutes: the round is cut, not completed. (A round
+    // of 100 children is not enough: a fast machine scores all of them within the budget, as it should.)
     const r = await searchCells({
       runDir: join(root, 'shared'),
       mode: 'shared',
       strategy: 'ppo',
       children: 1000,
       proxy: TINY_PROXY,
-      shared: { ...TINY_SHARED, stepsPerRound: 400, childrenPerRound: 100, retrainTop: 3 },
+      shared: { ...TINY_SHARED, stepsPerRound: 400, childrenPerRound: 1000, retrainTop: 3 },
       maxSeconds: 8,
       executor: { kind: 'local', isolation: 'inline' },
       seed: 1,
@@ -75,7 +76,7 @@ describe('searchCells({ maxSeconds })', () => {
     expect(r.history.length).toBeGreaterThanOrEqual(1);
     expect(r.retrained!.length).toBeGreaterThanOrEqual(1);
     expect(r.shared!.steps).toBeLessThan(400);
-    expect(r.history.length).toBeLessThan(100);
+    expect(r.history.length).toBeLessThan(1000);
     // Units without an estimate may overrun: the first step (it also creates the shared weights; 1-5 s
     // on a loaded machine) and the first retraining (estimated from step and score times). Never a phase.
     expect(wall).toBeLessThanOrEqual(8 + 4);
