@@ -1,6 +1,9 @@
 // Which SIMD path the CPU kernels take. The level is detected once (core/info.h: simd_level(), capped
 // by NASNET_SIMD); tests re-select it per call with set_simd_override to check every path on one machine.
 #pragma once
+#include <algorithm>
+#include <cstddef>
+
 #include "core/info.h"
 
 namespace nasnet::cpu {
@@ -30,5 +33,43 @@ class SerialScope {
 // omp_get_thread_num() / omp_get_num_threads(), or 0 / 1 without OpenMP.
 int thread_index();
 int team_size();
+
+// Runs body(t, team) for every thread t of a team of `threads`: an OpenMP parallel region when
+// threads > 1, a plain call on this thread when 1. A region of one thread is not free: libgomp builds
+// a team for it, and every barrier in it (each `omp for` ends in one) is a futex system call; GEMMs
+// run per image inside a parallel kernel paid that thousands of times per training step.
+template <class Body>
+void parallel_team(int threads, Body&& body) {
+  if (threads <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(thread_index(), team_size());
+}
+
+// Thread t's share [lo, hi) of n items in a team of `team` (OpenMP's schedule(static) split).
+inline void static_share(int n, int t, int team, int& lo, int& hi) {
+  const int q = n / team, r = n % team;
+  lo = t * q + std::min(t, r);
+  hi = lo + q + (t < r ? 1 : 0);
+}
+
+// body(lo, hi) on thread t's share [n·t/team, n·(t+1)/team) of [0, n), through parallel_team (a plain
+// call for one thread); threads without items are not called.
+template <class Body>
+void parallel_chunks(int threads, size_t n, Body&& body) {
+  parallel_team(threads, [&](int t, int team) {
+    const size_t lo = n * t / team, hi = n * (t + 1) / team;
+    if (lo < hi) body(lo, hi);
+  });
+}
+
+// A barrier of the team running a parallel_team body; nothing for a team of one.
+inline void team_barrier(int team) {
+  if (team > 1) {
+#pragma omp barrier
+  }
+}
 
 }  // namespace nasnet::cpu

@@ -15,19 +15,22 @@ namespace nasnet::cpu {
 void dropout_forward(size_t n, float ratio, uint64_t seed, uint64_t stream, const float* x, float* y, uint8_t* mask) {
   const float keep_p = 1.0f - ratio;
   const float s = keep_p > 0.0f ? 1.0f / keep_p : 0.0f;
-#pragma omp parallel for schedule(static) num_threads(n >= 4096 ? kernel_threads() : 1)
-  for (size_t i = 0; i < n; ++i) {
-    const bool keep = uniform01(seed, stream, i) < keep_p;
-    y[i] = keep ? x[i] * s : 0.0f;
-    if (mask != nullptr) mask[i] = keep ? 1 : 0;
-  }
+  parallel_chunks(n >= 4096 ? kernel_threads() : 1, n, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      const bool keep = uniform01(seed, stream, i) < keep_p;
+      y[i] = keep ? x[i] * s : 0.0f;
+      if (mask != nullptr) mask[i] = keep ? 1 : 0;
+    }
+  });
 }
 
 void dropout_backward(size_t n, float ratio, const uint8_t* mask, const float* dy, float* dx) {
   const float keep_p = 1.0f - ratio;
   const float s = keep_p > 0.0f ? 1.0f / keep_p : 0.0f;
-#pragma omp parallel for simd schedule(static) num_threads(n >= 32768 ? kernel_threads() : 1)
-  for (size_t i = 0; i < n; ++i) dx[i] = mask[i] != 0 ? dy[i] * s : 0.0f;
+  parallel_chunks(n >= 32768 ? kernel_threads() : 1, n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) dx[i] = mask[i] != 0 ? dy[i] * s : 0.0f;
+  });
 }
 
 void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint64_t stream, const float* x, float* y,
@@ -42,8 +45,10 @@ void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint6
       std::memset(ys, 0, sizeof(float) * per_sample);
       continue;
     }
-#pragma omp parallel for simd schedule(static) num_threads(per_sample >= 32768 ? kernel_threads() : 1)
-    for (size_t i = 0; i < per_sample; ++i) ys[i] = xs[i] * s;
+    parallel_chunks(per_sample >= 32768 ? kernel_threads() : 1, per_sample, [&](size_t lo, size_t hi) {
+#pragma omp simd
+      for (size_t i = lo; i < hi; ++i) ys[i] = xs[i] * s;
+    });
   }
 }
 
@@ -56,8 +61,10 @@ void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep
       std::memset(d, 0, sizeof(float) * per_sample);
       continue;
     }
-#pragma omp parallel for simd schedule(static) num_threads(per_sample >= 32768 ? kernel_threads() : 1)
-    for (size_t i = 0; i < per_sample; ++i) d[i] = g[i] * s;
+    parallel_chunks(per_sample >= 32768 ? kernel_threads() : 1, per_sample, [&](size_t lo, size_t hi) {
+#pragma omp simd
+      for (size_t i = lo; i < hi; ++i) d[i] = g[i] * s;
+    });
   }
 }
 
@@ -81,34 +88,35 @@ void add_droppath_forward(size_t n, int N, int count, const float* const* xs, ui
       mode[static_cast<size_t>(i) * count + j] = m;
     }
   }
-#pragma omp parallel for schedule(static) num_threads(n >= 32768 ? kernel_threads() : 1)
-  for (int i = 0; i < N; ++i) {
-    float* ys = y + static_cast<size_t>(i) * per_sample;
-    for (int j = 0; j < count; ++j) {
-      const float* xj = xs[j] + static_cast<size_t>(i) * per_sample;
-      const uint8_t m = mode[static_cast<size_t>(i) * count + j];
-      const float sc = scale[j];
-      if (j == 0) {
-        if (m == 0) std::memset(ys, 0, sizeof(float) * per_sample);
-        else if (m == 1)
+  parallel_chunks(n >= 32768 ? kernel_threads() : 1, static_cast<size_t>(N), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      float* ys = y + i * per_sample;
+      for (int j = 0; j < count; ++j) {
+        const float* xj = xs[j] + i * per_sample;
+        const uint8_t m = mode[i * count + j];
+        const float sc = scale[j];
+        if (j == 0) {
+          if (m == 0) std::memset(ys, 0, sizeof(float) * per_sample);
+          else if (m == 1)
 #pragma omp simd
-          for (size_t k = 0; k < per_sample; ++k) ys[k] = xj[k] * sc;
-        else
-          std::memcpy(ys, xj, sizeof(float) * per_sample);
-      } else if (m == 1) {
+            for (size_t k = 0; k < per_sample; ++k) ys[k] = xj[k] * sc;
+          else
+            std::memcpy(ys, xj, sizeof(float) * per_sample);
+        } else if (m == 1) {
 #pragma omp simd
-        for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k] * sc;
-      } else if (m == 2) {
+          for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k] * sc;
+        } else if (m == 2) {
 #pragma omp simd
-        for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k];
-      } else {
-        // A dropped term adds 0.0f, as Accumulate of the zeroed DropPath output would (it turns a
-        // -0.0f sum into +0.0f, so it is not skipped).
+          for (size_t k = 0; k < per_sample; ++k) ys[k] += xj[k];
+        } else {
+          // A dropped term adds 0.0f, as Accumulate of the zeroed DropPath output would (it turns a
+          // -0.0f sum into +0.0f, so it is not skipped).
 #pragma omp simd
-        for (size_t k = 0; k < per_sample; ++k) ys[k] += 0.0f;
+          for (size_t k = 0; k < per_sample; ++k) ys[k] += 0.0f;
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace nasnet::cpu

@@ -41,18 +41,11 @@ NASNET_EW_LOOPS(portable, )
 // Splits [0, n) over the threads in 16-float-aligned chunks (deterministic for a thread count).
 template <typename F>
 void parallel_ranges(size_t n, F&& fn) {
-  const int threads = threads_for(n);
-  if (threads <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const size_t blocks = (n + 15) / 16;
-    const size_t u = static_cast<size_t>(thread_index()), team = static_cast<size_t>(team_size());
-    const size_t lo = std::min(n, blocks * u / team * 16), hi = std::min(n, blocks * (u + 1) / team * 16);
+  parallel_team(threads_for(n), [&](int t, int team) {
+    const size_t blocks = (n + 15) / 16, u = static_cast<size_t>(t), m = static_cast<size_t>(team);
+    const size_t lo = std::min(n, blocks * u / m * 16), hi = std::min(n, blocks * (u + 1) / m * 16);
     if (hi > lo) fn(lo, hi - lo);
-  }
+  });
 }
 }  // namespace
 
@@ -85,11 +78,13 @@ void relu_forward(size_t n, const float* x, float* y) {
 }
 
 void relu_backward(size_t n, const float* y, const float* dy, float* dx) {
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) {
-    const float g = dy[i];  // loaded unconditionally: a select, not a (mispredicted) branch
-    dx[i] = relu_grad(y[i], g);
-  }
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) {
+      const float g = dy[i];  // loaded unconditionally: a select, not a (mispredicted) branch
+      dx[i] = relu_grad(y[i], g);
+    }
+  });
 }
 
 void add_forward(size_t n, const float* a, const float* b, float* y) {
@@ -97,13 +92,17 @@ void add_forward(size_t n, const float* a, const float* b, float* y) {
 }
 
 void accumulate(size_t n, const float* x, float* y) {
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) y[i] += x[i];
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) y[i] += x[i];
+  });
 }
 
 void scale(size_t n, float alpha, float* y) {
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) y[i] *= alpha;
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) y[i] *= alpha;
+  });
 }
 
 void fill(size_t n, float value, float* y) {
@@ -111,8 +110,10 @@ void fill(size_t n, float value, float* y) {
     std::memset(y, 0, n * sizeof(float));
     return;
   }
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) y[i] = value;
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) y[i] = value;
+  });
 }
 
 }  // namespace nasnet::cpu

@@ -273,9 +273,9 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
   float* const a_own = prepacked == nullptr ? a_buf.get(static_cast<size_t>(m_panels) * MR * KC) : nullptr;
   float* bp = b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC);
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
+  parallel_team(threads, [&](int t, int team) {
     alignas(64) float tmp[kMaxTile];
+    int lo = 0, hi = 0;
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b_eff = pc == 0 ? beta : 1.0f;
@@ -283,22 +283,23 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
       if (prepacked != nullptr) {
         ap = prepacked + packed_slice_offset(g, M, pc);
       } else {
-#pragma omp for schedule(static)
-        for (int p = 0; p < m_panels; ++p)
+        static_share(m_panels, t, team, lo, hi);
+        for (int p = lo; p < hi; ++p)
           pack_a_panel(A, lda, ta, p * MR, std::min(MR, M - p * MR), pc, kc, alpha, MR,
                        a_own + static_cast<size_t>(p) * MR * kc);
+        team_barrier(team);
       }
       for (int jc = 0; jc < N; jc += NC) {
         const int nc = std::min(NC, N - jc);
         const int n_panels = (nc + NR - 1) / NR;
-#pragma omp for schedule(static)
-        for (int p = 0; p < n_panels; ++p)
+        static_share(n_panels, t, team, lo, hi);
+        for (int p = lo; p < hi; ++p)
           pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR,
                        bp + static_cast<size_t>(p) * NR * kc);
-        const int tasks = m_blocks * n_panels;
-#pragma omp for schedule(static)
-        for (int t = 0; t < tasks; ++t) {
-          const int mb = t / n_panels, jp = t % n_panels;
+        team_barrier(team);
+        static_share(m_blocks * n_panels, t, team, lo, hi);
+        for (int task = lo; task < hi; ++task) {
+          const int mb = task / n_panels, jp = task % n_panels;
           const int j = jc + jp * NR;
           const int cols = std::min(NR, N - j);
           const float* bpanel = bp + static_cast<size_t>(jp) * NR * kc;
@@ -320,9 +321,10 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
             }
           }
         }
+        team_barrier(team);  // the B panels (and A's slice) are repacked next
       }
     }
-  }
+  });
 }
 
 // ---- direct A · Bᵀ (AVX-512): C = beta*C + alpha * A[M,K] · B[N,K]ᵀ without packing, for small
@@ -393,12 +395,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void gemm_nt_rows_avx51
 void gemm_nt_direct(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
                     float* C, int ldc, int threads) {
   const int blocks = (M + 3) / 4;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int t = thread_index(), team = team_size();
+  parallel_team(threads, [&](int t, int team) {
     const int lo = std::min(M, blocks * t / team * 4), hi = std::min(M, blocks * (t + 1) / team * 4);
     if (lo < hi) gemm_nt_rows_avx512(lo, hi, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  }
+  });
 }
 
 }  // namespace

@@ -15,9 +15,7 @@ inline int threads_for(size_t n) { return n >= 16384 ? kernel_threads() : 1; }
 double sum_squares(size_t n, const float* g) {
   const int threads = threads_for(n);
   std::vector<double> part(threads, 0.0);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = thread_index(), team = team_size();
+  parallel_team(threads, [&](int t, int team) {
     const size_t lo = n * t / team, hi = n * (t + 1) / team;
     double acc = 0.0;
     // Blocks of 1024 summed in float SIMD, then added into double.
@@ -29,7 +27,7 @@ double sum_squares(size_t n, const float* g) {
       acc += s;
     }
     part[t] = acc;
-  }
+  });
   double total = 0.0;
   for (double p : part) total += p;
   return total;
@@ -37,32 +35,38 @@ double sum_squares(size_t n, const float* g) {
 
 void sgd_momentum_update(size_t n, float lr, float momentum, bool nesterov, float weight_decay, float grad_scale,
                          float* w, const float* g, float* v) {
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) {
-    const float gp = g[i] * grad_scale + weight_decay * w[i];
-    const float vi = momentum * v[i] + gp;
-    v[i] = vi;
-    w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
-  }
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) {
+      const float gp = g[i] * grad_scale + weight_decay * w[i];
+      const float vi = momentum * v[i] + gp;
+      v[i] = vi;
+      w[i] -= lr * (nesterov ? gp + momentum * vi : vi);
+    }
+  });
 }
 
 void rmsprop_update(size_t n, float lr, float decay, float momentum, float eps, float weight_decay, float grad_scale,
                     float* w, const float* g, float* ms, float* mom) {
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) {
-    const float gp = g[i] * grad_scale + weight_decay * w[i];
-    const float m = decay * ms[i] + (1.0f - decay) * gp * gp;
-    ms[i] = m;
-    const float mo = momentum * mom[i] + lr * gp / std::sqrt(m + eps);
-    mom[i] = mo;
-    w[i] -= mo;
-  }
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) {
+      const float gp = g[i] * grad_scale + weight_decay * w[i];
+      const float m = decay * ms[i] + (1.0f - decay) * gp * gp;
+      ms[i] = m;
+      const float mo = momentum * mom[i] + lr * gp / std::sqrt(m + eps);
+      mom[i] = mo;
+      w[i] -= mo;
+    }
+  });
 }
 
 void ema_update(size_t n, float decay, const float* w, float* shadow) {
   const float keep = 1.0f - decay;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (size_t i = 0; i < n; ++i) shadow[i] = decay * shadow[i] + keep * w[i];
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; ++i) shadow[i] = decay * shadow[i] + keep * w[i];
+  });
 }
 
 }  // namespace nasnet::cpu
