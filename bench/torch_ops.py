@@ -94,4 +94,7 @@ for C, H in [(32, 32), (64, 16), (128, 16)]:
     simple("avgpool3x3", (N, C, H, H), lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
 conv("depthwise5x5_s2", N, 64, 32, 64, 5, 5, 2, 64)
 conv("conv1x1_s2", N, 64, 32, 32, 1, 1, 2, 1)
+for C, H in [(48, 32), (96, 16), (192, 32), (384, 16)]:
+    conv("conv1x1_s2", N, C, H, C // 6, 1, 1, 2, 1)
+conv("conv1x1_s2", 1, 192, 32, 32, 1, 1, 2, 1)
 conv("dilconv3x3", N, 32, 32, 32, 3, 3, 1, 32, 2)

@@ -1,6 +1,7 @@
 // Times the CPU kernels at NASNet shapes: forward and backward of each op, median of R runs.
 // Prints one JSON object per line: {"op", "shape", "fwdMs", "bwdMs", "gflops" | "gbps"}.
 // Built by CMake with -DNASNET_BUILD_BENCH=ON (target nasnet_bench_ops); driven by bench/ops.ts.
+// Usage: nasnet_bench_ops [reps] [op] (op: only that op's rows, e.g. conv1x1_s2).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,8 +38,11 @@ std::vector<float> rnd(size_t n, unsigned seed) {
 }
 
 int reps = 5;
+const char* only = nullptr;  // the second argument: time only this op's rows (a kernel being tuned)
+bool wanted(const char* op) { return only == nullptr || std::string(only) == op; }
 
 void conv(const char* name, int N, int C, int H, int K, int k1, int k2, int stride, int groups, int dil = 1) {
+  if (!wanted(name)) return;
   ConvShape s{};
   s.N = N; s.C = C; s.H = H; s.W = H; s.K = K; s.kh = k1; s.kw = k2; s.sh = s.sw = stride;
   int eh = dil * (k1 - 1) + 1, ew = dil * (k2 - 1) + 1;
@@ -59,6 +63,7 @@ void conv(const char* name, int N, int C, int H, int K, int k1, int k2, int stri
 }
 
 void batchnorm(int N, int C, int H) {
+  if (!wanted("batchnorm")) return;
   BatchNormShape s{N, C, H * H};
   size_t n = (size_t)N * C * H * H;
   auto x = rnd(n, 1), dy = rnd(n, 2);
@@ -70,6 +75,7 @@ void batchnorm(int N, int C, int H) {
 }
 
 void relu(int N, int C, int H) {
+  if (!wanted("relu")) return;
   size_t n = (size_t)N * C * H * H;
   auto x = rnd(n, 1), dy = rnd(n, 2);
   std::vector<float> y(n), dx(n);
@@ -79,6 +85,7 @@ void relu(int N, int C, int H) {
 }
 
 void pool(const char* name, bool max, int N, int C, int H, int k, int stride) {
+  if (!wanted(name)) return;
   PoolShape s{};
   s.N = N; s.C = C; s.H = s.W = H; s.kh = s.kw = k; s.sh = s.sw = stride;
   int p = std::max(0, ((H + stride - 1) / stride - 1) * stride + k - H);
@@ -95,6 +102,7 @@ void pool(const char* name, bool max, int N, int C, int H, int k, int stride) {
 }
 
 void gemm(int M) {
+  if (!wanted("sgemm")) return;
   auto a = rnd((size_t)M * M, 1), b = rnd((size_t)M * M, 2);
   std::vector<float> c((size_t)M * M);
   double t = median_ms(reps, [&] { sgemm(false, false, M, M, M, 1.f, a.data(), M, b.data(), M, 0.f, c.data(), M); });
@@ -105,6 +113,7 @@ void gemm(int M) {
 
 int main(int argc, char** argv) {
   if (argc > 1) reps = std::max(1, std::atoi(argv[1]));
+  if (argc > 2) only = argv[2];
   const int N = 64;
   gemm(1024);
   gemm(2048);
@@ -122,6 +131,11 @@ int main(int argc, char** argv) {
   }
   conv("depthwise5x5_s2", N, 64, 32, 64, 5, 5, 2, 64);
   conv("conv1x1_s2", N, 64, 32, 32, 1, 1, 2, 1);
+  // The factorized reduction's path convolutions at NASNet-A CIFAR 1@192 (C48 → 8, C96 → 16) and
+  // 2@768 (C192 → 32, C384 → 64), and one at batch 1.
+  for (auto [C, H] : {std::pair{48, 32}, std::pair{96, 16}, std::pair{192, 32}, std::pair{384, 16}})
+    conv("conv1x1_s2", N, C, H, C / 6, 1, 1, 2, 1);
+  conv("conv1x1_s2", 1, 192, 32, 32, 1, 1, 2, 1);
   conv("dilconv3x3", N, 32, 32, 32, 3, 3, 1, 32, 2);
   return 0;
 }

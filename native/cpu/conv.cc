@@ -7,6 +7,8 @@
 //
 // Paths:
 // - pointwise (1×1, stride 1, no pad): per image and group, y = W[Kg, Cg] · x[Cg, HW], one GEMM.
+// - strided pointwise (1×1, stride > 1, no pad, groups 1): conv_strided.cc (blocks of rows across
+//   images, dx written once).
 // - general (any kernel, stride, dilation, pads, groups): im2col of one image into col[CKK, OHW],
 //   then y = W[Kg, CKK] · col. Backward: dW += dY · colᵀ, dcol = Wᵀ · dY then col2im into dx.
 // - depthwise (groups == C == K): direct kernels in depthwise.cc.
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/conv_strided.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
@@ -91,6 +94,10 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
     depthwise_forward(s, x, w, b, y);
     return;
   }
+  if (is_strided_pointwise(s)) {
+    strided_pointwise_forward(s, x, w, b, y);
+    return;
+  }
   const int Cg = s.C / s.groups, Kg = s.K / s.groups;
   const int CKK = Cg * s.kh * s.kw, OHW = s.OH * s.OW;
   const size_t HW = static_cast<size_t>(s.H) * s.W;
@@ -160,6 +167,10 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
   }
   if (is_depthwise(s)) {
     depthwise_backward(s, x, w, dy, dx, dw);
+    return;
+  }
+  if (is_strided_pointwise(s)) {
+    strided_pointwise_backward(s, x, w, dy, dx, dw);
     return;
   }
   if (dx == nullptr && dw == nullptr) return;

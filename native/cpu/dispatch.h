@@ -30,6 +30,11 @@ class SerialScope {
  private:
   bool outer_;
 };
+// Work (FLOP) under which a call that has fewer images than threads runs on the calling thread: waking
+// the other threads and meeting them at the barrier (a futex wake and wait when they have gone to
+// sleep, as they do in a process with more OpenMP threads than cores) costs as much as the share of
+// the work they would take (~20-40 µs on one core).
+constexpr double kSplitFlops = 4e6;
 // omp_get_thread_num() / omp_get_num_threads(), or 0 / 1 without OpenMP.
 int thread_index();
 int team_size();

@@ -185,13 +185,9 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
   sgemm_pack_a(false, K, C, 1.0f, wf, C, w_packed);
   int threads = kernel_threads();
   // Fewer images than threads (batch 1 inference): an image is split over the threads only when its
-  // work is worth the region's fork and barrier. Below kSplitFlops (~20-40 µs on one core) it runs on
-  // the calling thread: waking the other threads and meeting them at the barrier (a futex wake and
-  // wait when they have gone to sleep, as they do in a process with more OpenMP threads than cores)
-  // cost as much as the half of the work they would take. At NASNet's batch 1 that keeps the small
-  // separable units (2 MFLOP at C 32 / 32×32, 64 / 16×16, 128 / 8×8) serial and splits the stem-side
-  // 1×1s over wide concatenations (8–13 MFLOP).
-  constexpr double kSplitFlops = 4e6;
+  // work is worth the region's fork and barrier (kSplitFlops, dispatch.h). At NASNet's batch 1 that
+  // keeps the small separable units (2 MFLOP at C 32 / 32×32, 64 / 16×16, 128 / 8×8) serial and
+  // splits the stem-side 1×1s over wide concatenations (8–13 MFLOP).
   const double image_flops = 2.0 * K * C * static_cast<double>(OHW) +
                              (s.has_depthwise ? 2.0 * C * s.dw.kh * s.dw.kw * static_cast<double>(OHW) : 0.0);
   if (N < threads && image_flops < kSplitFlops) threads = 1;

@@ -3,6 +3,8 @@
 // Tolerances: values rtol 1e-4 / atol 2e-6 * (terms per output) (fp32 sums vs fp64); gradients
 // rtol 1e-3 / atol 1e-4 (fp32 sums of up to a few hundred products; L is linear in x, w and b, so the
 // fp64 central difference is exact up to rounding).
+#include <omp.h>
+
 #include <cstring>
 
 #include "cpu/kernels.h"
@@ -100,6 +102,12 @@ NASNET_TEST(kernels_conv_pointwise_and_im2col) {
   check_conv("1x1 pointwise", make(3, 5, 6, 7, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), true, 100);
   check_conv("1x1 pointwise N=1", make(1, 16, 5, 5, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), false, 110);
   check_conv("1x1 stride 2", make(2, 4, 9, 9, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), true, 120);
+  // The strided pointwise path (conv_strided.cc): odd and even H/W, batch 1 and batch above the thread
+  // count, C and K not multiples of 16, strides (2, 1) and 3.
+  check_conv("1x1 s2 odd 9x11 N=1 C17 K5", make(1, 17, 9, 11, 5, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), true, 121);
+  check_conv("1x1 s2 even 8x10 N=5 C18 K7", make(5, 18, 8, 10, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), false, 122);
+  check_conv("1x1 s(2,1) 7x6 N=3 C6 K4", make(3, 6, 7, 6, 4, 1, 1, 2, 1, 0, 0, 0, 0, 1, 1, 1), true, 123);
+  check_conv("1x1 s3 10x11 N=2 C5 K4", make(2, 5, 10, 11, 4, 1, 1, 3, 3, 0, 0, 0, 0, 1, 1, 1), false, 124);
   check_conv("3x3 s1 p1", make(2, 4, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 130);
   check_conv("3x3 s1 p1 N=1", make(1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 135);
   check_conv("3x3 s2 p1 odd", make(3, 3, 9, 8, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), true, 140);
@@ -203,5 +211,62 @@ NASNET_TEST(kernels_fused_eval_batch1_paths_match_whole_images) {
         }
       all_close("fused eval vs fp64", whole, ref, 1e-4, 1e-5);
     }
+  }
+}
+
+// The strided pointwise path whole, at every thread count that partitions the batch's output rows
+// differently (1: the calling thread; 2; 3: blocks that split images between threads) and every SIMD
+// level: y, dx (every element, so each one must be written: dx starts as garbage) and dw (+=)
+// against an fp64 reference. The shapes are large enough to split over threads (over kSplitFlops)
+// and to take several blocks per thread, one of them at batch 1 (a single image split by rows), one
+// with blocks that span images. dx[n, c, ih, iw] = sum over k of w[k, c] · dy[n, k, ih/sh, iw/sw]
+// at sampled positions, 0 elsewhere; dw[k, c] = sum over n, oh, ow of dy · x at the sampled position.
+// Tolerances: as check_conv's forward (fp32 sums of C, K or N·OH·OW products against fp64).
+NASNET_TEST(kernels_conv_strided_pointwise_threads) {
+  struct Case {
+    const char* name;
+    ConvShape s;
+  };
+  const Case cases[] = {
+      {"N=1 C72 63x63 K33 s2", make(1, 72, 63, 63, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+      {"N=5 C40 32x32 K40 s2", make(5, 40, 32, 32, 40, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+      {"N=7 C48 16x16 K24 s2", make(7, 48, 16, 16, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+      {"N=3 C19 9x9 K3 s2 (serial)", make(3, 19, 9, 9, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+  };
+  const int threads0 = omp_get_max_threads();
+  for (const Case& c : cases) {
+    const ConvShape& s = c.s;
+    const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
+    const size_t nx = s.N * s.C * HW, nw = static_cast<size_t>(s.K) * s.C, ny = s.N * s.K * OHW;
+    const std::vector<float> x = random_vec(nx, 300), w = random_vec(nw, 301), b = random_vec(s.K, 302),
+                             dy = random_vec(ny, 303), dw0 = random_vec(nw, 304);
+    std::vector<double> yref, dxref(nx, 0.0), dwref(dw0.begin(), dw0.end());
+    const std::vector<double> bd = to_double(b);
+    ref_conv(s, to_double(x), to_double(w), &bd, yref);
+    for (int n = 0; n < s.N; ++n)
+      for (int k = 0; k < s.K; ++k)
+        for (int oh = 0; oh < s.OH; ++oh)
+          for (int ow = 0; ow < s.OW; ++ow) {
+            const double g = dy[((static_cast<size_t>(n) * s.K + k) * s.OH + oh) * s.OW + ow];
+            for (int ch = 0; ch < s.C; ++ch) {
+              const size_t at = ((static_cast<size_t>(n) * s.C + ch) * s.H + oh * s.sh) * s.W + ow * s.sw;
+              dxref[at] += w[static_cast<size_t>(k) * s.C + ch] * g;
+              dwref[static_cast<size_t>(k) * s.C + ch] += x[at] * g;
+            }
+          }
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      for_each_simd([&](SimdLevel level) {
+        char what[160];
+        std::snprintf(what, sizeof what, "%s, %d threads [%s]", c.name, threads, simd_level_name(level));
+        std::vector<float> y(ny, 123.0f), dx(nx, 77.0f), dw = dw0;
+        cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
+        if (!all_close(what, y, yref, 1e-4, 2e-6 * s.C + 1e-6)) std::printf("  ^ forward\n");
+        cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+        if (!all_close(what, dx, dxref, 1e-4, 2e-6 * s.K + 1e-6)) std::printf("  ^ dx\n");
+        if (!all_close(what, dw, dwref, 1e-4, 2e-6 * s.N * OHW + 1e-6)) std::printf("  ^ dw (+=)\n");
+      });
+    }
+    omp_set_num_threads(threads0);
   }
 }
