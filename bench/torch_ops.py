@@ -54,20 +54,20 @@ def conv(name, N, C, H, K, k1, k2, stride, groups, dil=1):
     print(json.dumps({"op": name, "shape": f"N{N} C{C} {H}x{H} K{K} k{k1}x{k2} s{stride} g{groups}", "fwdMs": f, "bwdMs": b}))
 
 
-def simple(name, shape, make):
+def simple(name, shape, make, stride=1):
     x = torch.randn(*shape, requires_grad=True)
     with torch.no_grad():
         f = median_ms(lambda: make(x))
     y = make(x)
     dy = torch.randn_like(y)
     b = median_ms(lambda: torch.autograd.grad(y, (x,), dy, retain_graph=True))
-    print(json.dumps({"op": name, "shape": shape_name(name, shape), "fwdMs": f, "bwdMs": b}))
+    print(json.dumps({"op": name, "shape": shape_name(name, shape, stride), "fwdMs": f, "bwdMs": b}))
 
 
-def shape_name(name, shape):
+def shape_name(name, shape, stride=1):
     N, C, H, _ = shape
     base = f"N{N} C{C} {H}x{H}"
-    return base + " k3 s1" if "pool" in name else base
+    return base + f" k3 s{stride}" if "pool" in name else base
 
 
 def gemm(M):
@@ -92,6 +92,10 @@ for C, H in [(32, 32), (64, 16), (128, 16)]:
     simple("relu", (N, C, H, H), F.relu)
     simple("maxpool3x3", (N, C, H, H), lambda x: F.max_pool2d(x, 3, 1, 1))
     simple("avgpool3x3", (N, C, H, H), lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
+# Reduction cells' pools (PyTorch pads 1 on both sides; ours TF SAME: 0 before, 1 after).
+for C, H in [(32, 32), (64, 16)]:
+    simple("maxpool3x3", (N, C, H, H), lambda x: F.max_pool2d(x, 3, 2, 1), 2)
+    simple("avgpool3x3", (N, C, H, H), lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), 2)
 conv("depthwise5x5_s2", N, 64, 32, 64, 5, 5, 2, 64)
 conv("conv1x1_s2", N, 64, 32, 32, 1, 1, 2, 1)
 for C, H in [(48, 32), (96, 16), (192, 32), (384, 16)]:

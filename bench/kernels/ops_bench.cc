@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
     pool("maxpool3x3", true, N, C, H, 3, 1);
     pool("avgpool3x3", false, N, C, H, 3, 1);
   }
+  // Reduction cells' pools (TF SAME: pads 0 before, 1 after on even planes).
+  for (auto [C, H] : {std::pair{32, 32}, std::pair{64, 16}}) {
+    pool("maxpool3x3", true, N, C, H, 3, 2);
+    pool("avgpool3x3", false, N, C, H, 3, 2);
+  }
   conv("depthwise5x5_s2", N, 64, 32, 64, 5, 5, 2, 64);
   conv("conv1x1_s2", N, 64, 32, 32, 1, 1, 2, 1);
   // The factorized reduction's path convolutions at NASNet-A CIFAR 1@192 (C48 → 8, C96 → 16) and

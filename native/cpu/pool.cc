@@ -1,14 +1,14 @@
 // Pooling: max (with argmax), average (count_include_pad 0/1) and global average.
 // N = batch, C = channels, H, W = input size, OH, OW = output size, kh, kw = window,
 // sh, sw = strides, pt/pl/pb/pr = pads. Every output and dx is written (=).
-// Threads split the N*C planes (forward: from kForwardParallelMin input elements on); backward writes
-// each dx plane from its own dy plane only.
+// Threads split the N*C planes (from kParallelMin input elements on); backward writes each dx plane
+// from its own dy plane only.
 //
 // Max pooling computes interior outputs (window inside the image horizontally) a row at a time with
 // the output column innermost, so the compiler vectorizes across columns; each output still visits
 // its window in the same order (rows, then columns) as the scalar border path, so it picks the same
 // element. A NaN in a window makes that output NaN (core/nan.h: the last NaN is the argmax).
-// Average pooling runs as two separable passes (see avgpool_forward).
+// Average pooling runs as separable passes compiled per SIMD level (see its section below).
 #include <cstring>
 #include <limits>
 
@@ -20,11 +20,11 @@
 namespace nasnet::cpu {
 namespace {
 
-// Forward passes over fewer input elements than this (batch-1 planes of 8×8 to 16×16) run on the
-// calling thread: a fork and join costs more than the half of the loop it would save.
-constexpr size_t kForwardParallelMin = 1 << 15;
-inline int forward_threads(const PoolShape& s) {
-  return static_cast<size_t>(s.N) * s.C * s.H * s.W >= kForwardParallelMin ? kernel_threads() : 1;
+// Passes over fewer input elements than this (batch-1 planes of 8×8 to 16×16) run on the calling
+// thread: a fork and join costs more than the half of the loop it would save.
+constexpr size_t kParallelMin = 1 << 15;
+inline int pool_threads(const PoolShape& s) {
+  return static_cast<size_t>(s.N) * s.C * s.H * s.W >= kParallelMin ? kernel_threads() : 1;
 }
 
 // Input rows [h0, h1) and columns [w0, w1) of the window of output (oh, ow), clipped to the image.
@@ -136,7 +136,7 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
   const int planes = s.N * s.C;
   int lo, hi;
   interior_columns(s, lo, hi);
-#pragma omp parallel num_threads(forward_threads(s))
+#pragma omp parallel num_threads(pool_threads(s))
   {
     thread_local Scratch best_buf, at_buf;
     float* best = best_buf.get(static_cast<size_t>(s.OW));
@@ -154,7 +154,7 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
 void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy, float* dx) {
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
+#pragma omp parallel for schedule(static) num_threads(pool_threads(s))
   for (int p = 0; p < planes; ++p) {
     float* dxp = dx + p * HW;
     std::memset(dxp, 0, sizeof(float) * HW);
@@ -165,11 +165,13 @@ void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy
   }
 }
 
-// Average pooling is separable: the window sum is a sum over the window's rows of per-row sums over
-// its columns, and the divisor is (row count or extent) × (column count or extent). Forward: hs[h][ow]
-// = sum of x[h] over the columns of output column ow, then y[oh][ow] = sum over the rows of output
-// row oh of hs / divisor: kh + kw adds per output instead of kh × kw. Backward mirrors it: the
-// vertical scatter of g = dy / divisor into gv[h][ow], then the horizontal scatter of gv into dx.
+// ---- Average pooling: separable passes, one output row (forward) or one input row (backward) at
+// a time. Forward, output row oh: v[w] = sum of x over the window's rows (contiguous row adds, the
+// full plane width), then y[oh][ow] = (sum of v over the window's columns) * inv[ow]: kh + kw adds
+// and one multiply per output. Backward is the transpose, gathered so that each dx element is
+// written once: input row h: t[ow] = sum over the output rows whose window holds h of dy * inv, then
+// dx[h][w] = sum of t over the output columns whose window holds w. inv = 1 / divisor, a table of
+// (row factor) × (column factor) built once per call. ----
 namespace {
 
 // Row and column factors of the divisor, divisor(oh, ow) = row_factor(oh) * col_factor(ow): with
@@ -202,24 +204,235 @@ inline void avg_cols(const PoolShape& s, int ow, int& c0, int& c1, int& cf) {
   }
 }
 
-// Per-thread rows: hs or gv [H][OW], the column factors [OW], g [OW].
-struct AvgScratch {
-  float* rows;
-  int* colf;
-  float* g;
+// Outputs [a, b] (b < a: none) of n whose window (k taps from o * stride - pad) holds input i: the
+// transpose of the window.
+inline void covering(int i, int pad, int k, int stride, int n, int& a, int& b) {
+  const int lo = i + pad - k + 1;
+  a = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  b = (i + pad) / stride;
+  if (b > n - 1) b = n - 1;
+}
+
+// What every plane of one call shares: inv[rf * OW + ow] = 1 / (rf * col_factor(ow)) (0 where that
+// is 0: a window with no input); the window rows of each output row (rows[oh]) and the output rows
+// covering each input row (cover[2 * h], cover[2 * h + 1]), so no plane repeats the divisions.
+// The row buffers carry zeros on both sides (v: the pads, so every output column sums kw entries;
+// t: the outputs before 0 and from OW that the gather reads), so the column passes have no border
+// case: forward, all OW outputs; backward, the input columns u * sw - pl + q (q < sw) of the blocks
+// u in [u_lo, u_hi) that lie inside the row (the rest, at most a block at each end, one at a time).
+struct AvgPlan {
+  const float* inv;
+  const AvgFactors* rows;
+  const int* cover;
+  int u_lo, u_hi;
+  int v_left, v_len, t_left, t_len;  // row buffers: zeros before index 0, and in all
 };
-AvgScratch avg_scratch(const PoolShape& s, Scratch& buf) {
-  const size_t OW = static_cast<size_t>(s.OW);
-  float* base = buf.get(static_cast<size_t>(s.H) * OW + 2 * OW + 32);
-  AvgScratch a;
-  a.rows = base;
-  a.colf = reinterpret_cast<int*>(base + static_cast<size_t>(s.H) * OW + 16);
-  a.g = base + static_cast<size_t>(s.H) * OW + OW + 32;
+AvgPlan avg_plan(const PoolShape& s, Scratch& buf) {
+  const size_t ninv = static_cast<size_t>(s.kh + 1) * s.OW, nrows = static_cast<size_t>(s.OH) * 3;
+  float* inv = buf.get(ninv + nrows + 2 * static_cast<size_t>(s.H) + 32);
+  AvgFactors* rows = reinterpret_cast<AvgFactors*>(inv + ninv + 16);  // 3 ints each, float-sized
+  int* cover = reinterpret_cast<int*>(inv + ninv + nrows + 16);
+  static_assert(sizeof(AvgFactors) == 3 * sizeof(float), "AvgFactors packs into three floats");
   for (int ow = 0; ow < s.OW; ++ow) {
-    int c0, c1;
-    avg_cols(s, ow, c0, c1, a.colf[ow]);
+    int c0, c1, cf;
+    avg_cols(s, ow, c0, c1, cf);
+    for (int rf = 0; rf <= s.kh; ++rf) {
+      const int d = rf * cf;
+      inv[static_cast<size_t>(rf) * s.OW + ow] = d > 0 ? 1.0f / static_cast<float>(d) : 0.0f;
+    }
   }
-  return a;
+  for (int oh = 0; oh < s.OH; ++oh) rows[oh] = avg_rows(s, oh);
+  for (int h = 0; h < s.H; ++h) covering(h, s.pt, s.kh, s.sh, s.OH, cover[2 * h], cover[2 * h + 1]);
+  AvgPlan p;
+  p.inv = inv;
+  p.rows = rows;
+  p.cover = cover;
+  const int v_right = (s.OW - 1) * s.sw - s.pl + s.kw - s.W;  // past the last input column read
+  p.v_left = s.pl;
+  p.v_len = s.pl + s.W + (v_right > 0 ? v_right : 0);
+  p.u_lo = (s.pl + s.sw - 1) / s.sw;                                      // first block starting inside
+  p.u_hi = s.W - s.sw + s.pl < 0 ? 0 : (s.W - s.sw + s.pl) / s.sw + 1;  // past the last ending inside
+  if (p.u_lo > p.u_hi) p.u_lo = p.u_hi;
+  p.t_left = (s.kw - 1) / s.sw;  // phase 0 reads t[u - (kw - 1) / sw]
+  p.t_len = p.t_left + s.OW + (p.u_hi > s.OW ? p.u_hi - s.OW : 0);
+  return p;
+}
+
+// A row buffer of n floats, zeroed (once per call: the passes write only its middle).
+inline float* zeroed_row(Scratch& buf, int n) {
+  float* r = buf.get(static_cast<size_t>(n));
+  std::memset(r, 0, sizeof(float) * n);
+  return r;
+}
+
+// out[i] = sum of rows r < n of in[r * ld + i] (rows in order), i < len; n >= 1. Three rows (the
+// interior of a 3-row window) in one pass.
+__attribute__((always_inline)) inline void sum_rows(const float* in, size_t ld, int n, int len, float* out) {
+  if (n == 3) {
+    const float *a = in, *b = in + ld, *c = in + 2 * ld;
+#pragma omp simd
+    for (int i = 0; i < len; ++i) out[i] = a[i] + b[i] + c[i];
+    return;
+  }
+#pragma omp simd
+  for (int i = 0; i < len; ++i) out[i] = in[i];
+  for (int r = 1; r < n; ++r) {
+    const float* rr = in + r * ld;
+#pragma omp simd
+    for (int i = 0; i < len; ++i) out[i] += rr[i];
+  }
+}
+
+// t[ow] = sum over output rows oh in [a, b] (in order) of dy[oh][ow] * inv(oh, ow); up to three rows
+// (a 3-row window's interior at stride 1) in one pass.
+__attribute__((always_inline)) inline void scaled_rows(const PoolShape& s, const AvgPlan& p, const float* dyp, int a,
+                                                       int b, float* t) {
+  const int OW = s.OW;
+  const float* d[3];
+  const float* iv[3];
+  const int n = b - a + 1 < 3 ? b - a + 1 : 3;
+  for (int r = 0; r < n; ++r) {
+    d[r] = dyp + static_cast<size_t>(a + r) * OW;
+    iv[r] = p.inv + static_cast<size_t>(p.rows[a + r].rf) * OW;
+  }
+  if (n == 3) {
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow] + d[1][ow] * iv[1][ow] + d[2][ow] * iv[2][ow];
+  } else if (n == 2) {
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow] + d[1][ow] * iv[1][ow];
+  } else {
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow];
+  }
+  for (int oh = a + 3; oh <= b; ++oh) {  // windows taller than 3 rows
+    const float* dr = dyp + static_cast<size_t>(oh) * OW;
+    const float* ir = p.inv + static_cast<size_t>(p.rows[oh].rf) * OW;
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) t[ow] += dr[ow] * ir[ow];
+  }
+}
+
+// One plane forward; SW, KW: the column stride and window width as constants (0: read from s). v: a
+// row buffer of the plan's v_len floats, v_left of them zeros before the row.
+template <int SW, int KW>
+__attribute__((always_inline)) inline void avg_forward_plane(const PoolShape& s, const AvgPlan& p, const float* xp,
+                                                             float* yp, float* v) {
+  const int sw = SW > 0 ? SW : s.sw, kw = KW > 0 ? KW : s.kw, OW = s.OW;
+  float* vr = v + p.v_left;
+  for (int oh = 0; oh < s.OH; ++oh) {
+    const AvgFactors f = p.rows[oh];
+    float* yr = yp + static_cast<size_t>(oh) * OW;
+    if (f.r1 <= f.r0) {  // window rows all padding: no input
+      std::memset(yr, 0, sizeof(float) * OW);
+      continue;
+    }
+    sum_rows(xp + static_cast<size_t>(f.r0) * s.W, s.W, f.r1 - f.r0, s.W, vr);
+    const float* iv = p.inv + static_cast<size_t>(f.rf) * OW;
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) {
+      const float* vw = v + ow * sw;  // = vr - pl + ow * sw
+      float sum = vw[0];
+      for (int j = 1; j < kw; ++j) sum += vw[j];
+      yr[ow] = sum * iv[ow];
+    }
+  }
+}
+
+// One plane backward (the transpose of avg_forward_plane), same template parameters; t: a row buffer
+// of the plan's t_len floats, t_left of them zeros before the row.
+template <int SW, int KW>
+__attribute__((always_inline)) inline void avg_backward_plane(const PoolShape& s, const AvgPlan& p, const float* dyp,
+                                                              float* dxp, float* t) {
+  const int sw = SW > 0 ? SW : s.sw, kw = KW > 0 ? KW : s.kw, OW = s.OW, base = -s.pl;
+  float* tr = t + p.t_left;
+  const int w_lo = p.u_lo * sw + base, w_hi = p.u_hi * sw + base;
+  for (int h = 0; h < s.H; ++h) {
+    const int a = p.cover[2 * h], b = p.cover[2 * h + 1];
+    float* dr = dxp + static_cast<size_t>(h) * s.W;
+    if (b < a) {  // no window holds this row (stride > window)
+      std::memset(dr, 0, sizeof(float) * s.W);
+      continue;
+    }
+    scaled_rows(s, p, dyp, a, b, tr);
+    auto border = [&](int w) {
+      int o0, o1;
+      covering(w, s.pl, kw, sw, OW, o0, o1);
+      float sum = 0.0f;
+      for (int ow = o0; ow <= o1; ++ow) sum += tr[ow];
+      dr[w] = sum;
+    };
+    for (int w = 0; w < w_lo; ++w) border(w);
+    for (int w = w_hi > w_lo ? w_hi : w_lo; w < s.W; ++w) border(w);
+    // Column u * sw - pl + q gets t[u], t[u - 1], ... for the taps q, q + sw, ... < kw (written out
+    // for the constant strides, so that they vectorize: stride 2 as one two-column store group).
+    float* d0 = dr + base;
+    if (SW == 1) {
+#pragma omp simd
+      for (int u = p.u_lo; u < p.u_hi; ++u) {
+        float sum = tr[u];
+        for (int m = 1; m < kw; ++m) sum += tr[u - m];
+        d0[u] = sum;
+      }
+    } else if (SW == 2 && KW == 3) {
+#pragma omp simd
+      for (int u = p.u_lo; u < p.u_hi; ++u) {
+        const float c = tr[u];
+        d0[2 * u] = c + tr[u - 1];
+        d0[2 * u + 1] = c;
+      }
+    } else {
+      for (int u = p.u_lo; u < p.u_hi; ++u)
+        for (int q = 0; q < sw; ++q) {
+          float sum = 0.0f;
+          for (int m = 0; q + m * sw < kw; ++m) sum += tr[u - m];
+          d0[u * sw + q] = sum;
+        }
+    }
+  }
+}
+
+// The plane loops compiled once per SIMD level; 3-wide windows at stride 1 and 2 (NASNet's avg pools)
+// with constant strides and widths, every other shape through the general body.
+using AvgForwardFn = void (*)(const PoolShape&, const AvgPlan&, const float*, float*, float*);
+using AvgBackwardFn = void (*)(const PoolShape&, const AvgPlan&, const float*, float*, float*);
+#define NASNET_POOL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=256")))
+#define NASNET_POOL_AVX2 __attribute__((target("avx2")))
+#define NASNET_AVG_PLANES(suffix, attr)                                                                     \
+  attr void avg_forward_##suffix(const PoolShape& s, const AvgPlan& p, const float* x, float* y, float* v) { \
+    if (s.kw == 3 && s.sw == 1)                                                                             \
+      avg_forward_plane<1, 3>(s, p, x, y, v);                                                               \
+    else if (s.kw == 3 && s.sw == 2)                                                                        \
+      avg_forward_plane<2, 3>(s, p, x, y, v);                                                               \
+    else                                                                                                    \
+      avg_forward_plane<0, 0>(s, p, x, y, v);                                                               \
+  }                                                                                                         \
+  attr void avg_backward_##suffix(const PoolShape& s, const AvgPlan& p, const float* dy, float* dx, float* t) { \
+    if (s.kw == 3 && s.sw == 1)                                                                             \
+      avg_backward_plane<1, 3>(s, p, dy, dx, t);                                                            \
+    else if (s.kw == 3 && s.sw == 2)                                                                        \
+      avg_backward_plane<2, 3>(s, p, dy, dx, t);                                                            \
+    else                                                                                                    \
+      avg_backward_plane<0, 0>(s, p, dy, dx, t);                                                            \
+  }
+NASNET_AVG_PLANES(avx512, NASNET_POOL_AVX512)
+NASNET_AVG_PLANES(avx2, NASNET_POOL_AVX2)
+NASNET_AVG_PLANES(portable, )
+#undef NASNET_AVG_PLANES
+
+AvgForwardFn avg_forward_fn() {
+  switch (active_simd()) {
+    case SimdLevel::kAvx512: return avg_forward_avx512;
+    case SimdLevel::kAvx2: return avg_forward_avx2;
+    default: return avg_forward_portable;
+  }
+}
+AvgBackwardFn avg_backward_fn() {
+  switch (active_simd()) {
+    case SimdLevel::kAvx512: return avg_backward_avx512;
+    case SimdLevel::kAvx2: return avg_backward_avx2;
+    default: return avg_backward_portable;
+  }
 }
 
 }  // namespace
@@ -227,116 +440,30 @@ AvgScratch avg_scratch(const PoolShape& s, Scratch& buf) {
 void avgpool_forward(const PoolShape& s, const float* x, float* y) {
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
-  int lo, hi;
-  interior_columns(s, lo, hi);
-  const int OW = s.OW, sw = s.sw;
-#pragma omp parallel num_threads(forward_threads(s))
+  thread_local Scratch plan_buf;
+  const AvgPlan plan = avg_plan(s, plan_buf);
+  const AvgForwardFn fn = avg_forward_fn();
+#pragma omp parallel num_threads(pool_threads(s))
   {
     thread_local Scratch buf;
-    const AvgScratch sc = avg_scratch(s, buf);
+    float* v = zeroed_row(buf, plan.v_len);
 #pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) {
-      const float* xp = x + p * HW;
-      float* yp = y + p * OHW;
-      // Horizontal sums of every input row (rows no window reads are harmless).
-      for (int h = 0; h < s.H; ++h) {
-        const float* xr = xp + static_cast<size_t>(h) * s.W;
-        float* hr = sc.rows + static_cast<size_t>(h) * OW;
-        auto border = [&](int ow) {
-          int c0, c1, cf;
-          avg_cols(s, ow, c0, c1, cf);
-          float sum = 0.0f;
-          for (int w = c0; w < c1; ++w) sum += xr[w];
-          hr[ow] = sum;
-        };
-        for (int ow = 0; ow < lo; ++ow) border(ow);
-        for (int ow = hi; ow < OW; ++ow) border(ow);
-        if (hi <= lo) continue;
-        const int base = -s.pl;
-#pragma omp simd
-        for (int ow = lo; ow < hi; ++ow) hr[ow] = xr[base + ow * sw];
-        for (int j = 1; j < s.kw; ++j) {
-#pragma omp simd
-          for (int ow = lo; ow < hi; ++ow) hr[ow] += xr[base + j + ow * sw];
-        }
-      }
-      // Vertical sums over each output row's window rows, divided.
-      for (int oh = 0; oh < s.OH; ++oh) {
-        const AvgFactors f = avg_rows(s, oh);
-        float* yr = yp + static_cast<size_t>(oh) * OW;
-        if (f.r1 <= f.r0) {  // window rows all padding: no input
-          for (int ow = 0; ow < OW; ++ow) yr[ow] = 0.0f;
-          continue;
-        }
-        const float* h0 = sc.rows + static_cast<size_t>(f.r0) * OW;
-#pragma omp simd
-        for (int ow = 0; ow < OW; ++ow) yr[ow] = h0[ow];
-        for (int h = f.r0 + 1; h < f.r1; ++h) {
-          const float* hr = sc.rows + static_cast<size_t>(h) * OW;
-#pragma omp simd
-          for (int ow = 0; ow < OW; ++ow) yr[ow] += hr[ow];
-        }
-#pragma omp simd
-        for (int ow = 0; ow < OW; ++ow) {
-          const int d = f.rf * sc.colf[ow];
-          yr[ow] = d > 0 ? yr[ow] / static_cast<float>(d) : 0.0f;
-        }
-      }
-    }
+    for (int p = 0; p < planes; ++p) fn(s, plan, x + p * HW, y + p * OHW, v);
   }
 }
 
 void avgpool_backward(const PoolShape& s, const float* dy, float* dx) {
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
-  int lo, hi;
-  interior_columns(s, lo, hi);
-  const int OW = s.OW, sw = s.sw;
-#pragma omp parallel num_threads(kernel_threads())
+  thread_local Scratch plan_buf;
+  const AvgPlan plan = avg_plan(s, plan_buf);
+  const AvgBackwardFn fn = avg_backward_fn();
+#pragma omp parallel num_threads(pool_threads(s))
   {
     thread_local Scratch buf;
-    const AvgScratch sc = avg_scratch(s, buf);
+    float* t = zeroed_row(buf, plan.t_len);
 #pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) {
-      float* dxp = dx + p * HW;
-      const float* dyp = dy + p * OHW;
-      // Vertical scatter: gv[h][ow] = sum over the output rows whose window holds row h of g.
-      std::memset(sc.rows, 0, sizeof(float) * static_cast<size_t>(s.H) * OW);
-      for (int oh = 0; oh < s.OH; ++oh) {
-        const AvgFactors f = avg_rows(s, oh);
-        if (f.r1 <= f.r0) continue;
-        const float* dyr = dyp + static_cast<size_t>(oh) * OW;
-#pragma omp simd
-        for (int ow = 0; ow < OW; ++ow) {
-          const int d = f.rf * sc.colf[ow];
-          sc.g[ow] = d > 0 ? dyr[ow] / static_cast<float>(d) : 0.0f;
-        }
-        for (int h = f.r0; h < f.r1; ++h) {
-          float* gr = sc.rows + static_cast<size_t>(h) * OW;
-#pragma omp simd
-          for (int ow = 0; ow < OW; ++ow) gr[ow] += sc.g[ow];
-        }
-      }
-      // Horizontal scatter of each row of gv into dx.
-      std::memset(dxp, 0, sizeof(float) * HW);
-      for (int h = 0; h < s.H; ++h) {
-        const float* gr = sc.rows + static_cast<size_t>(h) * OW;
-        float* dr = dxp + static_cast<size_t>(h) * s.W;
-        auto border = [&](int ow) {
-          int c0, c1, cf;
-          avg_cols(s, ow, c0, c1, cf);
-          for (int w = c0; w < c1; ++w) dr[w] += gr[ow];
-        };
-        for (int ow = 0; ow < lo; ++ow) border(ow);
-        for (int ow = hi; ow < OW; ++ow) border(ow);
-        const int base = -s.pl;
-        for (int j = 0; j < s.kw && hi > lo; ++j) {
-          // Distinct ow write distinct elements (sw >= 1): no dependence between iterations.
-#pragma omp simd
-          for (int ow = lo; ow < hi; ++ow) dr[base + j + ow * sw] += gr[ow];
-        }
-      }
-    }
+    for (int p = 0; p < planes; ++p) fn(s, plan, dy + p * OHW, dx + p * HW, t);
   }
 }
 
