@@ -362,8 +362,8 @@ __attribute__((always_inline)) inline void avg_backward_plane(const PoolShape& s
       for (int ow = o0; ow <= o1; ++ow) sum += tr[ow];
       dr[w] = sum;
     };
-    for (int w = 0; w < w_lo; ++w) border(w);
-    for (int w = w_hi > w_lo ? w_hi : w_lo; w < s.W; ++w) border(w);
+    for (int w = 0; w < w_lo && w < s.W; ++w) border(w);
+    for (int w = w_hi > 0 ? w_hi : 0; w < s.W; ++w) border(w);
     // Column u * sw - pl + q gets t[u], t[u - 1], ... for the taps q, q + sw, ... < kw (written out
     // for the constant strides, so that they vectorize: stride 2 as one two-column store group).
     float* d0 = dr + base;

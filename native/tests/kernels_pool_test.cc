@@ -85,9 +85,29 @@ void check_pool(const PoolShape& s, uint32_t seed) {
     for (size_t q = 0; q < ny; ++q) L += dy[q] * yy[q];
     return L;
   };
-  std::vector<size_t> ix = sample_indices(nx, 300, seed);
-  std::vector<double> gx = numeric_grad(xd, ix, objective, 1e-3);
+  // Every dx against the reference scatter of dy / divisor (windows from ref_pool's rule), then
+  // sampled entries against differences (fewer on the large shapes, which the scatter covers).
+  std::vector<double> ones(nx, 1.0), cnt;
+  ref_pool(s, false, ones, cnt, nullptr);  // the mean of ones over the real inputs: 1 (or real / padded)
+  std::fill(dx.begin(), dx.end(), 9.0f);
   cpu::avgpool_backward(s, dy.data(), dx.data());
+  std::fill(dxref.begin(), dxref.end(), 0.0);
+  for (int p = 0; p < s.N * s.C; ++p)
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow) {
+        const size_t o = (static_cast<size_t>(p) * s.OH + oh) * s.OW + ow;
+        int real = 0;
+        for (int h = std::max(0, oh * s.sh - s.pt); h < std::min(s.H, oh * s.sh - s.pt + s.kh); ++h)
+          for (int w = std::max(0, ow * s.sw - s.pl); w < std::min(s.W, ow * s.sw - s.pl + s.kw); ++w) ++real;
+        if (real == 0) continue;
+        const double divisor = real / cnt[o];  // cnt = real / divisor
+        for (int h = std::max(0, oh * s.sh - s.pt); h < std::min(s.H, oh * s.sh - s.pt + s.kh); ++h)
+          for (int w = std::max(0, ow * s.sw - s.pl); w < std::min(s.W, ow * s.sw - s.pl + s.kw); ++w)
+            dxref[static_cast<size_t>(p) * s.H * s.W + h * s.W + w] += dy[o] / divisor;
+      }
+  all_close(what, dx, dxref, 1e-5, 1e-6);
+  std::vector<size_t> ix = sample_indices(nx, nx > 10000 ? 40 : 300, seed);
+  std::vector<double> gx = numeric_grad(xd, ix, objective, 1e-3);
   all_close(what, pick(dx, ix), gx, 1e-4, 1e-6);
 }
 
@@ -113,6 +133,43 @@ NASNET_TEST(kernels_pool_max_avg_same_padding) {
   s.OH = (s.H + s.pt + s.pb - s.kh) / s.sh + 1, s.OW = (s.W + s.pl + s.pr - s.kw) / s.sw + 1;
   s.count_include_pad = true;
   check_pool(s, 99);
+}
+
+// PyTorch's padding: k / 2 on every side (pad 1 for NASNet's 3×3), OH = (H + 2 pad - k) / stride + 1.
+PoolShape symmetric(int N, int C, int H, int W, int k, int stride, bool include_pad) {
+  PoolShape s{};
+  s.N = N, s.C = C, s.H = H, s.W = W, s.kh = k, s.kw = k, s.sh = stride, s.sw = stride;
+  s.pt = s.pl = s.pb = s.pr = k / 2;
+  s.OH = (H + 2 * (k / 2) - k) / stride + 1, s.OW = (W + 2 * (k / 2) - k) / stride + 1;
+  s.count_include_pad = include_pad;
+  return s;
+}
+
+NASNET_TEST(kernels_pool_avg_every_simd_level_odd_even_tiny_planes) {
+  // The average pool's row passes at each SIMD level: 3×3 at stride 1 and 2 (the constant-stride
+  // bodies), stride 3 (the general body), on odd and even sides down to 1×1 and 2×2 planes (rows
+  // shorter than a vector, blocks cut at both ends), TF SAME pads (0/1 on even sides at stride 2)
+  // and PyTorch's pad 1 on every side; one batch-1 plane set and one large enough to split over the
+  // threads (N*C*H*W >= the parallel threshold, batch 9 > threads).
+  for_each_simd([](SimdLevel) {
+    uint32_t seed = 500;
+    for (int stride : {1, 2, 3})
+      for (int H : {1, 2, 3, 8})
+        for (int W : {1, 2, 5, 8, 11})
+          for (bool incl : {false, true}) {
+            check_pool(same(1, 2, H, W, 3, stride, incl), seed++);
+            check_pool(symmetric(1, 2, H, W, 3, stride, incl), seed++);
+          }
+    for (int stride : {1, 2}) {
+      check_pool(symmetric(9, 8, 24, 23, 3, stride, false), seed++);
+      check_pool(same(9, 8, 23, 24, 3, stride, false), seed++);
+    }
+    // A stride past the window: input rows and columns no window reads get a zero gradient.
+    PoolShape s{};
+    s.N = 1, s.C = 3, s.H = 8, s.W = 10, s.kh = 2, s.kw = 2, s.sh = 3, s.sw = 3;
+    s.OH = (s.H - s.kh) / s.sh + 1, s.OW = (s.W - s.kw) / s.sw + 1;
+    check_pool(s, seed++);
+  });
 }
 
 NASNET_TEST(kernels_pool_max_ties_pick_the_first_in_window_order) {
