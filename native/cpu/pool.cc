@@ -393,78 +393,67 @@ __attribute__((always_inline)) inline void avg_backward_plane(const PoolShape& s
 }
 
 // The plane loops compiled once per SIMD level; 3-wide windows at stride 1 and 2 (NASNet's avg pools)
-// with constant strides and widths, every other shape through the general body.
-using AvgForwardFn = void (*)(const PoolShape&, const AvgPlan&, const float*, float*, float*);
-using AvgBackwardFn = void (*)(const PoolShape&, const AvgPlan&, const float*, float*, float*);
-#define NASNET_POOL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=256")))
-#define NASNET_POOL_AVX2 __attribute__((target("avx2")))
-#define NASNET_AVG_PLANES(suffix, attr)                                                                     \
-  attr void avg_forward_##suffix(const PoolShape& s, const AvgPlan& p, const float* x, float* y, float* v) { \
-    if (s.kw == 3 && s.sw == 1)                                                                             \
-      avg_forward_plane<1, 3>(s, p, x, y, v);                                                               \
-    else if (s.kw == 3 && s.sw == 2)                                                                        \
-      avg_forward_plane<2, 3>(s, p, x, y, v);                                                               \
-    else                                                                                                    \
-      avg_forward_plane<0, 0>(s, p, x, y, v);                                                               \
-  }                                                                                                         \
-  attr void avg_backward_##suffix(const PoolShape& s, const AvgPlan& p, const float* dy, float* dx, float* t) { \
-    if (s.kw == 3 && s.sw == 1)                                                                             \
-      avg_backward_plane<1, 3>(s, p, dy, dx, t);                                                            \
-    else if (s.kw == 3 && s.sw == 2)                                                                        \
-      avg_backward_plane<2, 3>(s, p, dy, dx, t);                                                            \
-    else                                                                                                    \
-      avg_backward_plane<0, 0>(s, p, dy, dx, t);                                                            \
+// with constant strides and widths, every other shape through the general body. in/out: x/y forward,
+// dy/dx backward; row: the plan's row buffer for that direction.
+using AvgPlaneFn = void (*)(const PoolShape&, const AvgPlan&, const float* in, float* out, float* row);
+template <bool BACKWARD, int SW, int KW>
+__attribute__((always_inline)) inline void avg_plane(const PoolShape& s, const AvgPlan& p, const float* in, float* out,
+                                                     float* row) {
+  if (BACKWARD)
+    avg_backward_plane<SW, KW>(s, p, in, out, row);
+  else
+    avg_forward_plane<SW, KW>(s, p, in, out, row);
+}
+template <bool BACKWARD>
+__attribute__((always_inline)) inline void avg_plane_any(const PoolShape& s, const AvgPlan& p, const float* in,
+                                                         float* out, float* row) {
+  if (s.kw == 3 && s.sw == 1)
+    avg_plane<BACKWARD, 1, 3>(s, p, in, out, row);
+  else if (s.kw == 3 && s.sw == 2)
+    avg_plane<BACKWARD, 2, 3>(s, p, in, out, row);
+  else
+    avg_plane<BACKWARD, 0, 0>(s, p, in, out, row);
+}
+#define NASNET_AVG_PLANES(suffix, attr)                                                                        \
+  attr void avg_forward_##suffix(const PoolShape& s, const AvgPlan& p, const float* in, float* out, float* row) { \
+    avg_plane_any<false>(s, p, in, out, row);                                                                  \
+  }                                                                                                            \
+  attr void avg_backward_##suffix(const PoolShape& s, const AvgPlan& p, const float* in, float* out, float* row) { \
+    avg_plane_any<true>(s, p, in, out, row);                                                                   \
   }
-NASNET_AVG_PLANES(avx512, NASNET_POOL_AVX512)
-NASNET_AVG_PLANES(avx2, NASNET_POOL_AVX2)
+NASNET_AVG_PLANES(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=256"))))
+NASNET_AVG_PLANES(avx2, __attribute__((target("avx2"))))
 NASNET_AVG_PLANES(portable, )
 #undef NASNET_AVG_PLANES
 
-AvgForwardFn avg_forward_fn() {
+// Runs one direction over the N*C planes: in planes of in_plane floats, out planes of out_plane.
+void avg_planes(const PoolShape& s, bool backward, const float* in, size_t in_plane, float* out, size_t out_plane) {
+  AvgPlaneFn fn;
   switch (active_simd()) {
-    case SimdLevel::kAvx512: return avg_forward_avx512;
-    case SimdLevel::kAvx2: return avg_forward_avx2;
-    default: return avg_forward_portable;
+    case SimdLevel::kAvx512: fn = backward ? avg_backward_avx512 : avg_forward_avx512; break;
+    case SimdLevel::kAvx2: fn = backward ? avg_backward_avx2 : avg_forward_avx2; break;
+    default: fn = backward ? avg_backward_portable : avg_forward_portable;
   }
-}
-AvgBackwardFn avg_backward_fn() {
-  switch (active_simd()) {
-    case SimdLevel::kAvx512: return avg_backward_avx512;
-    case SimdLevel::kAvx2: return avg_backward_avx2;
-    default: return avg_backward_portable;
+  thread_local Scratch plan_buf;
+  const AvgPlan plan = avg_plan(s, plan_buf);
+  const int planes = s.N * s.C;
+#pragma omp parallel num_threads(pool_threads(s))
+  {
+    thread_local Scratch buf;
+    float* row = zeroed_row(buf, backward ? plan.t_len : plan.v_len);
+#pragma omp for schedule(static)
+    for (int p = 0; p < planes; ++p) fn(s, plan, in + p * in_plane, out + p * out_plane, row);
   }
 }
 
 }  // namespace
 
 void avgpool_forward(const PoolShape& s, const float* x, float* y) {
-  const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
-  const int planes = s.N * s.C;
-  thread_local Scratch plan_buf;
-  const AvgPlan plan = avg_plan(s, plan_buf);
-  const AvgForwardFn fn = avg_forward_fn();
-#pragma omp parallel num_threads(pool_threads(s))
-  {
-    thread_local Scratch buf;
-    float* v = zeroed_row(buf, plan.v_len);
-#pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) fn(s, plan, x + p * HW, y + p * OHW, v);
-  }
+  avg_planes(s, false, x, static_cast<size_t>(s.H) * s.W, y, static_cast<size_t>(s.OH) * s.OW);
 }
 
 void avgpool_backward(const PoolShape& s, const float* dy, float* dx) {
-  const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
-  const int planes = s.N * s.C;
-  thread_local Scratch plan_buf;
-  const AvgPlan plan = avg_plan(s, plan_buf);
-  const AvgBackwardFn fn = avg_backward_fn();
-#pragma omp parallel num_threads(pool_threads(s))
-  {
-    thread_local Scratch buf;
-    float* t = zeroed_row(buf, plan.t_len);
-#pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) fn(s, plan, dy + p * OHW, dx + p * HW, t);
-  }
+  avg_planes(s, true, dy, static_cast<size_t>(s.OH) * s.OW, dx, static_cast<size_t>(s.H) * s.W);
 }
 
 void global_avgpool_forward(int N, int C, int HW, const float* x, float* y) {
