@@ -221,7 +221,7 @@ inline void covering(int i, int pad, int k, int stride, int n, int& a, int& b) {
 // case: forward, all OW outputs; backward, the input columns u * sw - pl + q (q < sw) of the blocks
 // u in [u_lo, u_hi) that lie inside the row (the rest, at most a block at each end, one at a time).
 struct AvgPlan {
-  const float* inv;
+  const float* div;
   const AvgFactors* rows;
   const int* cover;
   int u_lo, u_hi;
@@ -238,13 +238,13 @@ AvgPlan avg_plan(const PoolShape& s, Scratch& buf) {
     avg_cols(s, ow, c0, c1, cf);
     for (int rf = 0; rf <= s.kh; ++rf) {
       const int d = rf * cf;
-      inv[static_cast<size_t>(rf) * s.OW + ow] = d > 0 ? 1.0f / static_cast<float>(d) : 0.0f;
+      inv[static_cast<size_t>(rf) * s.OW + ow] = d > 0 ? static_cast<float>(d) : 1.0f;
     }
   }
   for (int oh = 0; oh < s.OH; ++oh) rows[oh] = avg_rows(s, oh);
   for (int h = 0; h < s.H; ++h) covering(h, s.pt, s.kh, s.sh, s.OH, cover[2 * h], cover[2 * h + 1]);
   AvgPlan p;
-  p.inv = inv;
+  p.div = inv;
   p.rows = rows;
   p.cover = cover;
   const int v_right = (s.OW - 1) * s.sw - s.pl + s.kw - s.W;  // past the last input column read
@@ -293,33 +293,47 @@ __attribute__((always_inline)) inline void scaled_rows(const PoolShape& s, const
   const int n = b - a + 1 < 3 ? b - a + 1 : 3;
   for (int r = 0; r < n; ++r) {
     d[r] = dyp + static_cast<size_t>(a + r) * OW;
-    iv[r] = p.inv + static_cast<size_t>(p.rows[a + r].rf) * OW;
+    iv[r] = p.div + static_cast<size_t>(p.rows[a + r].rf) * OW;
   }
   if (n == 3) {
 #pragma omp simd
-    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow] + d[1][ow] * iv[1][ow] + d[2][ow] * iv[2][ow];
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] / iv[0][ow] + d[1][ow] / iv[1][ow] + d[2][ow] / iv[2][ow];
   } else if (n == 2) {
 #pragma omp simd
-    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow] + d[1][ow] * iv[1][ow];
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] / iv[0][ow] + d[1][ow] / iv[1][ow];
   } else {
 #pragma omp simd
-    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] * iv[0][ow];
+    for (int ow = 0; ow < OW; ++ow) t[ow] = d[0][ow] / iv[0][ow];
   }
   for (int oh = a + 3; oh <= b; ++oh) {  // windows taller than 3 rows
     const float* dr = dyp + static_cast<size_t>(oh) * OW;
-    const float* ir = p.inv + static_cast<size_t>(p.rows[oh].rf) * OW;
+    const float* ir = p.div + static_cast<size_t>(p.rows[oh].rf) * OW;
 #pragma omp simd
-    for (int ow = 0; ow < OW; ++ow) t[ow] += dr[ow] * ir[ow];
+    for (int ow = 0; ow < OW; ++ow) t[ow] += dr[ow] / ir[ow];
   }
 }
 
-// One plane forward; SW, KW: the column stride and window width as constants (0: read from s). v: a
-// row buffer of the plan's v_len floats, v_left of them zeros before the row.
+// One plane forward; SW, KW: the column stride and window width as constants (0: read from s). row:
+// the plan's v_len floats (v_left zeros, the input row, zeros), then H * OW for the row sums. The sums
+// are taken in the order of a scan of the window by columns, then rows, and divided (not multiplied
+// by a reciprocal): the CUDA twin's and the earlier kernel's rounding, so plans agree as before.
 template <int SW, int KW>
 __attribute__((always_inline)) inline void avg_forward_plane(const PoolShape& s, const AvgPlan& p, const float* xp,
-                                                             float* yp, float* v) {
+                                                             float* yp, float* row) {
   const int sw = SW > 0 ? SW : s.sw, kw = KW > 0 ? KW : s.kw, OW = s.OW;
-  float* vr = v + p.v_left;
+  float* v = row;
+  float* hs = row + p.v_len;
+  for (int h = 0; h < s.H; ++h) {
+    std::memcpy(v + p.v_left, xp + static_cast<size_t>(h) * s.W, sizeof(float) * s.W);
+    float* hr = hs + static_cast<size_t>(h) * OW;
+#pragma omp simd
+    for (int ow = 0; ow < OW; ++ow) {
+      const float* vw = v + ow * sw;  // input column ow * sw - pl + j is vw[j]
+      float sum = vw[0];
+      for (int j = 1; j < kw; ++j) sum += vw[j];
+      hr[ow] = sum;
+    }
+  }
   for (int oh = 0; oh < s.OH; ++oh) {
     const AvgFactors f = p.rows[oh];
     float* yr = yp + static_cast<size_t>(oh) * OW;
@@ -327,15 +341,10 @@ __attribute__((always_inline)) inline void avg_forward_plane(const PoolShape& s,
       std::memset(yr, 0, sizeof(float) * OW);
       continue;
     }
-    sum_rows(xp + static_cast<size_t>(f.r0) * s.W, s.W, f.r1 - f.r0, s.W, vr);
-    const float* iv = p.inv + static_cast<size_t>(f.rf) * OW;
+    sum_rows(hs + static_cast<size_t>(f.r0) * OW, OW, f.r1 - f.r0, OW, yr);
+    const float* dv = p.div + static_cast<size_t>(f.rf) * OW;
 #pragma omp simd
-    for (int ow = 0; ow < OW; ++ow) {
-      const float* vw = v + ow * sw;  // = vr - pl + ow * sw
-      float sum = vw[0];
-      for (int j = 1; j < kw; ++j) sum += vw[j];
-      yr[ow] = sum * iv[ow];
-    }
+    for (int ow = 0; ow < OW; ++ow) yr[ow] /= dv[ow];
   }
 }
 
@@ -440,7 +449,7 @@ void avg_planes(const PoolShape& s, bool backward, const float* in, size_t in_pl
 #pragma omp parallel num_threads(pool_threads(s))
   {
     thread_local Scratch buf;
-    float* row = zeroed_row(buf, backward ? plan.t_len : plan.v_len);
+    float* row = zeroed_row(buf, backward ? plan.t_len : plan.v_len + s.H * s.OW);
 #pragma omp for schedule(static)
     for (int p = 0; p < planes; ++p) fn(s, plan, in + p * in_plane, out + p * out_plane, row);
   }
