@@ -136,33 +136,34 @@ void maxpool_forward(const PoolShape& s, const float* x, float* y, int32_t* argm
   const int planes = s.N * s.C;
   int lo, hi;
   interior_columns(s, lo, hi);
-#pragma omp parallel num_threads(pool_threads(s))
-  {
+  parallel_team(pool_threads(s), [&](int t, int team) {
     thread_local Scratch best_buf, at_buf;
     float* best = best_buf.get(static_cast<size_t>(s.OW));
     int32_t* at = argmax != nullptr ? reinterpret_cast<int32_t*>(at_buf.get(static_cast<size_t>(s.OW))) : nullptr;
-#pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) {
+    int p0, p1;
+    static_share(planes, t, team, p0, p1);
+    for (int p = p0; p < p1; ++p) {
       if (argmax != nullptr)
         max_plane<true>(s, lo, hi, x + p * HW, y + p * OHW, argmax + p * OHW, best, at);
       else
         max_plane<false>(s, lo, hi, x + p * HW, y + p * OHW, nullptr, best, at);
     }
-  }
+  });
 }
 
 void maxpool_backward(const PoolShape& s, const int32_t* argmax, const float* dy, float* dx) {
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
-#pragma omp parallel for schedule(static) num_threads(pool_threads(s))
-  for (int p = 0; p < planes; ++p) {
-    float* dxp = dx + p * HW;
-    std::memset(dxp, 0, sizeof(float) * HW);
-    const int32_t* ap = argmax + p * OHW;
-    const float* dyp = dy + p * OHW;
-    for (size_t q = 0; q < OHW; ++q)
-      if (ap[q] >= 0) dxp[ap[q]] += dyp[q];
-  }
+  parallel_chunks(pool_threads(s), static_cast<size_t>(planes), [&](size_t p0, size_t p1) {
+    for (size_t p = p0; p < p1; ++p) {
+      float* dxp = dx + p * HW;
+      std::memset(dxp, 0, sizeof(float) * HW);
+      const int32_t* ap = argmax + p * OHW;
+      const float* dyp = dy + p * OHW;
+      for (size_t q = 0; q < OHW; ++q)
+        if (ap[q] >= 0) dxp[ap[q]] += dyp[q];
+    }
+  });
 }
 
 // ---- Average pooling: separable passes, one output row (forward) or one input row (backward) at
@@ -446,13 +447,13 @@ void avg_planes(const PoolShape& s, bool backward, const float* in, size_t in_pl
   thread_local Scratch plan_buf;
   const AvgPlan plan = avg_plan(s, plan_buf);
   const int planes = s.N * s.C;
-#pragma omp parallel num_threads(pool_threads(s))
-  {
+  parallel_team(pool_threads(s), [&](int t, int team) {
     thread_local Scratch buf;
     float* row = zeroed_row(buf, backward ? plan.t_len : plan.v_len + s.H * s.OW);
-#pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) fn(s, plan, in + p * in_plane, out + p * out_plane, row);
-  }
+    int p0, p1;
+    static_share(planes, t, team, p0, p1);
+    for (int p = p0; p < p1; ++p) fn(s, plan, in + p * in_plane, out + p * out_plane, row);
+  });
 }
 
 }  // namespace
