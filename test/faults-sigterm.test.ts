@@ -91,8 +91,9 @@ describe.skipIf(need.skip)(need.label('nasnet worker on SIGTERM'), () => {
     const search = searchCells({ runDir: join(root, 'worker'), strategy: 'random', children: 2, proxy: LONG_PROXY, executor: { kind: 'bullmq', redis: redis.url, queue }, seed: 7 });
     await waitFor(() => startedJobs(a).length > 0, 'the leaver to start a child', 60_000);
     const job = startedJobs(a)[0]!;
+    // The worker says it started the child before its training process is forked: wait for the process.
+    await waitFor(() => childrenOf(a.proc.pid!).length > 0, "the leaver's training process", 10_000);
     const training = childrenOf(a.proc.pid!);
-    expect(training.length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1500)); // in the middle of the child's steps
     const exitSeconds = await secondsToExit(a.proc, 'SIGTERM');
     expect(a.lines.join('\n')).toMatch(/SIGTERM, giving 1 child in progress back to the queue/);
@@ -130,8 +131,8 @@ describe('nasnet search on SIGTERM', () => {
     const run = new RunDir(runDir);
     await waitFor(() => existsSync(run.file('history.jsonl')) && run.history().length >= 1, 'a finished child', 120_000);
     await new Promise((r) => setTimeout(r, 1000)); // the next child is training
+    await waitFor(() => childrenOf(proc.pid!).length > 0, 'the training process of the next child', 10_000);
     const training = childrenOf(proc.pid!);
-    expect(training.length).toBeGreaterThan(0);
     const before = run.history();
     expect(await secondsToExit(proc, 'SIGTERM')).toBeLessThan(3);
     await waitFor(() => training.every((pid) => !alive(pid)), 'the training processes to stop', 3000);
