@@ -21,6 +21,7 @@
 #include "cpu/conv_strided.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
 
@@ -119,12 +120,7 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
       }
       sgemm_packed(w_packed + packed_size * g, false, Kg, OHW, CKK, bmat, OHW, 0.0f, yg, OHW);
     }
-    if (b != nullptr)
-      for (int k = 0; k < s.K; ++k) {
-        float* yr = y + (static_cast<size_t>(n) * s.K + k) * OHW;
-        const float bk = b[k];
-        for (int q = 0; q < OHW; ++q) yr[q] += bk;
-      }
+    if (b != nullptr) add_row_bias(s.K, OHW, OHW, b, y + static_cast<size_t>(n) * s.K * OHW);
   };
   const size_t col_size = pointwise ? 1 : static_cast<size_t>(CKK) * OHW;
   const int threads = kernel_threads();
@@ -223,14 +219,10 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
       if (mine != nullptr) std::memset(mine, 0, sizeof(float) * w_size);
 #pragma omp for schedule(static)
       for (int n = 0; n < s.N; ++n) image(n, col, mine);
-      if (parts != nullptr) {
-        const int team = team_size();
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < w_size; ++i) {
-          float sum = 0.0f;
-          for (int u = 0; u < team; ++u) sum += parts[w_size * u + i];
-          dw[i] += sum;
-        }
+      if (parts != nullptr) {  // partials in thread order (the loop above ends with a barrier)
+        size_t lo, hi;
+        static_share(w_size, t, team_size(), lo, hi);
+        add_partials(lo, hi, team_size(), parts, w_size, dw);
       }
     }
   } else {

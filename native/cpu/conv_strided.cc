@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/scratch.h"
 
 namespace nasnet::cpu {
@@ -147,12 +148,7 @@ void strided_pointwise_forward(const ConvShape& s, const float* x, const float* 
         const int m = (oh1 - oh0) * s.OW;
         float* yn = y + static_cast<size_t>(n) * K * OHW + static_cast<size_t>(oh0) * s.OW;
         sgemm_packed(w_packed, false, K, m, C, col + j, static_cast<int>(cols), 0.0f, yn, static_cast<int>(OHW));
-        if (b != nullptr)
-          for (int k = 0; k < K; ++k) {
-            float* yr = yn + k * OHW;
-            const float bk = b[k];
-            for (int q = 0; q < m; ++q) yr[q] += bk;
-          }
+        if (b != nullptr) add_row_bias(K, static_cast<size_t>(m), OHW, b, yn);
       });
     }
   });
@@ -200,13 +196,7 @@ void strided_pointwise_backward(const ConvShape& s, const float* x, const float*
   });
   if (parts == nullptr) return;
   // Partials summed in thread order.
-  parallel_chunks(threads, w_size, [&](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) {
-      float sum = 0.0f;
-      for (int u = 0; u < team; ++u) sum += parts[w_size * u + i];
-      dw[i] += sum;
-    }
-  });
+  parallel_chunks(threads, w_size, [&](size_t lo, size_t hi) { add_partials(lo, hi, team, parts, w_size, dw); });
 }
 
 }  // namespace nasnet::cpu

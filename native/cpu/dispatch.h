@@ -54,18 +54,20 @@ void parallel_team(int threads, Body&& body) {
 }
 
 // Thread t's share [lo, hi) of n items in a team of `team` (OpenMP's schedule(static) split).
-inline void static_share(int n, int t, int team, int& lo, int& hi) {
-  const int q = n / team, r = n % team;
-  lo = t * q + std::min(t, r);
-  hi = lo + q + (t < r ? 1 : 0);
+template <class Index>
+void static_share(Index n, int t, int team, Index& lo, Index& hi) {
+  const Index q = n / team, r = n % team, u = static_cast<Index>(t);
+  lo = u * q + std::min(u, r);
+  hi = lo + q + (u < r ? 1 : 0);
 }
 
-// body(lo, hi) on thread t's share [n·t/team, n·(t+1)/team) of [0, n), through parallel_team (a plain
-// call for one thread); threads without items are not called.
+// body(lo, hi) on thread t's static_share of [0, n), through parallel_team (a plain call for one
+// thread); threads without items are not called.
 template <class Body>
 void parallel_chunks(int threads, size_t n, Body&& body) {
   parallel_team(threads, [&](int t, int team) {
-    const size_t lo = n * t / team, hi = n * (t + 1) / team;
+    size_t lo, hi;
+    static_share(n, t, team, lo, hi);
     if (lo < hi) body(lo, hi);
   });
 }

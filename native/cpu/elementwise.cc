@@ -73,6 +73,14 @@ void add_row_bias(int rows, size_t cols, size_t ld, const float* bias, float* y)
   }
 }
 
+void add_partials(size_t lo, size_t hi, int count, const float* parts, size_t stride, float* y) {
+  for (size_t i = lo; i < hi; ++i) {
+    float sum = 0.0f;
+    for (int u = 0; u < count; ++u) sum += parts[stride * static_cast<size_t>(u) + i];
+    y[i] += sum;
+  }
+}
+
 void relu_forward(size_t n, const float* x, float* y) {
   parallel_ranges(n, [&](size_t lo, size_t count) { relu_range(count, x + lo, y + lo); });
 }

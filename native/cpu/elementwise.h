@@ -15,5 +15,8 @@ void add_range(size_t n, const float* a, const float* b, float* y);
 // y[r * ld + q] += bias[r] for r < rows, q < cols: a per-channel shift of planes (or of columns
 // [j0, j0 + cols) of them, with y pointing at column j0).
 void add_row_bias(int rows, size_t cols, size_t ld, const float* bias, float* y);
+// y[i] += parts[i] + parts[stride + i] + ... (count terms, summed in that order, then added) for i in
+// [lo, hi): per-thread partial gradients reduced in thread order, deterministic for a thread count.
+void add_partials(size_t lo, size_t hi, int count, const float* parts, size_t stride, float* y);
 
 }  // namespace nasnet::cpu

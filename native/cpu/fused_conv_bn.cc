@@ -353,15 +353,11 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
     }
     // Per-thread partials summed in thread order (the loop above ends with a barrier).
     const int team = team_size();
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < part_size; ++i) {
-      float sum = 0.0f;
-      for (int u = 0; u < team; ++u) sum += parts[part_size * static_cast<size_t>(u) + i];
-      if (i < pw_size)
-        dw_pw[i] += sum;
-      else
-        dw_dw[i - pw_size] += sum;
-    }
+    size_t lo, hi;
+    static_share(part_size, thread_index(), team, lo, hi);
+    add_partials(lo, std::min(hi, pw_size), team, parts, part_size, dw_pw);
+    if (hi > pw_size)
+      add_partials(std::max(lo, pw_size) - pw_size, hi - pw_size, team, parts + pw_size, part_size, dw_dw);
   }
 }
 
