@@ -15,6 +15,7 @@
 
 #include <immintrin.h>
 
+#include "core/nan.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
 #include "cpu/scratch.h"
@@ -71,8 +72,9 @@ inline DwGeom dw_geom(const ConvShape& s) {
   return g;
 }
 
-// Copies the plane into the interior of its padded buffer; the borders are left as they are (zero).
-inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad) {
+// Copies the plane (or its ReLU, relu_value per element) into the interior of its padded buffer; the
+// borders are left as they are (zero).
+inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad, bool relu = false) {
   if (s.sw == 2) {
     // De-interleaved rows: padded column c goes to (c & 1) * half + (c >> 1), so stride-2 reads of
     // 16 outputs become one contiguous load.
@@ -90,25 +92,36 @@ inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, flo
         vf16 a, b;
         __builtin_memcpy(&a, src + w, sizeof a);
         __builtin_memcpy(&b, src + w + kLanes, sizeof b);
+        if (relu) {
+          a = a <= 0.0f ? vf16{} : a;
+          b = b <= 0.0f ? vf16{} : b;
+        }
         const vf16 e = __builtin_shuffle(a, b, me), o = __builtin_shuffle(a, b, mo);
         __builtin_memcpy(row + be + w / 2, &e, sizeof e);
         __builtin_memcpy(row + bo + w / 2, &o, sizeof o);
       }
       for (; w < s.W; ++w) {
         const int c = w + s.pl;
-        row[(c & 1) * g.half + (c >> 1)] = src[w];
+        row[(c & 1) * g.half + (c >> 1)] = relu ? relu_value(src[w]) : src[w];
       }
     }
     return;
   }
-  for (int h = 0; h < s.H; ++h)
-    std::memcpy(xpad + static_cast<size_t>(h + s.pt) * g.ld + s.pl, xp + static_cast<size_t>(h) * s.W,
-                sizeof(float) * s.W);
+  for (int h = 0; h < s.H; ++h) {
+    float* row = xpad + static_cast<size_t>(h + s.pt) * g.ld + s.pl;
+    const float* src = xp + static_cast<size_t>(h) * s.W;
+    if (relu) {
+#pragma omp simd
+      for (int w = 0; w < s.W; ++w) row[w] = relu_value(src[w]);
+    } else {
+      std::memcpy(row, src, sizeof(float) * s.W);
+    }
+  }
 }
 
-inline void pad_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad) {
+inline void pad_plane(const ConvShape& s, const DwGeom& g, const float* xp, float* xpad, bool relu) {
   std::memset(xpad, 0, sizeof(float) * g.p_floats);
-  copy_plane(s, g, xp, xpad);
+  copy_plane(s, g, xp, xpad, relu);
 }
 
 // y[oh, ow] = bias + sum_ij w[i, j] * xpad[oh*sh + i*dh, ow*sw + j*dw]
@@ -161,9 +174,10 @@ __attribute__((always_inline)) inline void dw_correlate(const DwPass& q, int ste
 
 __attribute__((always_inline)) inline void dw_forward_plane_body(const ConvShape& s, const float* __restrict xp,
                                                                  const float* __restrict wk, float bias,
-                                                                 float* __restrict yp, float* __restrict xpad) {
+                                                                 float* __restrict yp, float* __restrict xpad,
+                                                                 bool relu) {
   const DwGeom g = dw_geom(s);
-  pad_plane(s, g, xp, xpad);
+  pad_plane(s, g, xp, xpad, relu);
   const DwPass q{s.OH, s.OW, s.kh, s.kw, s.sh, s.dh, s.dw, g.ld, 0, 0, g.half};
   if (s.sw == 1)
     dw_correlate<1>(q, 1, xpad, wk, bias, yp);
@@ -640,24 +654,33 @@ NASNET_AVX512 void direct_dx_avx512(const ConvShape& s, const float* dyp, const 
   direct_plane_avx512(s, DirectPlane{dyp, s.OH, s.OW, A - s.pt, B - s.pl, dxp, s.H, s.W}, wflip, 0.0f);
 }
 
-using DwForwardFn = void (*)(const ConvShape&, const float*, const float*, float, float*, float*);
+using DwForwardFn = void (*)(const ConvShape&, const float*, const float*, float, float*, float*, bool);
 using DwBackwardFn = void (*)(const ConvShape&, int, const float*, const float*, const float*, float*, float*,
                               const DwScratch&);
 
 NASNET_AVX512 void dw_forward_plane_avx512(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
-                                           float* xpad) {
+                                           float* xpad, bool relu) {
   if (direct_ok(s)) {
+    if (relu) {
+      // The plane's ReLU into the scratch (as large as the padded plane), read back from L1/L2 by
+      // the correlation: cheaper than a compare and blend after each of its masked loads.
+      const size_t n = static_cast<size_t>(s.H) * s.W;
+#pragma omp simd
+      for (size_t i = 0; i < n; ++i) xpad[i] = relu_value(xp[i]);
+      xp = xpad;
+    }
     direct_plane_avx512(s, DirectPlane{xp, s.H, s.W, s.pt, s.pl, yp, s.OH, s.OW}, wk, b);
     return;
   }
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad);
+  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
 }
 NASNET_AVX2 void dw_forward_plane_avx2(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
-                                       float* xpad) {
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad);
+                                       float* xpad, bool relu) {
+  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
 }
-void dw_forward_plane_portable(const ConvShape& s, const float* xp, const float* wk, float b, float* yp, float* xpad) {
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad);
+void dw_forward_plane_portable(const ConvShape& s, const float* xp, const float* wk, float b, float* yp, float* xpad,
+                               bool relu) {
+  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
 }
 NASNET_AVX512 void dw_backward_channel_avx512(const ConvShape& s, int c, const float* x, const float* w,
                                               const float* dy, float* dx, float* dw, const DwScratch& b) {
@@ -711,8 +734,8 @@ DwScratch backward_scratch(const ConvShape& s, float* base) {
 size_t depthwise_plane_scratch_floats(const ConvShape& s) { return dw_geom(s).floats; }
 
 void depthwise_forward_plane(const ConvShape& s, const float* xp, const float* wk, float bias, float* yp,
-                             float* scratch) {
-  forward_fn()(s, xp, wk, bias, yp, scratch);
+                             float* scratch, bool relu_in) {
+  forward_fn()(s, xp, wk, bias, yp, scratch, relu_in);
 }
 
 size_t depthwise_image_backward_scratch_floats(const ConvShape& s) { return backward_scratch_floats(s); }
@@ -739,7 +762,7 @@ void depthwise_forward(const ConvShape& s, const float* x, const float* w, const
 #pragma omp for schedule(static)
     for (int p = 0; p < planes; ++p) {
       const int c = p % s.C;
-      fn(s, x + p * HW, w + static_cast<size_t>(c) * taps, b != nullptr ? b[c] : 0.0f, y + p * OHW, xpad);
+      fn(s, x + p * HW, w + static_cast<size_t>(c) * taps, b != nullptr ? b[c] : 0.0f, y + p * OHW, xpad, false);
     }
   }
 }

@@ -13,11 +13,12 @@ namespace nasnet::cpu {
 void depthwise_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw);
 
-// One plane on the calling thread: yp[OH, OW] = bias + correlation of xp[H, W] with wk[kh, kw].
+// One plane on the calling thread: yp[OH, OW] = bias + correlation of xp[H, W] (or, with relu_in,
+// of relu_value(xp), applied as the plane is read: no ReLU pass) with wk[kh, kw].
 // `scratch` holds at least depthwise_plane_scratch_floats(s) floats, 64-byte aligned.
 size_t depthwise_plane_scratch_floats(const ConvShape& s);
 void depthwise_forward_plane(const ConvShape& s, const float* xp, const float* wk, float bias, float* yp,
-                             float* scratch);
+                             float* scratch, bool relu_in = false);
 
 // One image on the calling thread (s.N is ignored): x [C, H, W], dy [C, OH, OW]; dx [C, H, W] written
 // (or nullptr); dw [C, kh, kw] accumulated. `scratch` holds depthwise_image_backward_scratch_floats(s)

@@ -2,13 +2,15 @@
 // N = batch, C = input channels, K = output channels, HW = H * W, OHW = OH * OW.
 //
 // Forward (training), each thread takes whole images n:
-//   r = relu(x[n]) (per-thread scratch), t[n] = depthwise(r) (kept: the pointwise weight gradient
-//   needs it), z[n] = w_pw · t[n] (kept: BN backward needs it) and, while z[n] is in cache, each
+//   t[n] = depthwise(relu(x[n])) (kept: the pointwise weight gradient needs it; the ReLU taken as
+//   each plane is read, never written out), z[n] = w_pw · t[n] (kept: BN backward needs it; without
+//   a depthwise, the GEMM takes the ReLU of x[n] as it packs it) and, while z[n] is in cache, each
 //   channel's mean and squared deviation over the image. Then the per-image statistics are merged
 //   per channel in image order, the running statistics updated, and y normalized from z.
 // Forward (inference): BN folded into the pointwise weights (refolded every call, so always from the
-//   current parameters), y[n] = w_folded · t[n] + shift; whole images per thread, or, with fewer
-//   images than threads (batch 1), one image at a time split over the threads in one parallel region.
+//   current parameters), y[n] = w_folded · t[n] + shift, the shift added as the GEMM stores its
+//   tiles; whole images per thread, or, with fewer images than threads (batch 1), one image at a
+//   time split over the threads in one parallel region.
 // Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
 //   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
 //   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
@@ -37,33 +39,31 @@ void relu_image(const FusedConvBnShape& s, const float* xn, float* r) {
   relu_range(static_cast<size_t>(s.C) * in_plane(s), xn, r);
 }
 
-// The pointwise stage's input for image n, [C, OHW]: x[n], relu(x[n]) in r, or the depthwise output
-// written to tn.
-const float* pointwise_input(const FusedConvBnShape& s, const float* xn, const float* w_dw, float* r, float* tn,
-                             float* pad) {
-  const float* src = xn;
-  if (s.relu_in) {
-    relu_image(s, xn, r);
-    src = r;
-  }
-  if (!s.has_depthwise) return src;
+// The pointwise stage's input for image n, [C, OHW], and whether the GEMM still takes its ReLU as it
+// packs it: x[n] with the ReLU left to the GEMM (pointwise only), or the depthwise output of
+// relu(x[n]) written to tn (the ReLU taken as each plane is read). Neither writes relu(x[n]) out.
+struct PointwiseInput {
+  const float* data;
+  bool relu;
+};
+PointwiseInput pointwise_input(const FusedConvBnShape& s, const float* xn, const float* w_dw, float* tn, float* pad) {
+  if (!s.has_depthwise) return {xn, s.relu_in};
   const size_t HW = in_plane(s), OHW = out_plane(s);
   const int taps = s.dw.kh * s.dw.kw;
   for (int c = 0; c < s.C; ++c)
-    depthwise_forward_plane(s.dw, src + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
-  return tn;
+    depthwise_forward_plane(s.dw, xn + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad,
+                            s.relu_in);
+  return {tn, false};
 }
 
-// Per-thread scratch of one image's stages.
+// Per-thread scratch of one image's forward stages.
 struct ImageScratch {
-  float* r = nullptr;    // [C, HW] relu(x[n]) when relu_in
   float* t = nullptr;    // [C, OHW] depthwise output when it is not kept (inference)
   float* pad = nullptr;  // depthwise padded plane
 };
 
-ImageScratch image_scratch(const FusedConvBnShape& s, bool need_t, Scratch& r_buf, Scratch& t_buf, Scratch& pad_buf) {
+ImageScratch image_scratch(const FusedConvBnShape& s, bool need_t, Scratch& t_buf, Scratch& pad_buf) {
   ImageScratch sc;
-  if (s.relu_in) sc.r = r_buf.get(static_cast<size_t>(s.C) * in_plane(s));
   if (s.has_depthwise) {
     sc.pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
     if (need_t) sc.t = t_buf.get(static_cast<size_t>(s.C) * out_plane(s));
@@ -89,15 +89,15 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
   sgemm_pack_a(false, K, C, 1.0f, w_pw, C, w_packed);
 #pragma omp parallel num_threads(kernel_threads())
   {
-    thread_local Scratch r_buf, t_buf, pad_buf;
-    const ImageScratch sc = image_scratch(s, false, r_buf, t_buf, pad_buf);
+    thread_local Scratch t_buf, pad_buf;
+    const ImageScratch sc = image_scratch(s, false, t_buf, pad_buf);
 #pragma omp for schedule(static)
     for (int n = 0; n < N; ++n) {
       float* tn = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : nullptr;
-      const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, tn, sc.pad);
+      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, tn, sc.pad);
       float* zn = z + static_cast<size_t>(n) * K * OHW;
-      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in, static_cast<int>(OHW), 0.0f, zn,
-                   static_cast<int>(OHW));
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, zn,
+                   static_cast<int>(OHW), PackedGemmExtras{in.relu, nullptr});
       for (int k = 0; k < K; ++k) {
         const float* p = zn + static_cast<size_t>(k) * OHW;
         float sum = 0.0f;
@@ -192,11 +192,10 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
                              (s.has_depthwise ? 2.0 * C * s.dw.kh * s.dw.kw * static_cast<double>(OHW) : 0.0);
   if (N < threads && image_flops < kSplitFlops) threads = 1;
   if (threads > 1 && N < threads) {
-    // Images one after another, each split over the threads in one parallel region: ReLU and
-    // depthwise by channels (then a barrier), the GEMM and the shift by columns (whole NR-wide
-    // panels per thread).
-    thread_local Scratch r_buf, t_buf;
-    float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
+    // Images one after another, each split over the threads in one parallel region: depthwise (of
+    // the ReLU) by channels (then a barrier), the GEMM (with the ReLU when there is no depthwise, and
+    // the shift) by columns (whole NR-wide panels per thread).
+    thread_local Scratch t_buf;
     float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
     const int taps = s.has_depthwise ? s.dw.kh * s.dw.kw : 0;
     const int cols = static_cast<int>(OHW), panels = (cols + 31) / 32;
@@ -208,31 +207,20 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
         const int u = thread_index(), team = team_size();
         const int j0 = std::min(cols, panels * u / team * 32), j1 = std::min(cols, panels * (u + 1) / team * 32);
         const float* in = src;
+        bool relu_b = s.relu_in;
         if (s.has_depthwise) {
           thread_local Scratch pad_buf;
           float* pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
 #pragma omp for schedule(static)
-          for (int c = 0; c < C; ++c) {
-            const float* xc = src + static_cast<size_t>(c) * HW;
-            if (s.relu_in) {
-              float* rc = r + static_cast<size_t>(c) * HW;
-              relu_range(HW, xc, rc);
-              xc = rc;
-            }
-            depthwise_forward_plane(s.dw, xc, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad);
-          }
-          in = tn;
-        } else if (s.relu_in) {
-          // Pointwise only: this thread's columns of the ReLU are all its GEMM reads (no barrier).
           for (int c = 0; c < C; ++c)
-            relu_range(static_cast<size_t>(j1 - j0), src + static_cast<size_t>(c) * HW + j0,
-                       r + static_cast<size_t>(c) * HW + j0);
-          in = r;
+            depthwise_forward_plane(s.dw, src + static_cast<size_t>(c) * HW, w_dw + static_cast<size_t>(c) * taps,
+                                    0.0f, tn + c * OHW, pad, s.relu_in);
+          in = tn;
+          relu_b = false;
         }
-        if (j1 > j0) {
-          sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols);
-          add_row_bias(K, static_cast<size_t>(j1 - j0), OHW, shift, yn + j0);
-        }
+        if (j1 > j0)
+          sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols,
+                       PackedGemmExtras{relu_b, shift});
       }
     }
     return;
@@ -240,15 +228,14 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
   // Whole images per thread (an orphaned loop: shared out inside the region below, all on the
   // calling thread otherwise): image n's ReLU and depthwise into this thread's scratch, its GEMM, the shift.
   auto whole_images = [&] {
-    thread_local Scratch r_buf, t_buf, pad_buf;
-    const ImageScratch sc = image_scratch(s, true, r_buf, t_buf, pad_buf);
+    thread_local Scratch t_buf, pad_buf;
+    const ImageScratch sc = image_scratch(s, true, t_buf, pad_buf);
 #pragma omp for schedule(static)
     for (int n = 0; n < N; ++n) {
-      const float* in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.r, sc.t, sc.pad);
+      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.pad);
       float* yn = y + static_cast<size_t>(n) * K * OHW;
-      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in, static_cast<int>(OHW), 0.0f, yn,
-                   static_cast<int>(OHW));
-      add_row_bias(K, OHW, OHW, shift, yn);
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, yn,
+                   static_cast<int>(OHW), PackedGemmExtras{in.relu, shift});
     }
   };
   if (threads == 1) {

@@ -18,26 +18,30 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/nan.h"
 #include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
 
 namespace nasnet::cpu {
 namespace {
 
-using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta);
+// bias: nullptr, or one value per row of the tile added to it as it is stored (after beta * C).
+using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta, const float* bias);
 
 struct GemmConfig {
   int MR, NR, MC, KC, NC;
   MicroKernel kernel;
 };
 
-// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j]; beta == 0 ignores C ----
+// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j] (+ bias[r]); beta == 0 ignores C ----
 
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int kc, const float* __restrict a,
                                                                              const float* __restrict b, float* c,
-                                                                             int ldc, float beta) {
+                                                                             int ldc, float beta,
+                                                                             const float* __restrict bias) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -53,25 +57,32 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
     a += MR;
     b += 32;
   }
-  if (beta == 0.0f) {
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      _mm512_storeu_ps(c + r * ldc, c0[r]);
-      _mm512_storeu_ps(c + r * ldc + 16, c1[r]);
-    }
-  } else {
+  if (beta != 0.0f) {
     __m512 vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      _mm512_storeu_ps(c + r * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc), c0[r]));
-      _mm512_storeu_ps(c + r * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc + 16), c1[r]));
+      c0[r] = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc), c0[r]);
+      c1[r] = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + r * ldc + 16), c1[r]);
     }
+  }
+  if (bias != nullptr) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m512 vr = _mm512_set1_ps(bias[r]);
+      c0[r] = _mm512_add_ps(c0[r], vr);
+      c1[r] = _mm512_add_ps(c1[r], vr);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    _mm512_storeu_ps(c + r * ldc, c0[r]);
+    _mm512_storeu_ps(c + r * ldc + 16, c1[r]);
   }
 }
 
 template <int MR>
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b,
-                                                     float* c, int ldc, float beta) {
+                                                     float* c, int ldc, float beta, const float* __restrict bias) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
@@ -87,24 +98,32 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
     a += MR;
     b += 16;
   }
-  if (beta == 0.0f) {
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      _mm256_storeu_ps(c + r * ldc, c0[r]);
-      _mm256_storeu_ps(c + r * ldc + 8, c1[r]);
-    }
-  } else {
+  if (beta != 0.0f) {
     __m256 vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc), c0[r]));
-      _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc + 8), c1[r]));
+      c0[r] = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc), c0[r]);
+      c1[r] = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc + 8), c1[r]);
     }
+  }
+  if (bias != nullptr) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 vr = _mm256_set1_ps(bias[r]);
+      c0[r] = _mm256_add_ps(c0[r], vr);
+      c1[r] = _mm256_add_ps(c1[r], vr);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm256_storeu_ps(c + r * ldc, c0[r]);
+    _mm256_storeu_ps(c + r * ldc + 8, c1[r]);
   }
 }
 
 // Plain C++ (the compiler vectorizes it with the baseline SSE2).
-void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, float beta) {
+void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, float beta,
+                     const float* __restrict bias) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
@@ -114,7 +133,10 @@ void kernel_portable(int kc, const float* __restrict a, const float* __restrict 
     b += NR;
   }
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NR; ++j) c[r * ldc + j] = beta == 0.0f ? acc[r][j] : beta * c[r * ldc + j] + acc[r][j];
+    for (int j = 0; j < NR; ++j) {
+      const float v = beta == 0.0f ? acc[r][j] : beta * c[r * ldc + j] + acc[r][j];
+      c[r * ldc + j] = bias != nullptr ? v + bias[r] : v;
+    }
 }
 
 constexpr int kMaxTile = 16 * 32;
@@ -215,23 +237,50 @@ void pack_a_panel(const float* A, int lda, bool ta, int i0, int rows, int k0, in
       for (int r = rows; r < MR; ++r) d[k * MR + r] = 0.0f;
 }
 
-// Packs rows [k0, k0+kc) × cols [j0, j0+cols) of op(B) as one NR-column micro-panel (d[k*NR + j]).
-void pack_b_panel(const float* B, int ldb, bool tb, int k0, int kc, int j0, int cols, int NR, float* d) {
-  if (!tb) {
+// Rows [k0, k0+kc) × 32 columns from j0 of row-major B (AVX-512): two loads and two stores a row
+// instead of a 128-byte memcpy call; with relu, relu_value of each (compare and zero: NaN stays).
+__attribute__((target("avx512f"))) void pack_b_rows32_avx512(const float* B, int ldb, int k0, int kc, int j0, bool relu,
+                                                            float* d) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    const float* src = B + static_cast<size_t>(k0 + k) * ldb + j0;
+    __m512 v0 = _mm512_loadu_ps(src), v1 = _mm512_loadu_ps(src + 16);
+    if (relu) {
+      v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, zero, _CMP_LE_OQ), zero);
+      v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, zero, _CMP_LE_OQ), zero);
+    }
+    _mm512_store_ps(d + static_cast<size_t>(k) * 32, v0);
+    _mm512_store_ps(d + static_cast<size_t>(k) * 32 + 16, v1);
+  }
+}
+
+// Packs rows [k0, k0+kc) × cols [j0, j0+cols) of op(B) as one NR-column micro-panel (d[k*NR + j]),
+// as relu_value(op(B)) when relu is set.
+void pack_b_panel(const float* B, int ldb, bool tb, int k0, int kc, int j0, int cols, int NR, bool relu, float* d) {
+  if (!tb && NR == 32 && cols == 32 && active_simd() == SimdLevel::kAvx512) {
+    pack_b_rows32_avx512(B, ldb, k0, kc, j0, relu, d);
+  } else if (!tb) {
     for (int k = 0; k < kc; ++k) {
       const float* src = B + static_cast<size_t>(k0 + k) * ldb + j0;
       float* dk = d + k * NR;
-      std::memcpy(dk, src, sizeof(float) * cols);
+      if (relu) {
+        for (int j = 0; j < cols; ++j) dk[j] = relu_value(src[j]);
+      } else {
+        std::memcpy(dk, src, sizeof(float) * cols);
+      }
       for (int j = cols; j < NR; ++j) dk[j] = 0.0f;
     }
-  } else if (NR == 32 && active_simd() == SimdLevel::kAvx512) {
+  } else if (!relu && NR == 32 && active_simd() == SimdLevel::kAvx512) {
     for (int h = 0; h < 2; ++h)
       pack_transposed_avx512(B + static_cast<size_t>(j0 + 16 * h) * ldb + k0, ldb, std::max(0, std::min(16, cols - 16 * h)),
                              kc, 1.0f, 16, NR, d + 16 * h);
   } else {
     const float* src = B + static_cast<size_t>(j0) * ldb + k0;
     for (int k = 0; k < kc; ++k)
-      for (int j = 0; j < cols; ++j) d[k * NR + j] = src[static_cast<size_t>(j) * ldb + k];
+      for (int j = 0; j < cols; ++j) {
+        const float v = src[static_cast<size_t>(j) * ldb + k];
+        d[k * NR + j] = relu ? relu_value(v) : v;
+      }
     if (cols < NR)
       for (int k = 0; k < kc; ++k)
         for (int j = cols; j < NR; ++j) d[k * NR + j] = 0.0f;
@@ -256,11 +305,14 @@ size_t packed_slice_offset(const GemmConfig& g, int M, int pc) {
 }
 
 // prepacked: op(A) already packed by sgemm_pack_a (alpha folded in there), or nullptr to pack it here.
+// ex: B read as relu(B), and a bias per row of C added as the last K-slice's tiles are stored.
 void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                 const float* B, int ldb, float beta, float* C, int ldc, int threads, const float* prepacked) {
+                 const float* B, int ldb, float beta, float* C, int ldc, int threads, const float* prepacked,
+                 const PackedGemmExtras& ex) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
+    if (ex.row_bias != nullptr) add_row_bias(M, static_cast<size_t>(N), static_cast<size_t>(ldc), ex.row_bias, C);
     return;
   }
   const int MR = g.MR, NR = g.NR;
@@ -279,6 +331,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b_eff = pc == 0 ? beta : 1.0f;
+      const float* const bias = pc + kc == K ? ex.row_bias : nullptr;
       const float* ap = a_own;
       if (prepacked != nullptr) {
         ap = prepacked + packed_slice_offset(g, M, pc);
@@ -294,7 +347,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
         const int n_panels = (nc + NR - 1) / NR;
         static_share(n_panels, t, team, lo, hi);
         for (int p = lo; p < hi; ++p)
-          pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR,
+          pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR, ex.relu_b,
                        bp + static_cast<size_t>(p) * NR * kc);
         team_barrier(team);
         static_share(m_blocks * n_panels, t, team, lo, hi);
@@ -309,14 +362,16 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
             const int rows = std::min(MR, M - i);
             const float* apanel = ap + static_cast<size_t>(p) * MR * kc;
             float* c = C + static_cast<size_t>(i) * ldc + j;
+            const float* const tile_bias = bias != nullptr ? bias + i : nullptr;
             if (rows == MR && cols == NR) {
-              g.kernel(kc, apanel, bpanel, c, ldc, b_eff);
+              g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias);
             } else {
-              g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f);
+              g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr);
               for (int r = 0; r < rows; ++r)
                 for (int q = 0; q < cols; ++q) {
                   float& dst = c[static_cast<size_t>(r) * ldc + q];
-                  dst = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
+                  const float v = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
+                  dst = tile_bias != nullptr ? v + tile_bias[r] : v;
                 }
             }
           }
@@ -416,7 +471,8 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
     gemm_nt_direct(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
     return;
   }
-  gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, nullptr);
+  gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, nullptr,
+              PackedGemmExtras{});
 }
 
 size_t sgemm_packed_a_floats(int M, int K) {
@@ -437,11 +493,11 @@ void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int l
 }
 
 void sgemm_packed(const float* packed_a, bool trans_b, int M, int N, int K, const float* B, int ldb, float beta,
-                  float* C, int ldc) {
+                  float* C, int ldc, const PackedGemmExtras& extras) {
   int threads = kernel_threads();
   if (static_cast<double>(M) * N * K < 65536.0) threads = 1;
   gemm_driver(config_for(active_simd()), false, trans_b, M, N, K, 1.0f, nullptr, 0, B, ldb, beta, C, ldc, threads,
-              packed_a);
+              packed_a, extras);
 }
 
 void linear_forward(int M, int I, int O, const float* x, const float* w, const float* b, float* y) {

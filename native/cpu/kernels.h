@@ -39,10 +39,17 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 // floats) for many B: a convolution's weights, packed once per call instead of once per image. The
 // packed layout is the active SIMD level's: pack and multiply under the same level. Same results as
 // sgemm (the same micro-kernels, in the same order), except sgemm's direct A·Bᵀ path.
+// `extras` folds two neighbouring passes into the product: relu_b reads op(B) as relu_value(op(B))
+// (applied as B is packed), row_bias (M floats) is added to each row of C as it is stored
+// (C = beta * C + op(A) · op(B) + row_bias[i], the same floats as adding it in a pass afterwards).
+struct PackedGemmExtras {
+  bool relu_b = false;
+  const float* row_bias = nullptr;
+};
 size_t sgemm_packed_a_floats(int M, int K);
 void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int lda, float* packed);
 void sgemm_packed(const float* packed_a, bool trans_b, int M, int N, int K, const float* B, int ldb, float beta,
-                  float* C, int ldc);
+                  float* C, int ldc, const PackedGemmExtras& extras = {});
 
 // ---- Convolution (conv.cc) -----------------------------------------------------------------------
 // w: [K, C/groups, kh, kw]; b: [K] or nullptr; y: [N, K, OH, OW].

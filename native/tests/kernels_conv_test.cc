@@ -6,8 +6,12 @@
 #include <omp.h>
 
 #include <cstring>
+#include <limits>
 
+#include "core/nan.h"
+#include "cpu/depthwise.h"
 #include "cpu/kernels.h"
+#include "cpu/scratch.h"
 #include "tests/kernels_util.h"
 
 using namespace nasnet;
@@ -268,5 +272,43 @@ NASNET_TEST(kernels_conv_strided_pointwise_threads) {
       });
     }
     omp_set_num_threads(threads0);
+  }
+}
+
+NASNET_TEST(kernels_depthwise_plane_relu_in_matches_relu_then_plane) {
+  // depthwise_forward_plane with relu_in (the ReLU taken as the plane is read: masked loads on the
+  // direct path, the padded copy otherwise) against relu_value applied to a copy first: the same
+  // floats, NaN where NaN, at every SIMD level. Shapes cover the direct path (3x3, 5x5, 7x7,
+  // dilation 2, planes 8 and 4 wide packed into one vector), stride 2 (de-interleaved copy) and a
+  // generic stride; the input holds negatives, -0 and NaN.
+  const ConvShape shapes[] = {
+      make(1, 1, 11, 37, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), make(1, 1, 16, 16, 1, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),
+      make(1, 1, 9, 9, 1, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1),   make(1, 1, 12, 12, 1, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1),
+      make(1, 1, 8, 8, 1, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),   make(1, 1, 4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      make(1, 1, 33, 34, 1, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1), make(1, 1, 10, 11, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1)};
+  uint32_t seed = 260;
+  for (const ConvShape& s : shapes) {
+    std::vector<float> x = random_vec(static_cast<size_t>(s.H) * s.W, seed++);
+    const std::vector<float> w = random_vec(static_cast<size_t>(s.kh) * s.kw, seed++);
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = -0.0f;
+    x[x.size() / 2] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> relu_x = x;
+    for (float& v : relu_x) v = relu_value(v);
+    const size_t out = static_cast<size_t>(s.OH) * s.OW;
+    for_each_simd([&](SimdLevel level) {
+      cpu::Scratch scratch;
+      float* pad = scratch.get(cpu::depthwise_plane_scratch_floats(s));
+      std::vector<float> want(out), got(out);
+      cpu::depthwise_forward_plane(s, relu_x.data(), w.data(), 0.0f, want.data(), pad, false);
+      cpu::depthwise_forward_plane(s, x.data(), w.data(), 0.0f, got.data(), pad, true);
+      int bad = 0;
+      for (size_t q = 0; q < out; ++q) {
+        const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
+        if (!same && bad++ < 3)
+          std::printf("  %s %dx%d s%d d%d %dx%d: y[%zu] = %.9g, want %.9g\n", simd_level_name(level), s.kh, s.kw, s.sh,
+                      s.dh, s.H, s.W, q, got[q], want[q]);
+      }
+      EXPECT_TRUE(bad == 0);
+    });
   }
 }

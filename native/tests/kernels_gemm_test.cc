@@ -1,9 +1,11 @@
 // sgemm and the dense layer against double-precision references, at every SIMD level.
 // Tolerances: fp32 products summed in fp32 over K terms vs an fp64 reference: the error grows like
 // K * eps * |a||b| in the worst case, so atol = 2e-6 * K (entries in [-1, 1]) and rtol 1e-4.
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include "core/nan.h"
 #include "cpu/kernels.h"
 #include "tests/kernels_util.h"
 
@@ -193,4 +195,45 @@ NASNET_TEST(kernels_gemm_prepacked_a_matches_sgemm_bit_for_bit) {
         }
       });
     }
+}
+
+NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
+  // sgemm_packed with relu_b (B read as relu_value(B) while it is packed) and row_bias (added as tiles
+  // are stored) against the plain product on a ReLU'd copy of B followed by a bias pass: the same
+  // floats, NaN where NaN. B holds negatives, -0 and NaN; edges in M and N, K over one KC slice and
+  // several, both transposes of B, beta 0 and not, and K = 0 (C scaled, then the bias).
+  const GemmCase cases[] = {{7, 13, 5, 3}, {33, 65, 17, 0}, {16, 96, 800, 1}, {32, 1024, 32, 0}, {9, 40, 0, 2}};
+  uint32_t seed = 900;
+  for (const GemmCase& g : cases)
+    for (int tb = 0; tb < 2; ++tb)
+      for (int use_beta = 0; use_beta < 2; ++use_beta) {
+        const int lda = g.K + g.pad, ldb = (tb ? g.K : g.N) + g.pad, ldc = g.N + g.pad;
+        const std::vector<float> A = random_vec(static_cast<size_t>(g.M) * std::max(lda, 1), seed++);
+        std::vector<float> B = random_vec(static_cast<size_t>(tb ? g.N : std::max(g.K, 1)) * ldb, seed++);
+        for (size_t i = 0; i < B.size(); i += 17) B[i] = -0.0f;
+        for (size_t i = 5; i < B.size(); i += 97) B[i] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<float> relu_b = B;
+        for (float& v : relu_b) v = relu_value(v);
+        const std::vector<float> bias = random_vec(static_cast<size_t>(g.M), seed++);
+        const std::vector<float> C0 = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
+        const float beta = use_beta != 0 ? 0.75f : 0.0f;
+        for_each_simd([&](SimdLevel level) {
+          std::vector<float> packed(std::max<size_t>(cpu::sgemm_packed_a_floats(g.M, g.K), 1));
+          cpu::sgemm_pack_a(false, g.M, g.K, 1.0f, A.data(), lda, packed.data());
+          std::vector<float> want = C0, got = C0;
+          cpu::sgemm_packed(packed.data(), tb != 0, g.M, g.N, g.K, relu_b.data(), ldb, beta, want.data(), ldc);
+          for (int i = 0; i < g.M; ++i)
+            for (int j = 0; j < g.N; ++j) want[static_cast<size_t>(i) * ldc + j] += bias[static_cast<size_t>(i)];
+          cpu::sgemm_packed(packed.data(), tb != 0, g.M, g.N, g.K, B.data(), ldb, beta, got.data(), ldc,
+                            cpu::PackedGemmExtras{true, bias.data()});
+          int bad = 0;
+          for (size_t q = 0; q < got.size(); ++q) {
+            const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
+            if (!same && bad++ < 3)
+              std::printf("  %s M=%d N=%d K=%d tb=%d beta=%g: C[%zu] = %.9g, want %.9g\n", simd_level_name(level), g.M,
+                          g.N, g.K, tb, beta, q, got[q], want[q]);
+          }
+          EXPECT_TRUE(bad == 0);
+        });
+      }
 }
