@@ -118,9 +118,9 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
         im2col(s, xg, Cg, col);
         bmat = col;
       }
-      sgemm_packed(w_packed + packed_size * g, false, Kg, OHW, CKK, bmat, OHW, 0.0f, yg, OHW);
+      sgemm_packed(w_packed + packed_size * g, false, Kg, OHW, CKK, bmat, OHW, 0.0f, yg, OHW,
+                   PackedGemmExtras{false, b != nullptr ? b + static_cast<size_t>(g) * Kg : nullptr});
     }
-    if (b != nullptr) add_row_bias(s.K, OHW, OHW, b, y + static_cast<size_t>(n) * s.K * OHW);
   };
   const size_t col_size = pointwise ? 1 : static_cast<size_t>(CKK) * OHW;
   const int threads = kernel_threads();

@@ -147,8 +147,8 @@ void strided_pointwise_forward(const ConvShape& s, const float* x, const float* 
       for_each_image(s, b0, b1, [&](int n, int oh0, int oh1, size_t j) {
         const int m = (oh1 - oh0) * s.OW;
         float* yn = y + static_cast<size_t>(n) * K * OHW + static_cast<size_t>(oh0) * s.OW;
-        sgemm_packed(w_packed, false, K, m, C, col + j, static_cast<int>(cols), 0.0f, yn, static_cast<int>(OHW));
-        if (b != nullptr) add_row_bias(K, static_cast<size_t>(m), OHW, b, yn);
+        sgemm_packed(w_packed, false, K, m, C, col + j, static_cast<int>(cols), 0.0f, yn, static_cast<int>(OHW),
+                     PackedGemmExtras{false, b});
       });
     }
   });

@@ -18,6 +18,7 @@
 #include "core/nan.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
+#include "cpu/elementwise.h"
 #include "cpu/scratch.h"
 
 namespace nasnet::cpu {
@@ -111,8 +112,7 @@ inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, flo
     float* row = xpad + static_cast<size_t>(h + s.pt) * g.ld + s.pl;
     const float* src = xp + static_cast<size_t>(h) * s.W;
     if (relu) {
-#pragma omp simd
-      for (int w = 0; w < s.W; ++w) row[w] = relu_value(src[w]);
+      relu_range(static_cast<size_t>(s.W), src, row);
     } else {
       std::memcpy(row, src, sizeof(float) * s.W);
     }
@@ -664,9 +664,7 @@ NASNET_AVX512 void dw_forward_plane_avx512(const ConvShape& s, const float* xp, 
     if (relu) {
       // The plane's ReLU into the scratch (as large as the padded plane), read back from L1/L2 by
       // the correlation: cheaper than a compare and blend after each of its masked loads.
-      const size_t n = static_cast<size_t>(s.H) * s.W;
-#pragma omp simd
-      for (size_t i = 0; i < n; ++i) xpad[i] = relu_value(xp[i]);
+      relu_range(static_cast<size_t>(s.H) * s.W, xp, xpad);
       xp = xpad;
     }
     direct_plane_avx512(s, DirectPlane{xp, s.H, s.W, s.pt, s.pl, yp, s.OH, s.OW}, wk, b);
