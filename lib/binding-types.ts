@@ -31,6 +31,7 @@ export interface NativePlanOptions {
   graphs: boolean;
   emaDecay: number;
   useEma: boolean;
+  imageParallel: boolean;
 }
 
 /** Time spent in one node of a plan compiled with `profile: true`. */
@@ -99,6 +100,10 @@ export interface NativePlanDescription {
   aliasedTensors: number;
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */
   aliasedGradients: number;
+  /** Image-parallel inference: lanes running whole images at once (one per CPU thread), 0 when the plan runs its batch as one. */
+  imageLanes: number;
+  /** Images per run of a lane (0 without lanes). */
+  laneBatch: number;
   params: string[];
   /** With `describe({ shapes: true })`: every tensor's shape by name (graph inputs, then node ids). */
   shapes?: Record<string, number[]>;

@@ -288,6 +288,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     options.profile = BoolField(o, "profile", false);
     options.graphs = BoolField(o, "graphs", true);
     options.use_ema = BoolField(o, "useEma", false);
+    options.image_parallel = BoolField(o, "imageParallel", true);
     double ema = NumberField(o, "emaDecay", 0);
     if (!(ema >= 0 && ema < 1)) ThrowRange(env, "Expected number in [0, 1) for emaDecay but received " + std::to_string(ema));
     options.ema_decay = static_cast<float>(ema);
@@ -480,6 +481,8 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("fusedDropPaths", p->fused_drop_paths());
     out.Set("aliasedTensors", p->aliased_tensors());
     out.Set("aliasedGradients", p->aliased_gradients());
+    out.Set("imageLanes", p->image_lanes());
+    out.Set("laneBatch", p->lane_batch());
     out.Set("backend", p->backend_name());
     out.Set("device", p->device_name());
     out.Set("notice", p->notice());

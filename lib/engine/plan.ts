@@ -65,6 +65,17 @@ export interface PlanOptions {
   ema?: number;
   /** Inference plans: read every parameter from its `<name>#ema` shadow (evaluate and predict with the averages); default false. */
   useEma?: boolean;
+  /**
+   * Inference plans on the CPU with 2+ threads and a batch of 2+: image-parallel lanes; default true.
+   * Each thread takes a few whole images at a time (4, fewer for small batches) through the whole
+   * network with serial kernels, on its own plan of the graph for that many images sharing the
+   * store's parameters, instead of every node splitting the batch over the threads and meeting at a
+   * barrier. Each image's logits are the same floats as with `false` (no kernel mixes images at
+   * inference); `evaluate`'s loss is the image-weighted mean of the runs' losses (equal up to
+   * rounding). {@link Plan.description}`.imageLanes` says how many lanes run. Ignored by training
+   * plans and on CUDA.
+   */
+  imageParallel?: boolean;
 }
 
 /**
@@ -145,7 +156,8 @@ function nativeOptions(options: PlanOptions): NativePlanOptions {
   const graphs = checkBoolean(options.graphs ?? true, 'graphs');
   const emaDecay = checkNumber(options.ema ?? 0, 'ema', { min: 0, max: 1, maxOpen: true });
   const useEma = checkBoolean(options.useEma ?? false, 'useEma');
-  return { batch, training, seed, optimizer, fuse, profile, backend, device, graphs, emaDecay, useEma };
+  const imageParallel = checkBoolean(options.imageParallel ?? true, 'imageParallel');
+  return { batch, training, seed, optimizer, fuse, profile, backend, device, graphs, emaDecay, useEma, imageParallel };
 }
 
 /** A native compile failure as a ValidationError (bad graph or options) or a NativeError. */

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "core/info.h"
+#include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 #include "plan/backend.h"
 
@@ -70,6 +72,16 @@ class CpuBackendImpl final : public Backend {
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
   Status RunStep(std::unique_ptr<CapturedStep>*, bool, int, const std::function<Status()>& step) override {
     return step();
+  }
+  // Each thread of a team runs whole steps with serial kernels (kernel_threads() is 1 inside the team).
+  int ConcurrentSteps() const override { return cpu_threads(); }
+  Status RunConcurrently(int count, const std::function<Status(int)>& body) override {
+    std::vector<Status> results(static_cast<size_t>(std::max(count, 0)));
+    cpu::parallel_team(std::min(count, cpu_threads()), [&](int t, int team) {
+      for (int k = t; k < count; k += team) results[static_cast<size_t>(k)] = body(k);
+    });
+    for (const Status& st : results) NASNET_RETURN_IF_ERROR(st);
+    return Status::Ok();
   }
   Status ProfileClockMs(double* out) override {
     using Clock = std::chrono::steady_clock;

@@ -225,13 +225,15 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     }
     return;
   }
-  // Whole images per thread (an orphaned loop: shared out inside the region below, all on the
-  // calling thread otherwise): image n's ReLU and depthwise into this thread's scratch, its GEMM, the shift.
-  auto whole_images = [&] {
+  // Whole images per thread (OpenMP's static split): image n's ReLU and depthwise into this thread's
+  // scratch, its GEMM, the shift. Not an orphaned `omp for`: called on one thread inside another
+  // team (image-parallel lanes), that would share the images out over the enclosing team.
+  auto whole_images = [&](int t, int team) {
     thread_local Scratch t_buf, pad_buf;
     const ImageScratch sc = image_scratch(s, true, t_buf, pad_buf);
-#pragma omp for schedule(static)
-    for (int n = 0; n < N; ++n) {
+    int lo, hi;
+    static_share(N, t, team, lo, hi);
+    for (int n = lo; n < hi; ++n) {
       const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.pad);
       float* yn = y + static_cast<size_t>(n) * K * OHW;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, yn,
@@ -240,11 +242,10 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
   };
   if (threads == 1) {
     SerialScope serial;  // the GEMMs stay on this thread
-    whole_images();
+    whole_images(0, 1);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  whole_images();
+  parallel_team(threads, whole_images);
 }
 
 void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,

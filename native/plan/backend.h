@@ -124,6 +124,18 @@ class Backend {
                          const std::function<Status()>& step) = 0;
   // A clock for profiling, in milliseconds, read after all work enqueued so far has finished.
   virtual Status ProfileClockMs(double* out) = 0;
+  // How many independent steps (of different plans, on disjoint memory) this backend runs well at
+  // once, each on its own thread with serial kernels: the CPU's threads; 1 for a device, whose
+  // kernels already fill it. Inference plans split their batch into that many lanes (plan_impl.h).
+  virtual int ConcurrentSteps() const { return 1; }
+  // Runs body(k) for every k in [0, count), at most ConcurrentSteps() at a time, each call on one
+  // thread whose kernels run serially, and returns the failure of the lowest k that failed (bodies
+  // after a failure may not run). The bodies must not write memory another reads or writes. The
+  // default runs them in order on this thread.
+  virtual Status RunConcurrently(int count, const std::function<Status(int)>& body) {
+    for (int k = 0; k < count; ++k) NASNET_RETURN_IF_ERROR(body(k));
+    return Status::Ok();
+  }
 
   // ---- kernels (cpu/kernels.h for each contract) ----
   virtual Status ConvForward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) = 0;

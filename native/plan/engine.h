@@ -98,6 +98,12 @@ struct PlanOptions {
   float ema_decay = 0.0f;
   // Inference plans: read every parameter from its "<name>#ema" shadow instead of "<name>".
   bool use_ema = false;
+  // Inference plans on a backend that runs several steps at once (the CPU with 2+ threads) and a
+  // batch of 2+: image-parallel lanes. Each thread takes a few whole images at a time through the whole
+  // network with serial kernels (plans of the same graph for the smaller batch, sharing the
+  // parameters), instead of every node splitting the whole batch over the threads; the same floats
+  // per image, since no kernel mixes images at inference. Off: one plan runs the whole batch.
+  bool image_parallel = true;
 };
 
 // Time spent in one node (or "(optimizer)") since compile or the last ResetProfile(): a plan compiled
@@ -174,7 +180,7 @@ class Plan {
   // Shapes the caller must supply and receive.
   virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]
   virtual int classes() const = 0;
-  virtual size_t activation_bytes() const = 0;            // the memory plan's arena size
+  virtual size_t activation_bytes() const = 0;            // the memory plan's arena size (lanes: all of theirs)
   virtual size_t naive_activation_bytes() const = 0;      // without reuse, for the report
   virtual std::vector<std::string> param_names() const = 0;
   // "cpu" or "cuda", the device in words, and why kAuto did not take CUDA (empty otherwise).
@@ -195,6 +201,10 @@ class Plan {
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;
+  // Image-parallel inference (PlanOptions.image_parallel): how many lanes run at once, and the images
+  // per run of a lane; 0 and 0 when the plan runs its batch as one.
+  virtual int image_lanes() const = 0;
+  virtual int lane_batch() const = 0;
   // Per-node times of a plan compiled with PlanOptions.profile (nodes that ran, in schedule order),
   // else an Invalid status. Not while a step runs.
   virtual Status Profile(std::vector<NodeProfile>* out) const = 0;

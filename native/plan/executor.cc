@@ -340,8 +340,9 @@ Status CompiledPlan::Update() {
 
 Status CompiledPlan::Prepare(Mode mode, const StepHyper& hyper) {
   // Parameters current on this backend: a device plan uploads what the host changed; a CPU plan
-  // reads back what a device step changed.
+  // reads back what a device step changed. A lane's parent did it for the lane.
   for (ParamSlot& s : slots_) {
+    if (is_lane_) break;
     if (backend_->on_host()) {
       for (StoredTensor* t : {s.value.get(), s.state1.get(), s.state2.get(), s.ema.get()})
         if (t != nullptr) NASNET_RETURN_IF_ERROR(SyncHost(t));
@@ -575,6 +576,7 @@ Status CompiledPlan::EvaluateInput(const StepInput& in, EvalResult* out) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kEval, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kEval, StepHyper()));
+  if (!lanes_.empty()) return RunLanes(kEval, nullptr, out);
   NASNET_RETURN_IF_ERROR(RunMode(kEval, true, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(Forward(kEval));
     // The graph's loss node in inference mode; without one, plain cross-entropy of outputs[0].
@@ -604,6 +606,7 @@ Status CompiledPlan::PredictInput(const StepInput& in, float* logits) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kPredict, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kPredict, StepHyper()));
+  if (!lanes_.empty()) return RunLanes(kPredict, logits, nullptr);
   NASNET_RETURN_IF_ERROR(RunMode(kPredict, true, [&] { return Forward(kPredict); }));
   return backend_->Download(logits, Value(shapes_.logits),
                             static_cast<size_t>(options_.batch) * static_cast<size_t>(shapes_.classes) * sizeof(float));

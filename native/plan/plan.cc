@@ -99,7 +99,11 @@ Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<Paramete
   try {
     NASNET_RETURN_IF_ERROR(ir::ParseGraph(ir_json, &p->graph_));
     NASNET_RETURN_IF_ERROR(ir::InferShapes(p->graph_, options.batch, &p->shapes_));
+    // A plan that splits its batch into lanes runs none of it itself: no arena (AllocateMemory).
+    const int lanes = LaneCount(options, *p->backend_, input_grad);
+    p->is_parent_ = lanes > 0;
     NASNET_RETURN_IF_ERROR(p->Build(input_grad));
+    if (lanes > 0) NASNET_RETURN_IF_ERROR(p->CreateLanes(ir_json, lanes));
   } catch (const std::bad_alloc&) {
     return Status::Exhausted("plan: out of memory while compiling (" + GiB(p->arena_bytes_) + " of activations)");
   } catch (const std::exception& e) {
@@ -660,7 +664,7 @@ Status CompiledPlan::AllocateMemory() {
     return Status::Ok();
   };
   void* p = nullptr;
-  NASNET_RETURN_IF_ERROR(alloc(arena_bytes_, "activations", &p));
+  NASNET_RETURN_IF_ERROR(alloc(is_parent_ ? 0 : arena_bytes_, "activations", &p));
   arena_ = static_cast<float*>(p);
   NASNET_RETURN_IF_ERROR(alloc(grad_floats_ * sizeof(float), "parameter gradients", &p));
   grads_ = static_cast<float*>(p);
@@ -719,8 +723,19 @@ std::string CompiledPlan::KindOf(int i) const {
 
 Status CompiledPlan::Profile(std::vector<NodeProfile>* out) const {
   if (profile_.empty()) return Status::Invalid("plan: profiling is off: compile the plan with profile = true");
+  // Lanes: every lane plan's times summed per node (thread time: lanes run at once).
+  std::vector<NodeProfile> sum = profile_;
+  for (const Lane& lane : lanes_)
+    for (const auto& plan : lane.plans)
+      for (size_t i = 0; i < sum.size(); ++i) {
+        const NodeProfile& p = plan->profile_[i];
+        sum[i].forward_ms += p.forward_ms;
+        sum[i].backward_ms += p.backward_ms;
+        sum[i].forward_calls += p.forward_calls;
+        sum[i].backward_calls += p.backward_calls;
+      }
   out->clear();
-  for (const NodeProfile& p : profile_)
+  for (const NodeProfile& p : sum)
     if (p.forward_calls > 0 || p.backward_calls > 0) out->push_back(p);
   return Status::Ok();
 }
@@ -730,6 +745,8 @@ void CompiledPlan::ResetProfile() {
     p.forward_ms = p.backward_ms = 0;
     p.forward_calls = p.backward_calls = 0;
   }
+  for (Lane& lane : lanes_)
+    for (auto& plan : lane.plans) plan->ResetProfile();
 }
 
 std::vector<std::string> CompiledPlan::param_names() const {

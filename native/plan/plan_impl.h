@@ -38,6 +38,16 @@
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
 //
+// Image-parallel inference (lanes.cc): an inference plan whose backend runs several steps at once
+// (Backend::ConcurrentSteps, the CPU's threads) splits its batch into runs of lane_batch() images
+// (4, or fewer so that every lane has work) and each of image_lanes() lanes, one per thread, takes
+// the next run and executes it on its own plan of the same graph compiled for that many images,
+// bound to the same parameters, with serial kernels. The parent plan keeps its input slots and
+// syncs the parameters once per step; it allocates no arena. Threads no longer meet at a barrier
+// after every node, and each run's activations (a few MiB) stay in cache across nodes. No kernel
+// mixes images at inference, so each image's logits are the floats of the batched plan; the
+// evaluate loss is the size-weighted mean of the runs' losses.
+//
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the
 // consumer's kernel writes (=) its dx.
@@ -81,7 +91,7 @@ class CompiledPlan : public Plan {
   Status Predict(const StagedBatch& batch, float* logits) override;
   std::vector<int64_t> input_shape() const override { return shapes_.tensor[shapes_.images]; }
   int classes() const override { return shapes_.classes; }
-  size_t activation_bytes() const override { return arena_bytes_; }
+  size_t activation_bytes() const override { return lanes_.empty() ? arena_bytes_ : lane_bytes_; }
   size_t naive_activation_bytes() const override { return naive_bytes_; }
   std::vector<std::string> param_names() const override;
   std::string backend_name() const override { return backend_->name(); }
@@ -108,6 +118,8 @@ class CompiledPlan : public Plan {
   int aliased_tensors() const override { return aliased_; }
   // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
   int aliased_gradients() const override { return grad_aliased_; }
+  int image_lanes() const override { return static_cast<int>(lanes_.size()); }
+  int lane_batch() const override { return lane_batch_; }
 
  private:
   // A parameter of the graph bound to its store tensor; on a device backend through its device copy.
@@ -157,6 +169,21 @@ class CompiledPlan : public Plan {
     kAuxMean = 0, kAuxInvstd = 1, kAuxZ = 2, kAuxT = 3, kAuxForwardScratch = 4, kAuxBackwardScratch = 5,
     kAuxMask = 0
   };
+
+  // One thread's plans for image-parallel inference: one per run size (lane_batch_, and the last
+  // run's remainder when it differs).
+  struct Lane {
+    std::vector<std::unique_ptr<CompiledPlan>> plans;
+    CompiledPlan* ForSize(int images) const;
+  };
+
+  // ---- image-parallel inference (lanes.cc) ----
+  // The lanes an inference plan of this batch on this backend splits into (0: none).
+  static int LaneCount(const PlanOptions& options, const Backend& backend, bool input_grad);
+  // Compiles every lane's plans (after Build: the parameters are bound).
+  Status CreateLanes(const std::string& ir_json, int lanes);
+  // An inference step over the lanes, on the inputs BindInputs bound: logits (Predict) or `out` (Evaluate).
+  Status RunLanes(Mode mode, float* logits, EvalResult* out);
 
   // ---- compilation passes (plan.cc) ----
   Status Build(bool input_grad);
@@ -215,7 +242,6 @@ class CompiledPlan : public Plan {
   Status CopyOrAdd(int i, int j, const float* src, size_t n);
   const int32_t* labels() const { return labels_; }
 
-  std::string ir_json_;
   std::shared_ptr<ParameterStore> store_;
   PlanOptions options_;
   std::shared_ptr<Backend> backend_;
@@ -269,6 +295,13 @@ class CompiledPlan : public Plan {
   const float* images_ = nullptr;          // this step's images and labels (backend memory)
   const int32_t* labels_ = nullptr;
   std::unique_ptr<CapturedStep> captured_[3];
+  // Image-parallel inference: the lanes (empty: this plan runs its batch), images per run, the
+  // lanes' arenas together; and, on a lane's plan, that its parent syncs the parameters.
+  std::vector<Lane> lanes_;
+  int lane_batch_ = 0;
+  size_t lane_bytes_ = 0;
+  bool is_lane_ = false;
+  bool is_parent_ = false;  // lanes run this plan's steps (set before Build, which then allocates no arena)
   StepValues* values() const { return static_cast<StepValues*>(step_block_); }
   StepValues* values_host() const { return static_cast<StepValues*>(step_block_host_); }
   RandomSlot* random(int slot) const { return reinterpret_cast<RandomSlot*>(values() + 1) + slot; }

@@ -10,6 +10,7 @@
 
 #include "core/nan.h"
 #include "cpu/depthwise.h"
+#include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
 #include "tests/kernels_util.h"
@@ -216,6 +217,38 @@ NASNET_TEST(kernels_fused_eval_batch1_paths_match_whole_images) {
       all_close("fused eval vs fp64", whole, ref, 1e-4, 1e-5);
     }
   }
+}
+
+// Image-parallel inference (plan/lanes.cc) calls the kernels on each thread of a team, with their
+// own images: a kernel must then keep its work on the calling thread. The fused inference kernel's
+// whole-image loop was an orphaned `omp for`, which inside such a team shared the caller's images out
+// over the enclosing team (each thread computed some images of each batch and left the rest
+// unwritten). Two threads, each with its own batch of 3 (the whole-images path), against one call alone.
+NASNET_TEST(kernels_fused_eval_on_each_thread_of_a_team) {
+  cpu::FusedConvBnShape s{};
+  s.N = 3, s.C = 16, s.K = 24, s.H = s.W = 8, s.OH = s.OW = 8, s.relu_in = true, s.has_depthwise = true;
+  s.dw = ConvShape{3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, 8, 8};
+  const size_t in = static_cast<size_t>(s.N) * s.C * 64, out = static_cast<size_t>(s.N) * s.K * 64;
+  const std::vector<float> wdw = random_vec(16 * 9, 41), wpw = random_vec(24 * 16, 42),
+                           gamma = random_vec(24, 43, 0.5f, 1.5f), beta = random_vec(24, 44), mean = random_vec(24, 45),
+                           var = random_vec(24, 46, 0.5f, 2.0f);
+  const std::vector<float> x[2] = {random_vec(in, 47), random_vec(in, 48)};
+  std::vector<float> alone[2], team[2];
+  for (int t = 0; t < 2; ++t) {
+    alone[t].assign(out, 0.0f);
+    team[t].assign(out, std::numeric_limits<float>::quiet_NaN());
+    cpu::fused_conv_bn_forward_eval(s, x[t].data(), wdw.data(), wpw.data(), gamma.data(), beta.data(), mean.data(),
+                                    var.data(), 1e-3f, alone[t].data());
+  }
+  int members = 0;
+  cpu::parallel_team(2, [&](int t, int size) {
+    if (t == 0) members = size;
+    cpu::fused_conv_bn_forward_eval(s, x[t].data(), wdw.data(), wpw.data(), gamma.data(), beta.data(), mean.data(),
+                                    var.data(), 1e-3f, team[t].data());
+  });
+  EXPECT_TRUE(members == 2);
+  EXPECT_TRUE(team[0] == alone[0]);
+  EXPECT_TRUE(team[1] == alone[1]);
 }
 
 // The strided pointwise path whole, at every thread count that partitions the batch's output rows
