@@ -66,11 +66,11 @@ export interface PlanOptions {
   /** Inference plans: read every parameter from its `<name>#ema` shadow (evaluate and predict with the averages); default false. */
   useEma?: boolean;
   /**
-   * Inference plans on the CPU with 2+ threads and a batch of 2+: image-parallel lanes; default true.
-   * Each thread takes a few whole images at a time (4, fewer for small batches) through the whole
-   * network with serial kernels, on its own plan of the graph for that many images sharing the
-   * store's parameters, instead of every node splitting the batch over the threads and meeting at a
-   * barrier. Each image's logits are the same floats as with `false` (no kernel mixes images at
+   * Inference plans on the CPU with 2+ threads: image-parallel lanes; default true. Each thread takes
+   * a few whole images at a time (4, fewer for small batches) through the whole network with serial
+   * kernels, on its own plan of the graph for that many images sharing the store's parameters,
+   * instead of every node splitting the batch over the threads and meeting at a barrier; a batch of
+   * 1 runs on one thread. Each image's logits are the same floats as with `false` (no kernel mixes images at
    * inference); `evaluate`'s loss is the image-weighted mean of the runs' losses (equal up to
    * rounding). {@link Plan.description}`.imageLanes` says how many lanes run. Ignored by training
    * plans and on CUDA.

@@ -78,6 +78,7 @@ class CpuBackendImpl final : public Backend {
   Status RunConcurrently(int count, const std::function<Status(int)>& body) override {
     std::vector<Status> results(static_cast<size_t>(std::max(count, 0)));
     cpu::parallel_team(std::min(count, cpu_threads()), [&](int t, int team) {
+      cpu::SerialScope serial;  // also for a team of one, which runs on this thread
       for (int k = t; k < count; k += team) results[static_cast<size_t>(k)] = body(k);
     });
     for (const Status& st : results) NASNET_RETURN_IF_ERROR(st);

@@ -323,7 +323,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
   const int m_blocks = (m_panels + panels_per_block - 1) / panels_per_block;
   thread_local Scratch a_buf, b_buf;
   float* const a_own = prepacked == nullptr ? a_buf.get(static_cast<size_t>(m_panels) * MR * KC) : nullptr;
-  float* bp = b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC);
+  float* bp = m_blocks > 1 ? b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC) : nullptr;
 
   parallel_team(threads, [&](int t, int team) {
     alignas(64) float tmp[kMaxTile];
@@ -342,39 +342,54 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
                        a_own + static_cast<size_t>(p) * MR * kc);
         team_barrier(team);
       }
+      // The MR×NR tiles of C that B micro-panel jp (packed at bpanel) meets in row block mb.
+      auto tiles = [&](int jc, int mb, int jp, const float* bpanel) {
+        const int j = jc + jp * NR;
+        const int cols = std::min(NR, N - j);
+        const int p_end = std::min(m_panels, (mb + 1) * panels_per_block);
+        for (int p = mb * panels_per_block; p < p_end; ++p) {
+          const int i = p * MR;
+          const int rows = std::min(MR, M - i);
+          const float* apanel = ap + static_cast<size_t>(p) * MR * kc;
+          float* c = C + static_cast<size_t>(i) * ldc + j;
+          const float* const tile_bias = bias != nullptr ? bias + i : nullptr;
+          if (rows == MR && cols == NR) {
+            g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias);
+          } else {
+            g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr);
+            for (int r = 0; r < rows; ++r)
+              for (int q = 0; q < cols; ++q) {
+                float& dst = c[static_cast<size_t>(r) * ldc + q];
+                const float v = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
+                dst = tile_bias != nullptr ? v + tile_bias[r] : v;
+              }
+          }
+        }
+      };
       for (int jc = 0; jc < N; jc += NC) {
         const int nc = std::min(NC, N - jc);
         const int n_panels = (nc + NR - 1) / NR;
-        static_share(n_panels, t, team, lo, hi);
-        for (int p = lo; p < hi; ++p)
-          pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR, ex.relu_b,
-                       bp + static_cast<size_t>(p) * NR * kc);
-        team_barrier(team);
-        static_share(m_blocks * n_panels, t, team, lo, hi);
-        for (int task = lo; task < hi; ++task) {
-          const int mb = task / n_panels, jp = task % n_panels;
-          const int j = jc + jp * NR;
-          const int cols = std::min(NR, N - j);
-          const float* bpanel = bp + static_cast<size_t>(jp) * NR * kc;
-          const int p_end = std::min(m_panels, (mb + 1) * panels_per_block);
-          for (int p = mb * panels_per_block; p < p_end; ++p) {
-            const int i = p * MR;
-            const int rows = std::min(MR, M - i);
-            const float* apanel = ap + static_cast<size_t>(p) * MR * kc;
-            float* c = C + static_cast<size_t>(i) * ldc + j;
-            const float* const tile_bias = bias != nullptr ? bias + i : nullptr;
-            if (rows == MR && cols == NR) {
-              g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias);
-            } else {
-              g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr);
-              for (int r = 0; r < rows; ++r)
-                for (int q = 0; q < cols; ++q) {
-                  float& dst = c[static_cast<size_t>(r) * ldc + q];
-                  const float v = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
-                  dst = tile_bias != nullptr ? v + tile_bias[r] : v;
-                }
-            }
+        if (m_blocks == 1) {
+          // One row block (M <= MC: the pointwise convolutions' few output channels): each B
+          // micro-panel meets every row of A right after it is packed, so it is packed by the thread
+          // that uses it into a buffer that stays in L1, instead of the whole slice of B going
+          // through L2 (or memory) between packing and use. The same sums as below.
+          thread_local Scratch panel_buf;
+          float* const own = panel_buf.get(static_cast<size_t>(KC) * NR);
+          static_share(n_panels, t, team, lo, hi);
+          for (int p = lo; p < hi; ++p) {
+            pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR, ex.relu_b, own);
+            tiles(jc, 0, p, own);
           }
+        } else {
+          static_share(n_panels, t, team, lo, hi);
+          for (int p = lo; p < hi; ++p)
+            pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR, ex.relu_b,
+                         bp + static_cast<size_t>(p) * NR * kc);
+          team_barrier(team);
+          static_share(m_blocks * n_panels, t, team, lo, hi);
+          for (int task = lo; task < hi; ++task)
+            tiles(jc, task / n_panels, task % n_panels, bp + static_cast<size_t>(task % n_panels) * NR * kc);
         }
         team_barrier(team);  // the B panels (and A's slice) are repacked next
       }

@@ -98,11 +98,12 @@ struct PlanOptions {
   float ema_decay = 0.0f;
   // Inference plans: read every parameter from its "<name>#ema" shadow instead of "<name>".
   bool use_ema = false;
-  // Inference plans on a backend that runs several steps at once (the CPU with 2+ threads) and a
-  // batch of 2+: image-parallel lanes. Each thread takes a few whole images at a time through the whole
-  // network with serial kernels (plans of the same graph for the smaller batch, sharing the
-  // parameters), instead of every node splitting the whole batch over the threads; the same floats
-  // per image, since no kernel mixes images at inference. Off: one plan runs the whole batch.
+  // Inference plans on a backend that runs several steps at once (the CPU with 2+ threads):
+  // image-parallel lanes. Each thread takes a few whole images at a time through the whole network
+  // with serial kernels (plans of the same graph for the smaller batch, sharing the parameters),
+  // instead of every node splitting the whole batch over the threads; a batch of 1 runs on one
+  // thread. The same floats per image, since no kernel mixes images at inference. Off: one plan
+  // runs the whole batch, each node over all threads.
   bool image_parallel = true;
 };
 

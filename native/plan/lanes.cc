@@ -27,9 +27,10 @@ CompiledPlan* CompiledPlan::Lane::ForSize(int images) const {
 }
 
 int CompiledPlan::LaneCount(const PlanOptions& options, const Backend& backend, bool input_grad) {
-  if (options.training || !options.image_parallel || input_grad || options.batch < 2) return 0;
-  const int lanes = std::min(backend.ConcurrentSteps(), options.batch);
-  return lanes >= 2 ? lanes : 0;
+  if (options.training || !options.image_parallel || input_grad) return 0;
+  const int concurrent = backend.ConcurrentSteps();
+  // A batch of 1 still takes one lane: the image runs with serial kernels (see plan_impl.h).
+  return concurrent >= 2 ? std::min(concurrent, options.batch) : 0;
 }
 
 Status CompiledPlan::CreateLanes(const std::string& ir_json, int lanes) {
