@@ -3,6 +3,7 @@
 // possible near-ties, so its backward is checked against the reference scatter of dy to the fp64
 // argmax (and the saved argmax itself). Tolerances: rtol 1e-5 / atol 1e-6 (no long sums).
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "cpu/kernels.h"
@@ -188,6 +189,45 @@ NASNET_TEST(kernels_pool_max_ties_pick_the_first_in_window_order) {
         EXPECT_TRUE(y[oh * s.OW + ow] == 0.5f);
       }
   }
+}
+
+NASNET_TEST(kernels_pool_max_inference_is_the_argmax_element_bit_for_bit) {
+  // Inference max pooling (no argmax) at every SIMD level, 3×3 stride 2 (AVX-512's separable path)
+  // and stride 1, on planes of ties that only bits tell apart: -0 and +0, NaNs with distinct
+  // payloads, -inf, 1. Each output must be the very element the argmax path picks (the first
+  // maximum in window order, or the last NaN), bit for bit.
+  auto bits = [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return u;
+  };
+  for_each_simd([&](SimdLevel) {
+    uint32_t seed = 900;
+    for (int stride : {2, 1})
+      for (int W : {5, 16, 31, 32, 33, 40})
+        for (bool tf : {true, false}) {
+          const PoolShape s = tf ? same(2, 3, 11, W, 3, stride, false) : symmetric(2, 3, 11, W, 3, stride, false);
+          const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.C * s.OH * s.OW;
+          std::vector<float> x(nx);
+          uint32_t r = seed++;
+          for (size_t i = 0; i < nx; ++i) {
+            r = r * 1664525u + 1013904223u;
+            const uint32_t pick = (r >> 24) % 10;
+            uint32_t u = pick < 3 ? 0x80000000u : pick < 6 ? 0u : pick < 7 ? 0xff800000u : pick < 9 ? 0x3f800000u : 0x7fc00000u | (r & 0xffff);
+            std::memcpy(&x[i], &u, sizeof u);
+          }
+          std::vector<float> y(ny), y0(ny);
+          std::vector<int32_t> arg(ny);
+          cpu::maxpool_forward(s, x.data(), y.data(), arg.data());
+          cpu::maxpool_forward(s, x.data(), y0.data(), nullptr);
+          const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
+          for (size_t o = 0; o < ny; ++o) {
+            const float picked = x[(o / OHW) * HW + static_cast<size_t>(arg[o])];
+            EXPECT_TRUE(bits(y[o]) == bits(picked));
+            EXPECT_TRUE(bits(y0[o]) == bits(picked));
+          }
+        }
+  });
 }
 
 NASNET_TEST(kernels_pool_global_average) {
