@@ -3,6 +3,7 @@
 // Masks come from the counter-based generator (core/random.h), so they do not depend on threads:
 //   Dropout:  element i is kept iff uniform01(seed, stream, i) < keep, keep = 1 - ratio (float).
 //   DropPath: sample n is kept iff uniform01(seed, stream, n) < keep.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -33,39 +34,44 @@ void dropout_backward(size_t n, float ratio, const uint8_t* mask, const float* d
   });
 }
 
+namespace {
+// y = x * s for the samples kept[n] (x * 1 / keep), 0 for the others, over the whole batch in one
+// split of its N * per_sample elements (not one fork and join per sample: 2,560 of them in a NASNet
+// 2@768 batch-32 backward, where they cost 3.6× the work at 2 threads).
+void scale_samples(int N, size_t per_sample, float s, const uint8_t* kept, const float* x, float* y) {
+  const size_t n = static_cast<size_t>(N) * per_sample;
+  parallel_chunks(n >= 32768 ? kernel_threads() : 1, n, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi;) {
+      const size_t sample = i / per_sample, end = std::min(hi, (sample + 1) * per_sample);
+      if (kept[sample] == 0) {
+        std::memset(y + i, 0, sizeof(float) * (end - i));
+      } else {
+        const float* xs = x + i;
+        float* ys = y + i;
+#pragma omp simd
+        for (size_t k = 0; k < end - i; ++k) ys[k] = xs[k] * s;
+      }
+      i = end;
+    }
+  });
+}
+}  // namespace
+
 void droppath_forward(int N, size_t per_sample, float keep, uint64_t seed, uint64_t stream, const float* x, float* y,
                       uint8_t* keep_mask) {
   const float s = keep > 0.0f ? 1.0f / keep : 0.0f;
-  for (int n = 0; n < N; ++n) {
-    const bool kept = uniform01(seed, stream, static_cast<uint64_t>(n)) < keep;
-    if (keep_mask != nullptr) keep_mask[n] = kept ? 1 : 0;
-    const float* xs = x + static_cast<size_t>(n) * per_sample;
-    float* ys = y + static_cast<size_t>(n) * per_sample;
-    if (!kept) {
-      std::memset(ys, 0, sizeof(float) * per_sample);
-      continue;
-    }
-    parallel_chunks(per_sample >= 32768 ? kernel_threads() : 1, per_sample, [&](size_t lo, size_t hi) {
-#pragma omp simd
-      for (size_t i = lo; i < hi; ++i) ys[i] = xs[i] * s;
-    });
+  std::vector<uint8_t> own;
+  uint8_t* kept = keep_mask;
+  if (kept == nullptr) {
+    own.resize(static_cast<size_t>(N));
+    kept = own.data();
   }
+  for (int n = 0; n < N; ++n) kept[n] = uniform01(seed, stream, static_cast<uint64_t>(n)) < keep ? 1 : 0;
+  scale_samples(N, per_sample, s, kept, x, y);
 }
 
 void droppath_backward(int N, size_t per_sample, float keep, const uint8_t* keep_mask, const float* dy, float* dx) {
-  const float s = keep > 0.0f ? 1.0f / keep : 0.0f;
-  for (int n = 0; n < N; ++n) {
-    const float* g = dy + static_cast<size_t>(n) * per_sample;
-    float* d = dx + static_cast<size_t>(n) * per_sample;
-    if (keep_mask[n] == 0) {
-      std::memset(d, 0, sizeof(float) * per_sample);
-      continue;
-    }
-    parallel_chunks(per_sample >= 32768 ? kernel_threads() : 1, per_sample, [&](size_t lo, size_t hi) {
-#pragma omp simd
-      for (size_t i = lo; i < hi; ++i) d[i] = g[i] * s;
-    });
-  }
+  scale_samples(N, per_sample, keep > 0.0f ? 1.0f / keep : 0.0f, keep_mask, dy, dx);
 }
 
 void add_droppath_forward(size_t n, int N, int count, const float* const* xs, uint64_t seed,
