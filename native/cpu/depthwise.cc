@@ -85,6 +85,7 @@ inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, flo
     typedef int vi16_t __attribute__((vector_size(64)));
     const vi16_t me = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
     const vi16_t mo = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const vi16_t meo = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
     for (int h = 0; h < s.H; ++h) {
       float* row = xpad + static_cast<size_t>(h + s.pt) * g.ld;
       const float* src = xp + static_cast<size_t>(h) * s.W;
@@ -100,6 +101,16 @@ inline void copy_plane(const ConvShape& s, const DwGeom& g, const float* xp, flo
         const vf16 e = __builtin_shuffle(a, b, me), o = __builtin_shuffle(a, b, mo);
         __builtin_memcpy(row + be + w / 2, &e, sizeof e);
         __builtin_memcpy(row + bo + w / 2, &o, sizeof o);
+      }
+      // 16 columns (planes 16 wide, and what 32-column steps leave): evens to the low half, odds to
+      // the high half of one vector.
+      for (; w + kLanes <= s.W; w += kLanes) {
+        vf16 a;
+        __builtin_memcpy(&a, src + w, sizeof a);
+        if (relu) a = a <= 0.0f ? vf16{} : a;
+        const vf16 eo = __builtin_shuffle(a, meo);
+        __builtin_memcpy(row + be + w / 2, &eo, sizeof(float) * (kLanes / 2));
+        __builtin_memcpy(row + bo + w / 2, reinterpret_cast<const float*>(&eo) + kLanes / 2, sizeof(float) * (kLanes / 2));
       }
       for (; w < s.W; ++w) {
         const int c = w + s.pl;
@@ -140,36 +151,64 @@ __attribute__((always_inline)) inline size_t chunk_col(int ow0, int step, int jd
   return static_cast<size_t>(ow0) * step + jdw;
 }
 
-template <int SW, int R>
+// K > 0: a square K×K window at dilation 1, as a constant (the tap loops unroll, their offsets fold).
+template <int SW, int R, int K>
 __attribute__((always_inline)) inline void dw_correlate_rows(const DwPass& q, int step_rt, int oh,
                                                              const float* __restrict in, const float* __restrict wk,
                                                              float bias, float* __restrict out) {
   const int step = SW > 0 ? SW : step_rt;
   const int lstep = SW == 2 ? 1 : step;  // stride of a chunk's 16 values in the buffer
+  const int kh = K > 0 ? K : q.kh, kw = K > 0 ? K : q.kw, dh = K > 0 ? 1 : q.dh, dw = K > 0 ? 1 : q.dw;
   for (int ow0 = 0; ow0 < q.OW; ow0 += kLanes) {
     vf16 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = vf16{} + bias;
     const float* base = in + q.c0;
-    for (int i = 0; i < q.kh; ++i) {
-      for (int j = 0; j < q.kw; ++j) {
-        const float wv = wk[i * q.kw + j];
-        const size_t col = chunk_col<SW>(ow0, step, j * q.dw, q.half);
+    for (int i = 0; i < kh; ++i) {
+      for (int j = 0; j < kw; ++j) {
+        const float wv = wk[i * kw + j];
+        const size_t col = chunk_col<SW>(ow0, step, j * dw, q.half);
         for (int r = 0; r < R; ++r)
-          acc[r] += wv * load16(base + static_cast<size_t>((oh + r) * q.sh + i * q.dh + q.r0) * q.ld + col, lstep);
+          acc[r] += wv * load16(base + static_cast<size_t>((oh + r) * q.sh + i * dh + q.r0) * q.ld + col, lstep);
       }
     }
+    // Constant-size copies where the chunk is 16 or 8 wide: a copy of a run-time size compiles to
+    // `rep movs`, whose start-up cost was a sixth of a stride-2 16×16 plane.
     const int n = std::min(kLanes, q.OW - ow0);
-    for (int r = 0; r < R; ++r) __builtin_memcpy(out + static_cast<size_t>(oh + r) * q.OW + ow0, &acc[r], sizeof(float) * n);
+    for (int r = 0; r < R; ++r) {
+      float* dst = out + static_cast<size_t>(oh + r) * q.OW + ow0;
+      if (n == kLanes)
+        __builtin_memcpy(dst, &acc[r], sizeof(float) * kLanes);
+      else if (n == kLanes / 2)
+        __builtin_memcpy(dst, &acc[r], sizeof(float) * (kLanes / 2));
+      else
+        __builtin_memcpy(dst, &acc[r], sizeof(float) * n);
+    }
   }
 }
 
+template <int SW, int K>
+__attribute__((always_inline)) inline void dw_correlate_k(const DwPass& q, int step_rt, const float* __restrict in,
+                                                          const float* __restrict wk, float bias,
+                                                          float* __restrict out) {
+  int oh = 0;
+  for (; oh + 4 <= q.OH; oh += 4) dw_correlate_rows<SW, 4, K>(q, step_rt, oh, in, wk, bias, out);
+  for (; oh < q.OH; ++oh) dw_correlate_rows<SW, 1, K>(q, step_rt, oh, in, wk, bias, out);
+}
+
+// Stride 2's square windows of NASNet's reductions (3×3, 5×5, 7×7) with their sizes as constants.
 template <int SW>
 __attribute__((always_inline)) inline void dw_correlate(const DwPass& q, int step_rt, const float* __restrict in,
                                                         const float* __restrict wk, float bias,
                                                         float* __restrict out) {
-  int oh = 0;
-  for (; oh + 4 <= q.OH; oh += 4) dw_correlate_rows<SW, 4>(q, step_rt, oh, in, wk, bias, out);
-  for (; oh < q.OH; ++oh) dw_correlate_rows<SW, 1>(q, step_rt, oh, in, wk, bias, out);
+  const bool square = SW == 2 && q.kh == q.kw && q.dh == 1 && q.dw == 1;
+  if (square && q.kh == 3)
+    dw_correlate_k<SW, 3>(q, step_rt, in, wk, bias, out);
+  else if (square && q.kh == 5)
+    dw_correlate_k<SW, 5>(q, step_rt, in, wk, bias, out);
+  else if (square && q.kh == 7)
+    dw_correlate_k<SW, 7>(q, step_rt, in, wk, bias, out);
+  else
+    dw_correlate_k<SW, 0>(q, step_rt, in, wk, bias, out);
 }
 
 __attribute__((always_inline)) inline void dw_forward_plane_body(const ConvShape& s, const float* __restrict xp,

@@ -139,6 +139,24 @@ NASNET_TEST(kernels_conv_depthwise) {
   check_conv("dw 1x7 / wide rows", make(2, 2, 3, 40, 2, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 2), true, 250);
 }
 
+NASNET_TEST(kernels_conv_depthwise_stride2_reduction_shapes) {
+  // NASNet's reduction-cell depthwise convolutions (TF SAME pads, stride 2, square 3×3 / 5×5 / 7×7:
+  // the forward's window sizes as constants) against fp64 at every SIMD level, on planes whose
+  // de-interleaved copy takes 32-column steps (32, 34), 16-column steps (16, 20), both (48), or
+  // neither (8, 11), so 16-, 8- and partially filled output chunks.
+  for_each_simd([](SimdLevel level) {
+    uint32_t seed = 600;
+    for (int k : {3, 5, 7})
+      for (int H : {8, 11, 16, 20, 32, 34, 48}) {
+        const int OH = (H + 1) / 2, pad = std::max(0, (OH - 1) * 2 + k - H);
+        char name[96];
+        std::snprintf(name, sizeof name, "%s dw %dx%d s2 %dx%d", simd_level_name(level), k, k, H, H);
+        check_conv(name, make(2, 3, H, H, 3, k, k, 2, 2, pad / 2, pad / 2, pad - pad / 2, pad - pad / 2, 1, 1, 3),
+                   false, seed++);
+      }
+  });
+}
+
 NASNET_TEST(kernels_conv_levels_agree_at_nasnet_shape) {
   // A NASNet-like shape (all levels against each other, the portable path as the anchor).
   ConvShape s = make(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
