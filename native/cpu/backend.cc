@@ -11,6 +11,7 @@
 #include "core/info.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
+#include "cpu/step_thread.h"
 #include "plan/backend.h"
 
 namespace nasnet::plan {
@@ -70,19 +71,25 @@ class CpuBackendImpl final : public Backend {
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
+  // Every step on the process's step thread (cpu/step_thread.h): one OpenMP team for all of them.
   Status RunStep(std::unique_ptr<CapturedStep>*, bool, int, const std::function<Status()>& step) override {
-    return step();
+    return cpu::RunOnStepThread(step);
   }
   // Each thread of a team runs whole steps with serial kernels (kernel_threads() is 1 inside the team).
   int ConcurrentSteps() const override { return cpu_threads(); }
+  // The team is opened on the step thread; each of its threads belongs to this step (its bodies'
+  // own steps run right there, InStepScope) and runs its kernels serially (SerialScope).
   Status RunConcurrently(int count, const std::function<Status(int)>& body) override {
-    std::vector<Status> results(static_cast<size_t>(std::max(count, 0)));
-    cpu::parallel_team(std::min(count, cpu_threads()), [&](int t, int team) {
-      cpu::SerialScope serial;  // also for a team of one, which runs on this thread
-      for (int k = t; k < count; k += team) results[static_cast<size_t>(k)] = body(k);
+    return cpu::RunOnStepThread([&]() -> Status {
+      std::vector<Status> results(static_cast<size_t>(std::max(count, 0)));
+      cpu::parallel_team(std::min(count, cpu_threads()), [&](int t, int team) {
+        cpu::SerialScope serial;  // also for a team of one, which runs on this thread
+        cpu::InStepScope in_step;
+        for (int k = t; k < count; k += team) results[static_cast<size_t>(k)] = body(k);
+      });
+      for (const Status& st : results) NASNET_RETURN_IF_ERROR(st);
+      return Status::Ok();
     });
-    for (const Status& st : results) NASNET_RETURN_IF_ERROR(st);
-    return Status::Ok();
   }
   Status ProfileClockMs(double* out) override {
     using Clock = std::chrono::steady_clock;

@@ -119,7 +119,7 @@ class Backend {
   // captures it, and replays it from then on. Variants are the same step on different buffers (a
   // plan's input slots, kInputSlots of them): each is captured on its own, all share one scratch. A
   // step that cannot be captured runs eagerly from then on, and (*captured)->note() says why. The
-  // CPU runs `step`.
+  // CPU runs `step` on its step thread (cpu/step_thread.h), the caller waiting.
   virtual Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, int variant,
                          const std::function<Status()>& step) = 0;
   // A clock for profiling, in milliseconds, read after all work enqueued so far has finished.

@@ -1,0 +1,75 @@
+// The CPU step thread (cpu/step_thread.h): every job runs on one thread whichever thread submits
+// it, jobs from several threads all run (one at a time), a job submitted from the step thread or
+// from a team a step opened runs right there (no deadlock), and a throwing job comes back as a status.
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "cpu/dispatch.h"
+#include "cpu/step_thread.h"
+#include "tests/test.h"
+
+using namespace nasnet;
+
+NASNET_TEST(step_thread_runs_every_job_on_one_thread) {
+  std::thread::id first;
+  cpu::RunOnStepThread([&] {
+    first = std::this_thread::get_id();
+    return Status::Ok();
+  });
+  EXPECT_TRUE(first != std::this_thread::get_id());
+  std::atomic<int> ran{0}, elsewhere{0}, running{0}, overlapped{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        Status st = cpu::RunOnStepThread([&] {
+          if (running++ != 0) ++overlapped;
+          if (std::this_thread::get_id() != first) ++elsewhere;
+          ++ran;
+          --running;
+          return Status::Ok();
+        });
+        EXPECT_TRUE(st.ok());
+      }
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_TRUE(ran == 200);
+  EXPECT_TRUE(elsewhere == 0);
+  EXPECT_TRUE(overlapped == 0);
+}
+
+NASNET_TEST(step_thread_nested_jobs_run_in_place) {
+  // From the step thread itself, and from every thread of a team the step opens (lanes).
+  std::atomic<int> inner{0};
+  Status st = cpu::RunOnStepThread([&] {
+    const std::thread::id step = std::this_thread::get_id();
+    NASNET_RETURN_IF_ERROR(cpu::RunOnStepThread([&] {
+      if (std::this_thread::get_id() == step) ++inner;
+      return Status::Ok();
+    }));
+    cpu::parallel_team(2, [&](int, int) {
+      cpu::InStepScope in_step;
+      const std::thread::id mine = std::this_thread::get_id();
+      Status nested = cpu::RunOnStepThread([&] {
+        if (std::this_thread::get_id() == mine) ++inner;
+        return Status::Ok();
+      });
+      if (!nested.ok()) inner = -100;
+    });
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok());
+  EXPECT_TRUE(inner == 3);
+}
+
+NASNET_TEST(step_thread_failures_come_back_as_status) {
+  Status st = cpu::RunOnStepThread([]() -> Status { throw std::runtime_error("boom"); });
+  EXPECT_TRUE(!st.ok());
+  EXPECT_TRUE(st.message().find("boom") != std::string::npos);
+  st = cpu::RunOnStepThread([] { return Status::OutOfRange("the job's own status"); });
+  EXPECT_TRUE(st.code() == StatusCode::kOutOfRange);
+  // the thread still serves jobs afterwards
+  EXPECT_TRUE(cpu::RunOnStepThread([] { return Status::Ok(); }).ok());
+}
