@@ -102,8 +102,10 @@ export interface NativePlanDescription {
   aliasedGradients: number;
   /** Image-parallel inference: lanes running whole images at once (one per CPU thread), 0 when the plan runs its batch as one. */
   imageLanes: number;
-  /** Images per run of a lane (0 without lanes). */
+  /** Most images per run of a lane (0 without lanes). */
   laneBatch: number;
+  /** Runs the batch is split into: `laneBatch` images each, then fewer towards the end so the lanes finish together (0 without lanes). */
+  laneRuns: number;
   params: string[];
   /** With `describe({ shapes: true })`: every tensor's shape by name (graph inputs, then node ids). */
   shapes?: Record<string, number[]>;

@@ -14,6 +14,17 @@ const net = buildNetwork(NASNET_A, { cellsPerStack: 1, filters: 8, numClasses: 1
 const threads = binding().info().cpu.threads;
 const imageFloats = 3 * 16 * 16;
 
+/** The run sizes of a batch over `lanes` lanes: 4 images while plenty are left, then down to 1 (guided). */
+function guidedRuns(batch: number, lanes: number): number[] {
+  const runs: number[] = [];
+  for (let first = 0; first < batch; ) {
+    const images = Math.min(4, Math.max(1, Math.ceil((batch - first) / (2 * lanes))));
+    runs.push(images);
+    first += images;
+  }
+  return runs;
+}
+
 /** A store whose BN running statistics and weights are not the initial ones (two training steps). */
 async function trainedStore(): Promise<ParameterStore> {
   const store = new ParameterStore();
@@ -27,18 +38,20 @@ async function trainedStore(): Promise<ParameterStore> {
 describe.skipIf(threads < 2)(`image-parallel inference (${threads} threads)`, () => {
   it('predicts the same floats as the batched plan, for batches that leave a smaller last run', async () => {
     const store = await trainedStore();
-    for (const batch of [1, 2, 3, 7, 9, 13]) {
+    for (const batch of [1, 2, 3, 7, 9, 13, 32]) {
       const laned = await Plan.compile(net.inference, store, { batch, training: false });
       const plain = await Plan.compile(net.inference, store, { batch, training: false, imageParallel: false });
-      expect(laned.description.imageLanes).toBe(Math.min(threads, batch));
-      expect(laned.description.laneBatch).toBe(Math.min(4, Math.ceil(batch / Math.min(threads, batch))));
+      const lanes = Math.min(threads, batch);
+      const runs = guidedRuns(batch, lanes);
+      expect(laned.description.imageLanes).toBe(lanes);
+      expect(laned.description.laneBatch).toBe(runs[0]);
+      expect(laned.description.laneRuns).toBe(runs.length);
       expect(plain.description.imageLanes).toBe(0);
       expect(plain.description.laneBatch).toBe(0);
-      // each lane holds a plan of laneBatch images (and one of the last run's when it is smaller): less
-      // than the whole batch's arena when that is fewer images
-      const { imageLanes, laneBatch } = laned.description;
-      if (imageLanes * (laneBatch + (batch % laneBatch)) < batch)
-        expect(laned.description.activationBytes).toBeLessThan(plain.description.activationBytes);
+      expect(plain.description.laneRuns).toBe(0);
+      // each lane's plans share one arena, as large as its largest run's: less than the whole batch's
+      // when that run is a smaller share of the batch than the lanes' count
+      if (lanes * runs[0] < batch) expect(laned.description.activationBytes).toBeLessThan(plain.description.activationBytes);
       const images = randomFloats(batch * imageFloats, 100 + batch);
       const a = await laned.predict(images);
       const b = await plain.predict(images);
@@ -102,7 +115,8 @@ describe.skipIf(threads < 2)(`image-parallel inference (${threads} threads)`, ()
     const images = randomFloats(batch * imageFloats, 5);
     await laned.predict(images);
     await plain.predict(images);
-    const runs = Math.ceil(batch / laned.description.laneBatch);
+    const runs = guidedRuns(batch, laned.description.imageLanes).length;
+    expect(laned.description.laneRuns).toBe(runs);
     const p = laned.profile();
     expect(p.map((n) => n.id)).toEqual(plain.profile().map((n) => n.id));
     for (const node of p) {

@@ -67,7 +67,7 @@ export interface PlanOptions {
   useEma?: boolean;
   /**
    * Inference plans on the CPU with 2+ threads: image-parallel lanes; default true. Each thread takes
-   * a few whole images at a time (4, fewer for small batches) through the whole network with serial
+   * a few whole images at a time (4, fewer towards the end of the batch) through the whole network with serial
    * kernels, on its own plan of the graph for that many images sharing the store's parameters,
    * instead of every node splitting the batch over the threads and meeting at a barrier; a batch of
    * 1 runs on one thread. Each image's logits are the same floats as with `false` (no kernel mixes images at

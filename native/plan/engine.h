@@ -202,10 +202,12 @@ class Plan {
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;
-  // Image-parallel inference (PlanOptions.image_parallel): how many lanes run at once, and the images
-  // per run of a lane; 0 and 0 when the plan runs its batch as one.
+  // Image-parallel inference (PlanOptions.image_parallel): how many lanes run at once, and the most
+  // images per run of a lane; 0 and 0 when the plan runs its batch as one.
   virtual int image_lanes() const = 0;
   virtual int lane_batch() const = 0;
+  // Runs a batch is split into (images per run from lane_batch() down to 1 towards the end).
+  virtual int lane_runs() const = 0;
   // Per-node times of a plan compiled with PlanOptions.profile (nodes that ran, in schedule order),
   // else an Invalid status. Not while a step runs.
   virtual Status Profile(std::vector<NodeProfile>* out) const = 0;

@@ -68,7 +68,11 @@ CompiledPlan::~CompiledPlan() {
   if (!backend_) return;
   // Device copies write themselves back when the last plan holding them goes (residency.h).
   slots_.clear();
-  backend_->Free(arena_);
+  if (owns_arena_) backend_->Free(arena_);
+  for (Lane& lane : lanes_) {
+    lane.plans.clear();
+    backend_->Free(lane.arena);
+  }
   backend_->Free(grads_);
   backend_->Free(step_block_);
   backend_->Free(partials_);

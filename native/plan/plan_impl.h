@@ -39,9 +39,10 @@
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
 //
 // Image-parallel inference (lanes.cc): an inference plan whose backend runs several steps at once
-// (Backend::ConcurrentSteps, the CPU's threads) splits its batch into runs of lane_batch() images
-// (4, or fewer so that every lane has work) and each of image_lanes() lanes, one per thread, takes
-// the next run and executes it on its own plan of the same graph compiled for that many images,
+// (Backend::ConcurrentSteps, the CPU's threads) splits its batch into lane_runs() runs of up to
+// lane_batch() (4) images, smaller towards the end (a guided schedule), and each of image_lanes()
+// lanes, one per thread, takes the next run and executes it on its own plan of the same graph
+// compiled for that many images,
 // bound to the same parameters, with serial kernels. The parent plan keeps its input slots and
 // syncs the parameters once per step; it allocates no arena. Threads no longer meet at a barrier
 // after every node, and each run's activations (a few MiB) stay in cache across nodes. A batch of
@@ -76,6 +77,11 @@ constexpr uint64_t kMaxPlanBytes = uint64_t{64} << 30;
 
 // Resolves PlanOptions::backend (kAuto: CUDA when usable, else the CPU with `notice` saying why).
 Status SelectBackend(const PlanOptions& options, std::shared_ptr<Backend>* out, std::string* notice);
+
+// A run of image-parallel inference: images [first, first + images) of the batch.
+struct LaneRun {
+  int first = 0, images = 0;
+};
 
 class CompiledPlan : public Plan {
  public:
@@ -122,6 +128,7 @@ class CompiledPlan : public Plan {
   int aliased_gradients() const override { return grad_aliased_; }
   int image_lanes() const override { return static_cast<int>(lanes_.size()); }
   int lane_batch() const override { return lane_batch_; }
+  int lane_runs() const override { return static_cast<int>(lane_runs_.size()); }
 
  private:
   // A parameter of the graph bound to its store tensor; on a device backend through its device copy.
@@ -172,10 +179,11 @@ class CompiledPlan : public Plan {
     kAuxMask = 0
   };
 
-  // One thread's plans for image-parallel inference: one per run size (lane_batch_, and the last
-  // run's remainder when it differs).
+  // One thread's plans for image-parallel inference: one per run size in lane_runs_, all on one
+  // arena (the largest of theirs: the lane runs one at a time).
   struct Lane {
     std::vector<std::unique_ptr<CompiledPlan>> plans;
+    float* arena = nullptr;
     CompiledPlan* ForSize(int images) const;
   };
 
@@ -300,9 +308,11 @@ class CompiledPlan : public Plan {
   // Image-parallel inference: the lanes (empty: this plan runs its batch), images per run, the
   // lanes' arenas together; and, on a lane's plan, that its parent syncs the parameters.
   std::vector<Lane> lanes_;
+  std::vector<LaneRun> lane_runs_;
   int lane_batch_ = 0;
   size_t lane_bytes_ = 0;
   bool is_lane_ = false;
+  bool owns_arena_ = true;  // false on a lane's plan: its arena is the lane's
   bool is_parent_ = false;  // lanes run this plan's steps (set before Build, which then allocates no arena)
   StepValues* values() const { return static_cast<StepValues*>(step_block_); }
   StepValues* values_host() const { return static_cast<StepValues*>(step_block_host_); }
