@@ -106,6 +106,8 @@ export interface NativePlanDescription {
   laneBatch: number;
   /** Runs the batch is split into: `laneBatch` images each, then fewer towards the end so the lanes finish together (0 without lanes). */
   laneRuns: number;
+  /** A batch of 1 on the CPU with 2+ threads: threads running its independent nodes (a cell's branches) at once; 0 otherwise. */
+  nodeWorkers: number;
   params: string[];
   /** With `describe({ shapes: true })`: every tensor's shape by name (graph inputs, then node ids). */
   shapes?: Record<string, number[]>;

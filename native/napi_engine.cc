@@ -484,6 +484,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("imageLanes", p->image_lanes());
     out.Set("laneBatch", p->lane_batch());
     out.Set("laneRuns", p->lane_runs());
+    out.Set("nodeWorkers", p->node_workers());
     out.Set("backend", p->backend_name());
     out.Set("device", p->device_name());
     out.Set("notice", p->notice());

@@ -49,6 +49,9 @@ describe.skipIf(threads < 2)(`image-parallel inference (${threads} threads)`, ()
       expect(plain.description.imageLanes).toBe(0);
       expect(plain.description.laneBatch).toBe(0);
       expect(plain.description.laneRuns).toBe(0);
+      // a single image runs its independent nodes (a cell's branches) on two threads at once
+      expect(laned.description.nodeWorkers).toBe(batch === 1 ? 2 : 0);
+      expect(plain.description.nodeWorkers).toBe(0);
       // each lane's plans share one arena, as large as its largest run's: less than the whole batch's
       // when that run is a smaller share of the batch than the lanes' count
       if (lanes * runs[0] < batch) expect(laned.description.activationBytes).toBeLessThan(plain.description.activationBytes);
@@ -87,6 +90,25 @@ describe.skipIf(threads < 2)(`image-parallel inference (${threads} threads)`, ()
     expect(Array.from(logits)).toEqual(Array.from(await plain.predict(images)));
     laned.dispose();
     plain.dispose();
+  });
+
+  it('evaluates and profiles a single image with its nodes on two threads as the one-thread plan does', async () => {
+    const store = await trainedStore();
+    const images = randomFloats(imageFloats, 77);
+    for (const label of [0, 3, 9]) {
+      const laned = await Plan.compile(net.graph, store, { batch: 1, training: false, profile: true });
+      const plain = await Plan.compile(net.graph, store, { batch: 1, training: false, profile: true, imageParallel: false });
+      expect(laned.description.nodeWorkers).toBe(2);
+      const labels = Int32Array.from([label]);
+      // several calls: every order the two threads take the nodes in gives the same floats
+      for (let k = 0; k < 3; k++) expect(await laned.evaluate(images, labels)).toEqual(await plain.evaluate(images, labels));
+      expect(Array.from(await laned.predict(images))).toEqual(Array.from(await plain.predict(images)));
+      const p = laned.profile();
+      expect(p.map((n) => n.id).sort()).toEqual(plain.profile().map((n) => n.id).sort());
+      for (const node of p) expect(node.forwardCalls).toBe(plain.profile().find((q) => q.id === node.id)!.forwardCalls);
+      laned.dispose();
+      plain.dispose();
+    }
   });
 
   it('reads the parameters as they are at each call, and their averages with useEma', async () => {

@@ -130,8 +130,9 @@ class Backend {
   virtual int ConcurrentSteps() const { return 1; }
   // Runs body(k) for every k in [0, count), at most ConcurrentSteps() at a time, each call on one
   // thread whose kernels run serially, and returns the failure of the lowest k that failed (bodies
-  // after a failure may not run). The bodies must not write memory another reads or writes. The
-  // default runs them in order on this thread.
+  // after a failure may not run). The default runs them in order on this thread, so bodies that
+  // share work must each be able to do all of it (take it from a common queue), never wait for
+  // another body; what one body writes, another reads only after synchronizing with it.
   virtual Status RunConcurrently(int count, const std::function<Status(int)>& body) {
     for (int k = 0; k < count; ++k) NASNET_RETURN_IF_ERROR(body(k));
     return Status::Ok();

@@ -208,6 +208,9 @@ class Plan {
   virtual int lane_batch() const = 0;
   // Runs a batch is split into (images per run from lane_batch() down to 1 towards the end).
   virtual int lane_runs() const = 0;
+  // A batch of 1 on the CPU with 2+ threads: the threads that run its independent nodes at once
+  // (the branches of a cell), each node on one thread; 0 otherwise.
+  virtual int node_workers() const = 0;
   // Per-node times of a plan compiled with PlanOptions.profile (nodes that ran, in schedule order),
   // else an Invalid status. Not while a step runs.
   virtual Status Profile(std::vector<NodeProfile>* out) const = 0;

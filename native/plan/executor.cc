@@ -294,6 +294,7 @@ Status CompiledPlan::Timed(NodeProfile* p, bool backward, const std::function<St
 }
 
 Status CompiledPlan::Forward(Mode mode) {
+  if (node_workers_ > 0 && mode != kTrain) return ForwardConcurrent(mode);
   const std::vector<char>& active = active_[mode];
   const int n = static_cast<int>(graph_.nodes.size());
   const bool train = mode == kTrain;

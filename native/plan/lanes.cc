@@ -13,6 +13,9 @@ namespace {
 // 1 image per run, 225 at 2, 231 at 4 and 203 at 32, where a run's activations no longer fit in
 // the cache between nodes.
 constexpr int kLaneImages = 4;
+// Threads running a single image's independent nodes (NASNet cells: the two branches of each block,
+// the blocks of a cell); more would mostly wait for the branches' joins.
+constexpr int kNodeWorkers = 2;
 
 // The runs a batch is split into, in the order lanes take them: kLaneImages images each while
 // plenty are left, then fewer, down to single images (OpenMP's guided schedule: a run takes about
@@ -53,6 +56,9 @@ Status CompiledPlan::CreateLanes(const std::string& ir_json, int lanes) {
   lane_batch_ = *std::max_element(sizes.begin(), sizes.end());
   PlanOptions options = options_;
   options.image_parallel = false;
+  // A batch of 1 (one lane, one run) runs its independent nodes on the backend's threads instead.
+  LaneSetup setup;
+  if (options_.batch == 1) setup.node_workers = std::min(backend_->ConcurrentSteps(), kNodeWorkers);
   lanes_.resize(static_cast<size_t>(lanes));
   lane_bytes_ = 0;
   for (Lane& lane : lanes_) {
@@ -60,10 +66,9 @@ Status CompiledPlan::CreateLanes(const std::string& ir_json, int lanes) {
     for (int size : sizes) {
       options.batch = size;
       std::unique_ptr<CompiledPlan> p;
-      Status st = Create(ir_json, store_, options, false, &p);
+      Status st = CreateLane(ir_json, store_, options, setup, &p);
       if (!st.ok()) return Status(st.code(), "plan: compiling an image-parallel lane of " + std::to_string(size) +
                                                  " images: " + st.message());
-      p->is_lane_ = true;
       bytes = std::max(bytes, p->arena_bytes_);
       lane.plans.push_back(std::move(p));
     }

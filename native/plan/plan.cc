@@ -91,6 +91,18 @@ CompiledPlan::~CompiledPlan() {
 
 Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
                             const PlanOptions& options, bool input_grad, std::unique_ptr<CompiledPlan>* out) {
+  return Compile(ir_json, std::move(store), options, input_grad, nullptr, out);
+}
+
+Status CompiledPlan::CreateLane(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
+                                const PlanOptions& options, const LaneSetup& setup,
+                                std::unique_ptr<CompiledPlan>* out) {
+  return Compile(ir_json, std::move(store), options, false, &setup, out);
+}
+
+Status CompiledPlan::Compile(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
+                             const PlanOptions& options, bool input_grad, const LaneSetup* lane,
+                             std::unique_ptr<CompiledPlan>* out) {
   if (!store) return Status::Invalid("plan: store is null");
   if (options.batch < 1) return Status::Invalid("plan: batch must be a positive integer but is " + std::to_string(options.batch));
   std::unique_ptr<CompiledPlan> p(new CompiledPlan());
@@ -104,9 +116,12 @@ Status CompiledPlan::Create(const std::string& ir_json, std::shared_ptr<Paramete
     NASNET_RETURN_IF_ERROR(ir::ParseGraph(ir_json, &p->graph_));
     NASNET_RETURN_IF_ERROR(ir::InferShapes(p->graph_, options.batch, &p->shapes_));
     // A plan that splits its batch into lanes runs none of it itself: no arena (AllocateMemory).
-    const int lanes = LaneCount(options, *p->backend_, input_grad);
+    const int lanes = lane != nullptr ? 0 : LaneCount(options, *p->backend_, input_grad);
     p->is_parent_ = lanes > 0;
+    p->is_lane_ = lane != nullptr;
+    p->node_workers_ = lane != nullptr && lane->node_workers > 1 && !options.training ? lane->node_workers : 0;
     NASNET_RETURN_IF_ERROR(p->Build(input_grad));
+    if (p->node_workers_ > 0) NASNET_RETURN_IF_ERROR(p->BuildNodeGraphs());
     if (lanes > 0) NASNET_RETURN_IF_ERROR(p->CreateLanes(ir_json, lanes));
   } catch (const std::bad_alloc&) {
     return Status::Exhausted("plan: out of memory while compiling (" + GiB(p->arena_bytes_) + " of activations)");
@@ -555,6 +570,11 @@ Status CompiledPlan::PlanBuffers(bool input_grad) {
     grad_buf_[shapes_.images] = add(bytes_of(shapes_.images), grad_start_[shapes_.images], S - 1);
   steps_ = static_cast<size_t>(S);
 
+  // Node-parallel plans run nodes out of schedule order: every buffer lives the whole step (or,
+  // where that is too much memory, the plan runs its nodes in order after all).
+  if (node_workers_ > 0 && NaiveMemory(req) > kNodeParallelMaxBytes) node_workers_ = 0;
+  if (node_workers_ > 0)
+    for (BufferRequest& r : req) r.start = 0, r.end = S - 1;
   arena_bytes_ = PlanMemory(req, &buf_offset_);
   naive_bytes_ = NaiveMemory(req);
   uint64_t param_bytes = 0;

@@ -42,14 +42,17 @@
 // (Backend::ConcurrentSteps, the CPU's threads) splits its batch into lane_runs() runs of up to
 // lane_batch() (4) images, smaller towards the end (a guided schedule), and each of image_lanes()
 // lanes, one per thread, takes the next run and executes it on its own plan of the same graph
-// compiled for that many images,
-// bound to the same parameters, with serial kernels. The parent plan keeps its input slots and
-// syncs the parameters once per step; it allocates no arena. Threads no longer meet at a barrier
-// after every node, and each run's activations (a few MiB) stay in cache across nodes. A batch of
-// 1 takes one lane: its nodes run on one thread, which measured faster than splitting each node
-// over two (NASNet-A 2@768: 5.3 against 6.3 ms; a split node waits for the other thread). No kernel
-// mixes images at inference, so each image's logits are the floats of the batched plan; the
-// evaluate loss is the size-weighted mean of the runs' losses.
+// compiled for that many images, bound to the same parameters, with serial kernels (a lane's plans
+// share one arena). The parent plan keeps its input slots and syncs the parameters once per step;
+// it allocates no arena. Threads no longer meet at a barrier after every node, and each run's
+// activations (a few MiB) stay in cache across nodes. No kernel mixes images at inference, so each
+// image's logits are the floats of the batched plan; the evaluate loss is the size-weighted mean of
+// the runs' losses. A batch of 1 is one run on one lane whose plan is node-parallel
+// (node_parallel.cc): its independent nodes (a cell's branches) run at once on two threads, each
+// node on one thread, taking whichever node has its inputs ready (NASNet-A 2@768: 3.9 against 5.2 ms
+// splitting every node over both threads). That plan keeps every buffer (no reuse, up to
+// kNodeParallelMaxBytes; past it the image's nodes run in order on one thread), so any order gives
+// the same floats.
 //
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the
@@ -74,6 +77,9 @@ class DeviceCopy;
 
 // Total bytes a plan may hold (arena, parameter gradients): larger graphs fail at compile time.
 constexpr uint64_t kMaxPlanBytes = uint64_t{64} << 30;
+// Activations a node-parallel plan (one image, no buffer reuse) may hold; past it, it runs in order.
+// NASNet-A 2@768 CIFAR: 19 MiB; the mobile ImageNet 4@1056: 45 MiB.
+constexpr size_t kNodeParallelMaxBytes = size_t{512} << 20;
 
 // Resolves PlanOptions::backend (kAuto: CUDA when usable, else the CPU with `notice` saying why).
 Status SelectBackend(const PlanOptions& options, std::shared_ptr<Backend>* out, std::string* notice);
@@ -88,6 +94,11 @@ class CompiledPlan : public Plan {
   // `input_grad` also computes d loss / d images (tests: InputGrad()).
   static Status Create(const std::string& ir_json, std::shared_ptr<ParameterStore> store, const PlanOptions& options,
                        bool input_grad, std::unique_ptr<CompiledPlan>* out);
+  // What a lane's plan is compiled as: a lane (its parent syncs the parameters), and with node
+  // workers > 1 (a batch of 1) its independent nodes run at once on that many threads.
+  struct LaneSetup {
+    int node_workers = 0;
+  };
   ~CompiledPlan() override;
 
   Status TrainStep(const float* images, const int32_t* labels, const StepHyper& hyper, StepResult* out) override;
@@ -129,6 +140,9 @@ class CompiledPlan : public Plan {
   int image_lanes() const override { return static_cast<int>(lanes_.size()); }
   int lane_batch() const override { return lane_batch_; }
   int lane_runs() const override { return static_cast<int>(lane_runs_.size()); }
+  int node_workers() const override {
+    return lanes_.size() == 1 && lanes_[0].plans.size() == 1 ? lanes_[0].plans[0]->node_workers_ : 0;
+  }
 
  private:
   // A parameter of the graph bound to its store tensor; on a device backend through its device copy.
@@ -186,6 +200,20 @@ class CompiledPlan : public Plan {
     float* arena = nullptr;
     CompiledPlan* ForSize(int images) const;
   };
+
+  static Status Compile(const std::string& ir_json, std::shared_ptr<ParameterStore> store, const PlanOptions& options,
+                        bool input_grad, const LaneSetup* lane, std::unique_ptr<CompiledPlan>* out);
+  // Create() for a lane's plan (flags set before Build).
+  static Status CreateLane(const std::string& ir_json, std::shared_ptr<ParameterStore> store,
+                           const PlanOptions& options, const LaneSetup& setup, std::unique_ptr<CompiledPlan>* out);
+  // The inference forward of a node-parallel plan: workers take nodes whose inputs are ready.
+  Status ForwardConcurrent(Mode mode);
+  // Per inference mode: the nodes that run, how many producers each waits for, and its consumers.
+  struct NodeGraph {
+    std::vector<int> nodes, waits;
+    std::vector<std::vector<int>> consumers;
+  };
+  Status BuildNodeGraphs();
 
   // ---- image-parallel inference (lanes.cc) ----
   // The lanes an inference plan of this batch on this backend splits into (0: none).
@@ -313,6 +341,10 @@ class CompiledPlan : public Plan {
   size_t lane_bytes_ = 0;
   bool is_lane_ = false;
   bool owns_arena_ = true;  // false on a lane's plan: its arena is the lane's
+  // Node-parallel inference (a lane of one image): threads running independent nodes, every buffer
+  // its own (no reuse: nodes run out of schedule order), and the dependency graphs by mode.
+  int node_workers_ = 0;
+  NodeGraph node_graph_[3];
   bool is_parent_ = false;  // lanes run this plan's steps (set before Build, which then allocates no arena)
   StepValues* values() const { return static_cast<StepValues*>(step_block_); }
   StepValues* values_host() const { return static_cast<StepValues*>(step_block_host_); }
