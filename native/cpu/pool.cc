@@ -10,7 +10,8 @@
 // element. A NaN in a window makes that output NaN (core/nan.h: the last NaN is the argmax).
 // Inference (no argmax) at 3×3 stride 2 on AVX-512 folds each window row's three columns for 16
 // outputs at once, then the rows: the same element, 6× faster on NASNet's reduction cells.
-// Average pooling runs as separable passes compiled per SIMD level (see its section below).
+// Average pooling runs as separable passes compiled per SIMD level (see its section below); its
+// 3×3 stride-1 forward on AVX-512 as chunks of 16 columns held in registers and L1 (the same floats).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -501,6 +502,40 @@ NASNET_AVG_PLANES(portable, )
 #undef NASNET_AVG_PLANES
 
 // Runs one direction over the N*C planes: in planes of in_plane floats, out planes of out_plane.
+// ---- Average pooling forward, 3×3 at stride 1 (NASNet's normal cells), AVX-512: per 16-column
+// chunk, each input row's three-column sums (masked loads: columns outside the image read +0.0f, as
+// the padded row buffer above holds), kept in an L1 buffer, then each output row's real rows summed
+// in order and divided by the plan's divisors: the same additions, in the same order, and the same
+// division as avg_forward_plane. ----
+inline bool avg3s1_ok(const PoolShape& s) {
+  return s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.pt < 3 && s.pl < 3 && s.pb < 3 && s.pr < 3 &&
+         s.OH == s.H + s.pt + s.pb - 2 && s.OW == s.W + s.pl + s.pr - 2;
+}
+
+__attribute__((target("avx512f"))) void avg3s1_plane_avx512(const PoolShape& s, const AvgPlan& p, const float* xp,
+                                                            float* yp, float* hs) {
+  for (int ow0 = 0; ow0 < s.OW; ow0 += 16) {
+    const int c = ow0 - s.pl;  // input column of lane 0's first tap
+    const __mmask16 out = static_cast<__mmask16>((1u << std::min(16, s.OW - ow0)) - 1);
+    const __mmask16 m0 = lanes_inside(c, s.W) & out, m1 = lanes_inside(c + 1, s.W) & out,
+                    m2 = lanes_inside(c + 2, s.W) & out;
+    for (int h = 0; h < s.H; ++h) {
+      const float* row = xp + static_cast<size_t>(h) * s.W + c;
+      __m512 sum = _mm512_maskz_loadu_ps(m0, row);
+      sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m1, row + 1));
+      sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m2, row + 2));
+      _mm512_store_ps(hs + static_cast<size_t>(h) * 16, sum);
+    }
+    for (int oh = 0; oh < s.OH; ++oh) {
+      const AvgFactors f = p.rows[oh];
+      __m512 t = _mm512_load_ps(hs + static_cast<size_t>(f.r0) * 16);
+      for (int r = f.r0 + 1; r < f.r1; ++r) t = _mm512_add_ps(t, _mm512_load_ps(hs + static_cast<size_t>(r) * 16));
+      const __m512 d = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), out, p.div + static_cast<size_t>(f.rf) * s.OW + ow0);
+      _mm512_mask_storeu_ps(yp + static_cast<size_t>(oh) * s.OW + ow0, out, _mm512_div_ps(t, d));
+    }
+  }
+}
+
 void avg_planes(const PoolShape& s, bool backward, const float* in, size_t in_plane, float* out, size_t out_plane) {
   AvgPlaneFn fn;
   switch (active_simd()) {
@@ -511,12 +546,19 @@ void avg_planes(const PoolShape& s, bool backward, const float* in, size_t in_pl
   thread_local Scratch plan_buf;
   const AvgPlan plan = avg_plan(s, plan_buf);
   const int planes = s.N * s.C;
+  const bool fast = !backward && avg3s1_ok(s) && active_simd() == SimdLevel::kAvx512;
   parallel_team(pool_threads(s), [&](int t, int team) {
     thread_local Scratch buf;
-    float* row = zeroed_row(buf, backward ? plan.t_len : plan.v_len + s.H * s.OW);
+    float* row = fast ? buf.get(static_cast<size_t>(s.H) * 16)
+                      : zeroed_row(buf, backward ? plan.t_len : plan.v_len + s.H * s.OW);
     int p0, p1;
     static_share(planes, t, team, p0, p1);
-    for (int p = p0; p < p1; ++p) fn(s, plan, in + p * in_plane, out + p * out_plane, row);
+    for (int p = p0; p < p1; ++p) {
+      if (fast)
+        avg3s1_plane_avx512(s, plan, in + p * in_plane, out + p * out_plane, row);
+      else
+        fn(s, plan, in + p * in_plane, out + p * out_plane, row);
+    }
   });
 }
 

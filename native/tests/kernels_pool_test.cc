@@ -230,6 +230,43 @@ NASNET_TEST(kernels_pool_max_inference_is_the_argmax_element_bit_for_bit) {
   });
 }
 
+NASNET_TEST(kernels_pool_avg3x3_stride1_same_floats_at_every_simd_level) {
+  // Average pooling 3×3 at stride 1 takes AVX-512's chunked path (masked row sums, then the real
+  // rows and a true division) and the row-buffer passes elsewhere: the same additions in the same
+  // order, so the same floats bit for bit at every level, on planes narrower and wider than a
+  // vector, pads 0, 1 and 2, with and without counting the padding, and -0, inf and NaN inputs.
+  auto bits = [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return u;
+  };
+  uint32_t seed = 700;
+  for (int pad : {1, 0, 2})
+    for (int W : {1, 5, 16, 17, 32, 35})
+      for (bool incl : {false, true}) {
+        PoolShape s{};
+        s.N = 2, s.C = 3, s.H = 7, s.W = W, s.kh = s.kw = 3, s.sh = s.sw = 1;
+        s.pt = s.pb = s.pl = s.pr = pad;
+        s.OH = s.H + 2 * pad - 2, s.OW = W + 2 * pad - 2;
+        if (s.OW < 1) continue;
+        s.count_include_pad = incl;
+        const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.C * s.OH * s.OW;
+        std::vector<float> x = random_vec(nx, seed++);
+        for (size_t i = 0; i < nx; i += 11) x[i] = -0.0f;
+        x[nx / 3] = std::numeric_limits<float>::infinity();
+        x[nx / 2] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<uint32_t> first;
+        for_each_simd([&](SimdLevel) {
+          std::vector<float> y(ny);
+          cpu::avgpool_forward(s, x.data(), y.data());
+          std::vector<uint32_t> b(ny);
+          for (size_t o = 0; o < ny; ++o) b[o] = bits(y[o]);
+          if (first.empty()) first = b;
+          EXPECT_TRUE(b == first);
+        });
+      }
+}
+
 NASNET_TEST(kernels_pool_global_average) {
   const int N = 3, C = 5, HW = 49;
   std::vector<float> x = random_vec(N * C * HW, 1), dy = random_vec(N * C, 2);
