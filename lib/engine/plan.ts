@@ -70,10 +70,15 @@ export interface PlanOptions {
    * a few whole images at a time (4, fewer towards the end of the batch) through the whole network with serial
    * kernels, on its own plan of the graph for that many images sharing the store's parameters,
    * instead of every node splitting the batch over the threads and meeting at a barrier; a batch of
-   * 1 runs on one thread. Each image's logits are the same floats as with `false` (no kernel mixes images at
-   * inference); `evaluate`'s loss is the image-weighted mean of the runs' losses (equal up to
-   * rounding). {@link Plan.description}`.imageLanes` says how many lanes run. Ignored by training
-   * plans and on CUDA.
+   * 1 runs its independent nodes (a cell's branches) at once, each on one thread. Each image's logits
+   * are the same floats as with `false` (no kernel mixes images at inference); `evaluate`'s loss is
+   * the image-weighted mean of the runs' losses (equal up to rounding). {@link Plan.description}
+   * `.imageLanes`, `.laneRuns` and `.nodeWorkers` say how it splits. Ignored by training plans and on CUDA.
+   *
+   * @example
+   * const plan = await Plan.compile(network.inference, store, { batch: 64, training: false });
+   * plan.description.imageLanes; // 2 on a 2-thread CPU: two threads, each running 4 images at a time
+   * const logits = await plan.predict(images);
    */
   imageParallel?: boolean;
 }

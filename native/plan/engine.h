@@ -101,9 +101,9 @@ struct PlanOptions {
   // Inference plans on a backend that runs several steps at once (the CPU with 2+ threads):
   // image-parallel lanes. Each thread takes a few whole images at a time through the whole network
   // with serial kernels (plans of the same graph for the smaller batch, sharing the parameters),
-  // instead of every node splitting the whole batch over the threads; a batch of 1 runs on one
-  // thread. The same floats per image, since no kernel mixes images at inference. Off: one plan
-  // runs the whole batch, each node over all threads.
+  // instead of every node splitting the whole batch over the threads; a batch of 1 runs its
+  // independent nodes at once, each on one thread (node_workers()). The same floats per image, since
+  // no kernel mixes images at inference. Off: one plan runs the whole batch, each node over all threads.
   bool image_parallel = true;
 };
 
