@@ -126,7 +126,10 @@ describe.skipIf(need.skip)(need.label('nasnet worker on SIGTERM'), () => {
 describe('nasnet search on SIGTERM', () => {
   it('exits at once with its training processes; --resume ends with exactly the requested children', async () => {
     const runDir = join(root, 'search');
-    const args = ['search', '--run', runDir, '--strategy', 'random', '--children', '2', '--blocks', '2', '--filters', '4', '--batch', '16', '--max-batches', '120', '--max-validation', '64'];
+    // Children long enough (5 epochs of 120 batches: ~5-10 s each here) that the second is still
+    // training when the signal comes; at one epoch a child took 0.9-1.7 s and could end before the
+    // poll below found its process.
+    const args = ['search', '--run', runDir, '--strategy', 'random', '--children', '2', '--blocks', '2', '--filters', '4', '--batch', '16', '--epochs', '5', '--max-batches', '120', '--max-validation', '64'];
     const proc = spawn(process.execPath, [join('bin', 'nasnet.js'), ...args], { stdio: 'ignore', env: { ...process.env, OMP_NUM_THREADS: '1' } });
     const run = new RunDir(runDir);
     await waitFor(() => existsSync(run.file('history.jsonl')) && run.history().length >= 1, 'a finished child', 120_000);
