@@ -22,7 +22,8 @@ import { dropQueues, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
 /** A child of many steps (each a few ms): SIGTERM lands in its middle, long before its end. */
-const LONG_PROXY = { ...TINY_PROXY, epochs: 1, maxBatchesPerEpoch: 120 };
+// Five epochs (~5-10 s a child here), so a child is still training 1.5 s after its process starts.
+const LONG_PROXY = { ...TINY_PROXY, epochs: 5, maxBatchesPerEpoch: 120 };
 const root = mkdtempSync(join(tmpdir(), 'nasnet-sigterm-'));
 const need = needRedis();
 let redis: { url: string; stop(): Promise<void> };
