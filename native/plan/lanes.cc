@@ -44,7 +44,7 @@ CompiledPlan* CompiledPlan::Lane::ForSize(int images) const {
 int CompiledPlan::LaneCount(const PlanOptions& options, const Backend& backend, bool input_grad) {
   if (options.training || !options.image_parallel || input_grad) return 0;
   const int concurrent = backend.ConcurrentSteps();
-  // A batch of 1 still takes one lane: the image runs with serial kernels (see plan_impl.h).
+  // A batch of 1 still takes one lane, whose plan runs the image's independent nodes at once.
   return concurrent >= 2 ? std::min(concurrent, options.batch) : 0;
 }
 
@@ -76,11 +76,7 @@ Status CompiledPlan::CreateLanes(const std::string& ir_json, int lanes) {
     Status st = backend_->Allocate(std::max<size_t>(bytes, sizeof(float)), &arena);
     if (!st.ok()) return Status(st.code(), "plan: allocating an image-parallel lane's activations: " + st.message());
     lane.arena = static_cast<float*>(arena);
-    for (auto& p : lane.plans) {
-      backend_->Free(p->arena_);
-      p->arena_ = lane.arena;
-      p->owns_arena_ = false;
-    }
+    for (auto& p : lane.plans) p->arena_ = lane.arena;
     lane_bytes_ += bytes;
   }
   return Status::Ok();

@@ -68,7 +68,7 @@ CompiledPlan::~CompiledPlan() {
   if (!backend_) return;
   // Device copies write themselves back when the last plan holding them goes (residency.h).
   slots_.clear();
-  if (owns_arena_) backend_->Free(arena_);
+  if (!is_lane_) backend_->Free(arena_);
   for (Lane& lane : lanes_) {
     lane.plans.clear();
     backend_->Free(lane.arena);
@@ -688,8 +688,11 @@ Status CompiledPlan::AllocateMemory() {
     return Status::Ok();
   };
   void* p = nullptr;
-  NASNET_RETURN_IF_ERROR(alloc(is_parent_ ? 0 : arena_bytes_, "activations", &p));
-  arena_ = static_cast<float*>(p);
+  // A lane's plan runs on its lane's arena (CreateLanes); a parent runs nothing itself.
+  if (!is_lane_) {
+    NASNET_RETURN_IF_ERROR(alloc(is_parent_ ? 0 : arena_bytes_, "activations", &p));
+    arena_ = static_cast<float*>(p);
+  }
   NASNET_RETURN_IF_ERROR(alloc(grad_floats_ * sizeof(float), "parameter gradients", &p));
   grads_ = static_cast<float*>(p);
   NASNET_RETURN_IF_ERROR(alloc(step_block_bytes_, "step values", &step_block_));

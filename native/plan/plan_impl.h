@@ -339,8 +339,7 @@ class CompiledPlan : public Plan {
   std::vector<LaneRun> lane_runs_;
   int lane_batch_ = 0;
   size_t lane_bytes_ = 0;
-  bool is_lane_ = false;
-  bool owns_arena_ = true;  // false on a lane's plan: its arena is the lane's
+  bool is_lane_ = false;  // also: its arena is its lane's, not its own
   // Node-parallel inference (a lane of one image): threads running independent nodes, every buffer
   // its own (no reuse: nodes run out of schedule order), and the dependency graphs by mode.
   int node_workers_ = 0;
