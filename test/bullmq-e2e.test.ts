@@ -52,7 +52,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-function worker(url: string, queue: string, name: string, extra: { dieOnChild?: number; maxStalled?: number; mode?: WorkerMode } = {}): WorkerProc {
+function worker(url: string, queue: string, name: string, extra: { dieOnChild?: number; maxStalled?: number; mode?: WorkerMode; childMs?: number } = {}): WorkerProc {
   const w = spawnWorker({ mode: MODE, redis: url, queue, name, childMs: CHILD_MS, threads: 1, ...extra });
   workers.push(w);
   return w;
@@ -218,7 +218,10 @@ describe.skipIf(needServer.skip)(needServer.label('Redis restarted while workers
 
   it('restarted mid-search (its jobs lost): the controller queues the lost children again and the search completes', async () => {
     const queue = uniqueQueue('midrestart');
-    const ws = [worker(server!.url, queue, 'm1'), worker(server!.url, queue, 'm2')];
+    // The workers' children take different times, so when the first child ends (and Redis goes down)
+    // the other worker is surely still training one: with equal times both could end together and
+    // no job would be in flight to lose (CI saw that once).
+    const ws = [worker(server!.url, queue, 'm1'), worker(server!.url, queue, 'm2', { childMs: CHILD_MS * 4 })];
     await waitForWorkers(server!.url, queue, 2);
     let restarted: Promise<void> | undefined;
     const notices: string[] = [];
