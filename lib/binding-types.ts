@@ -171,6 +171,18 @@ export interface NativeInfo {
 }
 
 /** The functions the addon exports. */
+/** The CPU backend's cache of freed host blocks (native/cpu/host_blocks.h). */
+export interface NativeCachedMemory {
+  bytes: number;
+  blocks: number;
+  limit: number;
+  reused: number;
+  fresh: number;
+}
+
 export interface Binding extends NativeEngine {
   info(): NativeInfo;
+  cachedMemory(): NativeCachedMemory;
+  releaseCachedMemory(): void;
+  setCachedMemoryLimit(bytes: number): void;
 }

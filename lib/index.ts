@@ -19,6 +19,7 @@ export * from './cells/index.js';
 export * from './controller/index.js';
 export { type Dashboard, type DashboardOptions, startDashboard } from './dashboard/server.js';
 export * from './data/index.js';
+export { type CachedMemory, cachedMemory, releaseCachedMemory, setCachedMemoryLimit } from './engine/memory.js';
 export { Plan, type PlanOptions, type ProfileSummaryRow, StagedBatch, summarizeProfile } from './engine/plan.js';
 export { ParameterStore } from './engine/store.js';
 export { AddonLoadError, BackendUnavailableError, DataError, NativeError, ValidationError } from './errors.js';

@@ -6,6 +6,9 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, nasnet::napi::Info, "info"));
+  exports.Set("cachedMemory", Napi::Function::New(env, nasnet::napi::CachedMemory, "cachedMemory"));
+  exports.Set("releaseCachedMemory", Napi::Function::New(env, nasnet::napi::ReleaseCachedMemory, "releaseCachedMemory"));
+  exports.Set("setCachedMemoryLimit", Napi::Function::New(env, nasnet::napi::SetCachedMemoryLimit, "setCachedMemoryLimit"));
   nasnet::napi::RegisterEngine(env, exports);
   return exports;
 }

@@ -10,6 +10,7 @@
 
 #include "core/info.h"
 #include "cpu/dispatch.h"
+#include "cpu/host_blocks.h"
 #include "cpu/kernels.h"
 #include "cpu/step_thread.h"
 #include "plan/backend.h"
@@ -17,8 +18,6 @@
 namespace nasnet::plan {
 
 namespace {
-
-constexpr size_t kAlign = 256;
 
 class CpuBackendImpl final : public Backend {
  public:
@@ -29,15 +28,14 @@ class CpuBackendImpl final : public Backend {
   bool on_host() const override { return true; }
 
   Status Allocate(size_t bytes, void** out) override {
-    const size_t rounded = (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
-    *out = std::aligned_alloc(kAlign, rounded);
+    *out = cpu::host_alloc(bytes);
     if (*out == nullptr)
       return Status::Exhausted("out of host memory allocating " + std::to_string(bytes) + " bytes");
     return Status::Ok();
   }
-  void Free(void* ptr) override { std::free(ptr); }
+  void Free(void* ptr) override { cpu::host_free(ptr); }
   Status AllocateHost(size_t bytes, void** out) override { return Allocate(bytes, out); }
-  void FreeHost(void* ptr) override { std::free(ptr); }
+  void FreeHost(void* ptr) override { cpu::host_free(ptr); }
   Status Upload(void* dst, const void* host_src, size_t bytes) override { return Copy(dst, host_src, bytes); }
   Status Download(void* host_dst, const void* src, size_t bytes) override { return Copy(host_dst, src, bytes); }
   Status Copy(void* dst, const void* src, size_t bytes) override {
