@@ -30,14 +30,19 @@ function sleeper(ms: number): ChildExecutor {
 }
 
 describe('TimeBudget', () => {
-  it('expects the mean time of a kind but its first (one-time costs), and fits work before the deadline', () => {
+  it('expects the mean time of a kind but its first (one-time costs), knows the shortest and the count, and fits work before the deadline', () => {
     const b = new TimeBudget(performance.now() + 1000);
     expect(b.mean('child')).toBeUndefined();
+    expect(b.min('child')).toBeUndefined();
+    expect(b.count('child')).toBe(0);
     b.record('child', 5);
     expect(b.mean('child')).toBe(5);
+    expect(b.min('child')).toBe(5);
     b.record('child', 0.2);
     b.record('child', 0.4);
     expect(b.mean('child')).toBeCloseTo(0.3, 12);
+    expect(b.min('child')).toBe(0.2); // the shortest, the first included
+    expect(b.count('child')).toBe(3);
     expect(b.fits(0.5)).toBe(true);
     expect(b.fits(1.5)).toBe(false);
     expect(new TimeBudget(Infinity).fits(1e9)).toBe(true);

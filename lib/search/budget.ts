@@ -11,7 +11,7 @@
 
 /** A deadline and the mean duration of each kind of unit timed so far. */
 export class TimeBudget {
-  private readonly sums = new Map<string, { first: number; seconds: number; count: number }>();
+  private readonly sums = new Map<string, { first: number; seconds: number; count: number; min: number }>();
 
   /** @param deadline - `performance.now()` by which the call should end; Infinity: no budget */
   constructor(readonly deadline: number) {}
@@ -23,10 +23,11 @@ export class TimeBudget {
    */
   record(kind: string, seconds: number): void {
     const s = this.sums.get(kind);
-    if (!s) this.sums.set(kind, { first: seconds, seconds: 0, count: 0 });
+    if (!s) this.sums.set(kind, { first: seconds, seconds: 0, count: 0, min: seconds });
     else {
       s.seconds += seconds;
       s.count++;
+      s.min = Math.min(s.min, seconds);
     }
   }
 
@@ -37,6 +38,15 @@ export class TimeBudget {
     return s.count ? s.seconds / s.count : s.first;
   }
 
+  /** The shortest unit of `kind` recorded so far, the first included, or undefined before the first. */
+  min(kind: string): number | undefined {
+    return this.sums.get(kind)?.min;
+  }
+  /** How many units of `kind` were recorded so far, the first included. */
+  count(kind: string): number {
+    const s = this.sums.get(kind);
+    return s ? s.count + 1 : 0;
+  }
   /**
    * Whether work expected to take `seconds` ends before the deadline.
    * @param seconds - the unit's expected duration plus whatever must follow it

@@ -67,6 +67,8 @@ interface FinalScore {
 }
 
 const CHECKPOINT = 'shared.safetensors';
+/** Shared steps timed (after a call's first) before training may stop for lack of time. */
+const MIN_TIMED_STEPS = 3;
 
 /** What the shared weights and the schedule depend on: a checkpoint resumes only the run that wrote it. */
 function runFacts(config: SearchContext['config']): Record<string, unknown> {
@@ -171,14 +173,20 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
   // The time budget (see budget.ts): every unit starts only when it, the scoring of its round and the
   // final phase after it are expected to end within it. Estimates are the mean times so far in this
   // call; before the first score, a score is a third of a step per training image (a forward pass);
-  // a retraining not yet timed is its steps and its validation at the shared step and score times,
-  // which leaves out the start of a worker process.
+  // a retraining not yet timed is its steps at the shortest shared step so far and its validation at
+  // the score time, which leaves out the start of a worker process: a retraining runs one plan, so
+  // its steps are warm, while most shared steps compile a plan for a child met for the first time
+  // and touch its memory first (the mean shared step was ~1.8× a warm one at the 1@192 proxy).
+  // Training stops for lack of time only once a few steps are timed: the first steps of a call
+  // allocate the plan cache's memory and are slower than the rest, and one of them alone had made a
+  // 150 s search reserve its whole budget for 5 retrainings and stop after 2 steps.
   const { budget } = ctx;
   const valImages = proxy.maxValidationImages > 0 ? Math.min(proxy.maxValidationImages, dataset.validation.size) : dataset.validation.size;
   const stepTime = () => budget.mean('step') ?? 0;
   const scoreTime = () => budget.mean('score') ?? (stepTime() * cfg.scoreImages) / (3 * proxy.batchSize);
   const finalTime = () => budget.mean('final') ?? finalBatches * scoreTime();
-  const retrainTime = () => budget.mean('retrain') ?? proxySteps(proxy, dataset.train.size) * stepTime() + (valImages / cfg.scoreImages) * scoreTime();
+  const retrainTime = () => budget.mean('retrain') ?? proxySteps(proxy, dataset.train.size) * (budget.min('step') ?? 0) + (valImages / cfg.scoreImages) * scoreTime();
+  const timedSteps = () => budget.count('step') >= MIN_TIMED_STEPS;
   const retrainReserve = () => Math.ceil(cfg.retrainTop / executor.concurrency) * retrainTime();
   const scoredHashes = new Set(recorder.history.filter((h) => h.scoredBy === 'shared' && !h.rejected && !h.error).map((h) => h.hash));
   const reserve = () => Math.min(cfg.candidates, scoredHashes.size + 1) * finalTime() + retrainReserve();
@@ -194,7 +202,7 @@ export async function runShared(ctx: SearchContext): Promise<{ retrained: Histor
       if (pos.phase === 'train') {
         const end = (pos.round + 1) * cfg.stepsPerRound;
         while (pos.step < end) {
-          if (!budget.fits(stepTime() + roundScores() * scoreTime() + reserve())) break;
+          if (timedSteps() && !budget.fits(stepTime() + roundScores() * scoreTime() + reserve())) break;
           // A new child every `stepsPerChild` steps (every step: ENAS).
           if (pos.step % (cfg.stepsPerChild ?? 1) === 0 || !pos.child) pos = { ...pos, child: strategy.sample(1)[0] };
           const genotype = pos.child;
