@@ -102,15 +102,14 @@ const EVAL = quick
   ? { cellsPerStack: 1, filters: 8, batchSize: 32, batches: 60, lr: 0.05, testImages: 1000 }
   : { cellsPerStack: 1, filters: 12, batchSize: 64, batches: 200, lr: 0.05, testImages: 10000 };
 /**
- * The shared mode's settings. Four steps per sampled child rather than ENAS's one: here the first
- * step of a newly compiled plan costs about five warm steps (its activation memory is touched for the
- * first time), so one step per child would spend most of the budget on that (measured before any
- * search result; see the README). Rounds of 25 steps and 10 scored children (ENAS scores 10 children
+ * The shared mode's settings. One step per sampled child, as in ENAS: a new child's first step costs
+ * about 1.3–2.4 warm steps since the CPU backend keeps disposed plans' memory (it had cost five, when
+ * this was four steps per child). Rounds of 50 steps and 10 scored children (ENAS scores 10 children
  * per controller step), so that a run of a few minutes takes several rounds and controller updates.
  */
 const SHARED = {
-  stepsPerRound: 25,
-  stepsPerChild: 4,
+  stepsPerRound: 50,
+  stepsPerChild: 1,
   childrenPerRound: 10,
   scoreImages: quick ? 128 : 256,
   candidates: quick ? 6 : 20,
@@ -120,14 +119,15 @@ const SHARED = {
 /**
  * The children a run of `budget` seconds is expected to evaluate, which sizes evolution's population
  * and tournament and the controller's children per update (sizedStrategyOptions, as searchCells does
- * for a search given its number of children; these runs are bounded by time instead). Standalone: one
- * child per 13 s, the rate of the 2026-11-30 measurement under load 7–12 (4–5 children per 60 s; halving
- * alike); shared: a round (25 steps, 10 scores) per 12 s after
- * the final phase's 35 s (two retrainings, six re-scores), timed here before any search result.
+ * for a search given its number of children; these runs are bounded by time instead). Timed on
+ * 2026-12-01 at load ~1, before any search result of that day: standalone (and halving, alike) one
+ * child per 9 s at the full proxy (100 batches: 7.8–8.9 s each), one per 4 s at the quick one; shared:
+ * a round (50 steps, 10 scores) per 9 s after the final phase's 85 s (20 re-scores on 1,024 images,
+ * five retrainings of ~11 s), 35 s in the quick form.
  */
 function expectedChildren(mode: Mode): number {
-  if (mode === 'shared') return Math.max(SHARED.childrenPerRound, SHARED.childrenPerRound * Math.floor((budget - 35) / 12));
-  return Math.max(1, Math.round(budget / 13));
+  if (mode === 'shared') return Math.max(SHARED.childrenPerRound, SHARED.childrenPerRound * Math.floor((budget - (quick ? 35 : 85)) / 9));
+  return Math.max(1, Math.round(budget / (quick ? 4 : 9)));
 }
 /** Strategy settings, fixed before any result: ENAS's controller in every mode; sizes fitted to the budget (see expectedChildren). */
 function strategyOptions(mode: Mode, strategy: StrategyName): Record<string, unknown> {
