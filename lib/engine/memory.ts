@@ -3,7 +3,7 @@
  * plan is disposed of, its block is kept (up to a limit) and the next plan of a similar size gets it
  * back with its pages already mapped, instead of paying a page fault per 4 KiB on its first step.
  * A search that compiles a plan per child gains most: the shared mode's first step on a new child
- * went from 290 ms to about 90 ms at the 1@192 proxy (see the README). Like PyTorch's
+ * went from ~250 ms to 80–120 ms at the 1@192 proxy (70 ms warm; see the README). Like PyTorch's
  * `torch.cuda.empty_cache()`, {@link releaseCachedMemory} gives the kept blocks back.
  */
 import { binding } from '../binding.js';

@@ -70,6 +70,10 @@ struct Cache {
     if (have < cap) {
       void* q = mremap(p, have, cap, MREMAP_MAYMOVE);
       if (q == MAP_FAILED) return nullptr;  // the block stays kept
+#ifdef MADV_POPULATE_WRITE
+      // The new tail's pages at once too, like a fresh block's (kernels before 5.14: faulted on use).
+      madvise(static_cast<char*>(q) + have, cap - have, MADV_POPULATE_WRITE);
+#endif
       p = q;
       have = cap;
     }
