@@ -170,7 +170,6 @@ export interface NativeInfo {
   cudnn: { available: boolean; path: string; version: number; reason: string; tried: string[] };
 }
 
-/** The functions the addon exports. */
 /** The CPU backend's cache of freed host blocks (native/cpu/host_blocks.h). */
 export interface NativeCachedMemory {
   bytes: number;
@@ -180,6 +179,7 @@ export interface NativeCachedMemory {
   fresh: number;
 }
 
+/** The functions the addon exports. */
 export interface Binding extends NativeEngine {
   info(): NativeInfo;
   cachedMemory(): NativeCachedMemory;
