@@ -21,8 +21,10 @@ import { needRedis } from './helpers/optional.js';
 import { dropQueues, testRedis, uniqueQueue } from './helpers/redis.js';
 import { TINY_PROXY } from './helpers/tiny-proxy.js';
 
-/** A child of many steps (each a few ms): SIGTERM lands in its middle, long before its end. */
-// Five epochs (~5-10 s a child here), so a child is still training 1.5 s after its process starts.
+/**
+ * A child of many steps (each a few ms): SIGTERM lands in its middle, long before its end. Five
+ * epochs (~5-10 s a child here), so a child is still training 1.5 s after its process starts.
+ */
 const LONG_PROXY = { ...TINY_PROXY, epochs: 5, maxBatchesPerEpoch: 120 };
 const root = mkdtempSync(join(tmpdir(), 'nasnet-sigterm-'));
 const need = needRedis();
@@ -127,10 +129,10 @@ describe.skipIf(need.skip)(need.label('nasnet worker on SIGTERM'), () => {
 describe('nasnet search on SIGTERM', () => {
   it('exits at once with its training processes; --resume ends with exactly the requested children', async () => {
     const runDir = join(root, 'search');
-    // Children long enough (5 epochs of 120 batches: ~5-10 s each here) that the second is still
-    // training when the signal comes; at one epoch a child took 0.9-1.7 s and could end before the
-    // poll below found its process.
-    const args = ['search', '--run', runDir, '--strategy', 'random', '--children', '2', '--blocks', '2', '--filters', '4', '--batch', '16', '--epochs', '5', '--max-batches', '120', '--max-validation', '64'];
+    // Children of LONG_PROXY's length, so the second is still training when the signal comes; at
+    // one epoch a child took 0.9-1.7 s and could end before the poll below found its process.
+    const long = ['--epochs', String(LONG_PROXY.epochs), '--max-batches', String(LONG_PROXY.maxBatchesPerEpoch)];
+    const args = ['search', '--run', runDir, '--strategy', 'random', '--children', '2', '--blocks', '2', '--filters', '4', '--batch', '16', ...long, '--max-validation', '64'];
     const proc = spawn(process.execPath, [join('bin', 'nasnet.js'), ...args], { stdio: 'ignore', env: { ...process.env, OMP_NUM_THREADS: '1' } });
     const run = new RunDir(runDir);
     await waitFor(() => existsSync(run.file('history.jsonl')) && run.history().length >= 1, 'a finished child', 120_000);

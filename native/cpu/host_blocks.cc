@@ -95,13 +95,17 @@ void* host_alloc(size_t bytes) {
   if (bytes < kMinCachedBytes) return std::aligned_alloc(kAlign, (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign);
   const size_t cap = CapacityOf(bytes);
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  if (void* p = c.TakeKept(cap)) {
-    ++c.reused;
-    if (c.poison) std::memset(p, 0xff, bytes);  // 0xffffffff: a NaN in every float
-    return p;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (void* p = c.TakeKept(cap)) {
+      ++c.reused;
+      if (c.poison) std::memset(p, 0xff, bytes);  // 0xffffffff: a NaN in every float
+      return p;
+    }
   }
+  // Mapped (and populated) without holding the lock.
   void* p = MapFresh(cap);
+  std::lock_guard<std::mutex> lock(c.mu);
   if (p == nullptr && !c.kept.empty()) {  // out of memory: give the cache back and try once more
     c.TrimTo(0);
     p = MapFresh(cap);
