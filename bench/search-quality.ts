@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/search-quality.ts [--budget 300] [--seeds 1,2,3] [--strategies random,ppo,evolution]
  *       [--modes standalone,halving,shared] [--configs mode:strategy,...] [--dataset fashion-mnist]
- *       [--out runs/quality] [--quick]
+ *       [--eval-seeds 3] [--out runs/quality] [--quick]
  *
  * 1. Searches: for every seed, mode (standalone, halving, shared) and strategy (random, PPO,
  *    evolution), one `searchCells` run on the proxy task (the full Fashion-MNIST training split, its
@@ -16,7 +16,8 @@
  *    (standalone: the children; halving: the children that reached the top rung, i.e. the full proxy
  *    budget; shared: the children retrained standalone at the end).
  * 3. Evaluation: the best cell of every run, NASNet-A and one random cell per seed, each trained the
- *    same way at one fixed evaluation scale and schedule, scored on the 10,000 test images.
+ *    same way at one fixed evaluation scale and schedule from --eval-seeds initializations (3; quick:
+ *    1), scored on the 10,000 test images: a cell's score is the mean over its initializations.
  * 4. Kendall τ between shared-weight scores (final weights of the first seed's random/shared run) and
  *    standalone proxy accuracies on a sample of uniformly random children.
  * 5. The controller on real data: the mean shared score of each PPO update's children (every
@@ -49,7 +50,6 @@ import type { StrategyName } from '../lib/controller/strategy.js';
 import { createLoader } from '../lib/data/loader.js';
 import type { Dataset } from '../lib/data/types.js';
 import { cachedDataset, trainChild } from '../lib/search/child.js';
-import { PAPER_PROXY } from '../lib/search/config.js';
 import type { RungRecord } from '../lib/search/halving.js';
 import { createLocalExecutor } from '../lib/search/local-executor.js';
 import { kendallTau } from '../lib/search/rank.js';
@@ -58,7 +58,7 @@ import { searchCells } from '../lib/search/search.js';
 import { SharedSupernet } from '../lib/search/supernet.js';
 import type { HistoryEntry, ProxyConfig } from '../lib/search/types.js';
 import { readCheckpoint } from '../lib/train/checkpoint.js';
-import { train } from '../lib/train/train.js';
+import { qualityEval, qualityProxy, trainAtEvalScale } from './quality-scale.js';
 import { dotsSvg, linesSvg } from './svg.js';
 
 const { values: a } = parseArgs({
@@ -71,6 +71,7 @@ const { values: a } = parseArgs({
     dataset: { type: 'string', default: 'fashion-mnist' },
     out: { type: 'string', default: 'runs/quality' },
     'tau-sample': { type: 'string' },
+    'eval-seeds': { type: 'string' },
     quick: { type: 'boolean', default: false },
     partial: { type: 'boolean', default: false },
   },
@@ -92,15 +93,16 @@ const configs: { mode: Mode; strategy: StrategyName }[] = a.configs
 const modes = [...new Set(configs.map((c) => c.mode))];
 const out = a.out!;
 const tauSample = Number(a['tau-sample'] ?? (quick ? 4 : 16));
+/** Initializations each evaluated cell is trained from (its score is their mean). */
+const evalSeeds = Number(a['eval-seeds'] ?? (quick ? 1 : 3));
+if (!Number.isInteger(evalSeeds) || evalSeeds < 1) throw new Error(`--eval-seeds: expected a positive integer but received '${a['eval-seeds']}'`);
 /** Threads of every training here and in the children's worker processes: OMP_NUM_THREADS, or the cores. */
 const THREADS = Number(process.env.OMP_NUM_THREADS ?? 0) || undefined;
 
 /** The proxy child every search trains (and the shared mode's network): N = 1, F = 8, 100 batches of 32. */
-const PROXY: ProxyConfig = { ...PAPER_PROXY, cellsPerStack: 1, filters: 8, stemMultiplier: 3, epochs: 1, batchSize: 32, lr: 0.05, maxBatchesPerEpoch: quick ? 30 : 100, maxValidationImages: quick ? 500 : 1000 };
+const PROXY: ProxyConfig = qualityProxy(quick);
 /** The evaluation scale and schedule, the same for every cell. */
-const EVAL = quick
-  ? { cellsPerStack: 1, filters: 8, batchSize: 32, batches: 60, lr: 0.05, testImages: 1000 }
-  : { cellsPerStack: 1, filters: 12, batchSize: 64, batches: 200, lr: 0.05, testImages: 10000 };
+const EVAL = qualityEval(quick);
 /**
  * The shared mode's settings. One step per sampled child, as in ENAS: a new child's first step costs
  * about 1.3–2.4 warm steps since the CPU backend keeps disposed plans' memory (it had cost five, when
@@ -226,33 +228,33 @@ async function search(seed: number, mode: RunSummary['mode'], strategy: Strategy
   return summary;
 }
 
-/** Trains a cell at the evaluation scale (cached by canonical hash); its test accuracy. */
+/**
+ * Trains a cell at the evaluation scale from `evalSeeds` initializations (each cached by canonical
+ * hash and seed); the mean of their test accuracies. One training's own noise (about 1.5 points between
+ * two initializations of the same cell, measured by bench/proxy-rank.ts) is as large as the
+ * differences between strategies, so a cell's score is the mean of several.
+ */
 const evalFile = join(out, 'eval.jsonl');
 const evalCache = new Map<string, { accuracy: number; seconds: number; params: number }>();
+/** Every cell evaluated: its label and per-seed accuracies (for the spread between initializations). */
+const evaluated = new Map<string, { label: string; accuracies: number[] }>();
 async function evaluate(ds: Dataset, genotype: Genotype, label: string): Promise<number> {
   const hash = genotypeHash(genotype);
-  const hit = evalCache.get(hash);
-  if (hit) return hit.accuracy;
-  log(`evaluate ${label} (${hash.slice(0, 10)}) at ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize}`);
-  const t0 = performance.now();
-  const r = await train({
-    genotype,
-    dataset: ds,
-    network: { cellsPerStack: EVAL.cellsPerStack, filters: EVAL.filters, stemMultiplier: 3, auxHead: false },
-    epochs: 1,
-    batchSize: EVAL.batchSize,
-    maxBatchesPerEpoch: EVAL.batches,
-    lr: EVAL.lr,
-    dropPathKeep: 1,
-    evalSplit: 'test',
-    maxEvalImages: EVAL.testImages,
-    seed: 0,
-  });
-  const e = { accuracy: r.diverged ? 0 : r.accuracy, seconds: (performance.now() - t0) / 1000, params: r.params };
-  evalCache.set(hash, e);
-  writeFileSync(evalFile, `${JSON.stringify({ hash, label, ...e })}\n`, { flag: 'a' });
-  log(`  test accuracy ${pct(e.accuracy)}% (${e.params} params, ${e.seconds.toFixed(0)} s)`);
-  return e.accuracy;
+  const accuracies: number[] = [];
+  for (let seed = 0; seed < evalSeeds; seed++) {
+    let e = evalCache.get(`${hash}:${seed}`);
+    if (!e) {
+      log(`evaluate ${label} (${hash.slice(0, 10)}) at ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize}, seed ${seed}`);
+      e = await trainAtEvalScale(ds, genotype, EVAL, seed);
+      evalCache.set(`${hash}:${seed}`, e);
+      writeFileSync(evalFile, `${JSON.stringify({ hash, seed, label, ...e })}\n`, { flag: 'a' });
+      log(`  test accuracy ${pct(e.accuracy)}% (${e.params} params, ${e.seconds.toFixed(0)} s)`);
+    }
+    accuracies.push(e.accuracy);
+  }
+  const prev = evaluated.get(hash);
+  evaluated.set(hash, { label: prev && prev.label !== label ? `${prev.label}; ${label}` : label, accuracies });
+  return mean(accuracies);
 }
 
 /** A SharedSupernet holding a finished shared run's final weights. */
@@ -288,7 +290,7 @@ async function main(): Promise<void> {
   if (existsSync(evalFile)) {
     for (const line of readFileSync(evalFile, 'utf8').trim().split('\n').filter(Boolean)) {
       const e = JSON.parse(line);
-      evalCache.set(e.hash, e);
+      evalCache.set(`${e.hash}:${e.seed ?? 0}`, e); // lines written before --eval-seeds have no seed: seed 0
     }
   }
   const ds = await cachedDataset(a.dataset!);
@@ -396,7 +398,10 @@ async function main(): Promise<void> {
   const wall = (performance.now() - t0) / 1000;
   const notes = [
     `budget ${budget} s per search run; seeds ${seeds.join(', ')}; ${a.dataset}; proxy ${PROXY.cellsPerStack}@${PROXY.filters * 24}, ${PROXY.maxBatchesPerEpoch} batches of ${PROXY.batchSize}, validation on ${PROXY.maxValidationImages} images;`,
-    `evaluation ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize} (lr ${EVAL.lr}, cosine), test accuracy on ${EVAL.testImages} images; ± is the standard deviation over seeds.`,
+    `evaluation ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize} (lr ${EVAL.lr}, cosine), test accuracy on ${EVAL.testImages} images, the mean of ${evalSeeds} initialization${evalSeeds > 1 ? 's' : ''} per cell; ± is the standard deviation over search seeds.`,
+    evalSeeds > 1
+      ? `one evaluation's own noise: standard deviation between the ${evalSeeds} initializations of a cell, mean over ${evaluated.size} cells ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))))} points (so a cell's mean has about ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))) / Math.sqrt(evalSeeds))})`
+      : '',
     tau ? `Kendall τ (shared-weight score vs standalone proxy accuracy, ${tau.children.length} uniformly random children, ${tau.runDir}): ${tau.tau.toFixed(3)}` : '',
     policy
       ? `final shared weights of the PPO run, ${policy.final.length} children each: initial policy ${pct(mean(policy.initial))}%, final policy ${pct(mean(policy.final))}% (± ${pct(sd(policy.final) / Math.sqrt(policy.final.length))} s.e.), uniform ${pct(mean(policy.uniform))}%`
@@ -409,7 +414,7 @@ async function main(): Promise<void> {
   ].filter(Boolean);
   const md = `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   writeFileSync(join(out, 'quality.md'), md);
-  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: Object.fromEntries(configs.map(({ mode, strategy }) => [`${mode}:${strategy}`, strategyOptions(mode, strategy)])), runs, table, nasnetA, randomCells, tau, policy, wallSeconds: wall }, null, 2)}\n`);
+  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: Object.fromEntries(configs.map(({ mode, strategy }) => [`${mode}:${strategy}`, strategyOptions(mode, strategy)])), runs, table, nasnetA, randomCells, evalSeeds, evaluations: Object.fromEntries(evaluated), tau, policy, wallSeconds: wall }, null, 2)}\n`);
   const cats = [
     ...configs.map(({ mode, strategy }) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) })),
     { label: 'NASNet-A', values: [nasnetA] },
