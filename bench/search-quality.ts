@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/search-quality.ts [--budget 300] [--seeds 1,2,3] [--strategies random,ppo,evolution]
  *       [--modes standalone,halving,shared] [--configs mode:strategy,...] [--dataset fashion-mnist]
- *       [--eval-seeds 3] [--out runs/quality] [--quick]
+ *       [--eval-seeds 3] [--proxy-repeats 1] [--out runs/quality] [--quick]
  *
  * 1. Searches: for every seed, mode (standalone, halving, shared) and strategy (random, PPO,
  *    evolution), one `searchCells` run on the proxy task (the full Fashion-MNIST training split, its
@@ -50,13 +50,14 @@ import type { StrategyName } from '../lib/controller/strategy.js';
 import { createLoader } from '../lib/data/loader.js';
 import type { Dataset } from '../lib/data/types.js';
 import { cachedDataset, trainChild } from '../lib/search/child.js';
+import type { ChildExecutor } from '../lib/search/executor.js';
 import type { RungRecord } from '../lib/search/halving.js';
 import { createLocalExecutor } from '../lib/search/local-executor.js';
 import { kendallTau } from '../lib/search/rank.js';
 import { RunDir } from '../lib/search/run-dir.js';
 import { searchCells } from '../lib/search/search.js';
 import { SharedSupernet } from '../lib/search/supernet.js';
-import type { HistoryEntry, ProxyConfig } from '../lib/search/types.js';
+import type { ChildResult, HistoryEntry, ProxyConfig } from '../lib/search/types.js';
 import { readCheckpoint } from '../lib/train/checkpoint.js';
 import { qualityEval, qualityProxy, trainAtEvalScale } from './quality-scale.js';
 import { dotsSvg, linesSvg } from './svg.js';
@@ -72,6 +73,7 @@ const { values: a } = parseArgs({
     out: { type: 'string', default: 'runs/quality' },
     'tau-sample': { type: 'string' },
     'eval-seeds': { type: 'string' },
+    'proxy-repeats': { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     partial: { type: 'boolean', default: false },
   },
@@ -93,6 +95,9 @@ const configs: { mode: Mode; strategy: StrategyName }[] = a.configs
 const modes = [...new Set(configs.map((c) => c.mode))];
 const out = a.out!;
 const tauSample = Number(a['tau-sample'] ?? (quick ? 4 : 16));
+/** Proxy trainings per child (from different initializations; the child's reward is their mean accuracy). */
+const proxyRepeats = Number(a['proxy-repeats']);
+if (!Number.isInteger(proxyRepeats) || proxyRepeats < 1) throw new Error(`--proxy-repeats: expected a positive integer but received '${a['proxy-repeats']}'`);
 /** Initializations each evaluated cell is trained from (its score is their mean). */
 const evalSeeds = Number(a['eval-seeds'] ?? (quick ? 1 : 3));
 if (!Number.isInteger(evalSeeds) || evalSeeds < 1) throw new Error(`--eval-seeds: expected a positive integer but received '${a['eval-seeds']}'`);
@@ -129,7 +134,7 @@ const SHARED = {
  */
 function expectedChildren(mode: Mode): number {
   if (mode === 'shared') return Math.max(SHARED.childrenPerRound, SHARED.childrenPerRound * Math.floor((budget - (quick ? 35 : 85)) / 9));
-  return Math.max(1, Math.round(budget / (quick ? 4 : 9)));
+  return Math.max(1, Math.round(budget / ((quick ? 4 : 9) * proxyRepeats)));
 }
 /** Strategy settings, fixed before any result: ENAS's controller in every mode; sizes fitted to the budget (see expectedChildren). */
 function strategyOptions(mode: Mode, strategy: StrategyName): Record<string, unknown> {
@@ -177,6 +182,36 @@ function topOf(mode: string, r: { history: HistoryEntry[]; retrained?: HistoryEn
     .map((h) => ({ id: h.id, hash: h.hash, genotype: h.genotype, accuracy: h.reward }));
 }
 
+/**
+ * An executor that trains every child (or rung, or retraining) `repeats` times from different
+ * initializations and reports the mean accuracy (the proxy's noise between two trainings of one cell
+ * is 1–3 points: bench/proxy-rank.ts). The first training's seed is the search's, so one repeat is
+ * the plain executor.
+ */
+function averaging(inner: ChildExecutor, repeats: number): ChildExecutor {
+  if (repeats === 1) return inner;
+  return {
+    concurrency: inner.concurrency,
+    async submit(job, signal) {
+      const results: ChildResult[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const res = await inner.submit({ ...job, seed: job.seed + 7919 * r }, signal);
+        if (res.error) return res;
+        results.push(res);
+      }
+      return {
+        ...results[0]!,
+        accuracy: mean(results.map((x) => x.accuracy)),
+        curve: results[0]!.curve.map((_, e) => mean(results.map((x) => x.curve[e]!))),
+        seconds: results.reduce((t, x) => t + x.seconds, 0),
+        diverged: results.some((x) => x.diverged),
+      };
+    },
+    ...(inner.progressInfo ? { progressInfo: () => inner.progressInfo!() } : {}),
+    close: () => inner.close(),
+  };
+}
+
 async function search(seed: number, mode: RunSummary['mode'], strategy: StrategyName): Promise<RunSummary> {
   const runDir = join(out, 'runs', `${mode}-${strategy}-s${seed}`);
   const done = join(runDir, 'bench.json');
@@ -197,7 +232,7 @@ async function search(seed: number, mode: RunSummary['mode'], strategy: Strategy
     mode: mode === 'shared' ? 'shared' : 'standalone',
     schedule: mode === 'halving' ? HALVING : undefined,
     shared: mode === 'shared' ? SHARED : undefined,
-    executor: { kind: 'custom', executor: createLocalExecutor({ concurrency: 1, threadsPerChild: THREADS }) },
+    executor: { kind: 'custom', executor: averaging(createLocalExecutor({ concurrency: 1, threadsPerChild: THREADS }), proxyRepeats) },
   });
   const run = new RunDir(runDir);
   const rungLines = mode === 'halving' ? run.readLines<RungRecord>('rungs.jsonl') : [];
@@ -397,7 +432,7 @@ async function main(): Promise<void> {
   rows.push(`| ${'random cell'.padEnd(22)} | - | - | - | ${pct(mean(randomCells))} ± ${pct(sd(randomCells))} | ${randomCells.map(pct).join(', ')} |`);
   const wall = (performance.now() - t0) / 1000;
   const notes = [
-    `budget ${budget} s per search run; seeds ${seeds.join(', ')}; ${a.dataset}; proxy ${PROXY.cellsPerStack}@${PROXY.filters * 24}, ${PROXY.maxBatchesPerEpoch} batches of ${PROXY.batchSize}, validation on ${PROXY.maxValidationImages} images;`,
+    `budget ${budget} s per search run; seeds ${seeds.join(', ')}; ${a.dataset}; proxy ${PROXY.cellsPerStack}@${PROXY.filters * 24}, ${PROXY.maxBatchesPerEpoch} batches of ${PROXY.batchSize}, validation on ${PROXY.maxValidationImages} images${proxyRepeats > 1 ? `, the mean of ${proxyRepeats} trainings per child` : ''};`,
     `evaluation ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize} (lr ${EVAL.lr}, cosine), test accuracy on ${EVAL.testImages} images, the mean of ${evalSeeds} initialization${evalSeeds > 1 ? 's' : ''} per cell; ± is the standard deviation over search seeds.`,
     evalSeeds > 1
       ? `one evaluation's own noise: standard deviation between the ${evalSeeds} initializations of a cell, mean over ${evaluated.size} cells ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))))} points (so a cell's mean has about ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))) / Math.sqrt(evalSeeds))})`
@@ -414,7 +449,7 @@ async function main(): Promise<void> {
   ].filter(Boolean);
   const md = `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   writeFileSync(join(out, 'quality.md'), md);
-  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: Object.fromEntries(configs.map(({ mode, strategy }) => [`${mode}:${strategy}`, strategyOptions(mode, strategy)])), runs, table, nasnetA, randomCells, evalSeeds, evaluations: Object.fromEntries(evaluated), tau, policy, wallSeconds: wall }, null, 2)}\n`);
+  writeFileSync(join(out, 'quality.json'), `${JSON.stringify({ budget, seeds, configs, proxy: PROXY, eval: EVAL, shared: SHARED, strategyOptions: Object.fromEntries(configs.map(({ mode, strategy }) => [`${mode}:${strategy}`, strategyOptions(mode, strategy)])), runs, table, nasnetA, randomCells, evalSeeds, proxyRepeats, evaluations: Object.fromEntries(evaluated), tau, policy, wallSeconds: wall }, null, 2)}\n`);
   const cats = [
     ...configs.map(({ mode, strategy }) => ({ label: `${strategy} ${mode}`, values: runs.filter((r) => r.mode === mode && r.strategy === strategy).map((r) => evals.get(r) ?? Number.NaN).filter(Number.isFinite) })),
     { label: 'NASNet-A', values: [nasnetA] },
