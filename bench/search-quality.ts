@@ -431,11 +431,13 @@ async function main(): Promise<void> {
   rows.push(`| ${'NASNet-A'.padEnd(22)} | - | - | - | ${pct(nasnetA)} | |`);
   rows.push(`| ${'random cell'.padEnd(22)} | - | - | - | ${pct(mean(randomCells))} ± ${pct(sd(randomCells))} | ${randomCells.map(pct).join(', ')} |`);
   const wall = (performance.now() - t0) / 1000;
+  /** The standard deviation between one cell's evaluations, averaged over the cells. */
+  const evalNoise = mean([...evaluated.values()].map((e) => sd(e.accuracies)));
   const notes = [
     `budget ${budget} s per search run; seeds ${seeds.join(', ')}; ${a.dataset}; proxy ${PROXY.cellsPerStack}@${PROXY.filters * 24}, ${PROXY.maxBatchesPerEpoch} batches of ${PROXY.batchSize}, validation on ${PROXY.maxValidationImages} images${proxyRepeats > 1 ? `, the mean of ${proxyRepeats} trainings per child` : ''};`,
     `evaluation ${EVAL.cellsPerStack}@${EVAL.filters * 24}, ${EVAL.batches} batches of ${EVAL.batchSize} (lr ${EVAL.lr}, cosine), test accuracy on ${EVAL.testImages} images, the mean of ${evalSeeds} initialization${evalSeeds > 1 ? 's' : ''} per cell; ± is the standard deviation over search seeds.`,
     evalSeeds > 1
-      ? `one evaluation's own noise: standard deviation between the ${evalSeeds} initializations of a cell, mean over ${evaluated.size} cells ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))))} points (so a cell's mean has about ${pct(mean([...evaluated.values()].map((e) => sd(e.accuracies))) / Math.sqrt(evalSeeds))})`
+      ? `one evaluation's own noise: standard deviation between the ${evalSeeds} initializations of a cell, mean over ${evaluated.size} cells ${pct(evalNoise)} points (so a cell's mean has about ${pct(evalNoise / Math.sqrt(evalSeeds))})`
       : '',
     tau ? `Kendall τ (shared-weight score vs standalone proxy accuracy, ${tau.children.length} uniformly random children, ${tau.runDir}): ${tau.tau.toFixed(3)}` : '',
     policy
