@@ -96,6 +96,8 @@ export interface NativePlanDescription {
   fusedChains: number;
   /** DropPath nodes run as the epilogue of the Add that reads them (masks applied as it sums). */
   fusedDropPaths: number;
+  /** Inference plans: `Pad → Slice → strided 1×1 Conv` (the shifted path of a factorized reduction) run as the Conv alone, reading the shifted input in place. */
+  fusedShifts: number;
   /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */

@@ -479,6 +479,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("mergedNodes", p->merged_nodes());
     out.Set("fusedChains", p->fused_chains());
     out.Set("fusedDropPaths", p->fused_drop_paths());
+    out.Set("fusedShifts", p->fused_shifts());
     out.Set("aliasedTensors", p->aliased_tensors());
     out.Set("aliasedGradients", p->aliased_gradients());
     out.Set("imageLanes", p->image_lanes());

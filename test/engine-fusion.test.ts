@@ -88,6 +88,12 @@ describe('plan-level fusion on NASNet-A', () => {
       });
     }
     expect(plans[0]!.fused.description.fusedChains).toBeGreaterThan(0);
+    // Each factorized reduction's shifted path runs as its strided 1×1 conv alone (Pad and Slice gone).
+    const shifted = net.inference.nodes.filter((n) => n.op === 'Slice').length;
+    expect(shifted).toBeGreaterThan(0);
+    expect(plans[0]!.fused.description.fusedShifts).toBe(shifted);
+    expect(plans[0]!.plain.description.fusedShifts).toBe(0);
+    expect(train.description.fusedShifts).toBe(0);
     const agree = async () => {
       for (const p of plans) {
         const x = images.subarray(0, p.batch * 3 * 16 * 16);

@@ -65,7 +65,7 @@ class CpuBackendImpl final : public Backend {
   Status StepRecords(Fence*) override { return Status::Ok(); }
 
   bool Supports(Fusion fusion) const override {
-    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd;
+    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd || fusion == Fusion::kPadSliceConv;
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }

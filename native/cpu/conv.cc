@@ -7,8 +7,8 @@
 //
 // Paths:
 // - pointwise (1×1, stride 1, no pad): per image and group, y = W[Kg, Cg] · x[Cg, HW], one GEMM.
-// - strided pointwise (1×1, stride > 1, no pad, groups 1): conv_strided.cc (blocks of rows across
-//   images, dx written once).
+// - strided pointwise (1×1, stride > 1, groups 1; the backward without pads): conv_strided.cc
+//   (blocks of rows across images, dx written once).
 // - general (any kernel, stride, dilation, pads, groups): im2col of one image into col[CKK, OHW],
 //   then y = W[Kg, CKK] · col. Backward: dW += dY · colᵀ, dcol = Wᵀ · dY then col2im into dx.
 // - depthwise (groups == C == K): direct kernels in depthwise.cc.
@@ -165,7 +165,7 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
     depthwise_backward(s, x, w, dy, dx, dw);
     return;
   }
-  if (is_strided_pointwise(s)) {
+  if (is_unpadded_strided_pointwise(s)) {
     strided_pointwise_backward(s, x, w, dy, dx, dw);
     return;
   }

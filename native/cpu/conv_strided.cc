@@ -1,12 +1,14 @@
-// Strided pointwise convolution (1×1, stride > 1, no padding, groups 1), forward and backward.
+// Strided pointwise convolution (1×1, stride > 1, groups 1), forward and backward.
 // N = batch, C = channels in, K = channels out, H, W = input size, OH, OW = output size, sh, sw =
-// strides, OHW = OH * OW. A row is one output row of the batch, r = n * OH + oh; the input rows it
-// owns are [oh*sh, oh*sh + sh) (the last one: to H).
+// strides, pt, pl = leading pads, OHW = OH * OW. A row is one output row of the batch, r = n * OH + oh;
+// the input rows it owns (backward, no pads) are [oh*sh, oh*sh + sh) (the last one: to H).
 //
 // Activations and dx are written (=); dw accumulates (+=). The bias gradient is conv2d_backward's.
 //
-// y[n, k, oh, ow] = sum over c of w[k, c] · x[n, c, oh*sh, ow*sw]: a GEMM against the strided sample
-// of x. Each thread takes a contiguous range of rows (whole images when the batch splits evenly, parts
+// y[n, k, oh, ow] = sum over c of w[k, c] · x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image): a
+// GEMM against the strided sample of x. The forward takes any pads, negative ones too: a negative
+// leading pad starts the sample inside the image, which is how inference plans run a 1×1 convolution
+// of a shifted input (Pad → Slice → Conv, NASNet's factorized reduction) without the shifted copy. Each thread takes a contiguous range of rows (whole images when the batch splits evenly, parts
 // of one image at batch 1) and walks it in blocks of about kBlockCols output positions:
 //   col[C, cols] = the block's strided sample of x (its rows one after another, across images);
 //   forward:  y[n][:, the block's positions] = W · col, W packed once per call (one GEMM per image the
@@ -55,19 +57,35 @@ void for_each_image(const ConvShape& s, int64_t r0, int64_t r1, Fn&& fn) {
   }
 }
 
-// col[c, (oh - oh0)*OW + ow] = x[n, c, oh*sh, ow*sw] for oh in [oh0, oh1); col rows ld apart.
+// col[c, (oh - oh0)*OW + ow] = x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image) for oh in
+// [oh0, oh1); col rows ld apart.
 void gather(const ConvShape& s, const float* x, int n, int oh0, int oh1, float* col, size_t ld) {
+  // Output columns [lo, hi) sample inside the image; the rest are 0.
+  const int lo = std::min(s.OW, s.pl > 0 ? (s.pl + s.sw - 1) / s.sw : 0);
+  const int last = s.W - 1 + s.pl;  // the output column's input column is ow * sw - pl <= W - 1
+  const int hi = last < 0 ? lo : std::max(lo, std::min(s.OW, last / s.sw + 1));
+  const int first = lo * s.sw - s.pl;  // the input column of output column lo
   for (int c = 0; c < s.C; ++c) {
     const float* plane = x + (static_cast<size_t>(n) * s.C + c) * s.H * s.W;
     float* d = col + c * ld;
     for (int oh = oh0; oh < oh1; ++oh, d += s.OW) {
-      const float* src = plane + static_cast<size_t>(oh) * s.sh * s.W;
-      if (s.sw == 1)
-        std::memcpy(d, src, sizeof(float) * s.OW);
+      const int ih = oh * s.sh - s.pt;
+      if (ih < 0 || ih >= s.H) {
+        std::memset(d, 0, sizeof(float) * s.OW);
+        continue;
+      }
+      const int m = hi - lo;
+      const float* src = plane + static_cast<size_t>(ih) * s.W + (m > 0 ? first : 0);
+      float* out = d + lo;
+      if (m <= 0) {
+      } else if (s.sw == 1)
+        std::memcpy(out, src, sizeof(float) * m);
       else if (s.sw == 2)
-        for (int ow = 0; ow < s.OW; ++ow) d[ow] = src[2 * ow];
+        for (int ow = 0; ow < m; ++ow) out[ow] = src[2 * ow];
       else
-        for (int ow = 0; ow < s.OW; ++ow) d[ow] = src[ow * s.sw];
+        for (int ow = 0; ow < m; ++ow) out[ow] = src[ow * s.sw];
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      for (int ow = hi; ow < s.OW; ++ow) d[ow] = 0.0f;
     }
   }
 }
@@ -126,8 +144,13 @@ int split_rows(const ConvShape& s, int threads, Body&& body) {
 }  // namespace
 
 bool is_strided_pointwise(const ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0 && s.groups == 1 &&
-         (s.sh > 1 || s.sw > 1) && s.OH == (s.H - 1) / s.sh + 1 && s.OW == (s.W - 1) / s.sw + 1;
+  return s.kh == 1 && s.kw == 1 && s.groups == 1 && (s.sh > 1 || s.sw > 1) && s.H + s.pt + s.pb >= 1 &&
+         s.W + s.pl + s.pr >= 1 && s.OH == (s.H + s.pt + s.pb - 1) / s.sh + 1 &&
+         s.OW == (s.W + s.pl + s.pr - 1) / s.sw + 1;
+}
+
+bool is_unpadded_strided_pointwise(const ConvShape& s) {
+  return is_strided_pointwise(s) && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0;
 }
 
 void strided_pointwise_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {

@@ -1,15 +1,19 @@
-// Strided pointwise convolution (1×1, stride > 1, no padding, groups 1) inside the CPU backend: the
-// path convolutions of NASNet's factorized reduction. Whole-batch kernels behind
+// Strided pointwise convolution (1×1, stride > 1, groups 1) inside the CPU backend: the path
+// convolutions of NASNet's factorized reduction. Whole-batch kernels behind
 // conv2d_forward/backward. Same conventions as kernels.h.
 #pragma once
 #include "cpu/kernels.h"
 
 namespace nasnet::cpu {
 
-// 1×1, no padding, groups 1, and a stride above 1 on at least one axis (stride 1 is is_pointwise).
+// 1×1, groups 1, and a stride above 1 on at least one axis (stride 1 is is_pointwise), any pads
+// (negative ones too: inference plans' shifted inputs, plan.cc FusePadSliceConvs): the forward.
 bool is_strided_pointwise(const ConvShape& s);
+// The same without pads: the backward (padded ones take conv.cc's general path).
+bool is_unpadded_strided_pointwise(const ConvShape& s);
 
-// Whole batch, all threads (conv2d_backward computes the bias gradient itself, for every shape).
+// Whole batch, all threads (conv2d_backward computes the bias gradient itself, for every shape). The
+// backward requires is_unpadded_strided_pointwise.
 void strided_pointwise_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 void strided_pointwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx,
                                 float* dw);

@@ -45,6 +45,10 @@ enum class Fusion {
   // DropPath → Add: an Add whose inputs come from DropPath nodes read by it alone applies their
   // masks and scales as it sums (AddDropPathForward); the DropPath outputs are never stored.
   kDropPathAdd,
+  // Pad → Slice (steps 1) → strided 1×1 Conv (no pads, one group), in inference plans: the Conv reads
+  // the Pad's input directly, with pads that may be negative (a negative leading pad starts the sample
+  // inside the image); ConvForward then takes such shapes (1×1, stride > 1, any pads).
+  kPadSliceConv,
 };
 
 // When a fused chain runs: its scratch may differ (the CPU keeps everything per image in cache; a

@@ -182,6 +182,47 @@ std::vector<int> CompiledPlan::CountReaders() const {
   return readers;
 }
 
+void CompiledPlan::FusePadSliceConvs() {
+  if (!options_.fuse || options_.training || !backend_->Supports(Fusion::kPadSliceConv)) return;
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  auto& R = shapes_.node;
+  const auto& nodes = graph_.nodes;
+  const std::vector<int> readers = CountReaders();
+  auto producer = [&](int t, Op op) {
+    const int i = t - I;
+    return i >= 0 && !dead_[i] && nodes[i].op == op ? i : -1;
+  };
+  for (int c = 0; c < n; ++c) {
+    if (dead_[c] || nodes[c].op != Op::kConv) continue;
+    ConvShape& s = R[c].conv;
+    if (s.kh != 1 || s.kw != 1 || s.groups != 1 || (s.sh == 1 && s.sw == 1) || s.pt != 0 || s.pl != 0 ||
+        s.pb != 0 || s.pr != 0)
+      continue;
+    const int sliced = R[c].in[0];
+    const int sl = producer(sliced, Op::kSlice);
+    if (sl < 0 || readers[sliced] != 1 || R[sl].slice_sh != 1 || R[sl].slice_sw != 1) continue;
+    const int padded = R[sl].in[0];
+    const int pd = producer(padded, Op::kPad);
+    if (pd < 0 || readers[padded] != 1) continue;
+    // The Conv reads slice[oh*sh] = padded[oh*sh + h0] = x[oh*sh + h0 - pad_top] (0 outside x): the
+    // same Conv on x with top pad pad_top - h0, and a bottom pad that keeps its input height H_slice.
+    const int x = R[pd].in[0];
+    const std::vector<int64_t>& pads = nodes[pd].pad8;
+    const int H_slice = s.H, W_slice = s.W;
+    s.H = static_cast<int>(shapes_.tensor[x][2]);
+    s.W = static_cast<int>(shapes_.tensor[x][3]);
+    s.pt = static_cast<int>(pads[2]) - R[sl].slice_h0;
+    s.pl = static_cast<int>(pads[3]) - R[sl].slice_w0;
+    s.pb = H_slice - s.H - s.pt;
+    s.pr = W_slice - s.W - s.pl;
+    R[c].in[0] = x;
+    dead_[sl] = 1;
+    dead_[pd] = 1;
+    ++fused_shifts_;
+  }
+}
+
 void CompiledPlan::FuseChains() {
   const int n = static_cast<int>(graph_.nodes.size());
   const int I = static_cast<int>(graph_.inputs.size());
@@ -302,6 +343,7 @@ Status CompiledPlan::Build(bool input_grad) {
   if (options_.use_ema && options_.training)
     return Status::Invalid("plan: use_ema applies to inference plans (training = false): a training plan updates the raw parameters");
   MergeCommonSubexpressions();
+  FusePadSliceConvs();
   FuseChains();
   FuseDropPathAdds();
   NASNET_RETURN_IF_ERROR(SelectNodes(input_grad));

@@ -1,7 +1,8 @@
 // The compiled plan behind Plan (engine.h): IR → shapes → schedule → memory plan → executor, all
 // backend-neutral; every allocation, copy and kernel goes through the plan's Backend (backend.h).
 //
-// Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FuseChains, FuseDropPathAdds, SelectNodes
+// Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FusePadSliceConvs, FuseChains,
+// FuseDropPathAdds, SelectNodes
 // (which nodes each mode runs, which tensors need gradients), AssignGradientEdges (who writes each
 // gradient first), AliasValues, AliasGradients, PlanBuffers (live intervals → arena offsets),
 // BindParameters (store tensors, device copies, optimizer state), AllocateMemory.
@@ -33,7 +34,11 @@
 // backend that needs room for them gets a scratch buffer live during that backward only). An Add
 // whose inputs come from DropPath nodes that only it reads runs them as its epilogue
 // (Fusion::kDropPathAdd): it reads the DropPath inputs, draws the masks and sums the scaled terms in
-// one pass; in backward each such input's gradient is DropPath's backward of the Add's gradient. Identity and
+// one pass; in backward each such input's gradient is DropPath's backward of the Add's gradient. In
+// inference plans (training = false) a Pad → Slice (steps 1) read only by a strided 1×1 Conv (no
+// pads, one group) — NASNet's shifted factorized-reduction path — becomes that Conv reading the Pad's
+// input with the shift as its pads, negative ones included (Fusion::kPadSliceConv): the padded and
+// the sliced copies are never made. Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
@@ -134,6 +139,8 @@ class CompiledPlan : public Plan {
   // Chains fused into one kernel, and tensors sharing their input's buffer (see "Fusion" above).
   int fused_chains() const override { return fused_chains_; }
   int fused_drop_paths() const override { return fused_drop_paths_; }
+  // Pad → Slice → strided 1×1 Conv runs as the Conv alone (see "Fusion" above).
+  int fused_shifts() const override { return fused_shifts_; }
   int aliased_tensors() const override { return aliased_; }
   // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
   int aliased_gradients() const override { return grad_aliased_; }
@@ -226,6 +233,7 @@ class CompiledPlan : public Plan {
   // ---- compilation passes (plan.cc) ----
   Status Build(bool input_grad);
   void MergeCommonSubexpressions();
+  void FusePadSliceConvs();
   void FuseChains();
   void FuseDropPathAdds();
   Status SelectNodes(bool input_grad);
@@ -308,7 +316,7 @@ class CompiledPlan : public Plan {
   // buffer of that DropPath's mask.
   std::vector<std::vector<int>> drop_in_, drop_mask_buf_;
   std::vector<int> absorbed_into_;         // per DropPath node: the Add that runs it, or -1
-  int fused_chains_ = 0, fused_drop_paths_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
   int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;

@@ -198,3 +198,56 @@ NASNET_TEST(plan_fusion_is_deterministic_and_simd_consistent) {
     EXPECT_NEAR(r.first, first.first, 1e-4 * std::fabs(first.first));
   });
 }
+
+NASNET_TEST(plan_pad_slice_conv_fusion_is_exact) {
+  // Pad → Slice → strided 1×1 Conv (NASNet's shifted factorized-reduction path) in an inference plan
+  // runs as the Conv alone on the Pad's input, with the shift as (negative) pads: bit for bit the
+  // unfused plan's output, where the sample falls in the padding (odd sizes, a slice starting past
+  // the pads) and where it starts before the image (a top pad larger than the slice's start).
+  struct Case {
+    int H, W, pt, pl, pb, pr, h0, w0, stride;
+  };
+  const Case cases[] = {
+      {8, 8, 0, 0, 1, 1, 1, 1, 2},   // NASNet's: even sizes, the padding never sampled
+      {7, 9, 0, 0, 1, 1, 1, 1, 2},   // odd: the last row and column sample the padding
+      {9, 7, 2, 1, 0, 3, 1, 3, 3},   // the sample starts one row above the image, two columns in
+      {6, 6, 0, 0, 2, 2, 3, 0, 2},   // past the image's last row
+      {5, 11, 1, 0, 0, 0, 0, 2, 4},  // stride 4, the Slice keeping the top pad
+  };
+  constexpr int C = 5, K = 6, N = 3;
+  for (const Case& c : cases) {
+    Ir ir;
+    ir.Node("r", "Relu", "\"images\"");
+    ir.Node("pad", "Pad", "\"r\"",
+            "\"pads\": [0, 0, " + std::to_string(c.pt) + ", " + std::to_string(c.pl) + ", 0, 0, " +
+                std::to_string(c.pb) + ", " + std::to_string(c.pr) + "]");
+    ir.Node("shift", "Slice", "\"pad\"",
+            "\"starts\": [" + std::to_string(c.h0) + ", " + std::to_string(c.w0) + "], \"ends\": [1000, 1000], " +
+                "\"axes\": [2, 3]");
+    ir.Conv("conv", "shift", C, K, 1, c.stride, 0);
+    ir.Node("flat", "Flatten", "\"conv\"", "\"axis\": 1");
+    const std::string json = ir.Json(C, c.H, c.W, "\"flat\"", "");
+    auto fs = std::make_shared<ParameterStore>(), us = std::make_shared<ParameterStore>(),
+         ts = std::make_shared<ParameterStore>();
+    auto fused = MustCompile(json, fs, N, false, false, nasnet::OptimizerKind::kSgd, true);
+    auto plain = MustCompile(json, us, N, false, false, nasnet::OptimizerKind::kSgd, false);
+    if (!fused || !plain) return;
+    EXPECT_TRUE(fused->fused_shifts() == 1 && plain->fused_shifts() == 0);
+    us->Find("conv/w")->data = fs->Find("conv/w")->data;
+    const int OH = (c.H + c.pt + c.pb - c.h0 - 1) / c.stride + 1, OW = (c.W + c.pl + c.pr - c.w0 - 1) / c.stride + 1;
+    std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(N) * C * c.H * c.W, 17 + c.H);
+    std::vector<float> a(static_cast<size_t>(N) * K * OH * OW, -1.0f), b(a.size(), -2.0f);
+    EXPECT_TRUE(fused->Predict(x.data(), a.data()).ok());
+    EXPECT_TRUE(plain->Predict(x.data(), b.data()).ok());
+    EXPECT_TRUE(a == b);
+    if (a != b) std::printf("  case H %d W %d pads %d %d %d %d starts %d %d stride %d\n", c.H, c.W, c.pt, c.pl, c.pb,
+                            c.pr, c.h0, c.w0, c.stride);
+    // Training plans keep the three nodes (their backward runs through the Pad and the Slice).
+    ir.Node("gap", "GlobalAveragePool", "\"conv\"");
+    ir.Node("gflat", "Flatten", "\"gap\"", "\"axis\": 1");
+    ir.Gemm("fc", "gflat", K, 3);
+    ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+    auto training = MustCompile(ir.Json(C, c.H, c.W, "\"fc\", \"ce\"", "ce"), ts, N, true);
+    if (training) EXPECT_TRUE(training->fused_shifts() == 0);
+  }
+}
