@@ -98,6 +98,8 @@ export interface NativePlanDescription {
   fusedDropPaths: number;
   /** Inference plans: `Pad → Slice → strided 1×1 Conv` (the shifted path of a factorized reduction) run as the Conv alone, reading the shifted input in place. */
   fusedShifts: number;
+  /** Inference plans: Adds that run the fused chain producing one of their inputs, adding the other input as the chain's results are stored (the chain's own output never stored). */
+  fusedAdds: number;
   /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */

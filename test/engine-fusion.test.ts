@@ -94,6 +94,10 @@ describe('plan-level fusion on NASNet-A', () => {
     expect(plans[0]!.fused.description.fusedShifts).toBe(shifted);
     expect(plans[0]!.plain.description.fusedShifts).toBe(0);
     expect(train.description.fusedShifts).toBe(0);
+    // Adds whose input is a separable unit's last fused chain run that chain (NASNet-A: most blocks).
+    expect(plans[0]!.fused.description.fusedAdds).toBeGreaterThan(0);
+    expect(plans[0]!.plain.description.fusedAdds).toBe(0);
+    expect(train.description.fusedAdds).toBe(0);
     const agree = async () => {
       for (const p of plans) {
         const x = images.subarray(0, p.batch * 3 * 16 * 16);

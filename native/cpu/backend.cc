@@ -65,7 +65,8 @@ class CpuBackendImpl final : public Backend {
   Status StepRecords(Fence*) override { return Status::Ok(); }
 
   bool Supports(Fusion fusion) const override {
-    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd || fusion == Fusion::kPadSliceConv;
+    return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd || fusion == Fusion::kPadSliceConv ||
+           fusion == Fusion::kChainAdd;
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
@@ -132,8 +133,9 @@ class CpuBackendImpl final : public Backend {
   }
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y, void*) override {
-    cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y);
+                                const float* running_var, float eps, const float* residual, float* y,
+                                void*) override {
+    cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y, residual);
     return Status::Ok();
   }
   Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,

@@ -9,8 +9,9 @@
 //   per channel in image order, the running statistics updated, and y normalized from z.
 // Forward (inference): BN folded into the pointwise weights (refolded every call, so always from the
 //   current parameters), y[n] = w_folded · t[n] + shift, the shift added as the GEMM stores its
-//   tiles; whole images per thread, or, with fewer images than threads (batch 1), one image at a
-//   time split over the threads in one parallel region.
+//   tiles (then a residual, when the unit runs an Add as its epilogue: y = that + residual, the same
+//   floats as the Add); whole images per thread, or, with fewer images than threads (batch 1), one
+//   image at a time split over the threads in one parallel region.
 // Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
 //   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
 //   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
@@ -162,7 +163,7 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
 
 void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y) {
+                                const float* running_var, float eps, float* y, const float* residual) {
   const size_t HW = in_plane(s), OHW = out_plane(s);
   const int N = s.N, C = s.C, K = s.K;
   // BN folded into the pointwise weights: y = (a ∘ w_pw) · in + (beta - mean * a), a = gamma / sqrt(var + eps).
@@ -202,6 +203,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int n = 0; n < N; ++n) {
       const float* src = x + static_cast<size_t>(n) * C * HW;
       float* yn = y + static_cast<size_t>(n) * K * OHW;
+      const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
 #pragma omp parallel num_threads(threads)
       {
         const int u = thread_index(), team = team_size();
@@ -220,7 +222,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
         }
         if (j1 > j0)
           sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols,
-                       PackedGemmExtras{relu_b, shift});
+                       PackedGemmExtras{relu_b, shift, rn != nullptr ? rn + j0 : nullptr});
       }
     }
     return;
@@ -236,8 +238,9 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int n = lo; n < hi; ++n) {
       const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.pad);
       float* yn = y + static_cast<size_t>(n) * K * OHW;
+      const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, yn,
-                   static_cast<int>(OHW), PackedGemmExtras{in.relu, shift});
+                   static_cast<int>(OHW), PackedGemmExtras{in.relu, shift, rn});
     }
   };
   if (threads == 1) {

@@ -27,21 +27,25 @@
 namespace nasnet::cpu {
 namespace {
 
-// bias: nullptr, or one value per row of the tile added to it as it is stored (after beta * C).
-using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta, const float* bias);
+// bias: nullptr, or one value per row of the tile added to it as it is stored (after beta * C);
+// add: nullptr, or a tile laid out as C's (ldc apart) added after the bias.
+using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta, const float* bias,
+                             const float* add);
 
 struct GemmConfig {
   int MR, NR, MC, KC, NC;
   MicroKernel kernel;
 };
 
-// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j] (+ bias[r]); beta == 0 ignores C ----
+// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j] (+ bias[r]) (+ add[r*ldc + j]);
+// beta == 0 ignores C ----
 
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int kc, const float* __restrict a,
                                                                              const float* __restrict b, float* c,
                                                                              int ldc, float beta,
-                                                                             const float* __restrict bias) {
+                                                                             const float* __restrict bias,
+                                                                             const float* __restrict add) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -73,6 +77,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
       c1[r] = _mm512_add_ps(c1[r], vr);
     }
   }
+  if (add != nullptr) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(add + r * ldc));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(add + r * ldc + 16));
+    }
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     _mm512_storeu_ps(c + r * ldc, c0[r]);
@@ -82,7 +93,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
 
 template <int MR>
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b,
-                                                     float* c, int ldc, float beta, const float* __restrict bias) {
+                                                     float* c, int ldc, float beta, const float* __restrict bias,
+                                                     const float* __restrict add) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
@@ -114,6 +126,13 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
       c1[r] = _mm256_add_ps(c1[r], vr);
     }
   }
+  if (add != nullptr) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(add + r * ldc));
+      c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(add + r * ldc + 8));
+    }
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm256_storeu_ps(c + r * ldc, c0[r]);
@@ -123,7 +142,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
 
 // Plain C++ (the compiler vectorizes it with the baseline SSE2).
 void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, float beta,
-                     const float* __restrict bias) {
+                     const float* __restrict bias, const float* __restrict add) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
@@ -134,8 +153,9 @@ void kernel_portable(int kc, const float* __restrict a, const float* __restrict 
   }
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < NR; ++j) {
-      const float v = beta == 0.0f ? acc[r][j] : beta * c[r * ldc + j] + acc[r][j];
-      c[r * ldc + j] = bias != nullptr ? v + bias[r] : v;
+      float v = beta == 0.0f ? acc[r][j] : beta * c[r * ldc + j] + acc[r][j];
+      if (bias != nullptr) v += bias[r];
+      c[r * ldc + j] = add != nullptr ? v + add[r * ldc + j] : v;
     }
 }
 
@@ -305,7 +325,8 @@ size_t packed_slice_offset(const GemmConfig& g, int M, int pc) {
 }
 
 // prepacked: op(A) already packed by sgemm_pack_a (alpha folded in there), or nullptr to pack it here.
-// ex: B read as relu(B), and a bias per row of C added as the last K-slice's tiles are stored.
+// ex: B read as relu(B), a bias per row of C and a matrix laid out as C added as the last K-slice's
+// tiles are stored.
 void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc, int threads, const float* prepacked,
                  const PackedGemmExtras& ex) {
@@ -313,6 +334,9 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
     if (ex.row_bias != nullptr) add_row_bias(M, static_cast<size_t>(N), static_cast<size_t>(ldc), ex.row_bias, C);
+    if (ex.addend != nullptr)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) C[static_cast<size_t>(i) * ldc + j] += ex.addend[static_cast<size_t>(i) * ldc + j];
     return;
   }
   const int MR = g.MR, NR = g.NR;
@@ -331,7 +355,9 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b_eff = pc == 0 ? beta : 1.0f;
-      const float* const bias = pc + kc == K ? ex.row_bias : nullptr;
+      const bool last = pc + kc == K;
+      const float* const bias = last ? ex.row_bias : nullptr;
+      const float* const addend = last ? ex.addend : nullptr;
       const float* ap = a_own;
       if (prepacked != nullptr) {
         ap = prepacked + packed_slice_offset(g, M, pc);
@@ -353,15 +379,17 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
           const float* apanel = ap + static_cast<size_t>(p) * MR * kc;
           float* c = C + static_cast<size_t>(i) * ldc + j;
           const float* const tile_bias = bias != nullptr ? bias + i : nullptr;
+          const float* const tile_add = addend != nullptr ? addend + static_cast<size_t>(i) * ldc + j : nullptr;
           if (rows == MR && cols == NR) {
-            g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias);
+            g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias, tile_add);
           } else {
-            g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr);
+            g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr, nullptr);
             for (int r = 0; r < rows; ++r)
               for (int q = 0; q < cols; ++q) {
                 float& dst = c[static_cast<size_t>(r) * ldc + q];
-                const float v = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
-                dst = tile_bias != nullptr ? v + tile_bias[r] : v;
+                float v = b_eff == 0.0f ? tmp[r * NR + q] : b_eff * dst + tmp[r * NR + q];
+                if (tile_bias != nullptr) v += tile_bias[r];
+                dst = tile_add != nullptr ? v + tile_add[static_cast<size_t>(r) * ldc + q] : v;
               }
           }
         }

@@ -45,6 +45,9 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 struct PackedGemmExtras {
   bool relu_b = false;
   const float* row_bias = nullptr;
+  // nullptr, or an M × N matrix laid out as C (ldc apart) added to C after row_bias as the tiles are
+  // stored (C = ... + row_bias[i] + addend[i, j], the same floats as an Add pass afterwards).
+  const float* addend = nullptr;
 };
 size_t sgemm_packed_a_floats(int M, int K);
 void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int lda, float* packed);
@@ -92,10 +95,11 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
                                  const float* gamma, const float* beta, float eps, float momentum, float* running_mean,
                                  float* running_var, float* t, float* z, float* y, float* save_mean,
                                  float* save_invstd);
-// Inference: running statistics; nothing but y is written.
+// Inference: running statistics; nothing but y is written. residual: nullptr, or a tensor shaped as
+// y added to it as it is stored (an Add run as the unit's epilogue: the same floats as the Add).
 void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y);
+                                const float* running_var, float eps, float* y, const float* residual = nullptr);
 // Backward of the training forward: dx written (or nullptr); dw_dw, dw_pw, dgamma, dbeta accumulated.
 void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                             const float* gamma, const float* t, const float* z, const float* save_mean,

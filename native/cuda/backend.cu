@@ -378,7 +378,10 @@ class CudaBackendImpl final : public Backend {
   }
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y, void* scratch) override {
+                                const float* running_var, float eps, const float* residual, float* y,
+                                void* scratch) override {
+    if (residual != nullptr)
+      return Status::Invalid("cuda: a fused chain with an Add epilogue (Fusion::kChainAdd) is not supported on this backend");
     char* p = static_cast<char*>(scratch);
     float* z = reinterpret_cast<float*>(p);
     float* tr = reinterpret_cast<float*>(p + Round256(static_cast<size_t>(s.N) * s.K * s.OH * s.OW * sizeof(float)));

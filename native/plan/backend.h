@@ -49,6 +49,10 @@ enum class Fusion {
   // the Pad's input directly, with pads that may be negative (a negative leading pad starts the sample
   // inside the image); ConvForward then takes such shapes (1×1, stride > 1, any pads).
   kPadSliceConv,
+  // An Add of two tensors, one of them a fused chain's output that only the Add reads, in inference
+  // plans: the Add node runs the chain with the other tensor as its residual
+  // (FusedConvBnForwardEval's `residual`), the chain's own output never stored.
+  kChainAdd,
 };
 
 // When a fused chain runs: its scratch may differ (the CPU keeps everything per image in cache; a
@@ -160,8 +164,10 @@ class Backend {
                                          float* y, float* save_mean, float* save_invstd, void* scratch) = 0;
   virtual Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw,
                                         const float* w_pw, const float* gamma, const float* beta,
-                                        const float* running_mean, const float* running_var, float eps, float* y,
-                                        void* scratch) = 0;
+                                        const float* running_mean, const float* running_var, float eps,
+                                        const float* residual, float* y, void* scratch) = 0;
+  // residual: nullptr, or (backends that support Fusion::kChainAdd) a tensor shaped as y added to it:
+  // an Add run as the chain's epilogue, the same floats as the Add.
   // `scratch`: FusedConvBnScratch(s, phase) bytes of backend memory (nullptr when that is 0).
   virtual Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                      const float* gamma, const float* t, const float* z, const float* save_mean,

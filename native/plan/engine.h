@@ -201,6 +201,8 @@ class Plan {
   virtual int fused_drop_paths() const = 0;
   // Pad → Slice → strided 1×1 Conv run as the Conv alone (inference plans).
   virtual int fused_shifts() const = 0;
+  // Adds that run a fused chain with their other input as its residual (inference plans).
+  virtual int fused_adds() const = 0;
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;

@@ -90,7 +90,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
                                            AuxBuf(i, kAuxZ), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd),
                                            AuxBuf(i, kAuxForwardScratch));
         return b.FusedConvBnForwardEval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
-                                        node.epsilon, y, AuxBuf(i, kAuxForwardScratch));
+                                        node.epsilon, nullptr, y, AuxBuf(i, kAuxForwardScratch));
       }
       const BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (train)
@@ -112,6 +112,13 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
       return b.LinearForward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0),
                              r.params.size() > 1 ? Param(i, 1) : nullptr, y);
     case Op::kAdd: {
+      if (IsFused(i)) {
+        // A fused chain (params [gamma, beta, mean, var, w_pw, w_dw]) on input 0, plus input 1 (inference).
+        const FusedConvBnShape& f = fused_[i].shape;
+        return b.FusedConvBnForwardEval(f, x, f.has_depthwise ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0),
+                                        Param(i, 1), Param(i, 2), Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
+                                        Value(r.in[1]), y, AuxBuf(i, kAuxForwardScratch));
+      }
       if (IsDropPathAdd(i)) {
         std::vector<const float*> xs;
         std::vector<const RandomSlot*> slots;

@@ -291,6 +291,7 @@ void CompiledPlan::FuseChains() {
     if (ch.dw >= 0) R[b].params.push_back(R[ch.dw].params[0]);
     dead_[ch.pw] = 1;
     if (ch.dw >= 0) dead_[ch.dw] = 1;
+    ch.bn = b;
     fused_[b] = ch;
     ++fused_chains_;
   }
@@ -329,6 +330,35 @@ void CompiledPlan::FuseDropPathAdds() {
   }
 }
 
+void CompiledPlan::FuseChainAdds() {
+  if (!options_.fuse || options_.training || !backend_->Supports(Fusion::kChainAdd)) return;
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  auto& R = shapes_.node;
+  const std::vector<int> readers = CountReaders();
+  for (int a = 0; a < n; ++a) {
+    if (dead_[a] || graph_.nodes[a].op != Op::kAdd || R[a].in.size() != 2 || IsDropPathAdd(a)) continue;
+    // The chain whose output only this Add reads (the later one when both qualify: its input is the
+    // more recent, so moving it to the Add keeps the fewest tensors alive longer).
+    int chain = -1, other = -1;
+    for (int j = 1; j >= 0 && chain < 0; --j) {
+      const int t = R[a].in[j], f = t - I;
+      if (f < 0 || dead_[f] || !IsFused(f) || graph_.nodes[f].op != Op::kBatchNorm || readers[t] != 1) continue;
+      if (R[a].in[1 - j] == t) continue;
+      chain = f;
+      other = R[a].in[1 - j];
+    }
+    if (chain < 0) continue;
+    // The Add runs the chain on the chain's input, with the chain's parameters; the BN node dies.
+    R[a].in = {R[chain].in[0], other};
+    R[a].params = R[chain].params;
+    fused_[a] = fused_[chain];
+    fused_[chain] = FusedChain();
+    dead_[chain] = 1;
+    ++fused_adds_;
+  }
+}
+
 Status CompiledPlan::Build(bool input_grad) {
   const int n = static_cast<int>(graph_.nodes.size());
   n_inputs_ = static_cast<int>(graph_.inputs.size());
@@ -346,6 +376,7 @@ Status CompiledPlan::Build(bool input_grad) {
   FusePadSliceConvs();
   FuseChains();
   FuseDropPathAdds();
+  FuseChainAdds();
   NASNET_RETURN_IF_ERROR(SelectNodes(input_grad));
   AssignGradientEdges();
   AliasValues();
@@ -773,7 +804,7 @@ std::string CompiledPlan::KindOf(int i) const {
     std::string k = "FusedConvBn ";
     if (f.relu >= 0) k += "relu+";
     if (f.dw >= 0) k += "dw" + window(f.shape.dw.kh, f.shape.dw.kw, f.shape.dw.sh, f.shape.dw.dh) + "+";
-    return k + "pw";
+    return k + (node.op == Op::kAdd ? "pw+add" : "pw");
   }
   switch (node.op) {
     case Op::kConv: {

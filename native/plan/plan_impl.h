@@ -2,7 +2,7 @@
 // backend-neutral; every allocation, copy and kernel goes through the plan's Backend (backend.h).
 //
 // Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FusePadSliceConvs, FuseChains,
-// FuseDropPathAdds, SelectNodes
+// FuseDropPathAdds, FuseChainAdds, SelectNodes
 // (which nodes each mode runs, which tensors need gradients), AssignGradientEdges (who writes each
 // gradient first), AliasValues, AliasGradients, PlanBuffers (live intervals → arena offsets),
 // BindParameters (store tensors, device copies, optimizer state), AllocateMemory.
@@ -38,7 +38,9 @@
 // inference plans (training = false) a Pad → Slice (steps 1) read only by a strided 1×1 Conv (no
 // pads, one group) — NASNet's shifted factorized-reduction path — becomes that Conv reading the Pad's
 // input with the shift as its pads, negative ones included (Fusion::kPadSliceConv): the padded and
-// the sliced copies are never made. Identity and
+// the sliced copies are never made; and an Add of two tensors where one is a fused chain's output
+// that only the Add reads runs that chain itself, adding the other tensor as the chain's GEMM stores
+// its tiles (Fusion::kChainAdd): the chain's output is never stored, nor read again. Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
@@ -141,6 +143,8 @@ class CompiledPlan : public Plan {
   int fused_drop_paths() const override { return fused_drop_paths_; }
   // Pad → Slice → strided 1×1 Conv runs as the Conv alone (see "Fusion" above).
   int fused_shifts() const override { return fused_shifts_; }
+  // Adds that run a fused chain with the other input as its residual (see "Fusion" above).
+  int fused_adds() const override { return fused_adds_; }
   int aliased_tensors() const override { return aliased_; }
   // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
   int aliased_gradients() const override { return grad_aliased_; }
@@ -192,6 +196,7 @@ class CompiledPlan : public Plan {
   // A chain fused into its BatchNormalization node (relu, dw: node indices or -1; pw: -1 = not fused).
   struct FusedChain {
     int relu = -1, dw = -1, pw = -1;
+    int bn = -1;  // the BatchNormalization node (its attributes); the node running the chain is bn or an Add
     FusedConvBnShape shape{};
   };
   // Extra buffers of a node, by role.
@@ -236,6 +241,7 @@ class CompiledPlan : public Plan {
   void FusePadSliceConvs();
   void FuseChains();
   void FuseDropPathAdds();
+  void FuseChainAdds();
   Status SelectNodes(bool input_grad);
   void AssignGradientEdges();
   void AliasValues();
@@ -316,7 +322,7 @@ class CompiledPlan : public Plan {
   // buffer of that DropPath's mask.
   std::vector<std::vector<int>> drop_in_, drop_mask_buf_;
   std::vector<int> absorbed_into_;         // per DropPath node: the Add that runs it, or -1
-  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, fused_adds_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
   int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;

@@ -198,10 +198,11 @@ NASNET_TEST(kernels_gemm_prepacked_a_matches_sgemm_bit_for_bit) {
 }
 
 NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
-  // sgemm_packed with relu_b (B read as relu_value(B) while it is packed) and row_bias (added as tiles
-  // are stored) against the plain product on a ReLU'd copy of B followed by a bias pass: the same
-  // floats, NaN where NaN. B holds negatives, -0 and NaN; edges in M and N, K over one KC slice and
-  // several, both transposes of B, beta 0 and not, and K = 0 (C scaled, then the bias).
+  // sgemm_packed with relu_b (B read as relu_value(B) while it is packed), row_bias and an addend
+  // (added as tiles are stored) against the plain product on a ReLU'd copy of B followed by a bias
+  // pass and an add pass: the same floats, NaN where NaN. B holds negatives, -0 and NaN; edges in M
+  // and N, K over one KC slice and several, both transposes of B, beta 0 and not, and K = 0 (C
+  // scaled, then the bias and the addend).
   const GemmCase cases[] = {{7, 13, 5, 3}, {33, 65, 17, 0}, {16, 96, 800, 1}, {32, 1024, 32, 0}, {9, 40, 0, 2}};
   uint32_t seed = 900;
   for (const GemmCase& g : cases)
@@ -215,6 +216,7 @@ NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
         std::vector<float> relu_b = B;
         for (float& v : relu_b) v = relu_value(v);
         const std::vector<float> bias = random_vec(static_cast<size_t>(g.M), seed++);
+        const std::vector<float> addend = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
         const std::vector<float> C0 = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
         const float beta = use_beta != 0 ? 0.75f : 0.0f;
         for_each_simd([&](SimdLevel level) {
@@ -223,9 +225,13 @@ NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
           std::vector<float> want = C0, got = C0;
           cpu::sgemm_packed(packed.data(), tb != 0, g.M, g.N, g.K, relu_b.data(), ldb, beta, want.data(), ldc);
           for (int i = 0; i < g.M; ++i)
-            for (int j = 0; j < g.N; ++j) want[static_cast<size_t>(i) * ldc + j] += bias[static_cast<size_t>(i)];
+            for (int j = 0; j < g.N; ++j) {
+              const size_t q = static_cast<size_t>(i) * ldc + j;
+              want[q] += bias[static_cast<size_t>(i)];
+              want[q] += addend[q];
+            }
           cpu::sgemm_packed(packed.data(), tb != 0, g.M, g.N, g.K, B.data(), ldb, beta, got.data(), ldc,
-                            cpu::PackedGemmExtras{true, bias.data()});
+                            cpu::PackedGemmExtras{true, bias.data(), addend.data()});
           int bad = 0;
           for (size_t q = 0; q < got.size(); ++q) {
             const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;

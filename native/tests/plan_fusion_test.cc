@@ -1,6 +1,7 @@
 // Plan-level fusion: [ReLU →] [depthwise →] pointwise → BN chains run as one kernel and Identity /
 // Flatten alias their input. The reference is the same graph compiled with fusion off (every node its
 // own kernel), and central finite differences through the fused plan.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -249,5 +250,55 @@ NASNET_TEST(plan_pad_slice_conv_fusion_is_exact) {
     ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
     auto training = MustCompile(ir.Json(C, c.H, c.W, "\"fc\", \"ce\"", "ce"), ts, N, true);
     if (training) EXPECT_TRUE(training->fused_shifts() == 0);
+  }
+}
+
+NASNET_TEST(plan_chain_add_fusion_is_exact) {
+  // An Add of a fused chain's output (read by the Add alone) and another tensor runs the chain with
+  // the other tensor added as its GEMM stores the tiles: an inference plan's logits equal, bit for
+  // bit, a training plan's Predict (the same fused chains, the Adds on their own), at batch 1 (each
+  // image's GEMM split over the threads) and at batches that split images over threads.
+  Ir ir;
+  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
+  ir.Bn("stem/bn", "stem", 8);
+  ir.Node("r", "Relu", "\"stem/bn\"");
+  ir.Conv("P/dw", "r", 8, 8, 3, 1, 1, 8);
+  ir.Conv("P/pw", "P/dw", 8, 8, 1, 1, 0);
+  ir.Bn("P/bn", "P/pw", 8);
+  ir.Conv("Q/pw", "r", 8, 8, 1, 1, 0);
+  ir.Bn("Q/bn", "Q/pw", 8);
+  ir.Node("add1", "Add", "\"P/bn\", \"Q/bn\"");  // two chains: the later one runs in the Add
+  ir.Node("mx", "MaxPool", "\"stem/bn\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Conv("S/dw", "r", 8, 8, 5, 1, 2, 8);
+  ir.Conv("S/pw", "S/dw", 8, 8, 1, 1, 0);
+  ir.Bn("S/bn", "S/pw", 8);
+  ir.Node("add2", "Add", "\"S/bn\", \"mx\"");  // chain first, pool second
+  ir.Conv("U/pw", "add1", 8, 8, 1, 1, 0);
+  ir.Bn("U/bn", "U/pw", 8);
+  ir.Node("add3", "Add", "\"U/bn\", \"add2\"");  // U/bn is read twice: not fused
+  ir.Node("cat", "Concat", "\"add3\", \"U/bn\", \"add1\"", "\"axis\": 1");
+  ir.Node("gap", "GlobalAveragePool", "\"cat\"");
+  ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 24, 5);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+  const std::string json = ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
+  for (int batch : {1, 2, 5}) {
+    auto store = std::make_shared<ParameterStore>();
+    auto train = MustCompile(json, store, batch, true);
+    auto infer = MustCompile(json, store, batch, false);
+    if (!train || !infer) return;
+    EXPECT_TRUE(infer->fused_adds() == 2 && train->fused_adds() == 0);
+    for (const std::string& name : store->Names()) {
+      const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
+      if (!mean && !var) continue;
+      std::vector<float>& data = store->Find(name)->data;  // copied into place: the plans hold its storage
+      const std::vector<float> v = nasnet::test::random_vec(data.size(), 9, mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
+      std::copy(v.begin(), v.end(), data.begin());
+    }
+    std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * 3 * 7 * 9, 30 + batch);
+    std::vector<float> a(static_cast<size_t>(batch) * 5, -1.0f), b(a.size(), -2.0f);
+    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
+    EXPECT_TRUE(train->Predict(x.data(), b.data()).ok());
+    EXPECT_TRUE(a == b);
   }
 }
