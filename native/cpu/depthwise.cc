@@ -586,7 +586,9 @@ NASNET_AVX512 __attribute__((always_inline)) inline __mmask16 direct_row_mask(in
 
 // R units of output starting at output row oh, columns ow0 .. ow0 + 15 (P == 1) or P whole rows
 // per unit (P > 1, ow0 == 0). cm[j]: the lanes whose input column for tap column j is inside.
-template <int K, int D, int P, int R>
+// INSIDE: every input row the block reads lies inside the plane, so the loads take the column masks
+// as they are (no row mask to compute and combine per load).
+template <int K, int D, int P, int R, bool INSIDE = false>
 NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const DirectPlane& d, const __m512* wv,
                                                                       __m512 bias, int oh, int ow0,
                                                                       const __mmask16* cm, __mmask16 cstore) {
@@ -597,7 +599,7 @@ NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const Dire
 #pragma GCC unroll 32
   for (int t = 0; t < P * (R - 1) + (K - 1) * D + 1; ++t) {
     const int b = oh - d.pt + t;
-    const __mmask16 rm = direct_row_mask<P>(b, d.IH, d.OW);
+    const __mmask16 rm = INSIDE ? static_cast<__mmask16>(0xFFFF) : direct_row_mask<P>(b, d.IH, d.OW);
     // Only the address of an unmasked lane is ever read; keep the arithmetic in integers.
     const ptrdiff_t row_off = static_cast<ptrdiff_t>(b) * d.IW + col0;
 #pragma GCC unroll 8
@@ -654,7 +656,14 @@ NASNET_AVX512 __attribute__((always_inline)) inline void direct_plane_k(const Di
     }
     const __mmask16 cstore = static_cast<__mmask16>(lanes >= kLanes ? 0xFFFF : (1u << lanes) - 1);
     int oh = 0;
-    for (; oh + P * RMAX <= d.OH; oh += P * RMAX) direct_block<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
+    // Rows read by a block of RMAX units at oh: oh - pt .. oh - pt + P * (RMAX - 1) + (K - 1) * D + P - 1.
+    constexpr int kSpan = P * RMAX + (K - 1) * D;
+    for (; oh + P * RMAX <= d.OH; oh += P * RMAX) {
+      if (oh - d.pt >= 0 && oh - d.pt + kSpan <= d.IH)
+        direct_block<K, D, P, RMAX, true>(d, wv, bv, oh, ow0, cm, cstore);
+      else
+        direct_block<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
+    }
     if (RMAX > 4)
       for (; oh + P * 4 <= d.OH; oh += P * 4) direct_block<K, D, P, 4>(d, wv, bv, oh, ow0, cm, cstore);
     for (; oh < d.OH; oh += P) direct_block<K, D, P, 1>(d, wv, bv, oh, ow0, cm, cstore);
@@ -682,7 +691,7 @@ NASNET_AVX512 void direct_plane_avx512(const ConvShape& s, const DirectPlane& d,
   if (s.kh == 3)
     s.dh == 1 ? direct_plane_kd<3, 1, 8>(d, wk, bias) : direct_plane_kd<3, 2, 8>(d, wk, bias);
   else if (s.kh == 5)
-    s.dh == 1 ? direct_plane_kd<5, 1, 4>(d, wk, bias) : direct_plane_kd<5, 2, 4>(d, wk, bias);
+    s.dh == 1 ? direct_plane_kd<5, 1, 8>(d, wk, bias) : direct_plane_kd<5, 2, 4>(d, wk, bias);
   else
     direct_plane_kd<7, 1, 8>(d, wk, bias);
 }
