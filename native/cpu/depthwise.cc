@@ -605,8 +605,13 @@ NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const Dire
 #pragma GCC unroll 8
     for (int j = 0; j < K; ++j) {
       const __mmask16 m = rm & cm[j];
-      const __m512 v = _mm512_maskz_loadu_ps(
-          m, reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(d.in) + (row_off + j * D) * sizeof(float)));
+      // A row wholly outside the plane is zero without a load (a load with every lane masked off
+      // still goes to its address, outside the plane: slow where that lies on another page).
+      const __m512 v =
+          !INSIDE && rm == 0
+              ? _mm512_setzero_ps()
+              : _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(d.in) +
+                                                                        (row_off + j * D) * sizeof(float)));
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const int id = t - P * r;  // i * D
