@@ -113,6 +113,12 @@ NASNET_TEST(kernels_conv_pointwise_and_im2col) {
   check_conv("1x1 s2 even 8x10 N=5 C18 K7", make(5, 18, 8, 10, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), false, 122);
   check_conv("1x1 s(2,1) 7x6 N=3 C6 K4", make(3, 6, 7, 6, 4, 1, 1, 2, 1, 0, 0, 0, 0, 1, 1, 1), true, 123);
   check_conv("1x1 s3 10x11 N=2 C5 K4", make(2, 5, 10, 11, 4, 1, 1, 3, 3, 0, 0, 0, 0, 1, 1, 1), false, 124);
+  // Rows wide enough for the vector stride-2 gather's whole blocks and its masked tail (20, 32, 34
+  // outputs per row); pads (the forward takes them, the backward goes the general way).
+  check_conv("1x1 s2 wide 6x40", make(2, 3, 6, 40, 4, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), true, 125);
+  check_conv("1x1 s2 wide 3x64", make(1, 3, 3, 64, 4, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), false, 126);
+  check_conv("1x1 s2 wide 5x67", make(2, 2, 5, 67, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), true, 127);
+  check_conv("1x1 s2 pads (1,2,1,0)", make(2, 3, 7, 9, 4, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 1), true, 128);
   check_conv("3x3 s1 p1", make(2, 4, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 130);
   check_conv("3x3 s1 p1 N=1", make(1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), true, 135);
   check_conv("3x3 s2 p1 odd", make(3, 3, 9, 8, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), true, 140);
