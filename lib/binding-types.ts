@@ -100,6 +100,8 @@ export interface NativePlanDescription {
   fusedShifts: number;
   /** Inference plans: Adds that run the fused chain producing one of their inputs, adding the other input as the chain's results are stored (the chain's own output never stored). */
   fusedAdds: number;
+  /** Inference plans: Concat inputs that the fused chains producing them write straight into their slice of the Concat's output (never copied). */
+  concatInPlace: number;
   /** Identity/Flatten outputs, and DropPath/Dropout run in place, that share their input's buffer instead of copying it. */
   aliasedTensors: number;
   /** Gradients that Add/Identity/Flatten backward hands through in the same buffer instead of copying. */

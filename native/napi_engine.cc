@@ -481,6 +481,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("fusedDropPaths", p->fused_drop_paths());
     out.Set("fusedShifts", p->fused_shifts());
     out.Set("fusedAdds", p->fused_adds());
+    out.Set("concatInPlace", p->concat_in_place());
     out.Set("aliasedTensors", p->aliased_tensors());
     out.Set("aliasedGradients", p->aliased_gradients());
     out.Set("imageLanes", p->image_lanes());

@@ -98,6 +98,10 @@ describe('plan-level fusion on NASNet-A', () => {
     expect(plans[0]!.fused.description.fusedAdds).toBeGreaterThan(0);
     expect(plans[0]!.plain.description.fusedAdds).toBe(0);
     expect(train.description.fusedAdds).toBe(0);
+    // Cell outputs: the fused chains that only a Concat reads write into its slices.
+    expect(plans[0]!.fused.description.concatInPlace).toBeGreaterThan(0);
+    expect(plans[0]!.plain.description.concatInPlace).toBe(0);
+    expect(train.description.concatInPlace).toBe(0);
     const agree = async () => {
       for (const p of plans) {
         const x = images.subarray(0, p.batch * 3 * 16 * 16);

@@ -66,7 +66,7 @@ class CpuBackendImpl final : public Backend {
 
   bool Supports(Fusion fusion) const override {
     return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd || fusion == Fusion::kPadSliceConv ||
-           fusion == Fusion::kChainAdd;
+           fusion == Fusion::kChainAdd || fusion == Fusion::kConcatInPlace;
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
@@ -134,8 +134,9 @@ class CpuBackendImpl final : public Backend {
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var, float eps, const float* residual, float* y,
-                                void*) override {
-    cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y, residual);
+                                size_t y_image_stride, void*) override {
+    cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y, residual,
+                                    y_image_stride);
     return Status::Ok();
   }
   Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,

@@ -163,8 +163,10 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
 
 void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y, const float* residual) {
+                                const float* running_var, float eps, float* y, const float* residual,
+                                size_t y_image_stride) {
   const size_t HW = in_plane(s), OHW = out_plane(s);
+  const size_t y_stride = y_image_stride != 0 ? y_image_stride : static_cast<size_t>(s.K) * OHW;
   const int N = s.N, C = s.C, K = s.K;
   // BN folded into the pointwise weights: y = (a ∘ w_pw) · in + (beta - mean * a), a = gamma / sqrt(var + eps).
   // Folded on every call from the parameters as they are now (K × C multiplies, against the GEMM's
@@ -202,7 +204,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     const int cols = static_cast<int>(OHW), panels = (cols + 31) / 32;
     for (int n = 0; n < N; ++n) {
       const float* src = x + static_cast<size_t>(n) * C * HW;
-      float* yn = y + static_cast<size_t>(n) * K * OHW;
+      float* yn = y + static_cast<size_t>(n) * y_stride;
       const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
 #pragma omp parallel num_threads(threads)
       {
@@ -237,7 +239,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     static_share(N, t, team, lo, hi);
     for (int n = lo; n < hi; ++n) {
       const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.pad);
-      float* yn = y + static_cast<size_t>(n) * K * OHW;
+      float* yn = y + static_cast<size_t>(n) * y_stride;
       const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, yn,
                    static_cast<int>(OHW), PackedGemmExtras{in.relu, shift, rn});

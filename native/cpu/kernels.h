@@ -97,9 +97,12 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
                                  float* save_invstd);
 // Inference: running statistics; nothing but y is written. residual: nullptr, or a tensor shaped as
 // y added to it as it is stored (an Add run as the unit's epilogue: the same floats as the Add).
+// y_image_stride: floats from one image of y to the next (0: K * OH * OW, y dense; more: y is a
+// channel slice of a wider tensor, a Concat's output written in place).
 void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y, const float* residual = nullptr);
+                                const float* running_var, float eps, float* y, const float* residual = nullptr,
+                                size_t y_image_stride = 0);
 // Backward of the training forward: dx written (or nullptr); dw_dw, dw_pw, dgamma, dbeta accumulated.
 void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                             const float* gamma, const float* t, const float* z, const float* save_mean,
@@ -130,7 +133,8 @@ void global_avgpool_forward(int N, int C, int HW, const float* x, float* y);
 void global_avgpool_backward(int N, int C, int HW, const float* dy, float* dx);
 
 // ---- Layout (layout.cc) --------------------------------------------------------------------------
-// Concatenate along channels: input i is [N, Ci, HW]; y is [N, sum Ci, HW].
+// Concatenate along channels: input i is [N, Ci, HW]; y is [N, sum Ci, HW]. An input that is
+// nullptr is in place already (its producer wrote its slice of y): its slice is left as it is.
 void concat_forward(int N, int HW, int count, const float* const* xs, const int* channels, float* y);
 // Split dy back into each input's gradient (written).
 void concat_backward(int N, int HW, int count, const float* dy, const int* channels, float* const* dxs);

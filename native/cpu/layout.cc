@@ -16,7 +16,7 @@ void concat_forward(int N, int HW, int count, const float* const* xs, const int*
     float* yn = y + static_cast<size_t>(n) * total * HW;
     for (int i = 0; i < count; ++i) {
       const size_t len = static_cast<size_t>(channels[i]) * HW;
-      std::memcpy(yn, xs[i] + n * len, sizeof(float) * len);
+      if (xs[i] != nullptr) std::memcpy(yn, xs[i] + n * len, sizeof(float) * len);
       yn += len;
     }
   }

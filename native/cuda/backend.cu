@@ -379,9 +379,11 @@ class CudaBackendImpl final : public Backend {
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var, float eps, const float* residual, float* y,
-                                void* scratch) override {
+                                size_t y_image_stride, void* scratch) override {
     if (residual != nullptr)
       return Status::Invalid("cuda: a fused chain with an Add epilogue (Fusion::kChainAdd) is not supported on this backend");
+    if (y_image_stride != 0)
+      return Status::Invalid("cuda: a fused chain writing into a Concat (Fusion::kConcatInPlace) is not supported on this backend");
     char* p = static_cast<char*>(scratch);
     float* z = reinterpret_cast<float*>(p);
     float* tr = reinterpret_cast<float*>(p + Round256(static_cast<size_t>(s.N) * s.K * s.OH * s.OW * sizeof(float)));
@@ -455,6 +457,9 @@ class CudaBackendImpl final : public Backend {
     return cuda::global_avgpool_backward(stream_, N, C, HW, dy, dx);
   }
   Status ConcatForward(int N, int HW, int count, const float* const* xs, const int* channels, float* y) override {
+    for (int i = 0; i < count; ++i)
+      if (xs[i] == nullptr)
+        return Status::Invalid("cuda: a Concat input written in place (Fusion::kConcatInPlace) is not supported on this backend");
     return cuda::concat_forward(stream_, N, HW, count, xs, channels, y);
   }
   Status ConcatBackward(int N, int HW, int count, const float* dy, const int* channels, float* const* dxs) override {

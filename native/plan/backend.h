@@ -53,6 +53,10 @@ enum class Fusion {
   // plans: the Add node runs the chain with the other tensor as its residual
   // (FusedConvBnForwardEval's `residual`), the chain's own output never stored.
   kChainAdd,
+  // A Concat (channels) input that is a fused chain's output read by the Concat alone, in inference
+  // plans: the chain writes straight into its channel slice of the Concat's output
+  // (FusedConvBnForwardEval's y_image_stride) and ConcatForward leaves that slice (its input nullptr).
+  kConcatInPlace,
 };
 
 // When a fused chain runs: its scratch may differ (the CPU keeps everything per image in cache; a
@@ -165,9 +169,12 @@ class Backend {
   virtual Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw,
                                         const float* w_pw, const float* gamma, const float* beta,
                                         const float* running_mean, const float* running_var, float eps,
-                                        const float* residual, float* y, void* scratch) = 0;
+                                        const float* residual, float* y, size_t y_image_stride,
+                                        void* scratch) = 0;
   // residual: nullptr, or (backends that support Fusion::kChainAdd) a tensor shaped as y added to it:
-  // an Add run as the chain's epilogue, the same floats as the Add.
+  // an Add run as the chain's epilogue, the same floats as the Add. y_image_stride: 0 (y dense), or
+  // (backends that support Fusion::kConcatInPlace) the floats from one image of y to the next: y is
+  // the chain's channel slice of a Concat's output.
   // `scratch`: FusedConvBnScratch(s, phase) bytes of backend memory (nullptr when that is 0).
   virtual Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                      const float* gamma, const float* t, const float* z, const float* save_mean,
@@ -189,7 +196,8 @@ class Backend {
   virtual Status AvgPoolBackward(const PoolShape& s, const float* dy, float* dx) = 0;
   virtual Status GlobalAvgPoolForward(int N, int C, int HW, const float* x, float* y) = 0;
   virtual Status GlobalAvgPoolBackward(int N, int C, int HW, const float* dy, float* dx) = 0;
-  // host_xs / host_dxs / host_channels: host arrays (of backend pointers, of channel counts).
+  // host_xs / host_dxs / host_channels: host arrays (of backend pointers, of channel counts). A null
+  // input of ConcatForward is in place already (Fusion::kConcatInPlace): its slice is left as it is.
   virtual Status ConcatForward(int N, int HW, int count, const float* const* host_xs, const int* host_channels,
                                float* y) = 0;
   virtual Status ConcatBackward(int N, int HW, int count, const float* dy, const int* host_channels,

@@ -203,6 +203,8 @@ class Plan {
   virtual int fused_shifts() const = 0;
   // Adds that run a fused chain with their other input as its residual (inference plans).
   virtual int fused_adds() const = 0;
+  // Concat inputs written in place by the fused chains producing them (inference plans).
+  virtual int concat_in_place() const = 0;
   virtual int aliased_tensors() const = 0;
   // Gradients sharing the buffer of the gradient they pass through (Add, Identity, Flatten backward).
   virtual int aliased_gradients() const = 0;

@@ -16,9 +16,15 @@ namespace nasnet::plan {
 using ir::Op;
 
 float* CompiledPlan::Value(int t) const {
+  if (view_root_[t] >= 0) return Value(view_root_[t]) + view_offset_[t];
   t = value_root_[t];
   if (t == shapes_.images) return const_cast<float*>(images_);
   return arena_ + buf_offset_[value_buf_[t]] / sizeof(float);
+}
+size_t CompiledPlan::ImageStride(int t) const {
+  if (view_root_[t] < 0) return 0;
+  const auto& s = shapes_.tensor[view_root_[t]];
+  return static_cast<size_t>(s[1] * s[2] * s[3]);
 }
 float* CompiledPlan::Grad(int t) const {
   t = grad_root_[t];
@@ -90,7 +96,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
                                            AuxBuf(i, kAuxZ), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd),
                                            AuxBuf(i, kAuxForwardScratch));
         return b.FusedConvBnForwardEval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
-                                        node.epsilon, nullptr, y, AuxBuf(i, kAuxForwardScratch));
+                                        node.epsilon, nullptr, y, ImageStride(t), AuxBuf(i, kAuxForwardScratch));
       }
       const BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (train)
@@ -117,7 +123,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
         const FusedConvBnShape& f = fused_[i].shape;
         return b.FusedConvBnForwardEval(f, x, f.has_depthwise ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0),
                                         Param(i, 1), Param(i, 2), Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
-                                        Value(r.in[1]), y, AuxBuf(i, kAuxForwardScratch));
+                                        Value(r.in[1]), y, ImageStride(t), AuxBuf(i, kAuxForwardScratch));
       }
       if (IsDropPathAdd(i)) {
         std::vector<const float*> xs;
@@ -142,7 +148,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
       std::vector<const float*> ins;
       std::vector<int> channels;
       for (int u : r.in) {
-        ins.push_back(Value(u));
+        ins.push_back(view_root_[u] >= 0 ? nullptr : Value(u));  // null: written in place by its producer
         channels.push_back(static_cast<int>(shapes_.tensor[u][1]));
       }
       return b.ConcatForward(N, static_cast<int>(ys[2] * ys[3]), static_cast<int>(ins.size()), ins.data(),

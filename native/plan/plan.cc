@@ -359,6 +359,34 @@ void CompiledPlan::FuseChainAdds() {
   }
 }
 
+void CompiledPlan::PlaceConcatInputs() {
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = static_cast<int>(graph_.inputs.size());
+  view_root_.assign(I + n, -1);
+  view_offset_.assign(I + n, 0);
+  if (!options_.fuse || options_.training || !backend_->Supports(Fusion::kConcatInPlace)) return;
+  auto& R = shapes_.node;
+  const std::vector<int> readers = CountReaders();
+  for (int k = 0; k < n; ++k) {
+    if (dead_[k] || graph_.nodes[k].op != Op::kConcat) continue;
+    const auto& ys = shapes_.tensor[I + k];
+    const size_t plane = static_cast<size_t>(ys[2] * ys[3]);
+    size_t c0 = 0;  // channels before input j
+    for (size_t j = 0; j < R[k].in.size(); ++j) {
+      const int t = R[k].in[j], p = t - I;
+      const size_t channels = static_cast<size_t>(shapes_.tensor[t][1]);
+      // A fused chain's output (the chain hosted by its BN or by an Add) that only this Concat reads, once.
+      if (p >= 0 && !dead_[p] && IsFused(p) && readers[t] == 1 &&
+          std::count(R[k].in.begin(), R[k].in.end(), t) == 1) {
+        view_root_[t] = I + k;
+        view_offset_[t] = c0 * plane;
+        ++concat_in_place_;
+      }
+      c0 += channels;
+    }
+  }
+}
+
 Status CompiledPlan::Build(bool input_grad) {
   const int n = static_cast<int>(graph_.nodes.size());
   n_inputs_ = static_cast<int>(graph_.inputs.size());
@@ -377,6 +405,7 @@ Status CompiledPlan::Build(bool input_grad) {
   FuseChains();
   FuseDropPathAdds();
   FuseChainAdds();
+  PlaceConcatInputs();
   NASNET_RETURN_IF_ERROR(SelectNodes(input_grad));
   AssignGradientEdges();
   AliasValues();
@@ -579,10 +608,18 @@ Status CompiledPlan::PlanBuffers(bool input_grad) {
   // An aliased buffer lives until the last read of any tensor it holds.
   for (int t = T - 1; t >= 0; --t)
     if (value_root_[t] != t) value_end[value_root_[t]] = std::max(value_end[value_root_[t]], value_end[t]);
+  // A Concat whose inputs are written in place lives from the first of their producers on; the
+  // views have no buffer of their own.
+  std::vector<int> value_start(T);
+  for (int t = 0; t < T; ++t) value_start[t] = t - I;
+  for (int t = I; t < T; ++t)
+    if (view_root_[t] >= 0 && !dead_[t - I])
+      value_start[view_root_[t]] = std::min(value_start[view_root_[t]], t - I);
   for (int i = 0; i < n; ++i) {
     const int t = I + i;
     if (dead_[i]) continue;
-    if (value_root_[t] == t) value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), i, value_end[t]);
+    if (value_root_[t] == t && view_root_[t] < 0)
+      value_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), value_start[t], value_end[t]);
     if (has_grad_[t] && grad_root_[t] == t)
       grad_buf_[t] = add(std::max<size_t>(bytes_of(t), sizeof(float)), grad_start_[t], grad_end[t]);
     const Op op = g.nodes[i].op;

@@ -2,7 +2,7 @@
 // backend-neutral; every allocation, copy and kernel goes through the plan's Backend (backend.h).
 //
 // Compilation passes (plan.cc, in order): MergeCommonSubexpressions, FusePadSliceConvs, FuseChains,
-// FuseDropPathAdds, FuseChainAdds, SelectNodes
+// FuseDropPathAdds, FuseChainAdds, PlaceConcatInputs, SelectNodes
 // (which nodes each mode runs, which tensors need gradients), AssignGradientEdges (who writes each
 // gradient first), AliasValues, AliasGradients, PlanBuffers (live intervals → arena offsets),
 // BindParameters (store tensors, device copies, optimizer state), AllocateMemory.
@@ -40,7 +40,11 @@
 // input with the shift as its pads, negative ones included (Fusion::kPadSliceConv): the padded and
 // the sliced copies are never made; and an Add of two tensors where one is a fused chain's output
 // that only the Add reads runs that chain itself, adding the other tensor as the chain's GEMM stores
-// its tiles (Fusion::kChainAdd): the chain's output is never stored, nor read again. Identity and
+// its tiles (Fusion::kChainAdd): the chain's output is never stored, nor read again; and a fused
+// chain's output that only a Concat reads is a view into the Concat's output (view_root_,
+// view_offset_: its channel slice, images a Concat image apart), which the chain writes directly and
+// the Concat skips (Fusion::kConcatInPlace; the Concat's buffer then lives from the first such
+// producer on). Identity and
 // Flatten outputs alias their input's buffer (the buffer lives as long as either is read), and so
 // do DropPath and Dropout (in place) where their input has no other use. In backward, an Add,
 // Identity or Flatten passes its output gradient's buffer on to one input it writes first.
@@ -145,6 +149,8 @@ class CompiledPlan : public Plan {
   int fused_shifts() const override { return fused_shifts_; }
   // Adds that run a fused chain with the other input as its residual (see "Fusion" above).
   int fused_adds() const override { return fused_adds_; }
+  // Concat inputs written in place by their producers (see "Fusion" above).
+  int concat_in_place() const override { return concat_in_place_; }
   int aliased_tensors() const override { return aliased_; }
   // Gradients that share the buffer of the gradient they pass through (Add, Identity, Flatten).
   int aliased_gradients() const override { return grad_aliased_; }
@@ -242,6 +248,7 @@ class CompiledPlan : public Plan {
   void FuseChains();
   void FuseDropPathAdds();
   void FuseChainAdds();
+  void PlaceConcatInputs();
   Status SelectNodes(bool input_grad);
   void AssignGradientEdges();
   void AliasValues();
@@ -283,6 +290,9 @@ class CompiledPlan : public Plan {
   // A failure of node i's kernels, named: "node 'cell0/...' (Conv depthwise 5x5 s2, forward on cuda): ...".
   Status InNode(int i, bool backward, Status st) const;
   float* Value(int tensor) const;
+  // Floats from one image of a tensor to the next when it is a view into a Concat's output (see
+  // "Fusion"), else 0 (dense).
+  size_t ImageStride(int tensor) const;
   float* Grad(int tensor) const;
   float* AuxBuf(int node, int k) const;
   float* Param(int node, int k) const;
@@ -322,7 +332,11 @@ class CompiledPlan : public Plan {
   // buffer of that DropPath's mask.
   std::vector<std::vector<int>> drop_in_, drop_mask_buf_;
   std::vector<int> absorbed_into_;         // per DropPath node: the Add that runs it, or -1
-  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, fused_adds_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  // Views into a Concat's output (PlaceConcatInputs): per tensor, the Concat's output tensor (-1:
+  // none) and the offset of the tensor's image 0 in it (floats).
+  std::vector<int> view_root_;
+  std::vector<size_t> view_offset_;
+  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, fused_adds_ = 0, concat_in_place_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
   int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;

@@ -302,3 +302,57 @@ NASNET_TEST(plan_chain_add_fusion_is_exact) {
     EXPECT_TRUE(a == b);
   }
 }
+
+NASNET_TEST(plan_concat_inputs_written_in_place_are_exact) {
+  // Fused chains (hosted by their BN, or by an Add) whose outputs only a Concat reads write straight
+  // into their channel slices of its output: an inference plan's logits equal, bit for bit, a training
+  // plan's Predict (every Concat input copied), at batch 1 and at batches split over threads; the
+  // Concat's buffer is not given to anything else while its slices wait for the rest.
+  Ir ir;
+  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
+  ir.Bn("stem/bn", "stem", 8);
+  ir.Node("r", "Relu", "\"stem/bn\"");
+  ir.Conv("P/dw", "r", 8, 8, 3, 1, 1, 8);
+  ir.Conv("P/pw", "P/dw", 8, 6, 1, 1, 0);
+  ir.Bn("P/bn", "P/pw", 6);  // in place (BN-hosted chain)
+  ir.Conv("Q/pw", "r", 8, 4, 1, 1, 0);
+  ir.Bn("Q/bn", "Q/pw", 4);
+  ir.Node("mx", "MaxPool", "\"stem/bn\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
+  ir.Conv("S/pw", "mx", 8, 8, 1, 1, 0);
+  ir.Bn("S/bn", "S/pw", 8);
+  ir.Node("add", "Add", "\"S/bn\", \"mx\"");  // in place (Add-hosted chain)
+  ir.Node("Q/gap", "GlobalAveragePool", "\"Q/bn\"");  // Q/bn has a second reader: copied
+  ir.Conv("T/pw", "r", 8, 5, 1, 1, 0);
+  ir.Bn("T/bn", "T/pw", 5);  // in place, the last input
+  ir.Node("cat", "Concat", "\"Q/bn\", \"P/bn\", \"mx\", \"add\", \"T/bn\"", "\"axis\": 1");
+  ir.Conv("V/pw", "cat", 31, 8, 1, 1, 0);
+  ir.Bn("V/bn", "V/pw", 8);
+  ir.Node("gap", "GlobalAveragePool", "\"V/bn\"");
+  ir.Node("mix", "Concat", "\"gap\", \"Q/gap\"", "\"axis\": 1");
+  ir.Node("flat", "Flatten", "\"mix\"", "\"axis\": 1");
+  ir.Gemm("fc", "flat", 12, 5);
+  ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+  const std::string json = ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
+  for (int batch : {1, 2, 5}) {
+    auto store = std::make_shared<ParameterStore>();
+    auto train = MustCompile(json, store, batch, true);
+    auto infer = MustCompile(json, store, batch, false);
+    if (!train || !infer) return;
+    EXPECT_TRUE(infer->concat_in_place() == 3 && train->concat_in_place() == 0);
+    for (const std::string& name : store->Names()) {
+      const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
+      if (!mean && !var) continue;
+      std::vector<float>& data = store->Find(name)->data;  // copied into place: the plans hold its storage
+      const std::vector<float> v = nasnet::test::random_vec(data.size(), 13, mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
+      std::copy(v.begin(), v.end(), data.begin());
+    }
+    std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * 3 * 7 * 9, 60 + batch);
+    std::vector<float> a(static_cast<size_t>(batch) * 5, -1.0f), b(a.size(), -2.0f);
+    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
+    EXPECT_TRUE(train->Predict(x.data(), b.data()).ok());
+    EXPECT_TRUE(a == b);
+    // Again, on the same memory (a run leaves nothing behind that the next one depends on).
+    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
+    EXPECT_TRUE(a == b);
+  }
+}
