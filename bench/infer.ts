@@ -14,9 +14,14 @@
  * threads still spinning); the per-round ratio is ours / ORT in images/s (from the median call of
  * each), and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
  * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers.
- * --profile times every node of our plan and prints where inference time goes, by kind of node.
+ * --profile times every node of our plan and prints where inference time goes, by kind of node; with
+ * --ort also ORT's own profile of `--rounds` runs (a separate profiling session after the timed
+ * rounds; its first run left out), by operator.
  * Prints one `ratio` line per batch (and one JSON line with --json).
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildNetwork } from '../lib/cells/network.js';
@@ -89,6 +94,57 @@ async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
   return times.map(median);
 }
 
+/**
+ * ORT's own per-node profile of `rounds` runs of a separate session (profiling slows ORT, so the
+ * timed session never profiles), summed by operator: nodes per run, ms and share of node time.
+ */
+async function profileOrt(batch: number, feeds: Record<string, ort.Tensor>) {
+  const dir = mkdtempSync(join(tmpdir(), 'nasnet-ort-profile-'));
+  try {
+    const session = await ort.InferenceSession.create(exportOnnx(net.inference, store), {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      enableProfiling: true,
+      profileFilePrefix: join(dir, `b${batch}`),
+    });
+    for (let r = 0; r <= rounds; r++) await session.run(feeds);
+    await session.release();
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+    if (!file) return undefined;
+    type Event = { cat?: string; name?: string; ts?: number; dur?: number; args?: { op_name?: string } };
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Event[];
+    // The runs after the first (which pays for ORT's first allocations): their nodes only.
+    const kept = events
+      .filter((e) => e.cat === 'Session' && e.name === 'model_run' && e.ts !== undefined && e.dur !== undefined)
+      .sort((x, y) => x.ts! - y.ts!)
+      .slice(1);
+    const runs = kept.length;
+    const inKept = (ts: number) => kept.some((r) => ts >= r.ts! && ts <= r.ts! + r.dur!);
+    const byOp = new Map<string, { op: string; nodes: number; ms: number; share: number }>();
+    let total = 0;
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || e.dur === undefined) continue;
+      if (e.ts === undefined || !inKept(e.ts)) continue;
+      const op = e.args?.op_name ?? '?';
+      const row = byOp.get(op) ?? { op, nodes: 0, ms: 0, share: 0 };
+      row.nodes += 1;
+      row.ms += e.dur / 1000;
+      total += e.dur / 1000;
+      byOp.set(op, row);
+    }
+    const rows = [...byOp.values()].sort((x, y) => y.ms - x.ms);
+    for (const r of rows) {
+      r.share = total > 0 ? r.ms / total : 0;
+      r.nodes = runs > 0 ? Math.round(r.nodes / runs) : r.nodes;
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const results = [];
 for (const batch of batches) {
   const plan = await Plan.compile(net.inference, store, { batch, training: false, seed: 0, profile: a.profile });
@@ -140,6 +196,7 @@ for (const batch of batches) {
     }
   }
   const profile = a.profile ? summarizeProfile(plan.profile()) : undefined;
+  const ortProfile = a.profile && session ? await profileOrt(batch, feeds) : undefined;
   plan.dispose();
   await session?.release();
   const row = {
@@ -156,6 +213,7 @@ for (const batch of batches) {
     maxRelativeDifference: agreement,
     activationMiB: plan.description.activationBytes / 2 ** 20,
     profile,
+    ortProfile,
   };
   results.push(row);
   if (!a.json) {
@@ -168,6 +226,10 @@ for (const batch of batches) {
     if (profile) {
       console.log(`where the time goes (batch ${batch}, every timed call; activations ${row.activationMiB.toFixed(1)} MiB):`);
       for (const r of profile.slice(0, 15)) console.log(`  ${r.kind.padEnd(34)}${String(r.nodes).padStart(5)}${r.forwardMs.toFixed(1).padStart(10)} ms${(100 * r.share).toFixed(1).padStart(7)}%`);
+    }
+    if (ortProfile) {
+      console.log(`where ORT's time goes (batch ${batch}, its own profiler, ${rounds} runs after a first; by operator, its fused and layout nodes included):`);
+      for (const r of ortProfile.slice(0, 12)) console.log(`  ${r.op.padEnd(34)}${String(r.nodes).padStart(5)}${r.ms.toFixed(1).padStart(10)} ms${(100 * r.share).toFixed(1).padStart(7)}%`);
     }
   }
 }
