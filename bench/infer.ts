@@ -98,10 +98,10 @@ async function round(runners: (() => Promise<unknown>)[]): Promise<number[]> {
  * ORT's own per-node profile of `rounds` runs of a separate session (profiling slows ORT, so the
  * timed session never profiles), summed by operator: nodes per run, ms and share of node time.
  */
-async function profileOrt(batch: number, feeds: Record<string, ort.Tensor>) {
+async function profileOrt(model: Uint8Array, batch: number, feeds: Record<string, ort.Tensor>) {
   const dir = mkdtempSync(join(tmpdir(), 'nasnet-ort-profile-'));
   try {
-    const session = await ort.InferenceSession.create(exportOnnx(net.inference, store), {
+    const session = await ort.InferenceSession.create(model, {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -160,10 +160,12 @@ for (const batch of batches) {
   const images = new Float32Array(plan.inputShape.reduce((x, y) => x * y, 1)).map(() => rand() * 2 - 1);
   const ours = () => plan.predict(images);
   let session: ort.InferenceSession | undefined;
+  let model: Uint8Array | undefined;
   let feeds: Record<string, ort.Tensor> = {};
   let agreement: number | undefined;
   if (a.ort) {
-    session = await ort.InferenceSession.create(exportOnnx(net.inference, store), {
+    model = exportOnnx(net.inference, store);
+    session = await ort.InferenceSession.create(model, {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -196,7 +198,7 @@ for (const batch of batches) {
     }
   }
   const profile = a.profile ? summarizeProfile(plan.profile()) : undefined;
-  const ortProfile = a.profile && session ? await profileOrt(batch, feeds) : undefined;
+  const ortProfile = a.profile && model ? await profileOrt(model, batch, feeds) : undefined;
   plan.dispose();
   await session?.release();
   const row = {

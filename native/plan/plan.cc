@@ -182,17 +182,17 @@ std::vector<int> CompiledPlan::CountReaders() const {
   return readers;
 }
 
+int CompiledPlan::ProducerOf(int t, Op op) const {
+  const int i = t - static_cast<int>(graph_.inputs.size());
+  return i >= 0 && !dead_[i] && graph_.nodes[i].op == op ? i : -1;
+}
+
 void CompiledPlan::FusePadSliceConvs() {
   if (!options_.fuse || options_.training || !backend_->Supports(Fusion::kPadSliceConv)) return;
   const int n = static_cast<int>(graph_.nodes.size());
-  const int I = static_cast<int>(graph_.inputs.size());
   auto& R = shapes_.node;
   const auto& nodes = graph_.nodes;
   const std::vector<int> readers = CountReaders();
-  auto producer = [&](int t, Op op) {
-    const int i = t - I;
-    return i >= 0 && !dead_[i] && nodes[i].op == op ? i : -1;
-  };
   for (int c = 0; c < n; ++c) {
     if (dead_[c] || nodes[c].op != Op::kConv) continue;
     ConvShape& s = R[c].conv;
@@ -200,10 +200,10 @@ void CompiledPlan::FusePadSliceConvs() {
         s.pb != 0 || s.pr != 0)
       continue;
     const int sliced = R[c].in[0];
-    const int sl = producer(sliced, Op::kSlice);
+    const int sl = ProducerOf(sliced, Op::kSlice);
     if (sl < 0 || readers[sliced] != 1 || R[sl].slice_sh != 1 || R[sl].slice_sw != 1) continue;
     const int padded = R[sl].in[0];
-    const int pd = producer(padded, Op::kPad);
+    const int pd = ProducerOf(padded, Op::kPad);
     if (pd < 0 || readers[padded] != 1) continue;
     // The Conv reads slice[oh*sh] = padded[oh*sh + h0] = x[oh*sh + h0 - pad_top] (0 outside x): the
     // same Conv on x with top pad pad_top - h0, and a bottom pad that keeps its input height H_slice.
@@ -231,10 +231,6 @@ void CompiledPlan::FuseChains() {
   auto& R = shapes_.node;
   const auto& nodes = graph_.nodes;
   const std::vector<int> readers = CountReaders();
-  auto producer = [&](int t, Op op) {
-    const int i = t - I;
-    return i >= 0 && !dead_[i] && nodes[i].op == op ? i : -1;
-  };
   // Pass 1: pointwise → BN, with the depthwise before it when it has no other reader.
   struct Candidate {
     FusedChain chain;
@@ -246,12 +242,12 @@ void CompiledPlan::FuseChains() {
     if (dead_[b] || nodes[b].op != Op::kBatchNorm) continue;
     FusedChain ch;
     const int z = R[b].in[0];
-    ch.pw = producer(z, Op::kConv);
+    ch.pw = ProducerOf(z, Op::kConv);
     if (ch.pw < 0 || readers[z] != 1) continue;
     const ir::Resolved& rp = R[ch.pw];
     if (rp.params.size() != 1 || rp.conv.groups != 1 || !is_pointwise(rp.conv)) continue;
     int in = rp.in[0];
-    const int d = producer(in, Op::kConv);
+    const int d = ProducerOf(in, Op::kConv);
     if (d >= 0 && readers[in] == 1 && R[d].params.size() == 1 && is_depthwise(R[d].conv)) {
       ch.dw = d;
       in = R[d].in[0];
@@ -267,7 +263,7 @@ void CompiledPlan::FuseChains() {
     FusedChain ch = c.chain;
     const int b = c.bn;
     int in = c.input;
-    ch.relu = producer(in, Op::kRelu);
+    ch.relu = ProducerOf(in, Op::kRelu);
     if (ch.relu >= 0 && chain_reads[in] == readers[in])
       in = R[ch.relu].in[0];
     else
@@ -333,7 +329,6 @@ void CompiledPlan::FuseDropPathAdds() {
 void CompiledPlan::FuseChainAdds() {
   if (!options_.fuse || options_.training || !backend_->Supports(Fusion::kChainAdd)) return;
   const int n = static_cast<int>(graph_.nodes.size());
-  const int I = static_cast<int>(graph_.inputs.size());
   auto& R = shapes_.node;
   const std::vector<int> readers = CountReaders();
   for (int a = 0; a < n; ++a) {
@@ -342,9 +337,8 @@ void CompiledPlan::FuseChainAdds() {
     // more recent, so moving it to the Add keeps the fewest tensors alive longer).
     int chain = -1, other = -1;
     for (int j = 1; j >= 0 && chain < 0; --j) {
-      const int t = R[a].in[j], f = t - I;
-      if (f < 0 || dead_[f] || !IsFused(f) || graph_.nodes[f].op != Op::kBatchNorm || readers[t] != 1) continue;
-      if (R[a].in[1 - j] == t) continue;
+      const int t = R[a].in[j], f = ProducerOf(t, Op::kBatchNorm);
+      if (f < 0 || !IsFused(f) || readers[t] != 1 || R[a].in[1 - j] == t) continue;
       chain = f;
       other = R[a].in[1 - j];
     }

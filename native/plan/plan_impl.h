@@ -259,6 +259,8 @@ class CompiledPlan : public Plan {
   // Readers of each tensor among the nodes that run; the graph's results count as readers.
   std::vector<int> CountReaders() const;
   bool IsFused(int i) const { return fused_[i].pw >= 0; }
+  // The live node of kind `op` that produces tensor t, or -1 (a graph input, a dead node, another op).
+  int ProducerOf(int t, ir::Op op) const;
   // An Add that runs the DropPath nodes of its inputs as its epilogue (drop_in_[i][j] >= 0).
   bool IsDropPathAdd(int i) const { return !drop_in_[i].empty(); }
   std::string KindOf(int i) const;

@@ -33,6 +33,31 @@ std::vector<float> Tensor(const std::shared_ptr<ParameterStore>& s, const std::s
   return s->Find(name)->data;
 }
 
+// Running statistics that are not the initial 0 / 1 (so a folded BN affine is exercised), the same
+// for a given seed, copied into place: plans hold the store's storage.
+void RandomBnStatistics(const std::shared_ptr<ParameterStore>& store, uint32_t seed) {
+  for (const std::string& name : store->Names()) {
+    const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
+    if (!mean && !var) continue;
+    std::vector<float>& data = store->Find(name)->data;
+    const std::vector<float> v = nasnet::test::random_vec(data.size(), seed, mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
+    std::copy(v.begin(), v.end(), data.begin());
+  }
+}
+
+// Predict of two plans on the same images (`images` floats each, `classes` logits each), `runs` times
+// on the same memory: bit for bit the same logits every time.
+void ExpectSamePredictions(CompiledPlan& a, CompiledPlan& b, int batch, size_t image, int classes, uint32_t seed,
+                           int runs = 1) {
+  const std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * image, seed);
+  std::vector<float> la(static_cast<size_t>(batch) * classes, -1.0f), lb(la.size(), -2.0f);
+  EXPECT_TRUE(b.Predict(x.data(), lb.data()).ok());
+  for (int r = 0; r < runs; ++r) {
+    EXPECT_TRUE(a.Predict(x.data(), la.data()).ok());
+    EXPECT_TRUE(la == lb);
+  }
+}
+
 // Fused and unfused plans of the same graph agree: loss, every gradient, the input gradient, the
 // parameters, BN running statistics and momentum after three SGD steps, and Evaluate / Predict.
 void CompareWithUnfused(int batch) {
@@ -140,15 +165,8 @@ NASNET_TEST(plan_fusion_inference_plan_matches_unfused) {
   auto plain = MustCompile(ChainGraph(), us, 4, false, false, nasnet::OptimizerKind::kSgd, false);
   if (!fused || !plain) return;
   EXPECT_TRUE(fused->fused_chains() == 4);
-  // Running statistics that are not the initial 0 / 1, so the folded affine is exercised.
-  for (const std::string& name : us->Names()) {
-    const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
-    if (!mean && !var) continue;
-    std::vector<float> v = nasnet::test::random_vec(us->Find(name)->data.size(), 7, mean ? -0.5f : 0.5f,
-                                                    mean ? 0.5f : 2.0f);
-    us->Find(name)->data = v;
-    fs->Find(name)->data = v;
-  }
+  RandomBnStatistics(us, 7);
+  RandomBnStatistics(fs, 7);
   std::vector<float> x = nasnet::test::random_vec(4 * kImage, 21);
   std::vector<float> la(4 * kClasses), lb(4 * kClasses);
   EXPECT_TRUE(fused->Predict(x.data(), la.data()).ok());
@@ -288,18 +306,8 @@ NASNET_TEST(plan_chain_add_fusion_is_exact) {
     auto infer = MustCompile(json, store, batch, false);
     if (!train || !infer) return;
     EXPECT_TRUE(infer->fused_adds() == 2 && train->fused_adds() == 0);
-    for (const std::string& name : store->Names()) {
-      const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
-      if (!mean && !var) continue;
-      std::vector<float>& data = store->Find(name)->data;  // copied into place: the plans hold its storage
-      const std::vector<float> v = nasnet::test::random_vec(data.size(), 9, mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
-      std::copy(v.begin(), v.end(), data.begin());
-    }
-    std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * 3 * 7 * 9, 30 + batch);
-    std::vector<float> a(static_cast<size_t>(batch) * 5, -1.0f), b(a.size(), -2.0f);
-    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
-    EXPECT_TRUE(train->Predict(x.data(), b.data()).ok());
-    EXPECT_TRUE(a == b);
+    RandomBnStatistics(store, 9);
+    ExpectSamePredictions(*infer, *train, batch, 3 * 7 * 9, 5, 30 + batch);
   }
 }
 
@@ -339,20 +347,8 @@ NASNET_TEST(plan_concat_inputs_written_in_place_are_exact) {
     auto infer = MustCompile(json, store, batch, false);
     if (!train || !infer) return;
     EXPECT_TRUE(infer->concat_in_place() == 3 && train->concat_in_place() == 0);
-    for (const std::string& name : store->Names()) {
-      const bool mean = name.find("/mean") != std::string::npos, var = name.find("/var") != std::string::npos;
-      if (!mean && !var) continue;
-      std::vector<float>& data = store->Find(name)->data;  // copied into place: the plans hold its storage
-      const std::vector<float> v = nasnet::test::random_vec(data.size(), 13, mean ? -0.5f : 0.5f, mean ? 0.5f : 2.0f);
-      std::copy(v.begin(), v.end(), data.begin());
-    }
-    std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * 3 * 7 * 9, 60 + batch);
-    std::vector<float> a(static_cast<size_t>(batch) * 5, -1.0f), b(a.size(), -2.0f);
-    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
-    EXPECT_TRUE(train->Predict(x.data(), b.data()).ok());
-    EXPECT_TRUE(a == b);
-    // Again, on the same memory (a run leaves nothing behind that the next one depends on).
-    EXPECT_TRUE(infer->Predict(x.data(), a.data()).ok());
-    EXPECT_TRUE(a == b);
+    RandomBnStatistics(store, 13);
+    // Twice on the same memory: a run leaves nothing behind that the next one depends on.
+    ExpectSamePredictions(*infer, *train, batch, 3 * 7 * 9, 5, 60 + batch, 2);
   }
 }
