@@ -29,6 +29,7 @@ import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
 import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { exportOnnx } from '../lib/onnx/export.js';
+import { checkInteger, checkNumber } from '../lib/util/check.js';
 import { measureFmaPeak } from './fma-peak.js';
 
 const { values: a } = parseArgs({
@@ -56,9 +57,9 @@ const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
   auxHead: false,
   stemMultiplier: imagenet ? 1 : 3,
 });
-const threads = Number(a.threads);
-const rounds = Number(a.rounds);
-const seconds = Number(a.seconds);
+const threads = checkInteger(Number(a.threads), '--threads');
+const rounds = checkInteger(Number(a.rounds), '--rounds');
+const seconds = checkNumber(Number(a.seconds), '--seconds', { min: 0, minOpen: true });
 const batches = a.batch!.split(',').map(Number);
 for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`--batch: expected positive integers but received '${a.batch}'`);
 
