@@ -40,26 +40,33 @@ void relu_image(const FusedConvBnShape& s, const float* xn, float* r) {
   relu_range(static_cast<size_t>(s.C) * in_plane(s), xn, r);
 }
 
-// The pointwise stage's input for image n, [C, OHW], and whether the GEMM still takes its ReLU as it
-// packs it: x[n] with the ReLU left to the GEMM (pointwise only), or the depthwise output of
-// relu(x[n]) written to tn (the ReLU taken as each plane is read). Neither writes relu(x[n]) out.
+// The pointwise stage's input for image n, C rows of OHW floats `ld` apart, and whether the GEMM still
+// takes its ReLU as it packs it: x[n] with the ReLU left to the GEMM (pointwise only; ld = OHW), or
+// the depthwise output of relu(x[n]) written to tn, its planes t_ld floats apart (the ReLU taken as
+// each plane is read). Neither writes relu(x[n]) out.
 struct PointwiseInput {
   const float* data;
+  int ld;
   bool relu;
 };
-PointwiseInput pointwise_input(const FusedConvBnShape& s, const float* xn, const float* w_dw, float* tn, float* pad) {
-  if (!s.has_depthwise) return {xn, s.relu_in};
-  const size_t HW = in_plane(s), OHW = out_plane(s);
+PointwiseInput pointwise_input(const FusedConvBnShape& s, const float* xn, const float* w_dw, float* tn, size_t t_ld,
+                               float* pad) {
+  const size_t HW = in_plane(s);
+  if (!s.has_depthwise) return {xn, static_cast<int>(out_plane(s)), s.relu_in};
   const int taps = s.dw.kh * s.dw.kw;
   for (int c = 0; c < s.C; ++c)
-    depthwise_forward_plane(s.dw, xn + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * OHW, pad,
+    depthwise_forward_plane(s.dw, xn + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * t_ld, pad,
                             s.relu_in);
-  return {tn, false};
+  return {tn, static_cast<int>(t_ld), false};
 }
+
+// The plane stride of an inference unit's depthwise output (scratch, read once by the GEMM): rows
+// that the GEMM reads in place, without packing (sgemm_in_place_ld).
+size_t scratch_t_ld(const FusedConvBnShape& s) { return static_cast<size_t>(sgemm_in_place_ld(static_cast<int>(out_plane(s)))); }
 
 // Per-thread scratch of one image's forward stages.
 struct ImageScratch {
-  float* t = nullptr;    // [C, OHW] depthwise output when it is not kept (inference)
+  float* t = nullptr;    // depthwise output when it is not kept (inference): C planes scratch_t_ld apart
   float* pad = nullptr;  // depthwise padded plane
 };
 
@@ -67,7 +74,7 @@ ImageScratch image_scratch(const FusedConvBnShape& s, bool need_t, Scratch& t_bu
   ImageScratch sc;
   if (s.has_depthwise) {
     sc.pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
-    if (need_t) sc.t = t_buf.get(static_cast<size_t>(s.C) * out_plane(s));
+    if (need_t) sc.t = t_buf.get(static_cast<size_t>(s.C) * scratch_t_ld(s));
   }
   return sc;
 }
@@ -95,9 +102,9 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
 #pragma omp for schedule(static)
     for (int n = 0; n < N; ++n) {
       float* tn = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : nullptr;
-      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, tn, sc.pad);
+      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, tn, OHW, sc.pad);
       float* zn = z + static_cast<size_t>(n) * K * OHW;
-      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, zn,
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, in.ld, 0.0f, zn,
                    static_cast<int>(OHW), PackedGemmExtras{in.relu, nullptr});
       for (int k = 0; k < K; ++k) {
         const float* p = zn + static_cast<size_t>(k) * OHW;
@@ -199,7 +206,8 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     // the ReLU) by channels (then a barrier), the GEMM (with the ReLU when there is no depthwise, and
     // the shift) by columns (whole NR-wide panels per thread).
     thread_local Scratch t_buf;
-    float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
+    const size_t t_ld = scratch_t_ld(s);
+    float* tn = s.has_depthwise ? t_buf.get(static_cast<size_t>(C) * t_ld) : nullptr;
     const int taps = s.has_depthwise ? s.dw.kh * s.dw.kw : 0;
     const int cols = static_cast<int>(OHW), panels = (cols + 31) / 32;
     for (int n = 0; n < N; ++n) {
@@ -211,6 +219,7 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
         const int u = thread_index(), team = team_size();
         const int j0 = std::min(cols, panels * u / team * 32), j1 = std::min(cols, panels * (u + 1) / team * 32);
         const float* in = src;
+        int ld_in = cols;
         bool relu_b = s.relu_in;
         if (s.has_depthwise) {
           thread_local Scratch pad_buf;
@@ -218,12 +227,13 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
 #pragma omp for schedule(static)
           for (int c = 0; c < C; ++c)
             depthwise_forward_plane(s.dw, src + static_cast<size_t>(c) * HW, w_dw + static_cast<size_t>(c) * taps,
-                                    0.0f, tn + c * OHW, pad, s.relu_in);
+                                    0.0f, tn + c * t_ld, pad, s.relu_in);
           in = tn;
+          ld_in = static_cast<int>(t_ld);
           relu_b = false;
         }
         if (j1 > j0)
-          sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, cols, 0.0f, yn + j0, cols,
+          sgemm_packed(w_packed, false, K, j1 - j0, C, in + j0, ld_in, 0.0f, yn + j0, cols,
                        PackedGemmExtras{relu_b, shift, rn != nullptr ? rn + j0 : nullptr});
       }
     }
@@ -238,10 +248,10 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     int lo, hi;
     static_share(N, t, team, lo, hi);
     for (int n = lo; n < hi; ++n) {
-      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.pad);
+      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, scratch_t_ld(s), sc.pad);
       float* yn = y + static_cast<size_t>(n) * y_stride;
       const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
-      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, static_cast<int>(OHW), 0.0f, yn,
+      sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, in.ld, 0.0f, yn,
                    static_cast<int>(OHW), PackedGemmExtras{in.relu, shift, rn});
     }
   };

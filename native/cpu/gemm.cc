@@ -9,6 +9,8 @@
 // register-tile micro-kernel then computes MR×NR blocks of C with FMAs. One B micro-panel (KC×NR)
 // stays in L1 while the kernel walks an MC-row block of packed A held in L2. Threads split the
 // (MC-block × NR-panel) grid statically, so every C element is summed in the same order on every run.
+// With one row block (M <= MC: the pointwise convolutions) an untransposed B whose rows are not a
+// multiple of 2 KiB apart is not packed: the micro-kernel reads its full panels in place (b_in_place).
 // Micro-kernels: AVX-512 8×32 (16 zmm accumulators; as fast as 14×32 on large GEMMs and without
 // wasted rows at the channel counts conv uses: 32, 64, 128), AVX2 6×16, portable 4×8.
 // A·Bᵀ with a small C and K >= 512 (conv weight gradients) skips packing: direct 4×4 blocks of
@@ -27,22 +29,27 @@
 namespace nasnet::cpu {
 namespace {
 
-// bias: nullptr, or one value per row of the tile added to it as it is stored (after beta * C);
-// add: nullptr, or a tile laid out as C's (ldc apart) added after the bias.
-using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, int ldc, float beta, const float* bias,
-                             const float* add);
+// b: the B micro-panel, its rows ldb floats apart (NR when packed; B's own row stride when the kernel
+// reads B in place, see b_in_place); bias: nullptr, or one value per row of the tile added to it as
+// it is stored (after beta * C); add: nullptr, or a tile laid out as C's (ldc apart) added after the
+// bias.
+using MicroKernel = void (*)(int kc, const float* a, const float* b, int ldb, float* c, int ldc, float beta,
+                             const float* bias, const float* add);
 
 struct GemmConfig {
   int MR, NR, MC, KC, NC;
   MicroKernel kernel;
+  MicroKernel kernel_relu;  // the same, reading B as relu_value(B) (B read in place with relu_b)
 };
 
-// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b[k*NR + j] (+ bias[r]) (+ add[r*ldc + j]);
-// beta == 0 ignores C ----
+// ---- micro-kernels: C[MR,NR] = beta*C + sum_k a[k*MR + r] * b'[k*ldb + j] (+ bias[r]) (+ add[r*ldc + j]),
+// b' = relu_value(b) when RELU (compare and zero, as the packing does: NaN stays) else b; beta == 0
+// ignores C ----
 
-template <int MR>
+template <int MR, bool RELU>
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int kc, const float* __restrict a,
-                                                                             const float* __restrict b, float* c,
+                                                                             const float* __restrict b, int ldb,
+                                                                             float* c,
                                                                              int ldc, float beta,
                                                                              const float* __restrict bias,
                                                                              const float* __restrict add) {
@@ -50,8 +57,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
   for (int k = 0; k < kc; ++k) {
-    __m512 b0 = _mm512_load_ps(b);
-    __m512 b1 = _mm512_load_ps(b + 16);
+    __m512 b0 = _mm512_loadu_ps(b);
+    __m512 b1 = _mm512_loadu_ps(b + 16);
+    if (RELU) {
+      const __m512 zero = _mm512_setzero_ps();
+      b0 = _mm512_mask_mov_ps(b0, _mm512_cmp_ps_mask(b0, zero, _CMP_LE_OQ), zero);
+      b1 = _mm512_mask_mov_ps(b1, _mm512_cmp_ps_mask(b1, zero, _CMP_LE_OQ), zero);
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       __m512 ar = _mm512_set1_ps(a[r]);
@@ -59,7 +71,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
       c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
     }
     a += MR;
-    b += 32;
+    b += ldb;
   }
   if (beta != 0.0f) {
     __m512 vb = _mm512_set1_ps(beta);
@@ -91,16 +103,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
   }
 }
 
-template <int MR>
+template <int MR, bool RELU>
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b,
-                                                     float* c, int ldc, float beta, const float* __restrict bias,
+                                                     int ldb, float* c, int ldc, float beta, const float* __restrict bias,
                                                      const float* __restrict add) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
-    __m256 b0 = _mm256_load_ps(b);
-    __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 b0 = _mm256_loadu_ps(b);
+    __m256 b1 = _mm256_loadu_ps(b + 8);
+    if (RELU) {
+      const __m256 zero = _mm256_setzero_ps();
+      b0 = _mm256_blendv_ps(b0, zero, _mm256_cmp_ps(b0, zero, _CMP_LE_OQ));
+      b1 = _mm256_blendv_ps(b1, zero, _mm256_cmp_ps(b1, zero, _CMP_LE_OQ));
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       __m256 ar = _mm256_broadcast_ss(a + r);
@@ -108,7 +125,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
       c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
     }
     a += MR;
-    b += 16;
+    b += ldb;
   }
   if (beta != 0.0f) {
     __m256 vb = _mm256_set1_ps(beta);
@@ -141,15 +158,17 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
 }
 
 // Plain C++ (the compiler vectorizes it with the baseline SSE2).
-void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, float beta,
+template <bool RELU>
+void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, int ldb, float* c, int ldc,
+                     float beta,
                      const float* __restrict bias, const float* __restrict add) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r)
-      for (int j = 0; j < NR; ++j) acc[r][j] += a[r] * b[j];
+      for (int j = 0; j < NR; ++j) acc[r][j] += a[r] * (RELU ? relu_value(b[j]) : b[j]);
     a += MR;
-    b += NR;
+    b += ldb;
   }
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < NR; ++j) {
@@ -169,9 +188,9 @@ const GemmConfig& config_for(SimdLevel level) {
 #define NASNET_GEMM512_KC 384
 #endif
   static const GemmConfig avx512{NASNET_GEMM512_MR, 32, NASNET_GEMM512_MC, NASNET_GEMM512_KC, 4096,
-                                 &kernel_avx512<NASNET_GEMM512_MR>};
-  static const GemmConfig avx2{6, 16, 6 * 24, 256, 4096, &kernel_avx2<6>};
-  static const GemmConfig portable{4, 8, 4 * 32, 256, 4096, &kernel_portable};
+                                 &kernel_avx512<NASNET_GEMM512_MR, false>, &kernel_avx512<NASNET_GEMM512_MR, true>};
+  static const GemmConfig avx2{6, 16, 6 * 24, 256, 4096, &kernel_avx2<6, false>, &kernel_avx2<6, true>};
+  static const GemmConfig portable{4, 8, 4 * 32, 256, 4096, &kernel_portable<false>, &kernel_portable<true>};
   switch (level) {
     case SimdLevel::kAvx512: return avx512;
     case SimdLevel::kAvx2: return avx2;
@@ -324,6 +343,18 @@ size_t packed_slice_offset(const GemmConfig& g, int M, int pc) {
   return static_cast<size_t>(m_panels) * g.MR * pc;
 }
 
+// Whether the micro-kernel reads B's full micro-panels where B lies (applying relu_b itself) instead
+// of packing them first: B untransposed and its rows not a multiple of 2 KiB apart. Packing copies
+// each panel once into L1 before the row block's tiles read it; read in place, the panel comes from
+// where B is (L1/L2 for a depthwise output just written) and stays in L1 for the row block, unless
+// its rows share a few L1 sets, as rows 4 KiB apart (dense 32×32 planes) all do: those are packed.
+// Measured (one thread, 4 images, packed → in place): M 32, N 1024, rows 1,040 floats apart (the
+// fused unit's depthwise output, sgemm_in_place_ld): K 32 155 → 183 GFLOP/s, K 192 173 → 217;
+// M 64, N 256, rows 256 apart, K 384: 197 → 208, with relu_b 197 → 213; M 128, N 64, K 768: 213 →
+// 224; but rows 1,024 apart, K 32: 143 → 122. The same products in the same order: the same floats
+// as packing.
+bool b_in_place(bool tb, int ldb) { return !tb && ldb % 512 != 0; }
+
 // prepacked: op(A) already packed by sgemm_pack_a (alpha folded in there), or nullptr to pack it here.
 // ex: B read as relu(B), a bias per row of C and a matrix laid out as C added as the last K-slice's
 // tiles are stored.
@@ -345,6 +376,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
   const int m_panels = (M + MR - 1) / MR;
   const int panels_per_block = g.MC / MR;
   const int m_blocks = (m_panels + panels_per_block - 1) / panels_per_block;
+  const bool in_place = b_in_place(tb, ldb);
   thread_local Scratch a_buf, b_buf;
   float* const a_own = prepacked == nullptr ? a_buf.get(static_cast<size_t>(m_panels) * MR * KC) : nullptr;
   float* bp = m_blocks > 1 ? b_buf.get(static_cast<size_t>((NC + NR - 1) / NR) * NR * KC) : nullptr;
@@ -369,7 +401,9 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
         team_barrier(team);
       }
       // The MR×NR tiles of C that B micro-panel jp (packed at bpanel) meets in row block mb.
-      auto tiles = [&](int jc, int mb, int jp, const float* bpanel) {
+      // A packed panel (bstride NR), or one read in place (bstride ldb, B's ReLU taken by the kernel).
+      auto tiles = [&](int jc, int mb, int jp, const float* bpanel, int bstride, bool packed) {
+        const MicroKernel kernel = !packed && ex.relu_b ? g.kernel_relu : g.kernel;
         const int j = jc + jp * NR;
         const int cols = std::min(NR, N - j);
         const int p_end = std::min(m_panels, (mb + 1) * panels_per_block);
@@ -381,9 +415,9 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
           const float* const tile_bias = bias != nullptr ? bias + i : nullptr;
           const float* const tile_add = addend != nullptr ? addend + static_cast<size_t>(i) * ldc + j : nullptr;
           if (rows == MR && cols == NR) {
-            g.kernel(kc, apanel, bpanel, c, ldc, b_eff, tile_bias, tile_add);
+            kernel(kc, apanel, bpanel, bstride, c, ldc, b_eff, tile_bias, tile_add);
           } else {
-            g.kernel(kc, apanel, bpanel, tmp, NR, 0.0f, nullptr, nullptr);
+            kernel(kc, apanel, bpanel, bstride, tmp, NR, 0.0f, nullptr, nullptr);
             for (int r = 0; r < rows; ++r)
               for (int q = 0; q < cols; ++q) {
                 float& dst = c[static_cast<size_t>(r) * ldc + q];
@@ -406,8 +440,13 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
           float* const own = panel_buf.get(static_cast<size_t>(KC) * NR);
           static_share(n_panels, t, team, lo, hi);
           for (int p = lo; p < hi; ++p) {
-            pack_b_panel(B, ldb, tb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), NR, ex.relu_b, own);
-            tiles(jc, 0, p, own);
+            const int j = jc + p * NR;
+            if (in_place && nc - p * NR >= NR) {
+              tiles(jc, 0, p, B + static_cast<size_t>(pc) * ldb + j, ldb, false);
+              continue;
+            }
+            pack_b_panel(B, ldb, tb, pc, kc, j, std::min(NR, nc - p * NR), NR, ex.relu_b, own);
+            tiles(jc, 0, p, own, NR, true);
           }
         } else {
           static_share(n_panels, t, team, lo, hi);
@@ -417,7 +456,7 @@ void gemm_driver(const GemmConfig& g, bool ta, bool tb, int M, int N, int K, flo
           team_barrier(team);
           static_share(m_blocks * n_panels, t, team, lo, hi);
           for (int task = lo; task < hi; ++task)
-            tiles(jc, task / n_panels, task % n_panels, bp + static_cast<size_t>(task % n_panels) * NR * kc);
+            tiles(jc, task / n_panels, task % n_panels, bp + static_cast<size_t>(task % n_panels) * NR * kc, NR, true);
         }
         team_barrier(team);  // the B panels (and A's slice) are repacked next
       }
@@ -516,6 +555,11 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
   }
   gemm_driver(config_for(level), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, nullptr,
               PackedGemmExtras{});
+}
+
+int sgemm_in_place_ld(int n) {
+  const int lines = (std::max(n, 1) + 15) / 16;  // 64-byte lines of floats
+  return 16 * (lines % 2 == 1 ? lines : lines + 1);
 }
 
 size_t sgemm_packed_a_floats(int M, int K) {

@@ -49,6 +49,12 @@ struct PackedGemmExtras {
   // stored (C = ... + row_bias[i] + addend[i, j], the same floats as an Add pass afterwards).
   const float* addend = nullptr;
 };
+// A row stride (in floats) for a B of rows of n floats that sgemm and sgemm_packed read in place,
+// without packing, at the least cost: the least odd number of 64-byte lines that holds n floats (the
+// rows of a micro-panel then fall in different L1 sets). A producer that controls B's layout (the
+// fused unit's depthwise output) lays its rows out this far apart. (B untransposed is read in place
+// whenever its rows are not a multiple of 2 KiB apart; see gemm.cc.)
+int sgemm_in_place_ld(int n);
 size_t sgemm_packed_a_floats(int M, int K);
 void sgemm_pack_a(bool trans_a, int M, int K, float alpha, const float* A, int lda, float* packed);
 void sgemm_packed(const float* packed_a, bool trans_b, int M, int N, int K, const float* B, int ldb, float beta,

@@ -243,3 +243,55 @@ NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
         });
       }
 }
+
+NASNET_TEST(kernels_gemm_b_read_in_place_matches_packed) {
+  // The same B twice: rows a multiple of 2 KiB apart (its micro-panels packed) and rows
+  // sgemm_in_place_ld(N) apart (full panels read in place by the micro-kernel, which then also takes
+  // relu_b): bit for bit the same C, through sgemm_packed with every extra (relu_b with -0 and NaN in
+  // B, row_bias, addend) and without, and through sgemm; edges in M and N (a partial last panel is
+  // packed either way), K over one KC slice and two, beta 0 and not, every SIMD level.
+  const GemmCase cases[] = {{32, 1024, 32, 0}, {33, 100, 70, 0}, {64, 256, 400, 0}, {8, 64, 5, 0}, {130, 96, 24, 0}};
+  uint32_t seed = 1300;
+  for (const GemmCase& g : cases) {
+    const int ld_packed = (g.N + 511) / 512 * 512, ld_in_place = cpu::sgemm_in_place_ld(g.N), ldc = g.N;
+    EXPECT_TRUE(ld_in_place % 512 != 0 && ld_in_place >= g.N && (ld_in_place / 16) % 2 == 1);
+    const std::vector<float> A = random_vec(static_cast<size_t>(g.M) * g.K, seed++);
+    std::vector<float> b_packed(static_cast<size_t>(g.K) * ld_packed), b_in_place(static_cast<size_t>(g.K) * ld_in_place);
+    const std::vector<float> values = random_vec(static_cast<size_t>(g.K) * g.N, seed++);
+    for (int k = 0; k < g.K; ++k)
+      for (int j = 0; j < g.N; ++j) {
+        float v = values[static_cast<size_t>(k) * g.N + j];
+        if ((k + j) % 13 == 0) v = -0.0f;
+        if ((k * 7 + j) % 89 == 0) v = std::numeric_limits<float>::quiet_NaN();
+        b_packed[static_cast<size_t>(k) * ld_packed + j] = b_in_place[static_cast<size_t>(k) * ld_in_place + j] = v;
+      }
+    const std::vector<float> bias = random_vec(static_cast<size_t>(g.M), seed++);
+    const std::vector<float> addend = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
+    const std::vector<float> C0 = random_vec(static_cast<size_t>(g.M) * ldc, seed++);
+    for_each_simd([&](SimdLevel level) {
+      std::vector<float> packed_a(cpu::sgemm_packed_a_floats(g.M, g.K));
+      cpu::sgemm_pack_a(false, g.M, g.K, 1.0f, A.data(), g.K, packed_a.data());
+      for (int variant = 0; variant < 6; ++variant) {
+        const float beta = variant % 2 == 1 ? 0.75f : 0.0f;
+        const bool extras = variant / 2 == 1, plain = variant / 2 == 2;
+        const cpu::PackedGemmExtras ex = extras ? cpu::PackedGemmExtras{true, bias.data(), addend.data()} : cpu::PackedGemmExtras{};
+        std::vector<float> want = C0, got = C0;
+        if (plain) {
+          cpu::sgemm(false, false, g.M, g.N, g.K, 1.0f, A.data(), g.K, b_packed.data(), ld_packed, beta, want.data(), ldc);
+          cpu::sgemm(false, false, g.M, g.N, g.K, 1.0f, A.data(), g.K, b_in_place.data(), ld_in_place, beta, got.data(), ldc);
+        } else {
+          cpu::sgemm_packed(packed_a.data(), false, g.M, g.N, g.K, b_packed.data(), ld_packed, beta, want.data(), ldc, ex);
+          cpu::sgemm_packed(packed_a.data(), false, g.M, g.N, g.K, b_in_place.data(), ld_in_place, beta, got.data(), ldc, ex);
+        }
+        int bad = 0;
+        for (size_t q = 0; q < got.size(); ++q) {
+          const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
+          if (!same && bad++ < 3)
+            std::printf("  %s M=%d N=%d K=%d variant %d: C[%zu] = %.9g, packed %.9g\n", simd_level_name(level), g.M, g.N,
+                        g.K, variant, q, got[q], want[q]);
+        }
+        EXPECT_TRUE(bad == 0);
+      }
+    });
+  }
+}
