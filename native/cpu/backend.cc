@@ -134,9 +134,21 @@ class CpuBackendImpl final : public Backend {
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var, float eps, const float* residual, float* y,
-                                size_t y_image_stride, void*) override {
-    cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y, residual,
-                                    y_image_stride);
+                                size_t y_image_stride, const float* prepared, void*) override {
+    // A block packed under another SIMD level (set since it was prepared) is folded again here.
+    if (prepared != nullptr && cpu::fused_conv_bn_prepared_current(s, prepared))
+      cpu::fused_conv_bn_forward_eval_prepared(s, x, w_dw, prepared, y, residual, y_image_stride);
+    else
+      cpu::fused_conv_bn_forward_eval(s, x, w_dw, w_pw, gamma, beta, running_mean, running_var, eps, y, residual,
+                                      y_image_stride);
+    return Status::Ok();
+  }
+  size_t FusedConvBnPreparedFloats(const FusedConvBnShape& s) const override {
+    return cpu::fused_conv_bn_prepared_floats(s);
+  }
+  Status FusedConvBnPrepare(const FusedConvBnShape& s, const float* w_pw, const float* gamma, const float* beta,
+                            const float* running_mean, const float* running_var, float eps, float* prepared) override {
+    cpu::fused_conv_bn_prepare_eval(s, w_pw, gamma, beta, running_mean, running_var, eps, prepared);
     return Status::Ok();
   }
   Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,

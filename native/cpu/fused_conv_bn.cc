@@ -7,8 +7,8 @@
 //   a depthwise, the GEMM takes the ReLU of x[n] as it packs it) and, while z[n] is in cache, each
 //   channel's mean and squared deviation over the image. Then the per-image statistics are merged
 //   per channel in image order, the running statistics updated, and y normalized from z.
-// Forward (inference): BN folded into the pointwise weights (refolded every call, so always from the
-//   current parameters), y[n] = w_folded · t[n] + shift, the shift added as the GEMM stores its
+// Forward (inference): BN folded into the pointwise weights and packed for the GEMM (prepared: by
+//   the plan when its parameters change, or on every call), y[n] = w_folded · t[n] + shift, the shift added as the GEMM stores its
 //   tiles (then a residual, when the unit runs an Add as its epilogue: y = that + residual, the same
 //   floats as the Add); whole images per thread, or, with fewer images than threads (batch 1), one
 //   image at a time split over the threads in one parallel region.
@@ -168,20 +168,24 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
   }
 }
 
-void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
-                                const float* gamma, const float* beta, const float* running_mean,
-                                const float* running_var, float eps, float* y, const float* residual,
-                                size_t y_image_stride) {
-  const size_t HW = in_plane(s), OHW = out_plane(s);
-  const size_t y_stride = y_image_stride != 0 ? y_image_stride : static_cast<size_t>(s.K) * OHW;
-  const int N = s.N, C = s.C, K = s.K;
-  // BN folded into the pointwise weights: y = (a ∘ w_pw) · in + (beta - mean * a), a = gamma / sqrt(var + eps).
-  // Folded on every call from the parameters as they are now (K × C multiplies, against the GEMM's
-  // N × K × C × OHW), so there is nothing to keep in step with weight updates, store.set or checkpoints.
+// The prepared block: a header (the SIMD level it was packed under, K, C), the folded pointwise
+// weights packed for sgemm_packed, then the K shifts.
+namespace {
+constexpr size_t kPreparedHeader = 16;  // floats: the packed weights start 64 bytes in
+}  // namespace
+
+size_t fused_conv_bn_prepared_floats(const FusedConvBnShape& s) {
+  return kPreparedHeader + sgemm_packed_a_floats(s.K, s.C) + static_cast<size_t>(s.K);
+}
+
+void fused_conv_bn_prepare_eval(const FusedConvBnShape& s, const float* w_pw, const float* gamma, const float* beta,
+                                const float* running_mean, const float* running_var, float eps, float* prepared) {
+  const int K = s.K, C = s.C;
+  // y = (a ∘ w_pw) · in + (beta - mean * a), a = gamma / sqrt(var + eps).
   thread_local std::vector<float> folded;
-  folded.resize(static_cast<size_t>(K) * (C + 1));
+  folded.resize(static_cast<size_t>(K) * C);
   float* const wf = folded.data();
-  float* const shift = wf + static_cast<size_t>(K) * C;
+  float* const shift = prepared + kPreparedHeader + sgemm_packed_a_floats(K, C);
   for (int k = 0; k < K; ++k) {
     const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[k]) + eps)) * gamma[k];
     const float* wr = w_pw + static_cast<size_t>(k) * C;
@@ -190,9 +194,35 @@ void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const
     for (int c = 0; c < C; ++c) fr[c] = wr[c] * a;
     shift[k] = beta[k] - running_mean[k] * a;
   }
-  thread_local Scratch w_packed_buf;
-  float* const w_packed = w_packed_buf.get(sgemm_packed_a_floats(K, C));
-  sgemm_pack_a(false, K, C, 1.0f, wf, C, w_packed);
+  const int header[3] = {static_cast<int>(active_simd()), K, C};
+  std::memcpy(prepared, header, sizeof header);
+  sgemm_pack_a(false, K, C, 1.0f, wf, C, prepared + kPreparedHeader);
+}
+
+bool fused_conv_bn_prepared_current(const FusedConvBnShape& s, const float* prepared) {
+  int header[3];
+  std::memcpy(header, prepared, sizeof header);
+  return header[0] == static_cast<int>(active_simd()) && header[1] == s.K && header[2] == s.C;
+}
+
+void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
+                                const float* gamma, const float* beta, const float* running_mean,
+                                const float* running_var, float eps, float* y, const float* residual,
+                                size_t y_image_stride) {
+  thread_local Scratch prepared_buf;
+  float* const prepared = prepared_buf.get(fused_conv_bn_prepared_floats(s));
+  fused_conv_bn_prepare_eval(s, w_pw, gamma, beta, running_mean, running_var, eps, prepared);
+  fused_conv_bn_forward_eval_prepared(s, x, w_dw, prepared, y, residual, y_image_stride);
+}
+
+void fused_conv_bn_forward_eval_prepared(const FusedConvBnShape& s, const float* x, const float* w_dw,
+                                         const float* prepared, float* y, const float* residual,
+                                         size_t y_image_stride) {
+  const size_t HW = in_plane(s), OHW = out_plane(s);
+  const size_t y_stride = y_image_stride != 0 ? y_image_stride : static_cast<size_t>(s.K) * OHW;
+  const int N = s.N, C = s.C, K = s.K;
+  const float* const w_packed = prepared + kPreparedHeader;
+  const float* const shift = w_packed + sgemm_packed_a_floats(K, C);
   int threads = kernel_threads();
   // Fewer images than threads (batch 1 inference): an image is split over the threads only when its
   // work is worth the region's fork and barrier (kSplitFlops, dispatch.h). At NASNet's batch 1 that

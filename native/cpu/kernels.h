@@ -105,10 +105,24 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
 // y added to it as it is stored (an Add run as the unit's epilogue: the same floats as the Add).
 // y_image_stride: floats from one image of y to the next (0: K * OH * OW, y dense; more: y is a
 // channel slice of a wider tensor, a Concat's output written in place).
+// BN folded into the pointwise weights (refolded on every call: fused_conv_bn_prepare_eval into
+// thread-local scratch, then fused_conv_bn_forward_eval_prepared).
 void fused_conv_bn_forward_eval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var, float eps, float* y, const float* residual = nullptr,
                                 size_t y_image_stride = 0);
+// The same from weights prepared once for many calls (an inference plan prepares them when its
+// parameters change): BN folded into the pointwise weights, w_pw[k] * a[k] with a = gamma /
+// sqrt(var + eps), packed for sgemm_packed under the active SIMD level, and the shifts beta - mean
+// * a. `prepared`: fused_conv_bn_prepared_floats(s) floats; fused_conv_bn_prepared_current says
+// whether a block still fits this shape and SIMD level (a level set since packs differently).
+size_t fused_conv_bn_prepared_floats(const FusedConvBnShape& s);
+void fused_conv_bn_prepare_eval(const FusedConvBnShape& s, const float* w_pw, const float* gamma, const float* beta,
+                                const float* running_mean, const float* running_var, float eps, float* prepared);
+bool fused_conv_bn_prepared_current(const FusedConvBnShape& s, const float* prepared);
+void fused_conv_bn_forward_eval_prepared(const FusedConvBnShape& s, const float* x, const float* w_dw,
+                                         const float* prepared, float* y, const float* residual = nullptr,
+                                         size_t y_image_stride = 0);
 // Backward of the training forward: dx written (or nullptr); dw_dw, dw_pw, dgamma, dbeta accumulated.
 void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                             const float* gamma, const float* t, const float* z, const float* save_mean,

@@ -379,7 +379,7 @@ class CudaBackendImpl final : public Backend {
   Status FusedConvBnForwardEval(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                 const float* gamma, const float* beta, const float* running_mean,
                                 const float* running_var, float eps, const float* residual, float* y,
-                                size_t y_image_stride, void* scratch) override {
+                                size_t y_image_stride, const float*, void* scratch) override {
     if (residual != nullptr)
       return Status::Invalid("cuda: a fused chain with an Add epilogue (Fusion::kChainAdd) is not supported on this backend");
     if (y_image_stride != 0)
@@ -390,6 +390,12 @@ class CudaBackendImpl final : public Backend {
     NASNET_RETURN_IF_ERROR(ChainForward(s, x, w_dw, w_pw, tr, tr, z));
     return cuda::batchnorm_forward_eval(stream_, BatchNormShape{s.N, s.K, s.OH * s.OW}, z, gamma, beta, running_mean,
                                         running_var, eps, y);
+  }
+  // The chain runs from the parameters as they are (BN applied after the pointwise convolution).
+  size_t FusedConvBnPreparedFloats(const FusedConvBnShape&) const override { return 0; }
+  Status FusedConvBnPrepare(const FusedConvBnShape&, const float*, const float*, const float*, const float*,
+                            const float*, float, float*) override {
+    return Status::Internal("cuda: FusedConvBnPrepare called, but this backend prepares no weights");
   }
   Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                              const float* gamma, const float* t, const float* z, const float* save_mean,

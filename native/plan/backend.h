@@ -170,12 +170,21 @@ class Backend {
                                         const float* w_pw, const float* gamma, const float* beta,
                                         const float* running_mean, const float* running_var, float eps,
                                         const float* residual, float* y, size_t y_image_stride,
-                                        void* scratch) = 0;
+                                        const float* prepared, void* scratch) = 0;
   // residual: nullptr, or (backends that support Fusion::kChainAdd) a tensor shaped as y added to it:
   // an Add run as the chain's epilogue, the same floats as the Add. y_image_stride: 0 (y dense), or
   // (backends that support Fusion::kConcatInPlace) the floats from one image of y to the next: y is
-  // the chain's channel slice of a Concat's output.
+  // the chain's channel slice of a Concat's output. prepared: nullptr, or what FusedConvBnPrepare
+  // wrote from these parameters as they are now (the backend may then skip reading them).
   // `scratch`: FusedConvBnScratch(s, phase) bytes of backend memory (nullptr when that is 0).
+  // Weights an inference chain derives from its parameters, prepared once and reused by
+  // FusedConvBnForwardEval while the parameters stay unchanged (the CPU: BN folded into the
+  // pointwise weights and packed for its GEMM): floats of host memory, 0 when the backend prepares
+  // nothing (then FusedConvBnPrepare is never called and `prepared` is always nullptr).
+  virtual size_t FusedConvBnPreparedFloats(const FusedConvBnShape& s) const = 0;
+  virtual Status FusedConvBnPrepare(const FusedConvBnShape& s, const float* w_pw, const float* gamma,
+                                    const float* beta, const float* running_mean, const float* running_var, float eps,
+                                    float* prepared) = 0;
   virtual Status FusedConvBnBackward(const FusedConvBnShape& s, const float* x, const float* w_dw, const float* w_pw,
                                      const float* gamma, const float* t, const float* z, const float* save_mean,
                                      const float* save_invstd, const float* dy, float* dx, float* dw_dw, float* dw_pw,

@@ -23,6 +23,9 @@ struct ParamInit {
   double limit = 0;   // uniform: U(-limit, limit)
 };
 
+// A process-wide counter: each call returns a new value (StoredTensor::version).
+uint64_t NextTensorVersion();
+
 // A named float32 tensor. Optimizer state lives in the store too, under "<name>#momentum",
 // "<name>#ms", "<name>#mom" (so checkpoints hold it and resumed training continues exactly), and so
 // do parameter averages, "<name>#ema" (PlanOptions.ema_decay).
@@ -39,6 +42,10 @@ struct StoredTensor {
   bool weight_decay = true;
   std::weak_ptr<plan::DeviceCopy> device;
   bool host_stale = false;
+  // Changes (to a value no tensor had before) whenever `data` may have changed: created, set, a CPU
+  // step wrote it (plan::MarkHostWritten), or read back from a device copy. Inference plans key the
+  // weights they derive from parameters on it (Backend::FusedConvBnPrepare).
+  uint64_t version = NextTensorVersion();
 };
 
 // Named tensors shared by every plan bound to the store: two plans naming the same parameter share

@@ -72,6 +72,38 @@ Status CompiledPlan::CheckLabels(const int32_t* labels) const {
   return Status::Ok();
 }
 
+Status CompiledPlan::PrepareChains(Mode mode) {
+  if (is_lane_) return Status::Ok();
+  const int n = static_cast<int>(graph_.nodes.size());
+  std::vector<PreparedChain>& table = *prepared_;
+  table.resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    // The nodes that run a chain in inference: its BatchNormalization, or the Add it became.
+    if (!active_[mode][i] || dead_[i] || !IsFused(i)) continue;
+    const FusedConvBnShape& f = fused_[i].shape;
+    const size_t floats = backend_->FusedConvBnPreparedFloats(f);
+    if (floats == 0) continue;
+    PreparedChain& c = table[static_cast<size_t>(i)];
+    std::array<uint64_t, 5> versions;
+    for (int k = 0; k < 5; ++k) versions[k] = slots_[node_param_slot_[i][k]].value->version;
+    if (c.ready && c.versions == versions && c.floats.size() == floats) continue;
+    c.ready = false;
+    c.floats.resize(floats);
+    NASNET_RETURN_IF_ERROR(backend_->FusedConvBnPrepare(f, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2),
+                                                        Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
+                                                        c.floats.data()));
+    c.versions = versions;
+    c.ready = true;
+  }
+  return Status::Ok();
+}
+
+const float* CompiledPlan::PreparedFor(int i) const {
+  if (static_cast<size_t>(i) >= prepared_->size()) return nullptr;
+  const PreparedChain& c = (*prepared_)[static_cast<size_t>(i)];
+  return c.ready ? c.floats.data() : nullptr;
+}
+
 Status CompiledPlan::ForwardNode(int i, bool train) {
   const ir::Node& node = graph_.nodes[i];
   const ir::Resolved& r = shapes_.node[i];
@@ -96,7 +128,8 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
                                            AuxBuf(i, kAuxZ), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd),
                                            AuxBuf(i, kAuxForwardScratch));
         return b.FusedConvBnForwardEval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
-                                        node.epsilon, nullptr, y, ImageStride(t), AuxBuf(i, kAuxForwardScratch));
+                                        node.epsilon, nullptr, y, ImageStride(t), PreparedFor(i),
+                                        AuxBuf(i, kAuxForwardScratch));
       }
       const BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (train)
@@ -123,7 +156,8 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
         const FusedConvBnShape& f = fused_[i].shape;
         return b.FusedConvBnForwardEval(f, x, f.has_depthwise ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0),
                                         Param(i, 1), Param(i, 2), Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
-                                        Value(r.in[1]), y, ImageStride(t), AuxBuf(i, kAuxForwardScratch));
+                                        Value(r.in[1]), y, ImageStride(t), PreparedFor(i),
+                                        AuxBuf(i, kAuxForwardScratch));
       }
       if (IsDropPathAdd(i)) {
         std::vector<const float*> xs;
@@ -590,6 +624,7 @@ Status CompiledPlan::EvaluateInput(const StepInput& in, EvalResult* out) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kEval, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kEval, StepHyper()));
+  NASNET_RETURN_IF_ERROR(PrepareChains(kEval));
   if (!lanes_.empty()) return RunLanes(kEval, nullptr, out);
   NASNET_RETURN_IF_ERROR(RunMode(kEval, true, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(Forward(kEval));
@@ -620,6 +655,7 @@ Status CompiledPlan::PredictInput(const StepInput& in, float* logits) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kPredict, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kPredict, StepHyper()));
+  NASNET_RETURN_IF_ERROR(PrepareChains(kPredict));
   if (!lanes_.empty()) return RunLanes(kPredict, logits, nullptr);
   NASNET_RETURN_IF_ERROR(RunMode(kPredict, true, [&] { return Forward(kPredict); }));
   return backend_->Download(logits, Value(shapes_.logits),

@@ -76,7 +76,10 @@ Status CompiledPlan::CreateLanes(const std::string& ir_json, int lanes) {
     Status st = backend_->Allocate(std::max<size_t>(bytes, sizeof(float)), &arena);
     if (!st.ok()) return Status(st.code(), "plan: allocating an image-parallel lane's activations: " + st.message());
     lane.arena = static_cast<float*>(arena);
-    for (auto& p : lane.plans) p->arena_ = lane.arena;
+    for (auto& p : lane.plans) {
+      p->arena_ = lane.arena;
+      p->prepared_ = prepared_;  // the parent prepares the chains' weights before each step
+    }
     lane_bytes_ += bytes;
   }
   return Status::Ok();

@@ -205,6 +205,13 @@ class CompiledPlan : public Plan {
     int bn = -1;  // the BatchNormalization node (its attributes); the node running the chain is bn or an Add
     FusedConvBnShape shape{};
   };
+  // Inference weights the backend derived from a fused chain's parameters (FusedConvBnPrepare), and
+  // the versions of those parameters [gamma, beta, mean, var, w_pw] they came from.
+  struct PreparedChain {
+    std::vector<float> floats;
+    std::array<uint64_t, 5> versions{};
+    bool ready = false;
+  };
   // Extra buffers of a node, by role.
   enum Aux {
     kAuxMean = 0, kAuxInvstd = 1, kAuxZ = 2, kAuxT = 3, kAuxForwardScratch = 4, kAuxBackwardScratch = 5,
@@ -285,6 +292,12 @@ class CompiledPlan : public Plan {
   Status Backward();
   Status Update();
   Status ForwardNode(int i, bool train);
+  // Before an inference step: prepares (again) the weights of every fused chain the mode runs
+  // whose parameters changed since (their StoredTensor versions), on a plan with lanes for the
+  // lanes too; a lane's plan prepares nothing (its parent did).
+  Status PrepareChains(Mode mode);
+  // Node i's prepared weights, or nullptr (none: the backend derives them itself).
+  const float* PreparedFor(int i) const;
   Status BackwardNode(int i);
   // After a step wrote parameters: the copies other than this backend's are stale.
   void MarkParamsWritten();
@@ -330,6 +343,8 @@ class CompiledPlan : public Plan {
   std::vector<int> value_root_;           // the tensor whose buffer holds this one's value (aliases)
   std::vector<int> grad_root_;            // the tensor whose gradient buffer holds this one's gradient
   std::vector<FusedChain> fused_;
+  // By node (PrepareChains); a lane's plan shares its parent's (the same graph, the same nodes).
+  std::shared_ptr<std::vector<PreparedChain>> prepared_ = std::make_shared<std::vector<PreparedChain>>();
   // Per Add node and input: the DropPath node it absorbed (-1: a plain input; empty: none), and the
   // buffer of that DropPath's mask.
   std::vector<std::vector<int>> drop_in_, drop_mask_buf_;

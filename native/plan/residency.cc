@@ -47,6 +47,7 @@ Status DeviceCopy::SyncToHost() {
   if (!tensor_->host_stale) return Status::Ok();
   NASNET_RETURN_IF_ERROR(backend_->Download(tensor_->data.data(), ptr_, tensor_->data.size() * sizeof(float)));
   tensor_->host_stale = false;
+  tensor_->version = NextTensorVersion();
   return Status::Ok();
 }
 
@@ -61,6 +62,7 @@ Status SyncHost(StoredTensor* t) {
 }
 
 void MarkHostWritten(StoredTensor* t) {
+  t->version = NextTensorVersion();
   if (std::shared_ptr<DeviceCopy> d = t->device.lock()) d->MarkHostNewer();
 }
 

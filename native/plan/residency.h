@@ -46,7 +46,8 @@ class DeviceCopy {
 
 // The host copy of `t` is current after this (a no-op without a newer device copy).
 Status SyncHost(StoredTensor* t);
-// Marks the device copy of `t` (if any) stale after its host copy was written.
+// After the host copy of `t` was written: gives it a new version and marks its device copy (if any)
+// stale.
 void MarkHostWritten(StoredTensor* t);
 
 }  // namespace nasnet::plan

@@ -2,6 +2,7 @@
 // name): the name is hashed into the random stream, so a parameter's initial value does not depend
 // on which plan created it or in which order.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -49,6 +50,11 @@ void Initialize(const ParamInit& init, uint64_t seed, const std::string& name, s
 }
 
 }  // namespace
+
+uint64_t NextTensorVersion() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 Status ParameterStore::Ensure(const std::string& name, const std::vector<int64_t>& shape, const ParamInit& init,
                               bool trainable, bool weight_decay, uint64_t seed) {
