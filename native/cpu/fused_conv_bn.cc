@@ -343,7 +343,9 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
 #pragma omp parallel num_threads(threads)
   {
     thread_local Scratch dz_buf, dt_buf, r_buf, dw_scratch_buf;
-    float* dz = dz_buf.get(static_cast<size_t>(K) * OHW);
+    // dz's rows dz_ld apart: dt = w_pwᵀ · dz reads them in place (sgemm_in_place_ld).
+    const int dz_ld = sgemm_in_place_ld(static_cast<int>(OHW));
+    float* dz = dz_buf.get(static_cast<size_t>(K) * dz_ld);
     float* dt = s.has_depthwise ? dt_buf.get(static_cast<size_t>(C) * OHW) : nullptr;
     float* r = s.relu_in ? r_buf.get(static_cast<size_t>(C) * HW) : nullptr;
     float* dw_scratch = s.has_depthwise ? dw_scratch_buf.get(depthwise_image_backward_scratch_floats(s.dw)) : nullptr;
@@ -355,7 +357,7 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
         const size_t off = (static_cast<size_t>(n) * K + k) * OHW;
         const float* zp = z + off;
         const float* g = dy + off;
-        float* d = dz + static_cast<size_t>(k) * OHW;
+        float* d = dz + static_cast<size_t>(k) * dz_ld;
         const float a = kk[k], m = save_mean[k], is = save_invstd[k], b = mdy[k], c = mdyx[k];
 #pragma omp simd
         for (size_t q = 0; q < OHW; ++q) d[q] = a * (g[q] - b - (zp[q] - m) * is * c);
@@ -367,16 +369,13 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
         src = r;
       }
       const float* in = s.has_depthwise ? t + static_cast<size_t>(n) * C * OHW : src;
-      sgemm(false, true, K, C, static_cast<int>(OHW), 1.0f, dz, static_cast<int>(OHW), in, static_cast<int>(OHW), 1.0f,
-            mine, C);
+      sgemm(false, true, K, C, static_cast<int>(OHW), 1.0f, dz, dz_ld, in, static_cast<int>(OHW), 1.0f, mine, C);
       float* dxn = dx != nullptr ? dx + static_cast<size_t>(n) * C * HW : nullptr;
       if (s.has_depthwise) {
-        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, static_cast<int>(OHW), 0.0f, dt,
-                     static_cast<int>(OHW));
+        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, dz_ld, 0.0f, dt, static_cast<int>(OHW));
         depthwise_image_backward(s.dw, src, w_dw, dt, dxn, mine + pw_size, dw_scratch);
       } else if (dxn != nullptr) {
-        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, static_cast<int>(OHW), 0.0f, dxn,
-                     static_cast<int>(OHW));
+        sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, dz_ld, 0.0f, dxn, static_cast<int>(OHW));
       }
       if (dxn != nullptr && s.relu_in) {
         const size_t count = static_cast<size_t>(C) * HW;
