@@ -8,10 +8,12 @@
 //   channel's mean and squared deviation over the image. Then the per-image statistics are merged
 //   per channel in image order, the running statistics updated, and y normalized from z.
 // Forward (inference): BN folded into the pointwise weights and packed for the GEMM (prepared: by
-//   the plan when its parameters change, or on every call), y[n] = w_folded · t[n] + shift, the shift added as the GEMM stores its
-//   tiles (then a residual, when the unit runs an Add as its epilogue: y = that + residual, the same
-//   floats as the Add); whole images per thread, or, with fewer images than threads (batch 1), one
-//   image at a time split over the threads in one parallel region.
+//   the plan when its parameters change, or on every call), y[n] = w_folded · t[n] + shift, the
+//   shift added as the GEMM stores its tiles (then a residual, when the unit runs an Add as its
+//   epilogue: y = that + residual, the same floats as the Add); t[n] in scratch with its rows
+//   sgemm_in_place_ld apart, so the GEMM reads it without packing; whole images per thread, or, with
+//   fewer images than threads (batch 1), one image at a time split over the threads in one parallel
+//   region.
 // Backward, after one pass over (dy, z) for the per-channel sums of BN backward, each thread takes
 //   whole images again: dz (BN backward, scratch), dw_pw += dz · t[n]ᵀ, dt = w_pwᵀ · dz (scratch),
 //   depthwise backward of dt against r = relu(x[n]) (recomputed), and the ReLU mask applied to dx.
@@ -62,7 +64,9 @@ PointwiseInput pointwise_input(const FusedConvBnShape& s, const float* xn, const
 
 // The plane stride of an inference unit's depthwise output (scratch, read once by the GEMM): rows
 // that the GEMM reads in place, without packing (sgemm_in_place_ld).
-size_t scratch_t_ld(const FusedConvBnShape& s) { return static_cast<size_t>(sgemm_in_place_ld(static_cast<int>(out_plane(s)))); }
+size_t scratch_t_ld(const FusedConvBnShape& s) {
+  return static_cast<size_t>(sgemm_in_place_ld(static_cast<int>(out_plane(s))));
+}
 
 // Per-thread scratch of one image's forward stages.
 struct ImageScratch {
@@ -278,7 +282,8 @@ void fused_conv_bn_forward_eval_prepared(const FusedConvBnShape& s, const float*
     int lo, hi;
     static_share(N, t, team, lo, hi);
     for (int n = lo; n < hi; ++n) {
-      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, scratch_t_ld(s), sc.pad);
+      const PointwiseInput in =
+          pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, scratch_t_ld(s), sc.pad);
       float* yn = y + static_cast<size_t>(n) * y_stride;
       const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, in.ld, 0.0f, yn,

@@ -49,8 +49,7 @@ struct GemmConfig {
 template <int MR, bool RELU>
 __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int kc, const float* __restrict a,
                                                                              const float* __restrict b, int ldb,
-                                                                             float* c,
-                                                                             int ldc, float beta,
+                                                                             float* c, int ldc, float beta,
                                                                              const float* __restrict bias,
                                                                              const float* __restrict add) {
   __m512 c0[MR], c1[MR];
@@ -105,8 +104,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void kernel_avx512(int 
 
 template <int MR, bool RELU>
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __restrict a, const float* __restrict b,
-                                                     int ldb, float* c, int ldc, float beta, const float* __restrict bias,
-                                                     const float* __restrict add) {
+                                                     int ldb, float* c, int ldc, float beta,
+                                                     const float* __restrict bias, const float* __restrict add) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
@@ -160,8 +159,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* __rest
 // Plain C++ (the compiler vectorizes it with the baseline SSE2).
 template <bool RELU>
 void kernel_portable(int kc, const float* __restrict a, const float* __restrict b, int ldb, float* c, int ldc,
-                     float beta,
-                     const float* __restrict bias, const float* __restrict add) {
+                     float beta, const float* __restrict bias, const float* __restrict add) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
