@@ -14,12 +14,14 @@
  * median of the per-round ratios B/A, and how far the two builds' logits differ (inference; 0 when a
  * change keeps the same floats).
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBinding } from '../lib/binding.js';
 import type { Binding, NativePlanInstance, NativePlanOptions } from '../lib/binding-types.js';
 import { buildNetwork } from '../lib/cells/network.js';
 import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
 import { checkInteger } from '../lib/util/check.js';
+import { median } from './median.js';
 
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
@@ -68,7 +70,8 @@ interface Contender {
   plan: NativePlanInstance;
   ms: number[];
 }
-const contenders: Contender[] = positionals.map((path) => {
+const contenders: Contender[] = positionals.map((given) => {
+  const path = resolve(given); // relative to the working directory, not to this module
   const b: Binding = loadBinding([path]);
   return { path, plan: new b.NativePlan(new b.NativeStore(), graph, options), ms: [] };
 });
@@ -95,7 +98,6 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 for (const c of contenders) c.plan.dispose();
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
 const [A, B] = contenders as [Contender, Contender];
 const rate = (c: Contender) => (batch * 1000) / median(c.ms);
 const ratio = median(A.ms.map((ms, i) => ms / B.ms[i]!));

@@ -31,6 +31,7 @@ import { ParameterStore } from '../lib/engine/store.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { checkInteger, checkNumber } from '../lib/util/check.js';
 import { measureFmaPeak } from './fma-peak.js';
+import { median } from './median.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -71,7 +72,6 @@ const rand = () => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
   return seed / 2 ** 31;
 };
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
 
 /**
  * One round: the runners take turns in blocks of about 250 ms (at least 2 calls) until `seconds`

@@ -48,6 +48,7 @@ import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
 import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { measureFmaPeak } from './fma-peak.js';
+import { median } from './median.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -97,7 +98,6 @@ const turnSeconds = Number(a['turn-seconds']);
 if (!['passive', 'active', 'default'].includes(a['torch-wait']!)) throw new Error(`--torch-wait: expected passive, active or default but received '${a['torch-wait']}'`);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer but received '${a.rounds}'`);
 if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer but received '${a.steps}'`);
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
 const loadBefore = loadavg();
 const peak = a.torch ? measureFmaPeak(Number(a.threads)) : undefined;
 // What the process holds before any plan exists (Node, the graph, the inputs): the base of the step's RSS delta.

@@ -70,7 +70,8 @@ size_t scratch_t_ld(const FusedConvBnShape& s) {
 
 // Per-thread scratch of one image's forward stages.
 struct ImageScratch {
-  float* t = nullptr;    // depthwise output when it is not kept (inference): C planes scratch_t_ld apart
+  float* t = nullptr;    // depthwise output when it is not kept (inference): C planes t_ld apart
+  size_t t_ld = 0;
   float* pad = nullptr;  // depthwise padded plane
 };
 
@@ -78,7 +79,10 @@ ImageScratch image_scratch(const FusedConvBnShape& s, bool need_t, Scratch& t_bu
   ImageScratch sc;
   if (s.has_depthwise) {
     sc.pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
-    if (need_t) sc.t = t_buf.get(static_cast<size_t>(s.C) * scratch_t_ld(s));
+    if (need_t) {
+      sc.t_ld = scratch_t_ld(s);
+      sc.t = t_buf.get(static_cast<size_t>(s.C) * sc.t_ld);
+    }
   }
   return sc;
 }
@@ -282,8 +286,7 @@ void fused_conv_bn_forward_eval_prepared(const FusedConvBnShape& s, const float*
     int lo, hi;
     static_share(N, t, team, lo, hi);
     for (int n = lo; n < hi; ++n) {
-      const PointwiseInput in =
-          pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, scratch_t_ld(s), sc.pad);
+      const PointwiseInput in = pointwise_input(s, x + static_cast<size_t>(n) * C * HW, w_dw, sc.t, sc.t_ld, sc.pad);
       float* yn = y + static_cast<size_t>(n) * y_stride;
       const float* rn = residual != nullptr ? residual + static_cast<size_t>(n) * K * OHW : nullptr;
       sgemm_packed(w_packed, false, K, static_cast<int>(OHW), C, in.data, in.ld, 0.0f, yn,

@@ -98,10 +98,14 @@ Status CompiledPlan::PrepareChains(Mode mode) {
   return Status::Ok();
 }
 
-const float* CompiledPlan::PreparedFor(int i) const {
-  if (static_cast<size_t>(i) >= prepared_->size()) return nullptr;
-  const PreparedChain& c = (*prepared_)[static_cast<size_t>(i)];
-  return c.ready ? c.floats.data() : nullptr;
+Status CompiledPlan::ForwardChainEval(int i, const float* x, const float* residual, float* y) {
+  const FusedConvBnShape& f = fused_[i].shape;
+  const PreparedChain* c = static_cast<size_t>(i) < prepared_->size() ? &(*prepared_)[static_cast<size_t>(i)] : nullptr;
+  return backend_->FusedConvBnForwardEval(f, x, f.has_depthwise ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0),
+                                          Param(i, 1), Param(i, 2), Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
+                                          residual, y, ImageStride(n_inputs_ + i),
+                                          c != nullptr && c->ready ? c->floats.data() : nullptr,
+                                          AuxBuf(i, kAuxForwardScratch));
 }
 
 Status CompiledPlan::ForwardNode(int i, bool train) {
@@ -127,9 +131,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
                                            node.momentum, Param(i, 2), Param(i, 3), AuxBuf(i, kAuxT),
                                            AuxBuf(i, kAuxZ), y, AuxBuf(i, kAuxMean), AuxBuf(i, kAuxInvstd),
                                            AuxBuf(i, kAuxForwardScratch));
-        return b.FusedConvBnForwardEval(f, x, w_dw, Param(i, 4), Param(i, 0), Param(i, 1), Param(i, 2), Param(i, 3),
-                                        node.epsilon, nullptr, y, ImageStride(t), PreparedFor(i),
-                                        AuxBuf(i, kAuxForwardScratch));
+        return ForwardChainEval(i, x, nullptr, y);
       }
       const BatchNormShape s{N, r.bn_c, r.bn_hw};
       if (train)
@@ -151,14 +153,7 @@ Status CompiledPlan::ForwardNode(int i, bool train) {
       return b.LinearForward(N, static_cast<int>(xs[1]), static_cast<int>(ys[1]), x, Param(i, 0),
                              r.params.size() > 1 ? Param(i, 1) : nullptr, y);
     case Op::kAdd: {
-      if (IsFused(i)) {
-        // A fused chain (params [gamma, beta, mean, var, w_pw, w_dw]) on input 0, plus input 1 (inference).
-        const FusedConvBnShape& f = fused_[i].shape;
-        return b.FusedConvBnForwardEval(f, x, f.has_depthwise ? Param(i, 5) : nullptr, Param(i, 4), Param(i, 0),
-                                        Param(i, 1), Param(i, 2), Param(i, 3), graph_.nodes[fused_[i].bn].epsilon,
-                                        Value(r.in[1]), y, ImageStride(t), PreparedFor(i),
-                                        AuxBuf(i, kAuxForwardScratch));
-      }
+      if (IsFused(i)) return ForwardChainEval(i, x, Value(r.in[1]), y);  // the chain on input 0, plus input 1
       if (IsDropPathAdd(i)) {
         std::vector<const float*> xs;
         std::vector<const RandomSlot*> slots;
@@ -399,6 +394,8 @@ Status CompiledPlan::Prepare(Mode mode, const StepHyper& hyper) {
         if (*d) NASNET_RETURN_IF_ERROR((*d)->SyncToDevice());
     }
   }
+  // Inference: the chains' folded weights, from the parameters as they are now.
+  if (mode != kTrain) NASNET_RETURN_IF_ERROR(PrepareChains(mode));
   // The step's values, and its randomness: seed = options.seed, stream = hash(node index, step).
   StepValues& v = *values_host();
   v.lr = hyper.lr;
@@ -624,7 +621,6 @@ Status CompiledPlan::EvaluateInput(const StepInput& in, EvalResult* out) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kEval, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kEval, StepHyper()));
-  NASNET_RETURN_IF_ERROR(PrepareChains(kEval));
   if (!lanes_.empty()) return RunLanes(kEval, nullptr, out);
   NASNET_RETURN_IF_ERROR(RunMode(kEval, true, [&]() -> Status {
     NASNET_RETURN_IF_ERROR(Forward(kEval));
@@ -655,7 +651,6 @@ Status CompiledPlan::PredictInput(const StepInput& in, float* logits) {
   SlotRelease held{[this](int k) { ReleaseSlot(k); }};
   NASNET_RETURN_IF_ERROR(BindInputs(kPredict, in, &held.slot));
   NASNET_RETURN_IF_ERROR(Prepare(kPredict, StepHyper()));
-  NASNET_RETURN_IF_ERROR(PrepareChains(kPredict));
   if (!lanes_.empty()) return RunLanes(kPredict, logits, nullptr);
   NASNET_RETURN_IF_ERROR(RunMode(kPredict, true, [&] { return Forward(kPredict); }));
   return backend_->Download(logits, Value(shapes_.logits),

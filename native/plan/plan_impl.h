@@ -292,12 +292,13 @@ class CompiledPlan : public Plan {
   Status Backward();
   Status Update();
   Status ForwardNode(int i, bool train);
-  // Before an inference step: prepares (again) the weights of every fused chain the mode runs
-  // whose parameters changed since (their StoredTensor versions), on a plan with lanes for the
+  // Before an inference step (Prepare): prepares (again) the weights of every fused chain the mode
+  // runs whose parameters changed since (their StoredTensor versions), on a plan with lanes for the
   // lanes too; a lane's plan prepares nothing (its parent did).
   Status PrepareChains(Mode mode);
-  // Node i's prepared weights, or nullptr (none: the backend derives them itself).
-  const float* PreparedFor(int i) const;
+  // Inference: the fused chain run by node i (its BN, or an Add with `residual`), from its prepared
+  // weights when it has them.
+  Status ForwardChainEval(int i, const float* x, const float* residual, float* y);
   Status BackwardNode(int i);
   // After a step wrote parameters: the copies other than this backend's are stale.
   void MarkParamsWritten();

@@ -277,22 +277,15 @@ NASNET_TEST(plan_chain_add_fusion_is_exact) {
   // bit, a training plan's Predict (the same fused chains, the Adds on their own), at batch 1 (each
   // image's GEMM split over the threads) and at batches that split images over threads.
   Ir ir;
-  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
-  ir.Bn("stem/bn", "stem", 8);
+  ir.Stem(8);
   ir.Node("r", "Relu", "\"stem/bn\"");
-  ir.Conv("P/dw", "r", 8, 8, 3, 1, 1, 8);
-  ir.Conv("P/pw", "P/dw", 8, 8, 1, 1, 0);
-  ir.Bn("P/bn", "P/pw", 8);
-  ir.Conv("Q/pw", "r", 8, 8, 1, 1, 0);
-  ir.Bn("Q/bn", "Q/pw", 8);
+  ir.Unit("P", "r", 8, 8, 3);
+  ir.Unit("Q", "r", 8, 8);
   ir.Node("add1", "Add", "\"P/bn\", \"Q/bn\"");  // two chains: the later one runs in the Add
   ir.Node("mx", "MaxPool", "\"stem/bn\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
-  ir.Conv("S/dw", "r", 8, 8, 5, 1, 2, 8);
-  ir.Conv("S/pw", "S/dw", 8, 8, 1, 1, 0);
-  ir.Bn("S/bn", "S/pw", 8);
+  ir.Unit("S", "r", 8, 8, 5);
   ir.Node("add2", "Add", "\"S/bn\", \"mx\"");  // chain first, pool second
-  ir.Conv("U/pw", "add1", 8, 8, 1, 1, 0);
-  ir.Bn("U/bn", "U/pw", 8);
+  ir.Unit("U", "add1", 8, 8);
   ir.Node("add3", "Add", "\"U/bn\", \"add2\"");  // U/bn is read twice: not fused
   ir.Node("cat", "Concat", "\"add3\", \"U/bn\", \"add1\"", "\"axis\": 1");
   ir.Node("gap", "GlobalAveragePool", "\"cat\"");
@@ -317,24 +310,17 @@ NASNET_TEST(plan_concat_inputs_written_in_place_are_exact) {
   // plan's Predict (every Concat input copied), at batch 1 and at batches split over threads; the
   // Concat's buffer is not given to anything else while its slices wait for the rest.
   Ir ir;
-  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
-  ir.Bn("stem/bn", "stem", 8);
+  ir.Stem(8);
   ir.Node("r", "Relu", "\"stem/bn\"");
-  ir.Conv("P/dw", "r", 8, 8, 3, 1, 1, 8);
-  ir.Conv("P/pw", "P/dw", 8, 6, 1, 1, 0);
-  ir.Bn("P/bn", "P/pw", 6);  // in place (BN-hosted chain)
-  ir.Conv("Q/pw", "r", 8, 4, 1, 1, 0);
-  ir.Bn("Q/bn", "Q/pw", 4);
+  ir.Unit("P", "r", 8, 6, 3);  // in place (BN-hosted chain)
+  ir.Unit("Q", "r", 8, 4);
   ir.Node("mx", "MaxPool", "\"stem/bn\"", "\"kernel_shape\": [3, 3], \"strides\": [1, 1], \"pads\": [1, 1, 1, 1]");
-  ir.Conv("S/pw", "mx", 8, 8, 1, 1, 0);
-  ir.Bn("S/bn", "S/pw", 8);
+  ir.Unit("S", "mx", 8, 8);
   ir.Node("add", "Add", "\"S/bn\", \"mx\"");  // in place (Add-hosted chain)
   ir.Node("Q/gap", "GlobalAveragePool", "\"Q/bn\"");  // Q/bn has a second reader: copied
-  ir.Conv("T/pw", "r", 8, 5, 1, 1, 0);
-  ir.Bn("T/bn", "T/pw", 5);  // in place, the last input
+  ir.Unit("T", "r", 8, 5);  // in place, the last input
   ir.Node("cat", "Concat", "\"Q/bn\", \"P/bn\", \"mx\", \"add\", \"T/bn\"", "\"axis\": 1");
-  ir.Conv("V/pw", "cat", 31, 8, 1, 1, 0);
-  ir.Bn("V/bn", "V/pw", 8);
+  ir.Unit("V", "cat", 31, 8);
   ir.Node("gap", "GlobalAveragePool", "\"V/bn\"");
   ir.Node("mix", "Concat", "\"gap\", \"Q/gap\"", "\"axis\": 1");
   ir.Node("flat", "Flatten", "\"mix\"", "\"axis\": 1");
@@ -360,14 +346,10 @@ NASNET_TEST(plan_prepared_chain_weights_follow_parameter_changes) {
   // change, and differ from its logits before it. At batch 1 (the node-parallel forward) and 5 (image
   // lanes, which read their parent's prepared weights).
   Ir ir;
-  ir.Conv("stem", "images", 3, 8, 3, 1, 1);
-  ir.Bn("stem/bn", "stem", 8);
+  ir.Stem(8);
   ir.Node("r", "Relu", "\"stem/bn\"");
-  ir.Conv("P/dw", "r", 8, 8, 3, 1, 1, 8);
-  ir.Conv("P/pw", "P/dw", 8, 8, 1, 1, 0);
-  ir.Bn("P/bn", "P/pw", 8);
-  ir.Conv("Q/pw", "r", 8, 8, 1, 1, 0);
-  ir.Bn("Q/bn", "Q/pw", 8);
+  ir.Unit("P", "r", 8, 8, 3);
+  ir.Unit("Q", "r", 8, 8);
   ir.Node("add", "Add", "\"P/bn\", \"Q/bn\"");
   ir.Node("gap", "GlobalAveragePool", "\"add\"");
   ir.Node("flat", "Flatten", "\"gap\"", "\"axis\": 1");

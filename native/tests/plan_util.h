@@ -47,6 +47,22 @@ struct Ir {
     Node(id, "BatchNormalization", "\"" + x + "\"", "\"epsilon\": 0.001, \"momentum\": 0.9",
          "\"" + id + "/scale\", \"" + id + "/bias\", \"" + id + "/mean\", \"" + id + "/var\"");
   }
+  // The stem the fusion tests start from: "stem" (3×3, 3 → c channels) → "stem/bn".
+  void Stem(int c) {
+    Conv("stem", "images", 3, c, 3, 1, 1);
+    Bn("stem/bn", "stem", c);
+  }
+  // A unit fused chains are made of: [id/dw (k×k depthwise, "same" padding), when k > 0 →] id/pw
+  // (cin → cout) → id/bn.
+  void Unit(const std::string& id, const std::string& x, int cin, int cout, int k = 0) {
+    std::string in = x;
+    if (k > 0) {
+      Conv(id + "/dw", x, cin, cin, k, 1, k / 2, cin);
+      in = id + "/dw";
+    }
+    Conv(id + "/pw", in, cin, cout, 1, 1, 0);
+    Bn(id + "/bn", id + "/pw", cout);
+  }
   void Gemm(const std::string& id, const std::string& x, int in, int out) {
     Param(id + "/w", std::to_string(out) + ", " + std::to_string(in),
           "{\"kind\": \"uniform\", \"limit\": " + std::to_string(1.0 / std::sqrt(in)) + "}", true, true);
