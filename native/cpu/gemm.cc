@@ -274,14 +274,23 @@ void pack_a_panel(const float* A, int lda, bool ta, int i0, int rows, int k0, in
       for (int r = rows; r < MR; ++r) d[k * MR + r] = 0.0f;
 }
 
+// Columns ahead of the panel being packed that are prefetched, row by row: two panels. The rows of
+// dense 32×32 planes (the ones packed) are 4 KiB apart, too many streams for the hardware
+// prefetchers. Measured (one thread, M 32, N 1024, K 192, relu_b, 32 images: 25 MB, from L3): 96 →
+// 120 GFLOP/s; 4 images (in L2): 143 → 147.
+constexpr int kPackAhead = 64;
+
 // Rows [k0, k0+kc) × 32 columns from j0 of row-major B (AVX-512): two loads and two stores a row
-// instead of a 128-byte memcpy call; with relu, relu_value of each (compare and zero: NaN stays).
+// instead of a 128-byte memcpy call; with relu, relu_value of each (compare and zero: NaN stays);
+// the rows kPackAhead columns on are prefetched.
 __attribute__((target("avx512f"))) void pack_b_rows32_avx512(const float* B, int ldb, int k0, int kc, int j0, bool relu,
                                                             float* d) {
   const __m512 zero = _mm512_setzero_ps();
   for (int k = 0; k < kc; ++k) {
     const float* src = B + static_cast<size_t>(k0 + k) * ldb + j0;
     __m512 v0 = _mm512_loadu_ps(src), v1 = _mm512_loadu_ps(src + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(src + kPackAhead), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(src + kPackAhead + 16), _MM_HINT_T0);
     if (relu) {
       v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, zero, _CMP_LE_OQ), zero);
       v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, zero, _CMP_LE_OQ), zero);
