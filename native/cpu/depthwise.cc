@@ -1,9 +1,10 @@
 // Depthwise convolution (groups == C == K), forward and backward: conv2d_forward/backward route
-// depthwise shapes here, and the fused separable kernels (fused_conv_bn.cc) call the per-plane and
+// depthwise shapes here, and the fused separable kernels (fused_conv_bn.cc) call the planes and
 // per-image entry points from inside their own per-image threads.
 //
-// Forward: each (n, c) plane is copied into a zero-padded buffer (stride 2: even/odd columns
-// de-interleaved), then 16 output columns × 4 rows of accumulators are kept in vectors. Backward per
+// Forward, a run of planes per call (set-up paid once a run): each (n, c) plane is copied into the
+// interior of a padded buffer zeroed once (stride 2: even/odd columns de-interleaved), then 16
+// output columns × 4 rows of accumulators are kept in vectors. Backward per
 // channel: dw from the same padded plane; dx at stride 1 as the correlation of padded dy with the
 // flipped kernel (same vector kernel), other strides by a scatter.
 // AVX-512, stride 1, square 3x3 / 5x5 (dilation 1 or 2) / 7x7 kernels: forward and stride-1 dx skip
@@ -211,19 +212,30 @@ __attribute__((always_inline)) inline void dw_correlate(const DwPass& q, int ste
     dw_correlate_k<SW, 0>(q, step_rt, in, wk, bias, out);
 }
 
-__attribute__((always_inline)) inline void dw_forward_plane_body(const ConvShape& s, const float* __restrict xp,
-                                                                 const float* __restrict wk, float bias,
-                                                                 float* __restrict yp, float* __restrict xpad,
-                                                                 bool relu) {
+// `count` planes: plane q from xp + q * xs with weights wk + q * kh*kw and bias[q] (0 without
+// bias) to yp + q * ys. The padded buffer is zeroed once: each plane rewrites only its interior.
+__attribute__((always_inline)) inline void dw_forward_planes_body(const ConvShape& s, int count,
+                                                                  const float* __restrict xp, size_t xs,
+                                                                  const float* __restrict wk,
+                                                                  const float* __restrict bias,
+                                                                  float* __restrict yp, size_t ys,
+                                                                  float* __restrict xpad, bool relu) {
   const DwGeom g = dw_geom(s);
-  pad_plane(s, g, xp, xpad, relu);
   const DwPass q{s.OH, s.OW, s.kh, s.kw, s.sh, s.dh, s.dw, g.ld, 0, 0, g.half};
-  if (s.sw == 1)
-    dw_correlate<1>(q, 1, xpad, wk, bias, yp);
-  else if (s.sw == 2)
-    dw_correlate<2>(q, 2, xpad, wk, bias, yp);
-  else
-    dw_correlate<0>(q, s.sw, xpad, wk, bias, yp);
+  const size_t taps = static_cast<size_t>(s.kh) * s.kw;
+  std::memset(xpad, 0, sizeof(float) * g.p_floats);
+  for (int p = 0; p < count; ++p) {
+    copy_plane(s, g, xp + p * xs, xpad, relu);
+    const float* w = wk + p * taps;
+    const float b = bias != nullptr ? bias[p] : 0.0f;
+    float* y = yp + p * ys;
+    if (s.sw == 1)
+      dw_correlate<1>(q, 1, xpad, w, b, y);
+    else if (s.sw == 2)
+      dw_correlate<2>(q, 2, xpad, w, b, y);
+    else
+      dw_correlate<0>(q, s.sw, xpad, w, b, y);
+  }
 }
 
 // ---- Backward, one channel c over all images (or one image for depthwise_image_backward).
@@ -586,32 +598,45 @@ NASNET_AVX512 __attribute__((always_inline)) inline __mmask16 direct_row_mask(in
 
 // R units of output starting at output row oh, columns ow0 .. ow0 + 15 (P == 1) or P whole rows
 // per unit (P > 1, ow0 == 0). cm[j]: the lanes whose input column for tap column j is inside.
-// INSIDE: every input row the block reads lies inside the plane, so the loads take the column masks
-// as they are (no row mask to compute and combine per load).
-template <int K, int D, int P, int R, bool INSIDE = false>
+// TOP, BOT >= 0: the block's rows (kSpan of them from oh - pt) lie inside the plane but for its first
+// TOP and last BOT, so which loads read nothing is known at compile time (a row wholly outside is a
+// zero vector, a partly outside packed vector a constant row mask); TOP < 0: row masks at run time.
+template <int K, int D, int P, int R, int TOP, int BOT>
 NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const DirectPlane& d, const __m512* wv,
                                                                       __m512 bias, int oh, int ow0,
                                                                       const __mmask16* cm, __mmask16 cstore) {
+  constexpr bool kKnownRows = TOP >= 0;
+  constexpr int kSpan = P * R + (K - 1) * D;
+  // Lanes of the vector at t (rows t .. t + P - 1 of the span) whose row lies inside the plane.
+  constexpr auto known_row_mask = [](int t) -> unsigned {
+    unsigned m = 0;
+    for (int p = 0; p < P; ++p)
+      if (t + p >= TOP && t + p < kSpan - BOT) m |= ((1u << (kLanes / P)) - 1) << (p * (kLanes / P));
+    return m;
+  };
   __m512 acc[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r] = bias;
+  // Only the address of an unmasked lane is ever read; keep the arithmetic in integers. Packed
+  // planes are 16 / P floats wide: a constant, so every load's offset from the block's first row is
+  // one too.
   const ptrdiff_t col0 = static_cast<ptrdiff_t>(ow0) - d.pl;
+  const uintptr_t first_row =
+      reinterpret_cast<uintptr_t>(d.in) + ((static_cast<ptrdiff_t>(oh) - d.pt) * (kLanes / P) + col0) * sizeof(float);
 #pragma GCC unroll 32
   for (int t = 0; t < P * (R - 1) + (K - 1) * D + 1; ++t) {
-    const int b = oh - d.pt + t;
-    const __mmask16 rm = INSIDE ? static_cast<__mmask16>(0xFFFF) : direct_row_mask<P>(b, d.IH, d.OW);
-    // Only the address of an unmasked lane is ever read; keep the arithmetic in integers.
-    const ptrdiff_t row_off = static_cast<ptrdiff_t>(b) * d.IW + col0;
+    const unsigned known = kKnownRows ? known_row_mask(t) : 0u;
+    const __mmask16 rm = kKnownRows ? static_cast<__mmask16>(known) : direct_row_mask<P>(oh - d.pt + t, d.IH, d.OW);
+    const ptrdiff_t b = static_cast<ptrdiff_t>(oh) - d.pt + t;
+    const uintptr_t row = P > 1 ? first_row + static_cast<uintptr_t>(t * (kLanes / P)) * sizeof(float)
+                                : reinterpret_cast<uintptr_t>(d.in) + (b * d.IW + col0) * sizeof(float);
 #pragma GCC unroll 8
     for (int j = 0; j < K; ++j) {
-      const __mmask16 m = rm & cm[j];
+      const __mmask16 m = kKnownRows && known == 0xFFFFu ? cm[j] : static_cast<__mmask16>(rm & cm[j]);
       // A row wholly outside the plane is zero without a load (a load with every lane masked off
       // still goes to its address, outside the plane: slow where that lies on another page).
-      const __m512 v =
-          !INSIDE && rm == 0
-              ? _mm512_setzero_ps()
-              : _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(d.in) +
-                                                                        (row_off + j * D) * sizeof(float)));
+      const __m512 v = rm == 0 ? _mm512_setzero_ps()
+                               : _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row + j * D * sizeof(float)));
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const int id = t - P * r;  // i * D
@@ -631,47 +656,117 @@ NASNET_AVX512 __attribute__((always_inline)) inline void direct_block(const Dire
   }
 }
 
+// A block of R units at oh: with rows known at compile time where the rows it reads outside the
+// plane are none, or the same-padding's (K - 1) * D / 2 at the top, the bottom or both (NASNet's
+// planes: the first and last blocks, and planes of one block), else with row masks at run time.
+template <int K, int D, int P, int R>
+NASNET_AVX512 __attribute__((always_inline)) inline void direct_block_at(const DirectPlane& d, const __m512* wv,
+                                                                         __m512 bias, int oh, int ow0,
+                                                                         const __mmask16* cm, __mmask16 cstore) {
+  constexpr int kSpan = P * R + (K - 1) * D, kPad = (K - 1) * D / 2;
+  const int top = std::max(0, d.pt - oh), bot = std::max(0, oh - d.pt + kSpan - d.IH);
+  if (top == 0 && bot == 0)
+    direct_block<K, D, P, R, 0, 0>(d, wv, bias, oh, ow0, cm, cstore);
+  else if (top == kPad && bot == 0)
+    direct_block<K, D, P, R, kPad, 0>(d, wv, bias, oh, ow0, cm, cstore);
+  else if (top == 0 && bot == kPad)
+    direct_block<K, D, P, R, 0, kPad>(d, wv, bias, oh, ow0, cm, cstore);
+  else if (top == kPad && bot == kPad)
+    direct_block<K, D, P, R, kPad, kPad>(d, wv, bias, oh, ow0, cm, cstore);
+  else
+    direct_block<K, D, P, R, -1, -1>(d, wv, bias, oh, ow0, cm, cstore);
+}
+
+// Lane l of the 16-wide chunk at output column ow0 (P == 1), or of a vector of P packed rows (P >
+// 1, ow0 == 0), reads input column ow0 + l - pl + j*D (l % OW when packed): cm[j] holds the lanes
+// for which it is inside, cut to the chunk's lanes (or to one row).
+template <int K, int D, int P>
+__attribute__((always_inline)) inline void direct_column_masks(const DirectPlane& d, int ow0, int lanes,
+                                                               __mmask16* cm) {
+  const auto bits = [](int lo, int hi) -> unsigned {
+    lo = std::max(lo, 0);
+    return hi <= lo ? 0u : ((hi >= 32 ? ~0u : (1u << hi) - 1) & ~((1u << lo) - 1));
+  };
+  for (int j = 0; j < K; ++j) {
+    const int lo = d.pl - j * D - ow0, hi = d.IW + d.pl - j * D - ow0;
+    unsigned m;
+    if (P == 1) {
+      m = bits(lo, std::min(hi, lanes));
+    } else {
+      const unsigned seg = bits(lo, std::min(hi, d.OW));
+      m = 0;
+      for (int p = 0; p < P; ++p) m |= seg << (p * d.OW);
+    }
+    cm[j] = static_cast<__mmask16>(m);
+  }
+}
+
+// The ReLU of n floats (relu_value: NaN stays, -0 becomes 0) into dst.
+NASNET_AVX512 __attribute__((always_inline)) inline void relu_floats_avx512(size_t n, const float* src, float* dst) {
+  const __m512 zero = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m512 v = _mm512_loadu_ps(src + i);
+    _mm512_storeu_ps(dst + i, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero));
+  }
+}
+
+// The planes of dw_forward_planes_body on the direct path: d.in and d.out are the first plane's,
+// the column masks are computed once for all planes (up to kHoistedChunks chunks of a row). With
+// relu, each plane's ReLU goes to relu_buf first (as large as the plane), read back from L1 by the
+// correlation: cheaper than a compare and blend after each of its masked loads.
 template <int K, int D, int P, int RMAX>
-NASNET_AVX512 __attribute__((always_inline)) inline void direct_plane_k(const DirectPlane& d, const float* wk,
-                                                                        float bias) {
-  __m512 wv[K * K];
-  for (int t = 0; t < K * K; ++t) wv[t] = _mm512_set1_ps(wk[t]);
-  const __m512 bv = _mm512_set1_ps(bias);
-  const int step = P == 1 ? kLanes : 1;
-  for (int ow0 = 0; ow0 < (P == 1 ? d.OW : 1); ow0 += step) {
-    __mmask16 cm[K];
-    const int lanes = P == 1 ? std::min(kLanes, d.OW - ow0) : kLanes;
-    // Lane l (output column ow0 + l, or l % OW when packed) reads input column ow0 + l - pl + j*D:
-    // inside for l in [pl - j*D - ow0, IW + pl - j*D - ow0), cut to the chunk's lanes (or one row).
-    const auto bits = [](int lo, int hi) -> unsigned {
-      lo = std::max(lo, 0);
-      return hi <= lo ? 0u : ((hi >= 32 ? ~0u : (1u << hi) - 1) & ~((1u << lo) - 1));
-    };
-    for (int j = 0; j < K; ++j) {
-      const int lo = d.pl - j * D - ow0, hi = d.IW + d.pl - j * D - ow0;
-      unsigned m;
-      if (P == 1) {
-        m = bits(lo, std::min(hi, lanes));
+NASNET_AVX512 __attribute__((noinline)) void direct_planes_k(DirectPlane d, int count, size_t xs,
+                                                                         const float* wk, const float* bias,
+                                                                         size_t ys, float* relu_buf) {
+  constexpr int kHoistedChunks = 4;
+  const int chunks = P == 1 ? (d.OW + kLanes - 1) / kLanes : 1;
+  __mmask16 hoisted[kHoistedChunks][K];
+  if (chunks <= kHoistedChunks)
+    for (int c = 0; c < chunks; ++c)
+      direct_column_masks<K, D, P>(d, c * kLanes, P == 1 ? std::min(kLanes, d.OW - c * kLanes) : kLanes, hoisted[c]);
+  const float* const in0 = d.in;
+  float* const out0 = d.out;
+  const size_t plane = static_cast<size_t>(d.IH) * d.IW;
+  for (int q = 0; q < count; ++q) {
+    d.in = in0 + q * xs;
+    d.out = out0 + q * ys;
+    if (relu_buf != nullptr) {
+      relu_floats_avx512(plane, d.in, relu_buf);
+      d.in = relu_buf;
+    }
+    __m512 wv[K * K];
+    const float* w = wk + static_cast<size_t>(q) * K * K;
+    for (int t = 0; t < K * K; ++t) wv[t] = _mm512_set1_ps(w[t]);
+    const __m512 bv = _mm512_set1_ps(bias != nullptr ? bias[q] : 0.0f);
+    for (int c = 0; c < chunks; ++c) {
+      const int ow0 = c * kLanes;
+      const int lanes = P == 1 ? std::min(kLanes, d.OW - ow0) : kLanes;
+      __mmask16 own[K];
+      const __mmask16* cm = hoisted[0];
+      if (chunks <= kHoistedChunks) {
+        cm = hoisted[c];
       } else {
-        const unsigned seg = bits(lo, std::min(hi, d.OW));
-        m = 0;
-        for (int p = 0; p < P; ++p) m |= seg << (p * d.OW);
+        direct_column_masks<K, D, P>(d, ow0, lanes, own);
+        cm = own;
       }
-      cm[j] = static_cast<__mmask16>(m);
+      const __mmask16 cstore = static_cast<__mmask16>(lanes >= kLanes ? 0xFFFF : (1u << lanes) - 1);
+      int oh = 0;
+      for (; oh + P * RMAX <= d.OH; oh += P * RMAX) direct_block_at<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
+      if (RMAX > 4)
+        for (; oh + P * 4 <= d.OH; oh += P * 4) direct_block<K, D, P, 4, -1, -1>(d, wv, bv, oh, ow0, cm, cstore);
+      for (; oh < d.OH; oh += P) {
+        if constexpr (P > 1)  // packed planes: often one unit is the whole plane
+          direct_block_at<K, D, P, 1>(d, wv, bv, oh, ow0, cm, cstore);
+        else
+          direct_block<K, D, P, 1, -1, -1>(d, wv, bv, oh, ow0, cm, cstore);
+      }
     }
-    const __mmask16 cstore = static_cast<__mmask16>(lanes >= kLanes ? 0xFFFF : (1u << lanes) - 1);
-    int oh = 0;
-    // Rows read by a block of RMAX units at oh: oh - pt .. oh - pt + P * (RMAX - 1) + (K - 1) * D + P - 1.
-    constexpr int kSpan = P * RMAX + (K - 1) * D;
-    for (; oh + P * RMAX <= d.OH; oh += P * RMAX) {
-      if (oh - d.pt >= 0 && oh - d.pt + kSpan <= d.IH)
-        direct_block<K, D, P, RMAX, true>(d, wv, bv, oh, ow0, cm, cstore);
-      else
-        direct_block<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
-    }
-    if (RMAX > 4)
-      for (; oh + P * 4 <= d.OH; oh += P * 4) direct_block<K, D, P, 4>(d, wv, bv, oh, ow0, cm, cstore);
-    for (; oh < d.OH; oh += P) direct_block<K, D, P, 1>(d, wv, bv, oh, ow0, cm, cstore);
   }
 }
 
@@ -682,56 +777,58 @@ inline bool direct_ok(const ConvShape& s) {
 }
 
 template <int K, int D, int RMAX>
-NASNET_AVX512 __attribute__((always_inline)) inline void direct_plane_kd(const DirectPlane& d, const float* wk,
-                                                                         float bias) {
+NASNET_AVX512 __attribute__((always_inline)) inline void direct_planes_kd(const DirectPlane& d, int count, size_t xs,
+                                                                          const float* wk, const float* bias,
+                                                                          size_t ys, float* relu_buf) {
   if (d.IW == d.OW && d.OW == 8)
-    direct_plane_k<K, D, 2, RMAX / 2>(d, wk, bias);
+    direct_planes_k<K, D, 2, RMAX / 2>(d, count, xs, wk, bias, ys, relu_buf);
   else if (d.IW == d.OW && d.OW == 4)
-    direct_plane_k<K, D, 4, RMAX / 4>(d, wk, bias);
+    direct_planes_k<K, D, 4, RMAX / 4>(d, count, xs, wk, bias, ys, relu_buf);
   else
-    direct_plane_k<K, D, 1, RMAX>(d, wk, bias);
+    direct_planes_k<K, D, 1, RMAX>(d, count, xs, wk, bias, ys, relu_buf);
 }
 
-NASNET_AVX512 void direct_plane_avx512(const ConvShape& s, const DirectPlane& d, const float* wk, float bias) {
+// `count` planes (see dw_forward_planes_body) of a correlation direct_ok(s) takes.
+NASNET_AVX512 void direct_planes_avx512(const ConvShape& s, const DirectPlane& d, int count, size_t xs, const float* wk,
+                                        const float* bias, size_t ys, float* relu_buf) {
   if (s.kh == 3)
-    s.dh == 1 ? direct_plane_kd<3, 1, 8>(d, wk, bias) : direct_plane_kd<3, 2, 8>(d, wk, bias);
+    s.dh == 1 ? direct_planes_kd<3, 1, 8>(d, count, xs, wk, bias, ys, relu_buf)
+              : direct_planes_kd<3, 2, 8>(d, count, xs, wk, bias, ys, relu_buf);
   else if (s.kh == 5)
-    s.dh == 1 ? direct_plane_kd<5, 1, 8>(d, wk, bias) : direct_plane_kd<5, 2, 4>(d, wk, bias);
+    s.dh == 1 ? direct_planes_kd<5, 1, 8>(d, count, xs, wk, bias, ys, relu_buf)
+              : direct_planes_kd<5, 2, 4>(d, count, xs, wk, bias, ys, relu_buf);
   else
-    direct_plane_kd<7, 1, 8>(d, wk, bias);
+    direct_planes_kd<7, 1, 8>(d, count, xs, wk, bias, ys, relu_buf);
 }
 
 // dx[ih, iw] = sum_ij wflip[i, j] * dy[ih - (kh-1-pt) + i, iw - (kw-1-pl) + j] (zero outside dy).
 NASNET_AVX512 void direct_dx_avx512(const ConvShape& s, const float* dyp, const float* wflip, float* dxp) {
   const int A = (s.kh - 1) * s.dh, B = (s.kw - 1) * s.dw;
-  direct_plane_avx512(s, DirectPlane{dyp, s.OH, s.OW, A - s.pt, B - s.pl, dxp, s.H, s.W}, wflip, 0.0f);
+  direct_planes_avx512(s, DirectPlane{dyp, s.OH, s.OW, A - s.pt, B - s.pl, dxp, s.H, s.W}, 1, 0, wflip, nullptr, 0,
+                       nullptr);
 }
 
-using DwForwardFn = void (*)(const ConvShape&, const float*, const float*, float, float*, float*, bool);
+using DwForwardFn = void (*)(const ConvShape&, int, const float*, size_t, const float*, const float*, float*, size_t,
+                             float*, bool);
 using DwBackwardFn = void (*)(const ConvShape&, int, const float*, const float*, const float*, float*, float*,
                               const DwScratch&);
 
-NASNET_AVX512 void dw_forward_plane_avx512(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
-                                           float* xpad, bool relu) {
+NASNET_AVX512 void dw_forward_planes_avx512(const ConvShape& s, int count, const float* xp, size_t xs, const float* wk,
+                                            const float* bias, float* yp, size_t ys, float* scratch, bool relu) {
   if (direct_ok(s)) {
-    if (relu) {
-      // The plane's ReLU into the scratch (as large as the padded plane), read back from L1/L2 by
-      // the correlation: cheaper than a compare and blend after each of its masked loads.
-      relu_range(static_cast<size_t>(s.H) * s.W, xp, xpad);
-      xp = xpad;
-    }
-    direct_plane_avx512(s, DirectPlane{xp, s.H, s.W, s.pt, s.pl, yp, s.OH, s.OW}, wk, b);
+    direct_planes_avx512(s, DirectPlane{xp, s.H, s.W, s.pt, s.pl, yp, s.OH, s.OW}, count, xs, wk, bias, ys,
+                         relu ? scratch : nullptr);
     return;
   }
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
+  dw_forward_planes_body(s, count, xp, xs, wk, bias, yp, ys, scratch, relu);
 }
-NASNET_AVX2 void dw_forward_plane_avx2(const ConvShape& s, const float* xp, const float* wk, float b, float* yp,
-                                       float* xpad, bool relu) {
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
+NASNET_AVX2 void dw_forward_planes_avx2(const ConvShape& s, int count, const float* xp, size_t xs, const float* wk,
+                                        const float* bias, float* yp, size_t ys, float* scratch, bool relu) {
+  dw_forward_planes_body(s, count, xp, xs, wk, bias, yp, ys, scratch, relu);
 }
-void dw_forward_plane_portable(const ConvShape& s, const float* xp, const float* wk, float b, float* yp, float* xpad,
-                               bool relu) {
-  dw_forward_plane_body(s, xp, wk, b, yp, xpad, relu);
+void dw_forward_planes_portable(const ConvShape& s, int count, const float* xp, size_t xs, const float* wk,
+                                const float* bias, float* yp, size_t ys, float* scratch, bool relu) {
+  dw_forward_planes_body(s, count, xp, xs, wk, bias, yp, ys, scratch, relu);
 }
 NASNET_AVX512 void dw_backward_channel_avx512(const ConvShape& s, int c, const float* x, const float* w,
                                               const float* dy, float* dx, float* dw, const DwScratch& b) {
@@ -748,9 +845,9 @@ void dw_backward_channel_portable(const ConvShape& s, int c, const float* x, con
 
 DwForwardFn forward_fn() {
   switch (active_simd()) {
-    case SimdLevel::kAvx512: return dw_forward_plane_avx512;
-    case SimdLevel::kAvx2: return dw_forward_plane_avx2;
-    default: return dw_forward_plane_portable;
+    case SimdLevel::kAvx512: return dw_forward_planes_avx512;
+    case SimdLevel::kAvx2: return dw_forward_planes_avx2;
+    default: return dw_forward_planes_portable;
   }
 }
 
@@ -786,7 +883,12 @@ size_t depthwise_plane_scratch_floats(const ConvShape& s) { return dw_geom(s).fl
 
 void depthwise_forward_plane(const ConvShape& s, const float* xp, const float* wk, float bias, float* yp,
                              float* scratch, bool relu_in) {
-  forward_fn()(s, xp, wk, bias, yp, scratch, relu_in);
+  forward_fn()(s, 1, xp, 0, wk, &bias, yp, 0, scratch, relu_in);
+}
+
+void depthwise_forward_planes(const ConvShape& s, int count, const float* xp, size_t x_stride, const float* wk,
+                              const float* bias, float* yp, size_t y_stride, float* scratch, bool relu_in) {
+  if (count > 0) forward_fn()(s, count, xp, x_stride, wk, bias, yp, y_stride, scratch, relu_in);
 }
 
 size_t depthwise_image_backward_scratch_floats(const ConvShape& s) { return backward_scratch_floats(s); }
@@ -804,18 +906,20 @@ void depthwise_forward(const ConvShape& s, const float* x, const float* w, const
   const DwForwardFn fn = forward_fn();
   const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
   const int planes = s.N * s.C;
-  const int taps = s.kh * s.kw;
+  const size_t taps = static_cast<size_t>(s.kh) * s.kw;
   const size_t pad_floats = dw_geom(s).floats;
-#pragma omp parallel num_threads(kernel_threads())
-  {
+  parallel_team(kernel_threads(), [&](int t, int team) {
     thread_local Scratch pad_buf;
     float* xpad = pad_buf.get(pad_floats);
-#pragma omp for schedule(static)
-    for (int p = 0; p < planes; ++p) {
-      const int c = p % s.C;
-      fn(s, x + p * HW, w + static_cast<size_t>(c) * taps, b != nullptr ? b[c] : 0.0f, y + p * OHW, xpad, false);
+    // The thread's planes (consecutive in x and y), in runs that end where the channels wrap.
+    const int lo = static_cast<int>(static_cast<int64_t>(planes) * t / team);
+    const int hi = static_cast<int>(static_cast<int64_t>(planes) * (t + 1) / team);
+    for (int p = lo; p < hi;) {
+      const int c = p % s.C, run = std::min(hi - p, s.C - c);
+      fn(s, run, x + p * HW, HW, w + c * taps, b != nullptr ? b + c : nullptr, y + p * OHW, OHW, xpad, false);
+      p += run;
     }
-  }
+  });
 }
 
 void depthwise_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw) {

@@ -19,6 +19,12 @@ void depthwise_backward(const ConvShape& s, const float* x, const float* w, cons
 size_t depthwise_plane_scratch_floats(const ConvShape& s);
 void depthwise_forward_plane(const ConvShape& s, const float* xp, const float* wk, float bias, float* yp,
                              float* scratch, bool relu_in = false);
+// `count` planes on the calling thread, as depthwise_forward_plane on each: plane q reads
+// xp + q * x_stride with weights wk + q * kh*kw and bias[q] (0 when bias is nullptr), and writes
+// yp + q * y_stride. What a plane costs apart from its correlation (dispatch, masks, the padded
+// buffer's zeroing) is paid once: small planes (8×8: 36 FMAs for a 3×3 kernel) are dominated by it.
+void depthwise_forward_planes(const ConvShape& s, int count, const float* xp, size_t x_stride, const float* wk,
+                              const float* bias, float* yp, size_t y_stride, float* scratch, bool relu_in = false);
 
 // One image on the calling thread (s.N is ignored): x [C, H, W], dy [C, OH, OW]; dx [C, H, W] written
 // (or nullptr); dw [C, kh, kw] accumulated. `scratch` holds depthwise_image_backward_scratch_floats(s)

@@ -55,10 +55,7 @@ PointwiseInput pointwise_input(const FusedConvBnShape& s, const float* xn, const
                                float* pad) {
   const size_t HW = in_plane(s);
   if (!s.has_depthwise) return {xn, static_cast<int>(out_plane(s)), s.relu_in};
-  const int taps = s.dw.kh * s.dw.kw;
-  for (int c = 0; c < s.C; ++c)
-    depthwise_forward_plane(s.dw, xn + c * HW, w_dw + static_cast<size_t>(c) * taps, 0.0f, tn + c * t_ld, pad,
-                            s.relu_in);
+  depthwise_forward_planes(s.dw, s.C, xn, HW, w_dw, nullptr, tn, t_ld, pad, s.relu_in);
   return {tn, static_cast<int>(t_ld), false};
 }
 
@@ -262,10 +259,11 @@ void fused_conv_bn_forward_eval_prepared(const FusedConvBnShape& s, const float*
         if (s.has_depthwise) {
           thread_local Scratch pad_buf;
           float* pad = pad_buf.get(depthwise_plane_scratch_floats(s.dw));
-#pragma omp for schedule(static)
-          for (int c = 0; c < C; ++c)
-            depthwise_forward_plane(s.dw, src + static_cast<size_t>(c) * HW, w_dw + static_cast<size_t>(c) * taps,
-                                    0.0f, tn + c * t_ld, pad, s.relu_in);
+          const int c0 = C * u / team, c1 = C * (u + 1) / team;
+          depthwise_forward_planes(s.dw, c1 - c0, src + static_cast<size_t>(c0) * HW, HW,
+                                   w_dw + static_cast<size_t>(c0) * taps, nullptr, tn + c0 * t_ld, t_ld, pad,
+                                   s.relu_in);
+#pragma omp barrier
           in = tn;
           ld_in = static_cast<int>(t_ld);
           relu_b = false;

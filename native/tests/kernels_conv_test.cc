@@ -370,26 +370,76 @@ NASNET_TEST(kernels_depthwise_plane_relu_in_matches_relu_then_plane) {
   }
 }
 
+NASNET_TEST(kernels_depthwise_planes_equal_plane_by_plane) {
+  // depthwise_forward_planes (per-call set-up shared by the planes: column masks, the padded
+  // buffer zeroed once) against depthwise_forward_plane on each plane with a fresh scratch: the same
+  // floats at every SIMD level, with and without the input's ReLU, planes and outputs strided apart
+  // (gaps left alone), a bias per plane or none. Shapes: the direct path (packed 8- and 4-wide
+  // planes, 16-wide chunks, more chunks than are hoisted), stride 2 and a generic stride (the padded
+  // copy: a plane's interior must not leak into the next one's borders).
+  const ConvShape shapes[] = {
+      make(1, 5, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5),     make(1, 5, 4, 4, 5, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 5),
+      make(1, 5, 16, 16, 5, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 5),   make(1, 3, 9, 90, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3),
+      make(1, 4, 16, 16, 4, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 4),   make(1, 4, 15, 13, 4, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 4),
+      make(1, 3, 11, 12, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3),   make(1, 4, 12, 12, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4)};
+  uint32_t seed = 1300;
+  for (const ConvShape& s : shapes) {
+    const size_t HW = static_cast<size_t>(s.H) * s.W, OHW = static_cast<size_t>(s.OH) * s.OW;
+    const size_t xs = HW + 3, ys = OHW + 5;  // strided planes: gaps between them
+    std::vector<float> x = random_vec(xs * s.C, seed++);
+    for (size_t i = 0; i < x.size(); i += 5) x[i] = -std::fabs(x[i]);
+    const std::vector<float> w = random_vec(static_cast<size_t>(s.C) * s.kh * s.kw, seed++),
+                             b = random_vec(static_cast<size_t>(s.C), seed++);
+    for_each_simd([&](SimdLevel level) {
+      for (bool relu : {false, true})
+        for (bool bias : {false, true}) {
+          std::vector<float> want(ys * s.C, 7.0f), got(ys * s.C, 7.0f);
+          for (int c = 0; c < s.C; ++c) {
+            cpu::Scratch fresh;
+            cpu::depthwise_forward_plane(s, x.data() + c * xs, w.data() + static_cast<size_t>(c) * s.kh * s.kw,
+                                         bias ? b[c] : 0.0f, want.data() + c * ys,
+                                         fresh.get(cpu::depthwise_plane_scratch_floats(s)), relu);
+          }
+          cpu::Scratch scratch;
+          cpu::depthwise_forward_planes(s, s.C, x.data(), xs, w.data(), bias ? b.data() : nullptr, got.data(), ys,
+                                        scratch.get(cpu::depthwise_plane_scratch_floats(s)), relu);
+          size_t bad = 0, first = 0;
+          for (size_t q = 0; q < got.size(); ++q)
+            if (std::memcmp(&got[q], &want[q], 4) != 0 && bad++ == 0) first = q;
+          if (bad > 0)
+            std::printf("  %s %dx%d s%d %dx%d relu %d bias %d: %zu differ, first [%zu] %.9g against %.9g\n",
+                        simd_level_name(level), s.kh, s.kw, s.sh, s.H, s.W, relu, bias, bad, first, got[first],
+                        want[first]);
+          EXPECT_TRUE(bad == 0);
+        }
+    });
+  }
+}
+
 NASNET_TEST(kernels_depthwise_direct_path_equals_padded_path_bitwise) {
   // The AVX-512 direct correlation (masked loads, blocks of output rows, kernel rows in groups) against
   // the AVX2 padded-copy path: every output is the bias, then its taps row by row, each an FMA, on
   // both paths, so forward planes and stride-1 dx are the same floats. Planes 4 and 8 wide (rows
   // packed into one vector), 16 and 32 (NASNet's CIFAR stacks), odd sizes (partial chunks and
-  // blocks), every square kernel and dilation the direct path takes.
+  // blocks), every square kernel and dilation the direct path takes; the same padding (its blocks'
+  // rows outside the plane known at compile time) and uneven top and bottom padding (row masks at
+  // run time).
   if (simd_level() < SimdLevel::kAvx512) {
     std::printf("  (no AVX-512 here: the direct path is not compiled in)\n");
     return;
   }
   struct Case {
-    int k, d, H, W;
+    int k, d, H, W, top = -1;  // top padding (the rest at the bottom), or -1: the same padding
   };
-  const Case cases[] = {{3, 1, 4, 4},  {3, 1, 8, 8},  {3, 1, 16, 16}, {3, 1, 32, 32}, {3, 2, 16, 16}, {3, 1, 11, 37},
-                        {5, 1, 4, 4},  {5, 1, 8, 8},  {5, 1, 16, 16}, {5, 1, 32, 32}, {5, 2, 8, 8},   {5, 2, 13, 19},
-                        {5, 1, 23, 9}, {7, 1, 4, 4},  {7, 1, 8, 8},   {7, 1, 16, 16}, {7, 1, 32, 32}, {7, 1, 19, 21}};
+  const Case cases[] = {{3, 1, 4, 4},      {3, 1, 8, 8},      {3, 1, 16, 16},   {3, 1, 32, 32},   {3, 2, 16, 16},
+                        {3, 1, 11, 37},    {5, 1, 4, 4},      {5, 1, 8, 8},     {5, 1, 16, 16},   {5, 1, 32, 32},
+                        {5, 2, 8, 8},      {5, 2, 13, 19},    {5, 1, 23, 9},    {7, 1, 4, 4},     {7, 1, 8, 8},
+                        {7, 1, 16, 16},    {7, 1, 32, 32},    {7, 1, 19, 21},   {3, 1, 16, 16, 0}, {3, 1, 8, 8, 2},
+                        {5, 1, 8, 8, 1},   {5, 1, 32, 32, 3}, {7, 1, 4, 4, 0},  {5, 2, 16, 16, 1}};
   uint32_t seed = 900;
   for (const Case& c : cases) {
-    const int p = c.d * (c.k - 1) / 2;
-    const ConvShape s = make(2, 3, c.H, c.W, 3, c.k, c.k, 1, 1, p, p, p, p, c.d, c.d, 3);
+    const int p = c.d * (c.k - 1) / 2, top = c.top < 0 ? p : c.top, bottom = 2 * p - top;
+    const ConvShape s = make(2, 3, c.H, c.W, 3, c.k, c.k, 1, 1, top, p, bottom, p, c.d, c.d, 3);
     const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.K * s.OH * s.OW;
     const std::vector<float> x = random_vec(nx, seed++), w = random_vec(static_cast<size_t>(s.C) * c.k * c.k, seed++),
                              b = random_vec(static_cast<size_t>(s.C), seed++), dy = random_vec(ny, seed++);
