@@ -9,6 +9,7 @@
 // channel's sums have one fixed order: deterministic.
 #include <cmath>
 
+#include "cpu/bn_loops.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 
@@ -24,39 +25,20 @@ inline float* plane(float* p, const BatchNormShape& s, int n, int c) {
 
 double channel_mean(const BatchNormShape& s, const float* x, int c) {
   double sum = 0.0;
-  for (int n = 0; n < s.N; ++n) {
-    const float* r = plane(x, s, n, c);
-    float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-    for (int q = 0; q < s.HW; ++q) part += r[q];
-    sum += part;
-  }
+  for (int n = 0; n < s.N; ++n) sum += bn_plane_sum(static_cast<size_t>(s.HW), plane(x, s, n, c));
   return sum / (static_cast<double>(s.N) * s.HW);
 }
 
 double channel_sq_dev(const BatchNormShape& s, const float* x, int c, float mean) {
   double sum = 0.0;
-  for (int n = 0; n < s.N; ++n) {
-    const float* r = plane(x, s, n, c);
-    float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-    for (int q = 0; q < s.HW; ++q) {
-      const float d = r[q] - mean;
-      part += d * d;
-    }
-    sum += part;
-  }
+  for (int n = 0; n < s.N; ++n) sum += bn_plane_sq_dev(static_cast<size_t>(s.HW), plane(x, s, n, c), mean);
   return sum;
 }
 
 void normalize(const BatchNormShape& s, const float* x, int c, float mean, float mul, float add, float* y) {
   // y = (x - mean) * mul + add
-  for (int n = 0; n < s.N; ++n) {
-    const float* r = plane(x, s, n, c);
-    float* o = plane(y, s, n, c);
-#pragma omp simd
-    for (int q = 0; q < s.HW; ++q) o[q] = (r[q] - mean) * mul + add;
-  }
+  for (int n = 0; n < s.N; ++n)
+    bn_plane_normalize(static_cast<size_t>(s.HW), plane(x, s, n, c), mean, mul, add, plane(y, s, n, c));
 }
 
 }  // namespace
@@ -100,14 +82,8 @@ void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy
     // sum(dy) and sum(dy * xhat), xhat = (x - mean) * invstd
     double sdy = 0.0, sdyx = 0.0;
     for (int n = 0; n < s.N; ++n) {
-      const float* r = plane(x, s, n, c);
-      const float* g = plane(dy, s, n, c);
-      float a = 0.0f, b = 0.0f;
-#pragma omp simd reduction(+ : a, b)
-      for (int q = 0; q < s.HW; ++q) {
-        a += g[q];
-        b += g[q] * (r[q] - mean);
-      }
+      float a, b;
+      bn_plane_dy_sums(static_cast<size_t>(s.HW), plane(dy, s, n, c), plane(x, s, n, c), mean, &a, &b);
       sdy += a;
       sdyx += b;
     }
@@ -118,13 +94,9 @@ void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy
       // dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
       const float k = gamma[c] * invstd;
       const float mdy = static_cast<float>(sdy / M), mdyx = static_cast<float>(sdyx / M);
-      for (int n = 0; n < s.N; ++n) {
-        const float* r = plane(x, s, n, c);
-        const float* g = plane(dy, s, n, c);
-        float* o = plane(dx, s, n, c);
-#pragma omp simd
-        for (int q = 0; q < s.HW; ++q) o[q] = k * (g[q] - mdy - (r[q] - mean) * invstd * mdyx);
-      }
+      for (int n = 0; n < s.N; ++n)
+        bn_plane_input_grad(static_cast<size_t>(s.HW), plane(dy, s, n, c), plane(x, s, n, c), k, mdy, mean, invstd,
+                            mdyx, plane(dx, s, n, c));
     }
   }
 }

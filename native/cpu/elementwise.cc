@@ -23,6 +23,9 @@ inline int threads_for(size_t n) { return n >= kParallelMin ? kernel_threads() :
   attr void relu_loop_##suffix(size_t n, const float* x, float* y) {                         \
     _Pragma("omp simd") for (size_t i = 0; i < n; ++i) y[i] = relu_value(x[i]);              \
   }                                                                                          \
+  attr void relu_grad_loop_##suffix(size_t n, const float* y, const float* dy, float* dx) {  \
+    _Pragma("omp simd") for (size_t i = 0; i < n; ++i) dx[i] = relu_grad(y[i], dy[i]);       \
+  }                                                                                          \
   attr void add_loop_##suffix(size_t n, const float* a, const float* b, float* y) {          \
     _Pragma("omp simd") for (size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];                   \
   }                                                                                          \
@@ -57,6 +60,14 @@ void relu_range(size_t n, const float* x, float* y) {
   }
 }
 
+void relu_grad_range(size_t n, const float* y, const float* dy, float* dx) {
+  switch (active_simd()) {
+    case SimdLevel::kAvx512: return relu_grad_loop_avx512(n, y, dy, dx);
+    case SimdLevel::kAvx2: return relu_grad_loop_avx2(n, y, dy, dx);
+    default: return relu_grad_loop_portable(n, y, dy, dx);
+  }
+}
+
 void add_range(size_t n, const float* a, const float* b, float* y) {
   switch (active_simd()) {
     case SimdLevel::kAvx512: return add_loop_avx512(n, a, b, y);
@@ -86,13 +97,7 @@ void relu_forward(size_t n, const float* x, float* y) {
 }
 
 void relu_backward(size_t n, const float* y, const float* dy, float* dx) {
-  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
-#pragma omp simd
-    for (size_t i = lo; i < hi; ++i) {
-      const float g = dy[i];  // loaded unconditionally: a select, not a (mispredicted) branch
-      dx[i] = relu_grad(y[i], g);
-    }
-  });
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) { relu_grad_range(hi - lo, y + lo, dy + lo, dx + lo); });
 }
 
 void add_forward(size_t n, const float* a, const float* b, float* y) {
@@ -100,10 +105,7 @@ void add_forward(size_t n, const float* a, const float* b, float* y) {
 }
 
 void accumulate(size_t n, const float* x, float* y) {
-  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) {
-#pragma omp simd
-    for (size_t i = lo; i < hi; ++i) y[i] += x[i];
-  });
+  parallel_chunks(threads_for(n), n, [&](size_t lo, size_t hi) { add_range(hi - lo, y + lo, x + lo, y + lo); });
 }
 
 void scale(size_t n, float alpha, float* y) {

@@ -10,6 +10,8 @@ namespace nasnet::cpu {
 
 // y[i] = relu(x[i]) for i < n (NaN stays NaN).
 void relu_range(size_t n, const float* x, float* y);
+// dx[i] = relu_grad(y[i], dy[i]) for i < n (dx may be dy).
+void relu_grad_range(size_t n, const float* y, const float* dy, float* dx);
 // y[i] = a[i] + b[i] for i < n.
 void add_range(size_t n, const float* a, const float* b, float* y);
 // y[r * ld + q] += bias[r] for r < rows, q < cols: a per-channel shift of planes (or of columns

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/nan.h"
+#include "cpu/bn_loops.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
 #include "cpu/elementwise.h"
@@ -113,17 +114,9 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
                    static_cast<int>(OHW), PackedGemmExtras{in.relu, nullptr});
       for (int k = 0; k < K; ++k) {
         const float* p = zn + static_cast<size_t>(k) * OHW;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (size_t q = 0; q < OHW; ++q) sum += p[q];
-        const double mean = static_cast<double>(sum) / static_cast<double>(OHW);
+        const double mean = static_cast<double>(bn_plane_sum(OHW, p)) / static_cast<double>(OHW);
         const float mf = static_cast<float>(mean);
-        float ssd = 0.0f;
-#pragma omp simd reduction(+ : ssd)
-        for (size_t q = 0; q < OHW; ++q) {
-          const float d = p[q] - mf;
-          ssd += d * d;
-        }
+        const float ssd = bn_plane_sq_dev(OHW, p, mf);
         // Deviations were taken from the rounded mean mf: correct to the exact one.
         const double off = mean - static_cast<double>(mf);
         image_mean[static_cast<size_t>(n) * K + k] = mean;
@@ -165,11 +158,8 @@ void fused_conv_bn_forward_train(const FusedConvBnShape& s, const float* x, cons
 #pragma omp parallel for schedule(static) num_threads(kernel_threads())
   for (int p = 0; p < planes; ++p) {
     const int k = p % K;
-    const float m = save_mean[k], a = mulp[k], b = beta[k];
-    const float* zp = z + static_cast<size_t>(p) * OHW;
-    float* yp = y + static_cast<size_t>(p) * OHW;
-#pragma omp simd
-    for (size_t q = 0; q < OHW; ++q) yp[q] = (zp[q] - m) * a + b;
+    bn_plane_normalize(OHW, z + static_cast<size_t>(p) * OHW, save_mean[k], mulp[k], beta[k],
+                       y + static_cast<size_t>(p) * OHW);
   }
 }
 
@@ -317,14 +307,9 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
     const float mean = save_mean[k];
     double sdy = 0.0, sdyx = 0.0;
     for (int n = 0; n < N; ++n) {
-      const float* zp = z + (static_cast<size_t>(n) * K + k) * OHW;
-      const float* g = dy + (static_cast<size_t>(n) * K + k) * OHW;
-      float a = 0.0f, b = 0.0f;
-#pragma omp simd reduction(+ : a, b)
-      for (size_t q = 0; q < OHW; ++q) {
-        a += g[q];
-        b += g[q] * (zp[q] - mean);
-      }
+      const size_t off = (static_cast<size_t>(n) * K + k) * OHW;
+      float a, b;
+      bn_plane_dy_sums(OHW, dy + off, z + off, mean, &a, &b);
       sdy += a;
       sdyx += b;
     }
@@ -361,12 +346,8 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
     for (int n = 0; n < N; ++n) {
       for (int k = 0; k < K; ++k) {
         const size_t off = (static_cast<size_t>(n) * K + k) * OHW;
-        const float* zp = z + off;
-        const float* g = dy + off;
-        float* d = dz + static_cast<size_t>(k) * dz_ld;
-        const float a = kk[k], m = save_mean[k], is = save_invstd[k], b = mdy[k], c = mdyx[k];
-#pragma omp simd
-        for (size_t q = 0; q < OHW; ++q) d[q] = a * (g[q] - b - (zp[q] - m) * is * c);
+        bn_plane_input_grad(OHW, dy + off, z + off, kk[k], mdy[k], save_mean[k], save_invstd[k], mdyx[k],
+                            dz + static_cast<size_t>(k) * dz_ld);
       }
       const float* xn = x + static_cast<size_t>(n) * C * HW;
       const float* src = xn;
@@ -383,11 +364,7 @@ void fused_conv_bn_backward(const FusedConvBnShape& s, const float* x, const flo
       } else if (dxn != nullptr) {
         sgemm_packed(wt_packed, false, C, static_cast<int>(OHW), K, dz, dz_ld, 0.0f, dxn, static_cast<int>(OHW));
       }
-      if (dxn != nullptr && s.relu_in) {
-        const size_t count = static_cast<size_t>(C) * HW;
-#pragma omp simd
-        for (size_t q = 0; q < count; ++q) dxn[q] = relu_grad(xn[q], dxn[q]);
-      }
+      if (dxn != nullptr && s.relu_in) relu_grad_range(static_cast<size_t>(C) * HW, xn, dxn, dxn);
     }
     // Per-thread partials summed in thread order (the loop above ends with a barrier).
     const int team = team_size();
