@@ -97,9 +97,13 @@ void check_bn(int N, int C, int HW, float offset, uint32_t seed) {
 }  // namespace
 
 NASNET_TEST(kernels_batchnorm_train_eval_backward) {
-  check_bn(3, 4, 35, 0.0f, 1);
-  check_bn(1, 3, 1 * 9, 0.0f, 2);
-  check_bn(8, 5, 17, 0.0f, 3);
-  // Offset inputs: the two-pass statistics keep the variance accurate.
-  check_bn(4, 2, 64, 100.0f, 4);
+  // At every SIMD level (the per-plane loops of cpu/bn_loops are compiled once per level); planes
+  // of 35, 9, 17 and 64 values: vector bodies and tails at each width.
+  for_each_simd([](SimdLevel) {
+    check_bn(3, 4, 35, 0.0f, 1);
+    check_bn(1, 3, 1 * 9, 0.0f, 2);
+    check_bn(8, 5, 17, 0.0f, 3);
+    // Offset inputs: the two-pass statistics keep the variance accurate.
+    check_bn(4, 2, 64, 100.0f, 4);
+  });
 }
