@@ -143,6 +143,15 @@ NASNET_TEST(kernels_conv_depthwise) {
   check_conv("dw 3x3 s3 (generic stride)", make(2, 2, 10, 11, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 2), true, 247);
   check_conv("dw 7x1 s2 wide", make(2, 2, 9, 37, 2, 7, 1, 2, 2, 3, 0, 3, 0, 1, 1, 2), true, 248);
   check_conv("dw 1x7 / wide rows", make(2, 2, 3, 40, 2, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 2), true, 250);
+  // Planes 8 and 4 wide (AVX-512: the weight gradient's packed direct path, two or four rows a
+  // vector): whole and partial last units (5 and 14 rows), uneven top and bottom pads, dilation 2.
+  check_conv("dw 3x3 8x8 packed", make(3, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4), true, 251);
+  check_conv("dw 5x5 5x8 packed, partial unit", make(2, 3, 5, 8, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 3), true, 252);
+  check_conv("dw 5x5 8x8 pads (1,2,3,2)", make(2, 3, 8, 8, 3, 5, 5, 1, 1, 1, 2, 3, 2, 1, 1, 3), true, 253);
+  check_conv("dw 7x7 8x8 packed", make(2, 2, 8, 8, 2, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 2), false, 254);
+  check_conv("dw 3x3 dil 2 8x8 packed", make(2, 3, 8, 8, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3), true, 255);
+  check_conv("dw 3x3 14x4 packed", make(2, 3, 14, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3), true, 256);
+  check_conv("dw 5x5 4x4 packed", make(3, 2, 4, 4, 2, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2), true, 257);
 }
 
 NASNET_TEST(kernels_conv_depthwise_stride2_reduction_shapes) {
