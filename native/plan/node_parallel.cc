@@ -43,25 +43,34 @@ Status CompiledPlan::ForwardConcurrent(Mode mode) {
   const int total = static_cast<int>(g.nodes.size());
   std::unique_ptr<std::atomic<int>[]> waits(new std::atomic<int>[g.waits.size()]);
   for (size_t i = 0; i < g.waits.size(); ++i) waits[i].store(g.waits[i], std::memory_order_relaxed);
-  // Ready nodes, last in first out: a thread that finishes a node goes on with the node it made
-  // ready (a branch's next unit, whose input is still in its cache). The lock orders a producer's
-  // writes before its consumer's reads.
+  // Ready nodes on one stack per worker, last in first out: a worker goes on with the nodes it made
+  // ready (a branch's next unit, whose input is still in its own cache), and takes the oldest node
+  // of another worker's stack only when its own is empty (an independent branch). One lock orders a
+  // producer's writes before its consumer's reads.
   std::mutex mu;
-  std::vector<int> ready;
+  std::vector<std::vector<int>> ready(static_cast<size_t>(node_workers_));
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
-    if (g.waits[*it] == 0) ready.push_back(*it);
+    if (g.waits[*it] == 0) ready[0].push_back(*it);
   std::atomic<int> done{0};
   std::atomic<bool> failed{false};
-  // Each worker drains the shared queue, so the step completes whatever number of threads the
-  // backend gives it (one runs every node in turn).
-  return backend_->RunConcurrently(node_workers_, [&](int) -> Status {
+  // Each worker drains the stacks, so the step completes whatever number of threads the backend
+  // gives it (one runs every node in turn).
+  return backend_->RunConcurrently(node_workers_, [&](int worker) -> Status {
+    std::vector<int>& own = ready[static_cast<size_t>(worker) % ready.size()];
     for (;;) {
       int i = -1;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (!ready.empty()) {
-          i = ready.back();
-          ready.pop_back();
+        if (!own.empty()) {
+          i = own.back();
+          own.pop_back();
+        } else {
+          for (std::vector<int>& other : ready)
+            if (!other.empty()) {
+              i = other.front();
+              other.erase(other.begin());
+              break;
+            }
         }
       }
       if (i < 0) {
@@ -78,7 +87,7 @@ Status CompiledPlan::ForwardConcurrent(Mode mode) {
       {
         std::lock_guard<std::mutex> lock(mu);
         for (int c : g.consumers[i])
-          if (--waits[c] == 0) ready.push_back(c);
+          if (--waits[c] == 0) own.push_back(c);
       }
       ++done;
     }
