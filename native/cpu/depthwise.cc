@@ -745,9 +745,8 @@ NASNET_AVX512 __attribute__((always_inline)) inline void relu_floats_avx512(size
 // relu, each plane's ReLU goes to relu_buf first (as large as the plane), read back from L1 by the
 // correlation: cheaper than a compare and blend after each of its masked loads.
 template <int K, int D, int P, int RMAX>
-NASNET_AVX512 __attribute__((noinline)) void direct_planes_k(DirectPlane d, int count, size_t xs,
-                                                                         const float* wk, const float* bias,
-                                                                         size_t ys, float* relu_buf) {
+NASNET_AVX512 __attribute__((noinline)) void direct_planes_k(DirectPlane d, int count, size_t xs, const float* wk,
+                                                             const float* bias, size_t ys, float* relu_buf) {
   constexpr int kHoistedChunks = 4;
   const int chunks = P == 1 ? (d.OW + kLanes - 1) / kLanes : 1;
   __mmask16 hoisted[kHoistedChunks][K];
@@ -772,13 +771,8 @@ NASNET_AVX512 __attribute__((noinline)) void direct_planes_k(DirectPlane d, int 
       const int ow0 = c * kLanes;
       const int lanes = P == 1 ? std::min(kLanes, d.OW - ow0) : kLanes;
       __mmask16 own[K];
-      const __mmask16* cm = hoisted[0];
-      if (chunks <= kHoistedChunks) {
-        cm = hoisted[c];
-      } else {
-        direct_column_masks<K, D, P>(d, ow0, lanes, own);
-        cm = own;
-      }
+      if (chunks > kHoistedChunks) direct_column_masks<K, D, P>(d, ow0, lanes, own);
+      const __mmask16* cm = chunks <= kHoistedChunks ? hoisted[c] : own;
       const __mmask16 cstore = static_cast<__mmask16>(lanes >= kLanes ? 0xFFFF : (1u << lanes) - 1);
       int oh = 0;
       for (; oh + P * RMAX <= d.OH; oh += P * RMAX) direct_block_at<K, D, P, RMAX>(d, wv, bv, oh, ow0, cm, cstore);
