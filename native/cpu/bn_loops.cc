@@ -8,9 +8,6 @@
 namespace nasnet::cpu {
 namespace {
 
-#define NASNET_BN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512")))
-#define NASNET_BN_AVX2 __attribute__((target("avx2")))
-
 #define NASNET_BN_LOOPS(suffix, attr)                                                                        \
   attr float sum_##suffix(size_t n, const float* x) {                                                        \
     float s = 0.0f;                                                                                          \
@@ -41,8 +38,8 @@ namespace {
                                 float invstd, float mdyx, float* dx) {                                       \
     _Pragma("omp simd") for (size_t q = 0; q < n; ++q) dx[q] = k * (dy[q] - mdy - (x[q] - mean) * invstd * mdyx); \
   }
-NASNET_BN_LOOPS(avx512, NASNET_BN_AVX512)
-NASNET_BN_LOOPS(avx2, NASNET_BN_AVX2)
+NASNET_BN_LOOPS(avx512, NASNET_LOOP_AVX512)
+NASNET_BN_LOOPS(avx2, NASNET_LOOP_AVX2)
 NASNET_BN_LOOPS(portable, )
 #undef NASNET_BN_LOOPS
 

@@ -75,8 +75,8 @@ inline DwGeom dw_geom(const ConvShape& s) {
 }
 
 // n floats from src to dst: NASNet's row widths (8, 16, 32, 4) as copies of a constant size (a few
-// vector moves, inlined), others through memcpy (a library call: its start-up cost was most of
-// copying an 8-float row, 12% of an 8×8 plane's backward).
+// vector moves, inlined), others through memcpy (a library call, or `rep movs`: its start-up cost
+// was most of copying an 8-float row).
 __attribute__((always_inline)) inline void copy_row(float* dst, const float* src, int n) {
   switch (n) {
     case 4: __builtin_memcpy(dst, src, 4 * sizeof(float)); break;
@@ -185,18 +185,11 @@ __attribute__((always_inline)) inline void dw_correlate_rows(const DwPass& q, in
           acc[r] += wv * load16(base + static_cast<size_t>((oh + r) * q.sh + i * dh + q.r0) * q.ld + col, lstep);
       }
     }
-    // Constant-size copies where the chunk is 16 or 8 wide: a copy of a run-time size compiles to
-    // `rep movs`, whose start-up cost was a sixth of a stride-2 16×16 plane.
+    // Constant-size copies where the chunk is 16 or 8 wide (copy_row): a copy of a run-time size
+    // compiles to `rep movs`, whose start-up cost was a sixth of a stride-2 16×16 plane.
     const int n = std::min(kLanes, q.OW - ow0);
-    for (int r = 0; r < R; ++r) {
-      float* dst = out + static_cast<size_t>(oh + r) * q.OW + ow0;
-      if (n == kLanes)
-        __builtin_memcpy(dst, &acc[r], sizeof(float) * kLanes);
-      else if (n == kLanes / 2)
-        __builtin_memcpy(dst, &acc[r], sizeof(float) * (kLanes / 2));
-      else
-        __builtin_memcpy(dst, &acc[r], sizeof(float) * n);
-    }
+    for (int r = 0; r < R; ++r)
+      copy_row(out + static_cast<size_t>(oh + r) * q.OW + ow0, reinterpret_cast<const float*>(&acc[r]), n);
   }
 }
 
@@ -311,8 +304,9 @@ struct DwScratch {
   float* xpad;
   float* dxpad;
   float* dybuf;
-  // Packed planes: units of the dy plane (0: not packed), and for unit u and tap t the lanes whose
-  // output row exists and whose input under the tap lies inside the plane: masks[u * taps + t].
+  // Packed planes under AVX-512 (packed_dw_ok): units of the dy plane (0: the packed path is not
+  // taken), and for unit u and tap t the lanes whose output row exists and whose input under the tap
+  // lies inside the plane: masks[u * taps + t].
   int packed_units = 0;
   uint16_t masks[kPackedUnits * kPackedTaps];
 };
@@ -725,21 +719,6 @@ __attribute__((always_inline)) inline void direct_column_masks(const DirectPlane
   }
 }
 
-// The ReLU of n floats (relu_value: NaN stays, -0 becomes 0) into dst.
-NASNET_AVX512 __attribute__((always_inline)) inline void relu_floats_avx512(size_t n, const float* src, float* dst) {
-  const __m512 zero = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const __m512 v = _mm512_loadu_ps(src + i);
-    _mm512_storeu_ps(dst + i, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero));
-  }
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(m, src + i);
-    _mm512_mask_storeu_ps(dst + i, m, _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero));
-  }
-}
-
 // The planes of dw_forward_planes_body on the direct path: d.in and d.out are the first plane's,
 // the column masks are computed once for all planes (up to kHoistedChunks chunks of a row). With
 // relu, each plane's ReLU goes to relu_buf first (as large as the plane), read back from L1 by the
@@ -760,7 +739,7 @@ NASNET_AVX512 __attribute__((noinline)) void direct_planes_k(DirectPlane d, int 
     d.in = in0 + q * xs;
     d.out = out0 + q * ys;
     if (relu_buf != nullptr) {
-      relu_floats_avx512(plane, d.in, relu_buf);
+      relu_range(plane, d.in, relu_buf);
       d.in = relu_buf;
     }
     __m512 wv[K * K];
@@ -891,8 +870,8 @@ DirectDwFn direct_dw_packed_kd(const ConvShape& s) {
   return s.OW == 8 ? direct_dw_packed<K, D, 2> : direct_dw_packed<K, D, 4>;
 }
 
-DirectDwFn direct_dw_for(const ConvShape& s) {
-  if (!packed_dw_ok(s)) return nullptr;
+// The kernel for a shape packed_dw_ok takes (backward_scratch has its masks then).
+DirectDwFn direct_dw_packed_for(const ConvShape& s) {
   if (s.kh == 3) return s.dh == 1 ? direct_dw_packed_kd<3, 1>(s) : direct_dw_packed_kd<3, 2>(s);
   if (s.kh == 5) return s.dh == 1 ? direct_dw_packed_kd<5, 1>(s) : direct_dw_packed_kd<5, 2>(s);
   return direct_dw_packed_kd<7, 1>(s);
@@ -923,7 +902,7 @@ void dw_forward_planes_portable(const ConvShape& s, int count, const float* xp, 
 NASNET_AVX512 void dw_backward_channel_avx512(const ConvShape& s, int c, const float* x, const float* w,
                                               const float* dy, float* dx, float* dw, const DwScratch& b) {
   dw_backward_channel_body<12>(s, c, x, w, dy, dx, dw, b, direct_ok(s) ? direct_dx_avx512 : nullptr,
-                               direct_dw_for(s));
+                               b.packed_units > 0 ? direct_dw_packed_for(s) : nullptr);
 }
 NASNET_AVX2 void dw_backward_channel_avx2(const ConvShape& s, int c, const float* x, const float* w, const float* dy,
                                           float* dx, float* dw, const DwScratch& b) {
@@ -965,19 +944,31 @@ DwScratch backward_scratch(const ConvShape& s, float* base) {
   sc.xpad = base + sc.b.dacc_floats;
   sc.dxpad = sc.xpad + sc.b.xpad_floats;
   sc.dybuf = sc.dxpad + sc.b.dxpad_floats;
-  if (packed_dw_ok(s)) {
+  // The packed planes' masks, where the AVX-512 weight gradient reads them: a lane's row part (its
+  // output row exists, its input row under kernel row i lies inside) and column part (its input
+  // column under kernel column j lies inside).
+  if (active_simd() == SimdLevel::kAvx512 && packed_dw_ok(s)) {
     const int OW = s.OW, P = kLanes / OW, taps = s.kh * s.kw;
+    const unsigned row = (1u << OW) - 1;
+    unsigned cols[7];  // kw <= 7 (direct_ok)
+    for (int j = 0; j < s.kw; ++j) {
+      unsigned seg = 0;
+      for (int ow = 0; ow < OW; ++ow) {
+        const int iw = ow - s.pl + j * s.dw;
+        if (iw >= 0 && iw < s.W) seg |= 1u << ow;
+      }
+      cols[j] = 0;
+      for (int p = 0; p < P; ++p) cols[j] |= seg << (p * OW);
+    }
     sc.packed_units = (s.OH + P - 1) / P;
     for (int u = 0; u < sc.packed_units; ++u)
-      for (int t = 0; t < taps; ++t) {
-        const int i = t / s.kw, j = t % s.kw;
-        unsigned m = 0;
-        for (int l = 0; l < kLanes; ++l) {
-          const int oh = P * u + l / OW, ow = l % OW;
-          const int ih = oh - s.pt + i * s.dh, iw = ow - s.pl + j * s.dw;
-          if (oh < s.OH && ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) m |= 1u << l;
+      for (int i = 0; i < s.kh; ++i) {
+        unsigned rows = 0;
+        for (int p = 0; p < P; ++p) {
+          const int oh = P * u + p, ih = oh - s.pt + i * s.dh;
+          if (oh < s.OH && ih >= 0 && ih < s.H) rows |= row << (p * OW);
         }
-        sc.masks[u * taps + t] = static_cast<uint16_t>(m);
+        for (int j = 0; j < s.kw; ++j) sc.masks[u * taps + i * s.kw + j] = static_cast<uint16_t>(rows & cols[j]);
       }
   }
   return sc;

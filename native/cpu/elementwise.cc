@@ -16,8 +16,6 @@ constexpr size_t kParallelMin = 1 << 15;
 inline int threads_for(size_t n) { return n >= kParallelMin ? kernel_threads() : 1; }
 
 // ---- The per-thread loops of elementwise.h, one copy per SIMD level. ----
-#define NASNET_EW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512")))
-#define NASNET_EW_AVX2 __attribute__((target("avx2")))
 
 #define NASNET_EW_LOOPS(suffix, attr)                                                        \
   attr void relu_loop_##suffix(size_t n, const float* x, float* y) {                         \
@@ -36,8 +34,8 @@ inline int threads_for(size_t n) { return n >= kParallelMin ? kernel_threads() :
       _Pragma("omp simd") for (size_t q = 0; q < cols; ++q) p[q] += b;                       \
     }                                                                                        \
   }
-NASNET_EW_LOOPS(avx512, NASNET_EW_AVX512)
-NASNET_EW_LOOPS(avx2, NASNET_EW_AVX2)
+NASNET_EW_LOOPS(avx512, NASNET_LOOP_AVX512)
+NASNET_EW_LOOPS(avx2, NASNET_LOOP_AVX2)
 NASNET_EW_LOOPS(portable, )
 #undef NASNET_EW_LOOPS
 

@@ -367,14 +367,10 @@ NASNET_TEST(kernels_depthwise_plane_relu_in_matches_relu_then_plane) {
       std::vector<float> want(out), got(out);
       cpu::depthwise_forward_plane(s, relu_x.data(), w.data(), 0.0f, want.data(), pad, false);
       cpu::depthwise_forward_plane(s, x.data(), w.data(), 0.0f, got.data(), pad, true);
-      int bad = 0;
-      for (size_t q = 0; q < out; ++q) {
-        const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
-        if (!same && bad++ < 3)
-          std::printf("  %s %dx%d s%d d%d %dx%d: y[%zu] = %.9g, want %.9g\n", simd_level_name(level), s.kh, s.kw, s.sh,
-                      s.dh, s.H, s.W, q, got[q], want[q]);
-      }
-      EXPECT_TRUE(bad == 0);
+      char what[80];
+      std::snprintf(what, sizeof what, "%s %dx%d s%d d%d %dx%d: y", simd_level_name(level), s.kh, s.kw, s.sh, s.dh,
+                    s.H, s.W);
+      same_floats(what, got, want);
     });
   }
 }
@@ -412,14 +408,10 @@ NASNET_TEST(kernels_depthwise_planes_equal_plane_by_plane) {
           cpu::Scratch scratch;
           cpu::depthwise_forward_planes(s, s.C, x.data(), xs, w.data(), bias ? b.data() : nullptr, got.data(), ys,
                                         scratch.get(cpu::depthwise_plane_scratch_floats(s)), relu);
-          size_t bad = 0, first = 0;
-          for (size_t q = 0; q < got.size(); ++q)
-            if (std::memcmp(&got[q], &want[q], 4) != 0 && bad++ == 0) first = q;
-          if (bad > 0)
-            std::printf("  %s %dx%d s%d %dx%d relu %d bias %d: %zu differ, first [%zu] %.9g against %.9g\n",
-                        simd_level_name(level), s.kh, s.kw, s.sh, s.H, s.W, relu, bias, bad, first, got[first],
-                        want[first]);
-          EXPECT_TRUE(bad == 0);
+          char what[96];
+          std::snprintf(what, sizeof what, "%s %dx%d s%d %dx%d relu %d bias %d", simd_level_name(level), s.kh, s.kw,
+                        s.sh, s.H, s.W, relu, bias);
+          same_floats(what, got, want);
         }
     });
   }
@@ -462,16 +454,10 @@ NASNET_TEST(kernels_depthwise_direct_path_equals_padded_path_bitwise) {
       cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx[level - 1].data(), dw.data(), nullptr);
     }
     cpu::set_simd_override(-1);
-    const auto same = [&](const char* what, const std::vector<float>& got, const std::vector<float>& want) {
-      size_t bad = 0, first = 0;
-      for (size_t q = 0; q < got.size(); ++q)
-        if (std::memcmp(&got[q], &want[q], 4) != 0 && bad++ == 0) first = q;
-      if (bad > 0)
-        std::printf("  %dx%d d%d %dx%d %s: %zu of %zu differ, first [%zu] %.9g against %.9g\n", c.k, c.k, c.d, c.H,
-                    c.W, what, bad, got.size(), first, got[first], want[first]);
-      EXPECT_TRUE(bad == 0);
-    };
-    same("forward", y[1], y[0]);
-    same("dx", dx[1], dx[0]);
+    char what[2][64];
+    std::snprintf(what[0], sizeof what[0], "%dx%d d%d %dx%d forward", c.k, c.k, c.d, c.H, c.W);
+    std::snprintf(what[1], sizeof what[1], "%dx%d d%d %dx%d dx", c.k, c.k, c.d, c.H, c.W);
+    same_floats(what[0], y[1], y[0]);
+    same_floats(what[1], dx[1], dx[0]);
   }
 }

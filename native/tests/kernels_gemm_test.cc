@@ -232,14 +232,10 @@ NASNET_TEST(kernels_gemm_packed_extras_match_separate_passes) {
             }
           cpu::sgemm_packed(packed.data(), tb != 0, g.M, g.N, g.K, B.data(), ldb, beta, got.data(), ldc,
                             cpu::PackedGemmExtras{true, bias.data(), addend.data()});
-          int bad = 0;
-          for (size_t q = 0; q < got.size(); ++q) {
-            const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
-            if (!same && bad++ < 3)
-              std::printf("  %s M=%d N=%d K=%d tb=%d beta=%g: C[%zu] = %.9g, want %.9g\n", simd_level_name(level), g.M,
-                          g.N, g.K, tb, beta, q, got[q], want[q]);
-          }
-          EXPECT_TRUE(bad == 0);
+          char what[96];
+          std::snprintf(what, sizeof what, "%s M=%d N=%d K=%d tb=%d beta=%g: C", simd_level_name(level), g.M, g.N,
+                        g.K, tb, beta);
+          same_floats(what, got, want);
         });
       }
 }
@@ -283,14 +279,10 @@ NASNET_TEST(kernels_gemm_b_read_in_place_matches_packed) {
           cpu::sgemm_packed(packed_a.data(), false, g.M, g.N, g.K, b_packed.data(), ld_packed, beta, want.data(), ldc, ex);
           cpu::sgemm_packed(packed_a.data(), false, g.M, g.N, g.K, b_in_place.data(), ld_in_place, beta, got.data(), ldc, ex);
         }
-        int bad = 0;
-        for (size_t q = 0; q < got.size(); ++q) {
-          const bool same = std::isnan(want[q]) ? std::isnan(got[q]) : std::memcmp(&want[q], &got[q], 4) == 0;
-          if (!same && bad++ < 3)
-            std::printf("  %s M=%d N=%d K=%d variant %d: C[%zu] = %.9g, packed %.9g\n", simd_level_name(level), g.M, g.N,
-                        g.K, variant, q, got[q], want[q]);
-        }
-        EXPECT_TRUE(bad == 0);
+        char what[96];
+        std::snprintf(what, sizeof what, "%s M=%d N=%d K=%d variant %d: C (against packed)", simd_level_name(level),
+                      g.M, g.N, g.K, variant);
+        same_floats(what, got, want);
       }
     });
   }

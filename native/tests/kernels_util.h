@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <vector>
@@ -69,6 +70,24 @@ bool nan_close(const char* what, const G& got, const R& ref, double rtol, double
   if (bad > 0 || got.size() != ref.size() || nans == 0) {
     std::printf("  %s: %d of %zu mismatches, %d NaN in the reference (rtol %g, atol %g)\n", what, bad, got.size(), nans,
                 rtol, atol);
+    ++failures();
+    return false;
+  }
+  return true;
+}
+
+// The same floats, bit for bit, except that NaN meets any NaN; prints the first 3 differences with
+// `what` and counts a failure. For paths that must compute the same sums in the same order.
+template <typename G, typename R>
+bool same_floats(const char* what, const G& got, const R& want) {
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const float g = got[i], w = want[i];
+    const bool same = std::isnan(w) ? std::isnan(g) : std::memcmp(&g, &w, sizeof g) == 0;
+    if (!same && bad++ < 3) std::printf("  %s[%zu]: got %.9g, want %.9g\n", what, i, g, w);
+  }
+  if (bad > 0 || got.size() != want.size()) {
+    std::printf("  %s: %zu of %zu differ (sizes %zu, %zu)\n", what, bad, want.size(), got.size(), want.size());
     ++failures();
     return false;
   }
