@@ -47,8 +47,7 @@ void batchnorm_forward_train(const BatchNormShape& s, const float* x, const floa
                              float momentum, float* running_mean, float* running_var, float* y, float* save_mean,
                              float* save_invstd) {
   const double M = static_cast<double>(s.N) * s.HW;
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-  for (int c = 0; c < s.C; ++c) {
+  parallel_for(s.C, [&](int c) {
     const double mean = channel_mean(s, x, c);
     const double ssd = channel_sq_dev(s, x, c, static_cast<float>(mean));
     const double var = ssd / M;
@@ -61,23 +60,21 @@ void batchnorm_forward_train(const BatchNormShape& s, const float* x, const floa
       running_mean[c] = static_cast<float>(running_mean[c] * momentum + mean * (1.0 - momentum));
     if (running_var != nullptr)
       running_var[c] = static_cast<float>(running_var[c] * momentum + unbiased * (1.0 - momentum));
-  }
+  });
 }
 
 void batchnorm_forward_eval(const BatchNormShape& s, const float* x, const float* gamma, const float* beta,
                             const float* running_mean, const float* running_var, float eps, float* y) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-  for (int c = 0; c < s.C; ++c) {
+  parallel_for(s.C, [&](int c) {
     const float invstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
     normalize(s, x, c, running_mean[c], invstd * gamma[c], beta[c], y);
-  }
+  });
 }
 
 void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
   const double M = static_cast<double>(s.N) * s.HW;
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-  for (int c = 0; c < s.C; ++c) {
+  parallel_for(s.C, [&](int c) {
     const float mean = save_mean[c], invstd = save_invstd[c];
     // sum(dy) and sum(dy * xhat), xhat = (x - mean) * invstd
     double sdy = 0.0, sdyx = 0.0;
@@ -98,7 +95,7 @@ void batchnorm_backward(const BatchNormShape& s, const float* x, const float* dy
         bn_plane_input_grad(static_cast<size_t>(s.HW), plane(dy, s, n, c), plane(x, s, n, c), k, mdy, mean, invstd,
                             mdyx, plane(dx, s, n, c));
     }
-  }
+  });
 }
 
 }  // namespace nasnet::cpu

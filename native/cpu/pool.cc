@@ -605,25 +605,23 @@ void avgpool_backward(const PoolShape& s, const float* dy, float* dx) {
 void global_avgpool_forward(int N, int C, int HW, const float* x, float* y) {
   const int planes = N * C;
   const float inv = 1.0f / static_cast<float>(HW);
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-  for (int p = 0; p < planes; ++p) {
+  parallel_for(planes, [&](int p) {
     const float* xp = x + static_cast<size_t>(p) * HW;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int q = 0; q < HW; ++q) sum += xp[q];
     y[p] = sum * inv;
-  }
+  });
 }
 
 void global_avgpool_backward(int N, int C, int HW, const float* dy, float* dx) {
   const int planes = N * C;
   const float inv = 1.0f / static_cast<float>(HW);
-#pragma omp parallel for schedule(static) num_threads(kernel_threads())
-  for (int p = 0; p < planes; ++p) {
+  parallel_for(planes, [&](int p) {
     float* dxp = dx + static_cast<size_t>(p) * HW;
     const float g = dy[p] * inv;
     for (int q = 0; q < HW; ++q) dxp[q] = g;
-  }
+  });
 }
 
 }  // namespace nasnet::cpu
