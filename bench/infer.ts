@@ -30,6 +30,7 @@ import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { checkInteger, checkNumber } from '../lib/util/check.js';
+import { checkEngineThreads } from './engine-threads.js';
 import { measureFmaPeak } from './fma-peak.js';
 import { median } from './median.js';
 
@@ -59,6 +60,7 @@ const net = buildNetwork(resolveGenotypeArg(a.genotype!), {
   stemMultiplier: imagenet ? 1 : 3,
 });
 const threads = checkInteger(Number(a.threads), '--threads');
+checkEngineThreads(threads);
 const rounds = checkInteger(Number(a.rounds), '--rounds');
 const seconds = checkNumber(Number(a.seconds), '--seconds', { min: 0, minOpen: true });
 const batches = a.batch!.split(',').map(Number);

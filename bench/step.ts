@@ -47,6 +47,8 @@ import { buildNetwork } from '../lib/cells/network.js';
 import { resolveGenotypeArg } from '../lib/cli/genotype-arg.js';
 import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
+import { checkInteger } from '../lib/util/check.js';
+import { checkEngineThreads } from './engine-threads.js';
 import { measureFmaPeak } from './fma-peak.js';
 import { median } from './median.js';
 
@@ -98,8 +100,11 @@ const turnSeconds = Number(a['turn-seconds']);
 if (!['passive', 'active', 'default'].includes(a['torch-wait']!)) throw new Error(`--torch-wait: expected passive, active or default but received '${a['torch-wait']}'`);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer but received '${a.rounds}'`);
 if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer but received '${a.steps}'`);
+// Our plans on the CPU run the engine's threads; --threads must say the same number for both sides.
+const threads = checkInteger(Number(a.threads), '--threads');
+if (a.torch && backend === 'cpu') checkEngineThreads(threads);
 const loadBefore = loadavg();
-const peak = a.torch ? measureFmaPeak(Number(a.threads)) : undefined;
+const peak = a.torch ? measureFmaPeak(threads) : undefined;
 // What the process holds before any plan exists (Node, the graph, the inputs): the base of the step's RSS delta.
 const rssBase = process.memoryUsage().rss;
 
