@@ -60,8 +60,8 @@
 // image's logits are the floats of the batched plan; the evaluate loss is the size-weighted mean of
 // the runs' losses. A batch of 1 is one run on one lane whose plan is node-parallel
 // (node_parallel.cc): its independent nodes (a cell's branches) run at once on two threads, each
-// node on one thread, taking whichever node has its inputs ready (NASNet-A 2@768: 3.9 against 5.2 ms
-// splitting every node over both threads). That plan keeps every buffer (no reuse, up to
+// node on one thread, taking a node whose inputs are ready, the critical path first (NodeGraph::rank;
+// NASNet-A 2@768: 3.9 against 5.2 ms splitting every node over both threads, before ranks). That plan keeps every buffer (no reuse, up to
 // kNodeParallelMaxBytes; past it the image's nodes run in order on one thread), so any order gives
 // the same floats.
 //
@@ -233,12 +233,15 @@ class CompiledPlan : public Plan {
                            const PlanOptions& options, const LaneSetup& setup, std::unique_ptr<CompiledPlan>* out);
   // The inference forward of a node-parallel plan: workers take nodes whose inputs are ready.
   Status ForwardConcurrent(Mode mode);
-  // Per inference mode: the nodes that run, how many producers each waits for, and its consumers.
+  // Per inference mode: the nodes that run, how many producers each waits for, its consumers, and its
+  // rank (its cost and the costliest chain after it: what node-parallel workers take first).
   struct NodeGraph {
     std::vector<int> nodes, waits;
     std::vector<std::vector<int>> consumers;
+    std::vector<double> rank;
   };
   Status BuildNodeGraphs();
+  double NodeCost(int i) const;
 
   // ---- image-parallel inference (lanes.cc) ----
   // The lanes an inference plan of this batch on this backend splits into (0: none).
