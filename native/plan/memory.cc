@@ -16,6 +16,14 @@ size_t NaiveMemory(const std::vector<BufferRequest>& requests) {
 }
 
 size_t PlanMemory(const std::vector<BufferRequest>& requests, std::vector<size_t>* offsets) {
+  return PlanMemory(
+      requests,
+      [&](size_t a, size_t b) { return requests[a].start <= requests[b].end && requests[b].start <= requests[a].end; },
+      offsets);
+}
+
+size_t PlanMemory(const std::vector<BufferRequest>& requests,
+                  const std::function<bool(size_t, size_t)>& live_together, std::vector<size_t>* offsets) {
   const size_t n = requests.size();
   offsets->assign(n, 0);
   std::vector<size_t> order(n);
@@ -31,10 +39,8 @@ size_t PlanMemory(const std::vector<BufferRequest>& requests, std::vector<size_t
     const BufferRequest& r = requests[i];
     const size_t size = Aligned(r.bytes);
     busy.clear();
-    for (size_t j : placed) {
-      const BufferRequest& q = requests[j];
-      if (q.start <= r.end && r.start <= q.end) busy.emplace_back((*offsets)[j], (*offsets)[j] + Aligned(q.bytes));
-    }
+    for (size_t j : placed)
+      if (live_together(i, j)) busy.emplace_back((*offsets)[j], (*offsets)[j] + Aligned(requests[j].bytes));
     std::sort(busy.begin(), busy.end());
     size_t at = 0;
     for (const auto& b : busy) {

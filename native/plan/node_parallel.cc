@@ -1,8 +1,11 @@
 // Node-parallel inference (plan_impl.h, "Image-parallel inference"): a plan of one image whose
-// independent nodes run at once on a few threads. Every buffer is its own (PlanBuffers: no reuse),
-// so any order that respects the data dependencies computes the same floats as the schedule.
+// independent nodes run at once on a few threads. Two buffers share memory only where one's every
+// use precedes the other's first write in any order that respects the data dependencies
+// (NodeParallelLiveTogether), so every such order computes the same floats as the schedule.
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -17,6 +20,64 @@ namespace {
 // always (kKeepOwn 1): 1.01-1.03× (0.8 and 0.95 within noise of 0.6).
 constexpr double kKeepOwn = 0.6;
 }  // namespace
+
+std::function<bool(size_t, size_t)> CompiledPlan::NodeParallelLiveTogether() const {
+  const int n = static_cast<int>(graph_.nodes.size());
+  const int I = n_inputs_;
+  const size_t words = (static_cast<size_t>(n) + 63) / 64;
+  // Each node's strict ancestors (through the data edges: whatever order the workers take, these
+  // ran before it), as bits.
+  auto ancestors = std::make_shared<std::vector<uint64_t>>(static_cast<size_t>(n) * words, 0);
+  for (int i = 0; i < n; ++i) {
+    if (dead_[i]) continue;
+    uint64_t* mine = ancestors->data() + static_cast<size_t>(i) * words;
+    for (int t : shapes_.node[i].in) {
+      const int p = t - I;
+      if (p < 0) continue;
+      const uint64_t* theirs = ancestors->data() + static_cast<size_t>(p) * words;
+      for (size_t w = 0; w < words; ++w) mine[w] |= theirs[w];
+      mine[static_cast<size_t>(p) / 64] |= uint64_t{1} << (p % 64);
+    }
+  }
+  // Per buffer request: the nodes that write it (their output's buffer: a Concat's and the chains
+  // writing its channels in place; an Identity's or Flatten's root, counted as written) and every
+  // node that writes or reads it. Requests of no tensor (none in an inference plan) get neither.
+  auto writers = std::make_shared<std::vector<std::vector<int>>>(requests_.size());
+  auto users = std::make_shared<std::vector<std::vector<int>>>(requests_.size());
+  const auto buffer_of = [&](int t) {
+    const int r = value_root_[view_root_[t] >= 0 ? view_root_[t] : t];
+    return value_buf_[r];
+  };
+  for (int i = 0; i < n; ++i) {
+    if (dead_[i]) continue;
+    const int out = buffer_of(I + i);
+    if (out >= 0) {
+      (*writers)[static_cast<size_t>(out)].push_back(i);
+      (*users)[static_cast<size_t>(out)].push_back(i);
+    }
+    for (int t : shapes_.node[i].in) {
+      const int b = buffer_of(t);
+      if (b >= 0) (*users)[static_cast<size_t>(b)].push_back(i);
+    }
+  }
+  // The step's results (logits, the loss) are read after its last node: they share with nothing.
+  std::vector<int> results;
+  for (int t : {shapes_.logits, shapes_.loss})
+    if (t >= 0 && buffer_of(t) >= 0) results.push_back(buffer_of(t));
+  // a's every use precedes b's every write, in every order.
+  const auto before = [=](size_t a, size_t b) {
+    if ((*users)[a].empty() || (*writers)[b].empty()) return false;
+    for (int r : results)
+      if (static_cast<size_t>(r) == a) return false;
+    for (int y : (*writers)[b]) {
+      const uint64_t* anc = ancestors->data() + static_cast<size_t>(y) * words;
+      for (int x : (*users)[a])
+        if (!(anc[static_cast<size_t>(x) / 64] >> (x % 64) & 1)) return false;
+    }
+    return true;
+  };
+  return [=](size_t a, size_t b) { return !before(a, b) && !before(b, a); };
+}
 
 Status CompiledPlan::BuildNodeGraphs() {
   const int n = static_cast<int>(graph_.nodes.size());

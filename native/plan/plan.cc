@@ -674,12 +674,14 @@ Status CompiledPlan::PlanBuffers(bool input_grad) {
     grad_buf_[shapes_.images] = add(bytes_of(shapes_.images), grad_start_[shapes_.images], S - 1);
   steps_ = static_cast<size_t>(S);
 
-  // Node-parallel plans run nodes out of schedule order: every buffer lives the whole step (or,
-  // where that is too much memory, the plan runs its nodes in order after all).
-  if (node_workers_ > 0 && NaiveMemory(req) > kNodeParallelMaxBytes) node_workers_ = 0;
-  if (node_workers_ > 0)
-    for (BufferRequest& r : req) r.start = 0, r.end = S - 1;
-  arena_bytes_ = PlanMemory(req, &buf_offset_);
+  // Node-parallel plans run nodes out of schedule order: two buffers share memory only where one's
+  // every use precedes the other's first write in every order (NodeParallelLiveTogether); where
+  // that still takes too much memory, the plan runs its nodes in order after all.
+  if (node_workers_ > 0) {
+    arena_bytes_ = PlanMemory(req, NodeParallelLiveTogether(), &buf_offset_);
+    if (arena_bytes_ > kNodeParallelMaxBytes) node_workers_ = 0;
+  }
+  if (node_workers_ == 0) arena_bytes_ = PlanMemory(req, &buf_offset_);
   naive_bytes_ = NaiveMemory(req);
   uint64_t param_bytes = 0;
   for (const auto& p : g.params) param_bytes += static_cast<uint64_t>(ir::Numel(p.shape)) * sizeof(float);

@@ -61,9 +61,10 @@
 // the runs' losses. A batch of 1 is one run on one lane whose plan is node-parallel
 // (node_parallel.cc): its independent nodes (a cell's branches) run at once on two threads, each
 // node on one thread, taking a node whose inputs are ready, the critical path first (NodeGraph::rank;
-// NASNet-A 2@768: 3.9 against 5.2 ms splitting every node over both threads, before ranks). That plan keeps every buffer (no reuse, up to
-// kNodeParallelMaxBytes; past it the image's nodes run in order on one thread), so any order gives
-// the same floats.
+// NASNet-A 2@768: 3.9 against 5.2 ms splitting every node over both threads, before ranks). Its
+// buffers share memory only between tensors that every order of the nodes keeps apart
+// (NodeParallelLiveTogether; up to kNodeParallelMaxBytes, past it the image's nodes run in order on
+// one thread), so any order gives the same floats.
 //
 // Gradients at fan-out: a tensor read by several nodes gets its gradient written (=) by the first
 // consumer in backward order and accumulated (+=) by the others, through a scratch buffer when the
@@ -88,8 +89,7 @@ class DeviceCopy;
 
 // Total bytes a plan may hold (arena, parameter gradients): larger graphs fail at compile time.
 constexpr uint64_t kMaxPlanBytes = uint64_t{64} << 30;
-// Activations a node-parallel plan (one image, no buffer reuse) may hold; past it, it runs in order.
-// NASNet-A 2@768 CIFAR: 19 MiB; the mobile ImageNet 4@1056: 45 MiB.
+// Activations a node-parallel plan (one image) may hold; past it, it runs in order.
 constexpr size_t kNodeParallelMaxBytes = size_t{512} << 20;
 
 // Resolves PlanOptions::backend (kAuto: CUDA when usable, else the CPU with `notice` saying why).
@@ -242,6 +242,9 @@ class CompiledPlan : public Plan {
   };
   Status BuildNodeGraphs();
   double NodeCost(int i) const;
+  // Whether buffer requests a and b may be live at once in some order of the node-parallel workers:
+  // unless every node using one is an ancestor of every node writing the other.
+  std::function<bool(size_t, size_t)> NodeParallelLiveTogether() const;
 
   // ---- image-parallel inference (lanes.cc) ----
   // The lanes an inference plan of this batch on this backend splits into (0: none).

@@ -127,6 +127,27 @@ NASNET_TEST(plan_memory_planner_reuses_dead_buffers) {
     }
 }
 
+NASNET_TEST(plan_memory_planner_takes_a_liveness_relation) {
+  using nasnet::plan::BufferRequest;
+  // Node-parallel plans: buffers of a diamond a → (b, c) → d. b and c may run at once (live together),
+  // as may a with b and c (they read it); d's buffer may take a's, which every order has finished
+  // with, but not b's or c's. The intervals (all the same) would keep every buffer apart.
+  std::vector<BufferRequest> req(4, BufferRequest{1000, 0, 3});
+  const auto together = [](size_t x, size_t y) {
+    if (x > y) std::swap(x, y);
+    return !(x == 0 && y == 3);
+  };
+  std::vector<size_t> off;
+  const size_t arena = nasnet::plan::PlanMemory(req, together, &off);
+  EXPECT_TRUE(arena == 3 * 1024);
+  EXPECT_TRUE(off[0] == off[3]);
+  for (size_t x = 0; x < req.size(); ++x)
+    for (size_t y = x + 1; y < req.size(); ++y)
+      if (together(x, y)) EXPECT_TRUE(off[x] + 1024 <= off[y] || off[y] + 1024 <= off[x]);
+  // The interval planner on the same requests: no reuse.
+  EXPECT_TRUE(nasnet::plan::PlanMemory(req, &off) == 4 * 1024);
+}
+
 NASNET_TEST(plan_forward_matches_manual_kernels) {
   // conv → BN (running stats) → ReLU → max pool; Add(relu, pool); shift; Concat; GAP; Gemm.
   Ir ir;
