@@ -13,6 +13,7 @@ import { NativeError, ValidationError } from '../errors.js';
 import type { ShapeMap } from '../ir/shapes.js';
 import type { IrGraph } from '../ir/types.js';
 import { checkBoolean, checkChoice, checkInteger, checkNumber } from '../util/check.js';
+import { awaitNativeStep } from './native-step.js';
 import type { ParameterStore } from './store.js';
 
 /** Options of {@link Plan.compile}. */
@@ -133,19 +134,6 @@ export function summarizeProfile(profile: readonly NodeProfile[]): ProfileSummar
   const out = [...rows.values()];
   for (const r of out) r.share = total > 0 ? (r.forwardMs + r.backwardMs) / total : 0;
   return out.sort((a, b) => b.forwardMs + b.backwardMs - (a.forwardMs + a.backwardMs));
-}
-
-/** Runs a native async call; a native failure becomes a NativeError whose stack points at the caller. */
-async function wrapNative<T>(what: string, call: () => Promise<T>, stack: string | undefined): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    const native = err as Error & { code?: string };
-    const misuse = native instanceof RangeError || native instanceof TypeError || native.code === 'ERR_NASNET_MISUSE';
-    const e = misuse ? new ValidationError(native.message) : new NativeError(`${what}: ${native.message}`);
-    if (stack) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
-    throw e;
-  }
 }
 
 /** Checks {@link PlanOptions} and fills in the defaults. */
@@ -361,8 +349,7 @@ export class Plan {
     if (hyper.dropPathRate !== undefined) checkNumber(hyper.dropPathRate, 'dropPathRate', { min: 0, max: 1, maxOpen: true });
     if (hyper.step !== undefined) checkInteger(hyper.step, 'step', { min: 0 });
     const labels = staged ? undefined : (labelsOrHyper as Int32Array);
-    const stack = new Error().stack;
-    return wrapNative('trainStep', () => plan.trainStep(input, labels, hyper), stack);
+    return await awaitNativeStep('trainStep', () => plan.trainStep(input, labels, hyper));
   }
 
   /**
@@ -376,11 +363,11 @@ export class Plan {
     const plan = this.live();
     if (images instanceof StagedBatch) {
       const id = this.stagedId(images, true, 'evaluate');
-      return wrapNative('evaluate', () => plan.evaluate(id), new Error().stack);
+      return await awaitNativeStep('evaluate', () => plan.evaluate(id));
     }
     this.checkImages(images);
     this.checkLabels(labels as Int32Array);
-    return wrapNative('evaluate', () => plan.evaluate(images, labels), new Error().stack);
+    return await awaitNativeStep('evaluate', () => plan.evaluate(images, labels));
   }
 
   /**
@@ -392,10 +379,10 @@ export class Plan {
     const plan = this.live();
     if (images instanceof StagedBatch) {
       const id = this.stagedId(images, false, 'predict');
-      return wrapNative('predict', () => plan.predict(id), new Error().stack);
+      return await awaitNativeStep('predict', () => plan.predict(id));
     }
     this.checkImages(images);
-    return wrapNative('predict', () => plan.predict(images), new Error().stack);
+    return await awaitNativeStep('predict', () => plan.predict(images));
   }
 
   /**
