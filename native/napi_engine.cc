@@ -1,19 +1,24 @@
-// The engine's binding: ParameterStore and Plan wrapped as JS objects. Steps run in AsyncWorkers
-// whose Execute() touches no JS value and no JS memory: a step's images and labels are copied into
-// one of the plan's input slots (Plan::Stage) on the JS thread before the call returns, so the
-// caller may change, transfer or detach its typed arrays while the step runs. stage() does the same
-// for the next step while a step runs (its worker holds the other slot).
+// The engine's binding: ParameterStore and Plan wrapped as JS objects. A CPU plan's step is handed
+// to the step thread directly and comes back through a StepChannel (napi_step_channel.h); a device
+// plan's runs in an AsyncWorker. Neither touches a JS value or JS memory while it runs: a step's
+// images and labels are copied into one of the plan's input slots (Plan::Stage) on the JS thread
+// before the call returns, so the caller may change, transfer or detach its typed arrays while the
+// step runs. stage() does the same for the next step while a step runs (it holds the other slot).
 // Every argument is checked here too (TypeScript checks first), so a wrong call is a TypeError or
 // RangeError naming the field, never a crash.
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "napi_exports.h"
+#include "napi_step_channel.h"
 #include "plan/engine.h"
 #include "plan/ir.h"
 
@@ -163,60 +168,91 @@ struct PlanHolder {
 
 enum class StepKind { kTrain, kEvaluate, kPredict };
 
-class StepWorker : public Napi::AsyncWorker {
+// One step of a plan: its arguments and results, and the promise it settles. RunWaiting() and
+// RunIfFree() run it, on a libuv worker or on the thread the plan's backend steps on; Settle() hands
+// the result to the promise on the JS thread.
+class StepCall final : public StepReturn {
  public:
-  // The inputs are already in one of the plan's input slots (`batch`): the worker reads nothing else.
-  StepWorker(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, const StepHyper& hyper,
-             Plan::StagedBatch batch)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), holder_(std::move(holder)), kind_(kind),
-        hyper_(hyper), batch_(batch) {
+  // The inputs are already in one of the plan's input slots (`batch`): the step reads nothing else.
+  StepCall(Napi::Env env, std::shared_ptr<PlanHolder> holder, StepKind kind, const StepHyper& hyper,
+           Plan::StagedBatch batch)
+      : deferred_(Napi::Promise::Deferred::New(env)), holder_(std::move(holder)), kind_(kind), hyper_(hyper),
+        batch_(batch) {
     if (kind_ == StepKind::kPredict) {
       logits_.resize(static_cast<size_t>(holder_->plan->input_shape()[0]) * holder_->plan->classes());
     }
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  StepCall(StepCall&&) = default;
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  Plan* plan() const { return holder_->plan.get(); }
 
-  void Execute() override {
+  // Waits for the store's lock (steps and compilations of the store's other plans run one at a time).
+  void RunWaiting() {
     std::lock_guard<std::mutex> lock(*holder_->store_mutex);
-    Status st;
-    switch (kind_) {
-      case StepKind::kTrain: st = holder_->plan->TrainStep(batch_, hyper_, &train_); break;
-      case StepKind::kEvaluate: st = holder_->plan->Evaluate(batch_, &eval_); break;
-      case StepKind::kPredict: st = holder_->plan->Predict(batch_, logits_.data()); break;
-    }
-    if (!st.ok()) status_ = st;
+    RunLocked();
+  }
+  // On the plan's step thread: runs the step unless another thread holds the store's lock. That
+  // thread may be waiting for the step thread itself (a compilation or another plan's step run from
+  // a libuv worker): waiting for it here would wait forever. Then nothing runs (ran_ stays false).
+  void RunIfFree() {
+    std::unique_lock<std::mutex> lock(*holder_->store_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    ran_ = true;
+    RunLocked();
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
+  // Back on the JS thread from the step thread: a step that did not run (the store was locked) runs
+  // on a libuv worker now, which may wait for the lock.
+  void Arrive(Napi::Env env) override;
+
+  void Settle(Napi::Env env) {
     holder_->busy = false;
-    if (!status_.ok()) {
-      deferred_.Reject(StatusError(env, status_).Value());
-      return;
+    try {
+      if (!status_.ok()) {
+        deferred_.Reject(StatusError(env, status_).Value());
+      } else if (kind_ == StepKind::kPredict) {
+        Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size());
+        std::copy(logits_.begin(), logits_.end(), out.Data());
+        deferred_.Resolve(out);
+      } else {
+        Napi::Object out = Napi::Object::New(env);
+        if (kind_ == StepKind::kTrain) {
+          out.Set("loss", train_.loss);
+          out.Set("correct", train_.correct);
+          out.Set("gradNorm", train_.grad_norm);
+        } else {
+          out.Set("loss", eval_.loss);
+          out.Set("correct", eval_.correct);
+        }
+        deferred_.Resolve(out);
+      }
+    } catch (const Napi::Error& e) {  // making the result failed (out of JS memory)
+      deferred_.Reject(e.Value());
     }
-    if (kind_ == StepKind::kPredict) {
-      Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size());
-      std::copy(logits_.begin(), logits_.end(), out.Data());
-      deferred_.Resolve(out);
-      return;
-    }
-    Napi::Object out = Napi::Object::New(env);
-    if (kind_ == StepKind::kTrain) {
-      out.Set("loss", train_.loss);
-      out.Set("correct", train_.correct);
-      out.Set("gradNorm", train_.grad_norm);
-    } else {
-      out.Set("loss", eval_.loss);
-      out.Set("correct", eval_.correct);
-    }
-    deferred_.Resolve(out);
   }
-  void OnError(const Napi::Error& e) override {
+  void Fail(const Napi::Error& e) {
     holder_->busy = false;
     deferred_.Reject(e.Value());
   }
 
  private:
+  // Nothing may escape: on the step thread an exception would end the process.
+  void RunLocked() {
+    Status st;
+    try {
+      switch (kind_) {
+        case StepKind::kTrain: st = holder_->plan->TrainStep(batch_, hyper_, &train_); break;
+        case StepKind::kEvaluate: st = holder_->plan->Evaluate(batch_, &eval_); break;
+        case StepKind::kPredict: st = holder_->plan->Predict(batch_, logits_.data()); break;
+      }
+    } catch (const std::bad_alloc&) {
+      st = Status::Exhausted("out of memory during a step");
+    } catch (const std::exception& e) {
+      st = Status::Internal(std::string("unexpected failure during a step: ") + e.what());
+    }
+    if (!st.ok()) status_ = st;
+  }
+
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<PlanHolder> holder_;
   StepKind kind_;
@@ -226,7 +262,56 @@ class StepWorker : public Napi::AsyncWorker {
   StepResult train_;
   EvalResult eval_;
   Status status_;
+  bool ran_ = false;
 };
+
+// A step on a libuv worker, which waits for it: device plans, and CPU steps the store's lock kept
+// from running on the step thread.
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, std::unique_ptr<StepCall> call) : Napi::AsyncWorker(env), call_(std::move(call)) {}
+  void Execute() override { call_->RunWaiting(); }
+  void OnOK() override { call_->Settle(Env()); }
+  void OnError(const Napi::Error& e) override { call_->Fail(e); }
+
+ private:
+  std::unique_ptr<StepCall> call_;
+};
+
+void StepCall::Arrive(Napi::Env env) {
+  if (ran_) {
+    Settle(env);
+    return;
+  }
+  (new StepWorker(env, std::make_unique<StepCall>(std::move(*this))))->Queue();
+}
+
+// Starts a step: handed to the thread the plan's backend steps on where it has one (the CPU's step
+// thread: two thread switches a step, StepChannel), else run on a libuv worker.
+Napi::Promise StartStep(Napi::Env env, std::unique_ptr<StepCall> call) {
+  Napi::Promise promise = call->Promise();
+  std::shared_ptr<StepChannel> channel;
+  try {
+    channel = StepChannel::Of(env);
+    channel->Expect(env);
+  } catch (const Napi::Error&) {  // no channel (N-API refused it): the step runs on a worker
+    (new StepWorker(env, std::move(call)))->Queue();
+    return promise;
+  }
+  StepCall* handed = call.get();
+  // The task owns the call from when it runs; a task never queued leaves it to `call`.
+  if (call->plan()->PostStep([handed, channel] {
+        std::unique_ptr<StepCall> owned(handed);
+        owned->RunIfFree();
+        channel->Send(std::move(owned));
+      })) {
+    (void)call.release();
+    return promise;
+  }
+  channel->Forget(env);
+  (new StepWorker(env, std::move(call)))->Queue();
+  return promise;
+}
 
 class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
  public:
@@ -425,26 +510,17 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
       if (h.drop_path_rate < 0 || h.drop_path_rate >= 1) ThrowRange(env, "Expected dropPathRate in [0, 1)");
     }
     Plan::StagedBatch batch = Inputs(env, info, true);
-    auto* worker = new StepWorker(env, holder_, StepKind::kTrain, h, batch);
-    Napi::Promise p = worker->Promise();
-    worker->Queue();
-    return p;
+    return StartStep(env, std::make_unique<StepCall>(env, holder_, StepKind::kTrain, h, batch));
   }
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plan::StagedBatch batch = Inputs(env, info, true);
-    auto* worker = new StepWorker(env, holder_, StepKind::kEvaluate, StepHyper(), batch);
-    Napi::Promise p = worker->Promise();
-    worker->Queue();
-    return p;
+    return StartStep(env, std::make_unique<StepCall>(env, holder_, StepKind::kEvaluate, StepHyper(), batch));
   }
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plan::StagedBatch batch = Inputs(env, info, false);
-    auto* worker = new StepWorker(env, holder_, StepKind::kPredict, StepHyper(), batch);
-    Napi::Promise p = worker->Promise();
-    worker->Queue();
-    return p;
+    return StartStep(env, std::make_unique<StepCall>(env, holder_, StepKind::kPredict, StepHyper(), batch));
   }
   // describe({shapes}): static facts of the plan and, when `shapes` is true, every tensor's shape by
   // name (graph inputs, then node ids) as ir::InferShapes, the plan's own shape rules, gives them

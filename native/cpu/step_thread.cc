@@ -5,69 +5,84 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace nasnet::cpu {
 namespace {
 
 thread_local bool t_in_step = false;
 
-struct Job {
-  const std::function<Status()>* run = nullptr;
-  Status result;
-  bool done = false;
-};
+Status RunCatching(const std::function<Status()>& job) {
+  try {
+    return job();
+  } catch (const std::bad_alloc&) {
+    return Status::Exhausted("cpu: out of memory during a step");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cpu: unexpected failure during a step: ") + e.what());
+  }
+}
 
 class StepThread {
  public:
-  Status Run(const std::function<Status()>& run) {
-    Job job;
-    job.run = &run;
+  Status Run(const std::function<Status()>& job) {
+    Status result;
+    bool done = false;
     std::unique_lock<std::mutex> lock(mu_);
-    if (!started_) {
-      try {
-        std::thread([this] { Loop(); }).detach();
-      } catch (const std::exception& e) {
-        return Status::Internal(std::string("cpu: starting the step thread failed: ") + e.what());
-      }
-      started_ = true;
-    }
-    queue_.push_back(&job);
-    wake_.notify_all();
-    finished_.wait(lock, [&] { return job.done; });
-    return job.result;
+    NASNET_RETURN_IF_ERROR(StartLocked());
+    queue_.emplace_back([&] {
+      Status st = RunCatching(job);
+      std::lock_guard<std::mutex> finished(mu_);
+      result = st;
+      done = true;
+      finished_.notify_all();
+    });
+    wake_.notify_one();
+    finished_.wait(lock, [&] { return done; });
+    return result;
+  }
+
+  Status Post(std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(mu_);
+    NASNET_RETURN_IF_ERROR(StartLocked());
+    queue_.push_back(std::move(task));
+    wake_.notify_one();
+    return Status::Ok();
   }
 
  private:
+  Status StartLocked() {
+    if (started_) return Status::Ok();
+    try {
+      std::thread([this] { Loop(); }).detach();
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("cpu: starting the step thread failed: ") + e.what());
+    }
+    started_ = true;
+    return Status::Ok();
+  }
+
   void Loop() {
     t_in_step = true;
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       wake_.wait(lock, [&] { return !queue_.empty(); });
-      Job* job = queue_.front();
+      std::function<void()> task = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      Status st;
-      try {
-        st = (*job->run)();
-      } catch (const std::bad_alloc&) {
-        st = Status::Exhausted("cpu: out of memory during a step");
-      } catch (const std::exception& e) {
-        st = Status::Internal(std::string("cpu: unexpected failure during a step: ") + e.what());
-      }
+      task();      // Run's wrapper catches the job's exceptions; a posted task throws none
+      task = nullptr;  // what the task holds goes before the thread sleeps
       lock.lock();
-      job->result = st;
-      job->done = true;
-      finished_.notify_all();
     }
   }
 
   std::mutex mu_;
   std::condition_variable wake_, finished_;
-  std::deque<Job*> queue_;
+  std::deque<std::function<void()>> queue_;
   bool started_ = false;
 };
 
@@ -85,6 +100,11 @@ InStepScope::~InStepScope() { t_in_step = outer_; }
 Status RunOnStepThread(const std::function<Status()>& job) {
   if (t_in_step) return job();
   return Instance().Run(job);
+}
+
+Status PostToStepThread(std::function<void()> task) {
+  if (!task) return Status::Invalid("cpu: PostToStepThread needs a task");
+  return Instance().Post(std::move(task));
 }
 
 }  // namespace nasnet::cpu

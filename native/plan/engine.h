@@ -2,6 +2,7 @@
 // IR (lib/ir/types.ts documents the IR) that run whole training steps. Plain C++, no Node.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -184,6 +185,13 @@ class Plan {
   virtual Status TrainStep(const StagedBatch& batch, const StepHyper& hyper, StepResult* out) = 0;
   virtual Status Evaluate(const StagedBatch& batch, EvalResult* out) = 0;
   virtual Status Predict(const StagedBatch& batch, float* logits) = 0;
+
+  // Where this plan's backend steps on a thread of its own (the CPU's step thread): queues `task`
+  // there and returns true at once, so a caller that must not block (the N-API layer) hands a step
+  // over without a thread of its own waiting for it; the task calls TrainStep / Evaluate / Predict,
+  // which run in place. False: call them on a thread that may wait (a device plan). The task must
+  // not throw, nor wait for a thread that itself waits for a step (a lock such a thread holds).
+  virtual bool PostStep(std::function<void()> task) = 0;
 
   // Shapes the caller must supply and receive.
   virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]

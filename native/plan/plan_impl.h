@@ -76,6 +76,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plan/backend.h"
@@ -129,6 +130,7 @@ class CompiledPlan : public Plan {
   std::string notice() const override { return notice_; }
   std::string graph_status() const override;
   Status SyncToStore() override;
+  bool PostStep(std::function<void()> task) override { return backend_->PostStep(std::move(task)); }
   Status Profile(std::vector<NodeProfile>* out) const override;
   void ResetProfile() override;
 

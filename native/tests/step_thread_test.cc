@@ -1,7 +1,10 @@
 // The CPU step thread (cpu/step_thread.h): every job runs on one thread whichever thread submits
 // it, jobs from several threads all run (one at a time), a job submitted from the step thread or
-// from a team a step opened runs right there (no deadlock), and a throwing job comes back as a status.
+// from a team a step opened runs right there (no deadlock), a throwing job comes back as a status,
+// and tasks posted without waiting run there in order, queued with the waiting jobs.
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -72,4 +75,49 @@ NASNET_TEST(step_thread_failures_come_back_as_status) {
   EXPECT_TRUE(st.code() == StatusCode::kOutOfRange);
   // the thread still serves jobs afterwards
   EXPECT_TRUE(cpu::RunOnStepThread([] { return Status::Ok(); }).ok());
+}
+
+NASNET_TEST(step_thread_posted_tasks_run_there_in_order_without_the_caller_waiting) {
+  std::thread::id step;
+  cpu::RunOnStepThread([&] {
+    step = std::this_thread::get_id();
+    return Status::Ok();
+  });
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<int> order;
+  int elsewhere = 0;
+  // The first task blocks the step thread until the caller releases it: PostToStepThread must have
+  // returned by then (the caller did not wait), and the later tasks and a waiting job queue behind it.
+  EXPECT_TRUE(cpu::PostToStepThread([&] {
+                std::unique_lock<std::mutex> lock(mu);
+                cv.wait(lock, [&] { return release; });
+                order.push_back(0);
+              }).ok());
+  for (int k = 1; k <= 3; ++k)
+    EXPECT_TRUE(cpu::PostToStepThread([&, k] {
+                  std::lock_guard<std::mutex> lock(mu);
+                  if (std::this_thread::get_id() != step) ++elsewhere;
+                  order.push_back(k);
+                }).ok());
+  std::thread waiter([&] {
+    Status st = cpu::RunOnStepThread([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(4);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(order.empty());
+    release = true;
+  }
+  cv.notify_all();
+  waiter.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE((order == std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(elsewhere == 0);
+  EXPECT_TRUE(!cpu::PostToStepThread(nullptr).ok());
 }
