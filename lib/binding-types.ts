@@ -98,6 +98,8 @@ export interface NativePlanDescription {
   fusedDropPaths: number;
   /** Inference plans: `Pad → Slice → strided 1×1 Conv` (the shifted path of a factorized reduction) run as the Conv alone, reading the shifted input in place. */
   fusedShifts: number;
+  /** Inference plans: strided 1×1 Convs that apply the ReLU of a Relu node absorbed into its readers (fused chains and these Convs, which sample a quarter of it), so the Relu's output is never stored. */
+  reluStridedConvs: number;
   /** Inference plans: Adds that run the fused chain producing one of their inputs, adding the other input as the chain's results are stored (the chain's own output never stored). */
   fusedAdds: number;
   /** Inference plans: Concat inputs that the fused chains producing them write straight into their slice of the Concat's output (never copied). */

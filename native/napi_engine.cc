@@ -556,6 +556,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     out.Set("fusedChains", p->fused_chains());
     out.Set("fusedDropPaths", p->fused_drop_paths());
     out.Set("fusedShifts", p->fused_shifts());
+    out.Set("reluStridedConvs", p->relu_strided_convs());
     out.Set("fusedAdds", p->fused_adds());
     out.Set("concatInPlace", p->concat_in_place());
     out.Set("aliasedTensors", p->aliased_tensors());

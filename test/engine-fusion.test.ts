@@ -94,6 +94,13 @@ describe('plan-level fusion on NASNet-A', () => {
     expect(plans[0]!.fused.description.fusedShifts).toBe(shifted);
     expect(plans[0]!.plain.description.fusedShifts).toBe(0);
     expect(train.description.fusedShifts).toBe(0);
+    // The Relu before each factorized reduction is applied by its readers (a chain, and the two
+    // strided paths as they sample its input): its output is never stored.
+    const stridedPaths = net.inference.nodes.filter((n) => n.op === 'Conv' && n.attrs?.kernel_shape?.[0] === 1 && n.attrs?.strides?.[0] === 2).length;
+    expect(stridedPaths).toBeGreaterThan(0);
+    expect(plans[0]!.fused.description.reluStridedConvs).toBe(stridedPaths);
+    expect(plans[0]!.plain.description.reluStridedConvs).toBe(0);
+    expect(train.description.reluStridedConvs).toBe(0);
     // Adds whose input is a separable unit's last fused chain run that chain (NASNet-A: most blocks).
     expect(plans[0]!.fused.description.fusedAdds).toBeGreaterThan(0);
     expect(plans[0]!.plain.description.fusedAdds).toBe(0);

@@ -17,11 +17,21 @@ struct ConvShape {
   int dh, dw;            // dilations
   int groups;            // C % groups == 0 and K % groups == 0; depthwise: groups == C == K
   int OH, OW;            // (H + pt + pb - dh*(kh-1) - 1) / sh + 1, likewise OW
+  // ReLU on the input, in inference plans only: a Relu absorbed by the strided 1×1 convolutions
+  // reading it (plan.cc FuseChains, Fusion::kReluStridedConv); the forward alone, is_strided_pointwise.
+  bool relu_in = false;
 };
 // 1×1, stride 1, no padding (any groups): one GEMM per image and group.
 NASNET_HD bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0 &&
          s.OH == s.H && s.OW == s.W;
+}
+// 1×1, groups 1, and a stride above 1 on at least one axis (stride 1 is is_pointwise), any pads
+// (negative ones too: inference plans' shifted inputs, plan.cc FusePadSliceConvs).
+NASNET_HD bool is_strided_pointwise(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.groups == 1 && (s.sh > 1 || s.sw > 1) && s.H + s.pt + s.pb >= 1 &&
+         s.W + s.pl + s.pr >= 1 && s.OH == (s.H + s.pt + s.pb - 1) / s.sh + 1 &&
+         s.OW == (s.W + s.pl + s.pr - 1) / s.sw + 1;
 }
 // groups == C == K.
 NASNET_HD bool is_depthwise(const ConvShape& s) { return s.groups > 1 && s.groups == s.C && s.groups == s.K; }

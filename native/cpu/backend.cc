@@ -67,7 +67,7 @@ class CpuBackendImpl final : public Backend {
 
   bool Supports(Fusion fusion) const override {
     return fusion == Fusion::kConvBnChain || fusion == Fusion::kDropPathAdd || fusion == Fusion::kPadSliceConv ||
-           fusion == Fusion::kChainAdd || fusion == Fusion::kConcatInPlace;
+           fusion == Fusion::kChainAdd || fusion == Fusion::kConcatInPlace || fusion == Fusion::kReluStridedConv;
   }
   // The CPU kernels keep each image's intermediates in per-thread buffers of their own.
   size_t FusedConvBnScratch(const FusedConvBnShape&, FusedPhase) const override { return 0; }
@@ -99,11 +99,15 @@ class CpuBackendImpl final : public Backend {
   }
 
   Status ConvForward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) override {
+    if (s.relu_in && !is_strided_pointwise(s))
+      return Status::Invalid("cpu: a ReLU on a convolution's input runs only in strided 1x1 convolutions");
     cpu::conv2d_forward(s, x, w, b, y);
     return Status::Ok();
   }
   Status ConvBackward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
                       float* db) override {
+    if (s.relu_in)
+      return Status::Invalid("cpu: a convolution with a ReLU on its input has no backward (inference plans)");
     cpu::conv2d_backward(s, x, w, dy, dx, dw, db);
     return Status::Ok();
   }

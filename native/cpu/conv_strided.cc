@@ -5,7 +5,8 @@
 //
 // Activations and dx are written (=); dw accumulates (+=). The bias gradient is conv2d_backward's.
 //
-// y[n, k, oh, ow] = sum over c of w[k, c] · x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image): a
+// y[n, k, oh, ow] = sum over c of w[k, c] · x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image; x is
+// max(0, x) with relu_in, a Relu an inference plan absorbed, sampled as it is gathered): a
 // GEMM against the strided sample of x. The forward takes any pads, negative ones too: a negative
 // leading pad starts the sample inside the image, which is how inference plans run a 1×1 convolution
 // of a shifted input (Pad → Slice → Conv, NASNet's factorized reduction) without the shifted copy. Each thread takes a contiguous range of rows (whole images when the batch splits evenly, parts
@@ -58,7 +59,7 @@ void for_each_image(const ConvShape& s, int64_t r0, int64_t r1, Fn&& fn) {
 }
 
 // col[c, (oh - oh0)*OW + ow] = x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image) for oh in
-// [oh0, oh1); col rows ld apart.
+// [oh0, oh1), max(0, x) with s.relu_in; col rows ld apart.
 void gather(const ConvShape& s, const float* x, int n, int oh0, int oh1, float* col, size_t ld) {
   // Output columns [lo, hi) sample inside the image; the rest are 0.
   const int lo = std::min(s.OW, s.pl > 0 ? (s.pl + s.sw - 1) / s.sw : 0);
@@ -84,6 +85,8 @@ void gather(const ConvShape& s, const float* x, int n, int oh0, int oh1, float* 
         for (int ow = 0; ow < m; ++ow) out[ow] = src[2 * ow];
       else
         for (int ow = 0; ow < m; ++ow) out[ow] = src[ow * s.sw];
+      if (s.relu_in)
+        for (int ow = 0; ow < m; ++ow) out[ow] = std::max(out[ow], 0.0f);
       for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
       for (int ow = hi; ow < s.OW; ++ow) d[ow] = 0.0f;
     }
@@ -142,12 +145,6 @@ int split_rows(const ConvShape& s, int threads, Body&& body) {
 }
 
 }  // namespace
-
-bool is_strided_pointwise(const ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.groups == 1 && (s.sh > 1 || s.sw > 1) && s.H + s.pt + s.pb >= 1 &&
-         s.W + s.pl + s.pr >= 1 && s.OH == (s.H + s.pt + s.pb - 1) / s.sh + 1 &&
-         s.OW == (s.W + s.pl + s.pr - 1) / s.sw + 1;
-}
 
 bool is_unpadded_strided_pointwise(const ConvShape& s) {
   return is_strided_pointwise(s) && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0;

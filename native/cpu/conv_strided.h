@@ -6,10 +6,9 @@
 
 namespace nasnet::cpu {
 
-// 1×1, groups 1, and a stride above 1 on at least one axis (stride 1 is is_pointwise), any pads
-// (negative ones too: inference plans' shifted inputs, plan.cc FusePadSliceConvs): the forward.
-bool is_strided_pointwise(const ConvShape& s);
-// The same without pads: the backward (padded ones take conv.cc's general path).
+// The forward takes every is_strided_pointwise shape (core/shapes.h), with the input's ReLU too
+// (relu_in); the backward the same without pads and without relu_in (padded ones take conv.cc's
+// general path).
 bool is_unpadded_strided_pointwise(const ConvShape& s);
 
 // Whole batch, all threads (conv2d_backward computes the bias gradient itself, for every shape). The

@@ -324,12 +324,15 @@ class CudaBackendImpl final : public Backend {
   }
 
   // ---- kernels ----
+  // ConvShape::relu_in never reaches a device plan (Supports: no kReluStridedConv).
   Status ConvForward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) override {
+    if (s.relu_in) return Status::Invalid("cuda: a ReLU on a convolution's input is not fused on the device");
     if (UseCudnn(s)) return cudnn_->forward(stream_, s, x, w, b, y);
     return cuda::conv2d_forward(stream_, s, x, w, b, y);
   }
   Status ConvBackward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
                       float* db) override {
+    if (s.relu_in) return Status::Invalid("cuda: a ReLU on a convolution's input is not fused on the device");
     if (UseCudnn(s)) return cudnn_->backward(stream_, s, x, w, dy, dx, dw, db);
     return cuda::conv2d_backward(stream_, s, x, w, dy, dx, dw, db);
   }

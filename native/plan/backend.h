@@ -57,6 +57,12 @@ enum class Fusion {
   // plans: the chain writes straight into its channel slice of the Concat's output
   // (FusedConvBnForwardEval's y_image_stride) and ConcatForward leaves that slice (its input nullptr).
   kConcatInPlace,
+  // A Relu whose every reader is a fused chain or a strided 1×1 Conv (is_strided_pointwise), in
+  // inference plans: the chains take it as their relu_in and the Convs as ConvShape::relu_in (the
+  // ReLU applied to the pixels they sample), and the Relu's output is never stored. NASNet's
+  // reduction cells apply one ReLU to the previous cell's output for a pointwise chain and for the
+  // factorized reduction's two strided paths (which read a quarter of it each).
+  kReluStridedConv,
 };
 
 // When a fused chain runs: its scratch may differ (the CPU keeps everything per image in cache; a

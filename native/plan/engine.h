@@ -216,6 +216,8 @@ class Plan {
   virtual int fused_drop_paths() const = 0;
   // Pad → Slice → strided 1×1 Conv run as the Conv alone (inference plans).
   virtual int fused_shifts() const = 0;
+  // Strided 1×1 Convs that apply the ReLU of a Relu absorbed into its readers (inference plans).
+  virtual int relu_strided_convs() const = 0;
   // Adds that run a fused chain with their other input as its residual (inference plans).
   virtual int fused_adds() const = 0;
   // Concat inputs written in place by the fused chains producing them (inference plans).

@@ -256,15 +256,24 @@ void CompiledPlan::FuseChains() {
     found.push_back({ch, b, in});
     ++chain_reads[in];
   }
-  // Pass 2: a Relu feeding chains is absorbed when chains are all that read it. Otherwise it runs
-  // anyway (its output is kept for its backward), so the chains read its output: absorbing it would
-  // keep its input alive as well.
+  // Inference plans: the strided 1×1 Convs that can apply a ReLU to what they sample.
+  std::vector<int> strided_reads(I + n, 0);
+  if (!options_.training && backend_->Supports(Fusion::kReluStridedConv))
+    for (int c = 0; c < n; ++c)
+      if (!dead_[c] && nodes[c].op == Op::kConv && is_strided_pointwise(R[c].conv)) ++strided_reads[R[c].in[0]];
+  // Pass 2: a Relu feeding chains (and, in inference plans, strided 1×1 Convs) is absorbed when they
+  // are all that read it. Otherwise it runs anyway (its output is kept for its backward, or read by
+  // another op), so the chains read its output: absorbing it would keep its input alive as well.
+  auto absorbed = [&](int relu) {
+    const int t = I + relu;
+    return relu >= 0 && chain_reads[t] + strided_reads[t] == readers[t];
+  };
   for (const Candidate& c : found) {
     FusedChain ch = c.chain;
     const int b = c.bn;
     int in = c.input;
     ch.relu = ProducerOf(in, Op::kRelu);
-    if (ch.relu >= 0 && chain_reads[in] == readers[in])
+    if (absorbed(ch.relu))
       in = R[ch.relu].in[0];
     else
       ch.relu = -1;
@@ -290,6 +299,15 @@ void CompiledPlan::FuseChains() {
     ch.bn = b;
     fused_[b] = ch;
     ++fused_chains_;
+  }
+  // The strided Convs of every absorbed Relu (chains read it or not) sample its input themselves.
+  for (int c = 0; c < n; ++c) {
+    if (dead_[c] || nodes[c].op != Op::kConv || strided_reads[R[c].in[0]] == 0) continue;
+    const int relu = ProducerOf(R[c].in[0], Op::kRelu);
+    if (!absorbed(relu)) continue;
+    R[c].in[0] = R[relu].in[0];
+    R[c].conv.relu_in = true;
+    ++relu_strided_convs_;
   }
 }
 
@@ -842,7 +860,7 @@ std::string CompiledPlan::KindOf(int i) const {
   switch (node.op) {
     case Op::kConv: {
       const ConvShape& c = r.conv;
-      std::string k = "Conv ";
+      std::string k = c.relu_in ? "Conv relu+" : "Conv ";
       if (is_depthwise(c)) k += "depthwise ";
       else if (c.groups > 1) k += "grouped ";
       return k + window(c.kh, c.kw, c.sh, c.dh);

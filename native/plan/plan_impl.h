@@ -149,6 +149,7 @@ class CompiledPlan : public Plan {
   int fused_drop_paths() const override { return fused_drop_paths_; }
   // Pad → Slice → strided 1×1 Conv runs as the Conv alone (see "Fusion" above).
   int fused_shifts() const override { return fused_shifts_; }
+  int relu_strided_convs() const override { return relu_strided_convs_; }
   // Adds that run a fused chain with the other input as its residual (see "Fusion" above).
   int fused_adds() const override { return fused_adds_; }
   // Concat inputs written in place by their producers (see "Fusion" above).
@@ -362,7 +363,7 @@ class CompiledPlan : public Plan {
   // none) and the offset of the tensor's image 0 in it (floats).
   std::vector<int> view_root_;
   std::vector<size_t> view_offset_;
-  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, fused_adds_ = 0, concat_in_place_ = 0, aliased_ = 0, grad_aliased_ = 0;
+  int fused_chains_ = 0, fused_drop_paths_ = 0, fused_shifts_ = 0, fused_adds_ = 0, relu_strided_convs_ = 0, concat_in_place_ = 0, aliased_ = 0, grad_aliased_ = 0;
   std::vector<int> random_slot_;           // per node: index of its RandomSlot, or -1
   int random_count_ = 0;
   std::vector<std::vector<int>> node_param_slot_;

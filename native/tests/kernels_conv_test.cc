@@ -5,14 +5,18 @@
 // fp64 central difference is exact up to rounding).
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "core/nan.h"
 #include "cpu/depthwise.h"
 #include "cpu/dispatch.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
+#include "plan/backend.h"
 #include "tests/kernels_util.h"
 
 using namespace nasnet;
@@ -460,4 +464,45 @@ NASNET_TEST(kernels_depthwise_direct_path_equals_padded_path_bitwise) {
     same_floats(what[0], y[1], y[0]);
     same_floats(what[1], dx[1], dx[0]);
   }
+}
+
+// ConvShape::relu_in (an inference plan's Relu absorbed by the strided 1×1 convolutions reading it):
+// the forward equals the same forward of max(0, x), bit for bit, at thread counts that split the
+// rows differently and with pads (negative ones: a shifted sample). The CPU backend refuses it for
+// any other shape and for the backward, naming why.
+NASNET_TEST(kernels_conv_strided_pointwise_relu_in) {
+  const ConvShape shapes[] = {
+      make(1, 72, 63, 63, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),
+      make(5, 18, 8, 10, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),
+      make(2, 3, 7, 9, 4, 1, 1, 2, 2, 1, 2, 1, 0, 1, 1, 1),
+      make(3, 6, 8, 8, 5, 1, 1, 2, 2, -1, -1, 1, 1, 1, 1, 1),
+  };
+  const int threads0 = omp_get_max_threads();
+  for (ConvShape s : shapes) {
+    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.K * s.OH * s.OW;
+    const std::vector<float> x = random_vec(nx, 500), w = random_vec(static_cast<size_t>(s.K) * s.C, 501),
+                             b = random_vec(s.K, 502);
+    std::vector<float> rx(x);
+    for (float& v : rx) v = std::max(v, 0.0f);
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      std::vector<float> want(ny, -1.0f), got(ny, -2.0f);
+      s.relu_in = false;
+      cpu::conv2d_forward(s, rx.data(), w.data(), b.data(), want.data());
+      s.relu_in = true;
+      cpu::conv2d_forward(s, x.data(), w.data(), b.data(), got.data());
+      EXPECT_TRUE(got == want);
+    }
+  }
+  omp_set_num_threads(threads0);
+  auto backend = plan::CpuBackend();
+  ConvShape dense = make(1, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  dense.relu_in = true;
+  std::vector<float> buf(1024, 0.0f);
+  Status st = backend->ConvForward(dense, buf.data(), buf.data(), nullptr, buf.data() + 512);
+  EXPECT_TRUE(!st.ok() && st.message().find("strided 1x1") != std::string::npos);
+  ConvShape strided = make(1, 3, 4, 4, 2, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1);
+  strided.relu_in = true;
+  st = backend->ConvBackward(strided, buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), nullptr);
+  EXPECT_TRUE(!st.ok() && st.message().find("no backward") != std::string::npos);
 }

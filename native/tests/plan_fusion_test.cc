@@ -271,6 +271,62 @@ NASNET_TEST(plan_pad_slice_conv_fusion_is_exact) {
   }
 }
 
+NASNET_TEST(plan_relu_into_strided_convs_is_exact) {
+  // NASNet's reduction cells: one Relu of a tensor read by a pointwise chain and by a factorized
+  // reduction's two strided 1×1 paths (one of them shifted: Pad → Slice → Conv). An inference plan
+  // absorbs the Relu: the chain applies it as its relu_in, the Convs to the pixels they sample. Its
+  // logits equal, bit for bit, a training plan's Predict (which keeps every Relu and runs the same
+  // chains), at batch 1 (rows split over threads) and 3, and match the unfused plan's. A Relu that
+  // another op reads too (a MaxPool) stays.
+  for (bool other_reader : {false, true}) {
+    Ir ir;
+    ir.Stem(6);
+    ir.Node("r", "Relu", "\"stem/bn\"");
+    ir.Unit("P", "r", 6, 4);
+    ir.Conv("path1", "r", 6, 4, 1, 2, 0);
+    ir.Node("pad", "Pad", "\"r\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
+    ir.Node("shift", "Slice", "\"pad\"", "\"starts\": [1, 1], \"ends\": [1000, 1000], \"axes\": [2, 3]");
+    ir.Conv("path2", "shift", 6, 4, 1, 2, 0);
+    ir.Node("cat", "Concat", "\"path1\", \"path2\"", "\"axis\": 1");
+    ir.Bn("cat/bn", "cat", 8);
+    ir.Node("gap1", "GlobalAveragePool", "\"P/bn\"");
+    ir.Node("gap2", "GlobalAveragePool", "\"cat/bn\"");
+    std::string heads = "\"gap1\", \"gap2\"";
+    int channels = 12;
+    if (other_reader) {
+      ir.Node("mx", "MaxPool", "\"r\"", "\"kernel_shape\": [3, 3], \"strides\": [2, 2], \"pads\": [1, 1, 1, 1]");
+      ir.Node("gap3", "GlobalAveragePool", "\"mx\"");
+      heads += ", \"gap3\"";
+      channels += 6;
+    }
+    ir.Node("all", "Concat", heads, "\"axis\": 1");
+    ir.Node("flat", "Flatten", "\"all\"", "\"axis\": 1");
+    ir.Gemm("fc", "flat", channels, kClasses);
+    const std::string inference = ir.Json(3, 7, 9, "\"fc\"", "");
+    ir.Node("ce", "SoftmaxCrossEntropy", "\"fc\", \"labels\"");
+    const std::string training = ir.Json(3, 7, 9, "\"fc\", \"ce\"", "ce");
+    for (int batch : {1, 3}) {
+      auto fs = std::make_shared<ParameterStore>(), us = std::make_shared<ParameterStore>(),
+           ts = std::make_shared<ParameterStore>();
+      auto fused = MustCompile(inference, fs, batch, false, false, nasnet::OptimizerKind::kSgd, true);
+      auto plain = MustCompile(inference, us, batch, false, false, nasnet::OptimizerKind::kSgd, false);
+      auto trained = MustCompile(training, ts, batch, true);
+      if (!fused || !plain || !trained) return;
+      RandomBnStatistics(fs, 41);
+      for (const auto& other : {us, ts})
+        for (const std::string& name : fs->Names())
+          EXPECT_TRUE(other->Set(name, fs->Find(name)->data.data(), fs->Find(name)->data.size(), nullptr).ok());
+      EXPECT_TRUE(fused->relu_strided_convs() == (other_reader ? 0 : 2));
+      EXPECT_TRUE(plain->relu_strided_convs() == 0 && trained->relu_strided_convs() == 0);
+      ExpectSamePredictions(*fused, *trained, batch, kImage, kClasses, 43 + batch, 2);
+      const std::vector<float> x = nasnet::test::random_vec(static_cast<size_t>(batch) * kImage, 47);
+      std::vector<float> a(static_cast<size_t>(batch) * kClasses), b(a.size());
+      EXPECT_TRUE(fused->Predict(x.data(), a.data()).ok() && plain->Predict(x.data(), b.data()).ok());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(std::fabs(a[i] - b[i]) <= 1e-5f * (1.0f + std::fabs(b[i])));
+    }
+  }
+}
+
 NASNET_TEST(plan_chain_add_fusion_is_exact) {
   // An Add of a fused chain's output (read by the Add alone) and another tensor runs the chain with
   // the other tensor added as its GEMM stores the tiles: an inference plan's logits equal, bit for
