@@ -13,7 +13,9 @@
  * hits both alike; the first call of each turn is not counted, as it pays for the other engine's
  * threads still spinning); the per-round ratio is ours / ORT in images/s (from the median call of
  * each), and the reported ratio is the median of the rounds. The logits of the two engines are compared once (largest difference relative to the
- * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers.
+ * largest logit). The measured FP32 FMA peak (bench/fma-peak.ts) is printed with the numbers, and
+ * with 2+ threads how fast a core reads what the other just wrote, before and after the batches
+ * (bench/core-to-core.ts): batch-1 rates, ours and ORT's, follow it from run to run.
  * --profile times every node of our plan and prints where inference time goes, by kind of node; with
  * --ort also ORT's own profile of `--rounds` runs (a separate profiling session after the timed
  * rounds; its first run left out), by operator.
@@ -30,6 +32,7 @@ import { Plan, summarizeProfile } from '../lib/engine/plan.js';
 import { ParameterStore } from '../lib/engine/store.js';
 import { exportOnnx } from '../lib/onnx/export.js';
 import { checkInteger, checkNumber } from '../lib/util/check.js';
+import { type CoreToCore, measureCoreToCore } from './core-to-core.js';
 import { checkEngineThreads } from './engine-threads.js';
 import { measureFmaPeak } from './fma-peak.js';
 import { median } from './median.js';
@@ -67,6 +70,7 @@ const batches = a.batch!.split(',').map(Number);
 for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`--batch: expected positive integers but received '${a.batch}'`);
 
 const peak = measureFmaPeak(threads);
+const coreToCoreBefore = threads > 1 ? measureCoreToCore() : undefined;
 const store = new ParameterStore();
 // Random, non-trivial BN statistics and affine parameters (the store starts at mean 0, var 1).
 let seed = 12345;
@@ -238,5 +242,10 @@ for (const batch of batches) {
     }
   }
 }
-if (a.json) process.stdout.write(`${JSON.stringify({ fmaPeakGflops: peak.gflops, peak, results })}\n`);
-else console.log(`FP32 FMA peak measured now: ${peak.gflops.toFixed(0)} GFLOP/s (${threads} threads × ${Math.max(peak.avx512PerCore, peak.avx2PerCore).toFixed(1)} per core)`);
+const coreToCore = coreToCoreBefore ? { before: coreToCoreBefore, after: measureCoreToCore() } : undefined;
+const describeCoreToCore = (c: CoreToCore) => `cross ${c.crossGBs.toFixed(0)} GB/s, ${c.crossShare.toFixed(2)} of local ${c.localGBs.toFixed(0)}`;
+if (a.json) process.stdout.write(`${JSON.stringify({ fmaPeakGflops: peak.gflops, peak, coreToCore, results })}\n`);
+else {
+  console.log(`FP32 FMA peak measured now: ${peak.gflops.toFixed(0)} GFLOP/s (${threads} threads × ${Math.max(peak.avx512PerCore, peak.avx2PerCore).toFixed(1)} per core)`);
+  if (coreToCore) console.log(`core-to-core reads (bench/core-to-core.ts), before: ${describeCoreToCore(coreToCore.before)}; after: ${describeCoreToCore(coreToCore.after)}`);
+}
