@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/nan.h"
 #include "cpu/dispatch.h"
 #include "cpu/elementwise.h"
 #include "cpu/scratch.h"
@@ -59,7 +60,7 @@ void for_each_image(const ConvShape& s, int64_t r0, int64_t r1, Fn&& fn) {
 }
 
 // col[c, (oh - oh0)*OW + ow] = x[n, c, oh*sh - pt, ow*sw - pl] (0 outside the image) for oh in
-// [oh0, oh1), max(0, x) with s.relu_in; col rows ld apart.
+// [oh0, oh1), relu_value of it with s.relu_in; col rows ld apart.
 void gather(const ConvShape& s, const float* x, int n, int oh0, int oh1, float* col, size_t ld) {
   // Output columns [lo, hi) sample inside the image; the rest are 0.
   const int lo = std::min(s.OW, s.pl > 0 ? (s.pl + s.sw - 1) / s.sw : 0);
@@ -86,7 +87,7 @@ void gather(const ConvShape& s, const float* x, int n, int oh0, int oh1, float* 
       else
         for (int ow = 0; ow < m; ++ow) out[ow] = src[ow * s.sw];
       if (s.relu_in)
-        for (int ow = 0; ow < m; ++ow) out[ow] = std::max(out[ow], 0.0f);
+        for (int ow = 0; ow < m; ++ow) out[ow] = relu_value(out[ow]);
       for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
       for (int ow = hi; ow < s.OW; ++ow) d[ow] = 0.0f;
     }

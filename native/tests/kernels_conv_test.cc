@@ -467,7 +467,7 @@ NASNET_TEST(kernels_depthwise_direct_path_equals_padded_path_bitwise) {
 }
 
 // ConvShape::relu_in (an inference plan's Relu absorbed by the strided 1×1 convolutions reading it):
-// the forward equals the same forward of max(0, x), bit for bit, at thread counts that split the
+// the forward equals the same forward of relu_value(x) (a NaN stays NaN), bit for bit, at thread counts that split the
 // rows differently and with pads (negative ones: a shifted sample). The CPU backend refuses it for
 // any other shape and for the backward, naming why.
 NASNET_TEST(kernels_conv_strided_pointwise_relu_in) {
@@ -480,10 +480,13 @@ NASNET_TEST(kernels_conv_strided_pointwise_relu_in) {
   const int threads0 = omp_get_max_threads();
   for (ConvShape s : shapes) {
     const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W, ny = static_cast<size_t>(s.N) * s.K * s.OH * s.OW;
-    const std::vector<float> x = random_vec(nx, 500), w = random_vec(static_cast<size_t>(s.K) * s.C, 501),
+    const std::vector<float> x0 = random_vec(nx, 500), w = random_vec(static_cast<size_t>(s.K) * s.C, 501),
                              b = random_vec(s.K, 502);
+    std::vector<float> x(x0);
+    x[0] = -0.0f;  // a sampled position of image 0, channel 0 (the unpadded shapes)
+    x[nx / 2] = std::numeric_limits<float>::quiet_NaN();  // NaN stays NaN through the ReLU
     std::vector<float> rx(x);
-    for (float& v : rx) v = std::max(v, 0.0f);
+    for (float& v : rx) v = relu_value(v);
     for (int threads : {1, 2, 3}) {
       omp_set_num_threads(threads);
       std::vector<float> want(ny, -1.0f), got(ny, -2.0f);
@@ -491,7 +494,7 @@ NASNET_TEST(kernels_conv_strided_pointwise_relu_in) {
       cpu::conv2d_forward(s, rx.data(), w.data(), b.data(), want.data());
       s.relu_in = true;
       cpu::conv2d_forward(s, x.data(), w.data(), b.data(), got.data());
-      EXPECT_TRUE(got == want);
+      EXPECT_TRUE(std::memcmp(got.data(), want.data(), ny * sizeof(float)) == 0);  // NaNs too, bit for bit
     }
   }
   omp_set_num_threads(threads0);
