@@ -10,8 +10,7 @@
  * @example
  * const { crossShare } = measureCoreToCore(); // e.g. 0.31, or 0.95
  */
-import { spawnSync } from 'node:child_process';
-import { buildBenchTargets } from './fma-peak.js';
+import { buildBenchTargets, sh } from './fma-peak.js';
 
 /** Read bandwidths in GB/s of a buffer written by the reading core (local) and by the other one (cross). */
 export interface CoreToCore {
@@ -24,9 +23,8 @@ export interface CoreToCore {
 /** Measures the core-to-core read bandwidth (builds the probe when needed). */
 export function measureCoreToCore(): CoreToCore {
   buildBenchTargets(['nasnet_bench_core_to_core']);
-  const r = spawnSync('./build-bench/nasnet_bench_core_to_core', [], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`nasnet_bench_core_to_core failed:\n${r.stdout}\n${r.stderr}`);
-  const m = /local ([\d.]+) GB\/s, cross ([\d.]+) GB\/s \(([\d.]+) of local\)/.exec(r.stdout);
-  if (!m) throw new Error(`nasnet_bench_core_to_core: unexpected output '${r.stdout.trim()}'`);
+  const out = sh('./build-bench/nasnet_bench_core_to_core', []);
+  const m = /local ([\d.]+) GB\/s, cross ([\d.]+) GB\/s \(([\d.]+) of local\)/.exec(out);
+  if (!m) throw new Error(`nasnet_bench_core_to_core: unexpected output '${out.trim()}'`);
   return { localGBs: Number(m[1]), crossGBs: Number(m[2]), crossShare: Number(m[3]) };
 }

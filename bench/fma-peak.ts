@@ -17,7 +17,8 @@ export interface FmaPeak {
   gflops: number;
 }
 
-function sh(cmd: string, args: string[]): string {
+/** Runs a command to its end and returns its stdout; a failure throws with its output. */
+export function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;

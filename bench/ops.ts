@@ -9,18 +9,12 @@
  * sgemm's rate is also given as a share of the FP32 FMA peak, measured here by bench/kernels/fma_peak.cc
  * (independent FMA chains in registers, per core, times the thread count).
  */
-import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { buildBenchTargets, measureFmaPeak } from './fma-peak.js';
+import { buildBenchTargets, measureFmaPeak, sh } from './fma-peak.js';
 
 const { values: a } = parseArgs({ options: { reps: { type: 'string', default: '5' }, 'no-torch': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
 
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 buildBenchTargets(['nasnet_bench_ops']);
 const threads = Number(process.env.OMP_NUM_THREADS ?? availableParallelism());

@@ -9,10 +9,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -189,17 +187,19 @@ class StepCall final : public StepReturn {
   // Waits for the store's lock (steps and compilations of the store's other plans run one at a time).
   void RunWaiting() {
     std::lock_guard<std::mutex> lock(*holder_->store_mutex);
-    RunLocked();
+    status_ = RunLocked();
   }
   // On the plan's step thread: runs the step unless another thread holds the store's lock. That
   // thread may be waiting for the step thread itself (a compilation or another plan's step run from
   // a libuv worker): waiting for it here would wait forever. Then nothing runs (ran_ stays false).
-  void RunIfFree() {
+  Status RunIfFree() {
     std::unique_lock<std::mutex> lock(*holder_->store_mutex, std::try_to_lock);
-    if (!lock.owns_lock()) return;
+    if (!lock.owns_lock()) return Status::Ok();
     ran_ = true;
-    RunLocked();
+    return RunLocked();
   }
+  // The status RunIfFree's step ended with (a throw turned into one by the step thread).
+  void Finished(const Status& st) { status_ = st; }
 
   // Back on the JS thread from the step thread: a step that did not run (the store was locked) runs
   // on a libuv worker now, which may wait for the lock.
@@ -236,21 +236,13 @@ class StepCall final : public StepReturn {
   }
 
  private:
-  // Nothing may escape: on the step thread an exception would end the process.
-  void RunLocked() {
-    Status st;
-    try {
-      switch (kind_) {
-        case StepKind::kTrain: st = holder_->plan->TrainStep(batch_, hyper_, &train_); break;
-        case StepKind::kEvaluate: st = holder_->plan->Evaluate(batch_, &eval_); break;
-        case StepKind::kPredict: st = holder_->plan->Predict(batch_, logits_.data()); break;
-      }
-    } catch (const std::bad_alloc&) {
-      st = Status::Exhausted("out of memory during a step");
-    } catch (const std::exception& e) {
-      st = Status::Internal(std::string("unexpected failure during a step: ") + e.what());
+  Status RunLocked() {
+    switch (kind_) {
+      case StepKind::kTrain: return holder_->plan->TrainStep(batch_, hyper_, &train_);
+      case StepKind::kEvaluate: return holder_->plan->Evaluate(batch_, &eval_);
+      case StepKind::kPredict: return holder_->plan->Predict(batch_, logits_.data());
     }
-    if (!st.ok()) status_ = st;
+    return Status::Internal("unknown kind of step");
   }
 
   Napi::Promise::Deferred deferred_;
@@ -299,12 +291,14 @@ Napi::Promise StartStep(Napi::Env env, std::unique_ptr<StepCall> call) {
     return promise;
   }
   StepCall* handed = call.get();
-  // The task owns the call from when it runs; a task never queued leaves it to `call`.
-  if (call->plan()->PostStep([handed, channel] {
-        std::unique_ptr<StepCall> owned(handed);
-        owned->RunIfFree();
-        channel->Send(std::move(owned));
-      })) {
+  // `done` owns the call from when it runs (once, after the step); a step never queued leaves it to
+  // `call`.
+  if (call->plan()->PostStep([handed] { return handed->RunIfFree(); },
+                             [handed, channel](Status st) {
+                               std::unique_ptr<StepCall> owned(handed);
+                               owned->Finished(st);
+                               channel->Send(std::move(owned));
+                             })) {
     (void)call.release();
     return promise;
   }

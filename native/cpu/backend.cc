@@ -75,7 +75,9 @@ class CpuBackendImpl final : public Backend {
   Status RunStep(std::unique_ptr<CapturedStep>*, bool, int, const std::function<Status()>& step) override {
     return cpu::RunOnStepThread(step);
   }
-  bool PostStep(std::function<void()> task) override { return cpu::PostToStepThread(std::move(task)).ok(); }
+  bool PostStep(std::function<Status()> step, std::function<void(Status)> done) override {
+    return cpu::PostToStepThread(std::move(step), std::move(done)).ok();
+  }
   // Each thread of a team runs whole steps with serial kernels (kernel_threads() is 1 inside the team).
   int ConcurrentSteps() const override { return cpu_threads(); }
   // The team is opened on the step thread; each of its threads belongs to this step (its bodies'

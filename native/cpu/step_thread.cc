@@ -46,10 +46,10 @@ class StepThread {
     return result;
   }
 
-  Status Post(std::function<void()> task) {
+  Status Post(std::function<Status()> job, std::function<void(Status)> done) {
     std::lock_guard<std::mutex> lock(mu_);
     NASNET_RETURN_IF_ERROR(StartLocked());
-    queue_.push_back(std::move(task));
+    queue_.emplace_back([job = std::move(job), done = std::move(done)] { done(RunCatching(job)); });
     wake_.notify_one();
     return Status::Ok();
   }
@@ -74,7 +74,7 @@ class StepThread {
       std::function<void()> task = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      task();      // Run's wrapper catches the job's exceptions; a posted task throws none
+      task();          // each task catches its job's exceptions (RunCatching)
       task = nullptr;  // what the task holds goes before the thread sleeps
       lock.lock();
     }
@@ -102,9 +102,9 @@ Status RunOnStepThread(const std::function<Status()>& job) {
   return Instance().Run(job);
 }
 
-Status PostToStepThread(std::function<void()> task) {
-  if (!task) return Status::Invalid("cpu: PostToStepThread needs a task");
-  return Instance().Post(std::move(task));
+Status PostToStepThread(std::function<Status()> job, std::function<void(Status)> done) {
+  if (!job || !done) return Status::Invalid("cpu: PostToStepThread needs a job and a done");
+  return Instance().Post(std::move(job), std::move(done));
 }
 
 }  // namespace nasnet::cpu

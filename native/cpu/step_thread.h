@@ -17,11 +17,12 @@ namespace nasnet::cpu {
 // a thread of a team a step opened (image-parallel lanes), it runs `job` right there.
 Status RunOnStepThread(const std::function<Status()>& job);
 
-// Queues `task` on the step thread behind the jobs already there and returns at once (an error only
-// when the thread cannot be started): the caller does not wait, and learns of the end from the task
-// itself. `task` must not throw, nor wait for a thread that waits for the step thread (a thread in
-// RunOnStepThread): it would wait for itself.
-Status PostToStepThread(std::function<void()> task);
+// Queues `job` on the step thread behind the jobs already there and returns at once (an error only
+// when the thread cannot be started, and then neither function runs): the caller does not wait.
+// When the job ends, done(its status) runs there too, a throw turned into a status as for
+// RunOnStepThread. `done` must not throw; neither may wait for a thread that waits for the step
+// thread (a thread in RunOnStepThread): it would wait for itself.
+Status PostToStepThread(std::function<Status()> job, std::function<void(Status)> done);
 
 // While one lives, RunOnStepThread runs jobs on the constructing thread (the threads of a team that
 // a step opened, which belong to that step).

@@ -140,12 +140,14 @@ class Backend {
   // CPU runs `step` on its step thread (cpu/step_thread.h), the caller waiting.
   virtual Status RunStep(std::unique_ptr<CapturedStep>* captured, bool capture, int variant,
                          const std::function<Status()>& step) = 0;
-  // Where the backend runs its steps on a thread of its own (the CPU's step thread): queues `task`
-  // there and returns true at once, the task to run a whole step (RunStep inside it runs in place).
-  // False where it has none (a device steps on the calling thread): the caller runs the step on a
-  // thread of its own. A task must not throw, nor wait for a thread that waits for the step thread.
-  virtual bool PostStep(std::function<void()> task) {
-    (void)task;
+  // Where the backend runs its steps on a thread of its own (the CPU's step thread): queues `step`
+  // there (a whole step: RunStep inside it runs in place) and returns true at once; done(its status,
+  // a throw turned into one) runs there after it. False where it has none (a device steps on the
+  // calling thread; neither function runs): the caller runs the step on a thread of its own.
+  // `done` must not throw; neither may wait for a thread that waits for the step thread.
+  virtual bool PostStep(std::function<Status()> step, std::function<void(Status)> done) {
+    (void)step;
+    (void)done;
     return false;
   }
   // A clock for profiling, in milliseconds, read after all work enqueued so far has finished.

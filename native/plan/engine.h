@@ -186,12 +186,13 @@ class Plan {
   virtual Status Evaluate(const StagedBatch& batch, EvalResult* out) = 0;
   virtual Status Predict(const StagedBatch& batch, float* logits) = 0;
 
-  // Where this plan's backend steps on a thread of its own (the CPU's step thread): queues `task`
+  // Where this plan's backend steps on a thread of its own (the CPU's step thread): queues `step`
   // there and returns true at once, so a caller that must not block (the N-API layer) hands a step
-  // over without a thread of its own waiting for it; the task calls TrainStep / Evaluate / Predict,
-  // which run in place. False: call them on a thread that may wait (a device plan). The task must
-  // not throw, nor wait for a thread that itself waits for a step (a lock such a thread holds).
-  virtual bool PostStep(std::function<void()> task) = 0;
+  // over without a thread of its own waiting for it; `step` calls TrainStep / Evaluate / Predict,
+  // which run in place, and done(its status, a throw turned into one) follows it there. False: call
+  // them on a thread that may wait (a device plan); neither function runs. `done` must not throw;
+  // neither may wait for a thread that itself waits for a step (a lock such a thread holds).
+  virtual bool PostStep(std::function<Status()> step, std::function<void(Status)> done) = 0;
 
   // Shapes the caller must supply and receive.
   virtual std::vector<int64_t> input_shape() const = 0;   // [batch, C, H, W]

@@ -130,7 +130,9 @@ class CompiledPlan : public Plan {
   std::string notice() const override { return notice_; }
   std::string graph_status() const override;
   Status SyncToStore() override;
-  bool PostStep(std::function<void()> task) override { return backend_->PostStep(std::move(task)); }
+  bool PostStep(std::function<Status()> step, std::function<void(Status)> done) override {
+    return backend_->PostStep(std::move(step), std::move(done));
+  }
   Status Profile(std::vector<NodeProfile>* out) const override;
   void ResetProfile() override;
 

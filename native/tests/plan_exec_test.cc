@@ -88,12 +88,7 @@ std::string NasnetLike(bool training) {
   ir.Node("c0/b1/add", "Add", "\"c0/b1/avg\", \"c0/b1/max\"");
   ir.Node("c0/concat", "Concat", "\"c0/b0/dp\", \"c0/b1/add\"", "\"axis\": 1");
   ir.Node("r1/relu", "Relu", "\"c0/concat\"");
-  ir.Conv("r1/path1_conv", "r1/relu", 32, 16, 1, 2, 0);
-  ir.Node("r1/path2_pad", "Pad", "\"r1/relu\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
-  ir.Node("r1/path2_shift", "Slice", "\"r1/path2_pad\"", "\"starts\": [1, 1], \"ends\": [17, 17], \"axes\": [2, 3]");
-  ir.Conv("r1/path2_conv", "r1/path2_shift", 32, 16, 1, 2, 0);
-  ir.Node("r1/fr_concat", "Concat", "\"r1/path1_conv\", \"r1/path2_conv\"", "\"axis\": 1");
-  ir.Bn("r1/fr_bn", "r1/fr_concat", 32);
+  ir.FactorizedReduction("r1", "r1/relu", 32, 32);
   ir.Node("r1/max", "MaxPool", "\"c0/concat\"", "\"kernel_shape\": [3, 3], \"strides\": [2, 2], \"pads\": [1, 1, 1, 1]");
   ir.Node("r1/concat", "Concat", "\"r1/fr_bn\", \"r1/max\"", "\"axis\": 1");
   ir.Node("head/relu", "Relu", "\"r1/concat\"");

@@ -63,6 +63,18 @@ struct Ir {
     Conv(id + "/pw", in, cin, cout, 1, 1, 0);
     Bn(id + "/bn", id + "/pw", cout);
   }
+  // NASNet's factorized reduction of x (cin channels): id/path1_conv (1×1, stride 2) and the shifted
+  // path id/path2_pad → id/path2_shift → id/path2_conv, cout / 2 channels each, concatenated
+  // (id/fr_concat) → id/fr_bn.
+  void FactorizedReduction(const std::string& id, const std::string& x, int cin, int cout) {
+    Conv(id + "/path1_conv", x, cin, cout / 2, 1, 2, 0);
+    Node(id + "/path2_pad", "Pad", "\"" + x + "\"", "\"pads\": [0, 0, 0, 0, 0, 0, 1, 1]");
+    Node(id + "/path2_shift", "Slice", "\"" + id + "/path2_pad\"",
+         "\"starts\": [1, 1], \"ends\": [1000, 1000], \"axes\": [2, 3]");
+    Conv(id + "/path2_conv", id + "/path2_shift", cin, cout / 2, 1, 2, 0);
+    Node(id + "/fr_concat", "Concat", "\"" + id + "/path1_conv\", \"" + id + "/path2_conv\"", "\"axis\": 1");
+    Bn(id + "/fr_bn", id + "/fr_concat", cout);
+  }
   void Gemm(const std::string& id, const std::string& x, int in, int out) {
     Param(id + "/w", std::to_string(out) + ", " + std::to_string(in),
           "{\"kind\": \"uniform\", \"limit\": " + std::to_string(1.0 / std::sqrt(in)) + "}", true, true);

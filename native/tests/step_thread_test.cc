@@ -1,11 +1,13 @@
 // The CPU step thread (cpu/step_thread.h): every job runs on one thread whichever thread submits
 // it, jobs from several threads all run (one at a time), a job submitted from the step thread or
 // from a team a step opened runs right there (no deadlock), a throwing job comes back as a status,
-// and tasks posted without waiting run there in order, queued with the waiting jobs.
+// and jobs posted without waiting run there in order, queued with the waiting jobs, each followed
+// by its `done` with its status (a throw too).
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -77,7 +79,7 @@ NASNET_TEST(step_thread_failures_come_back_as_status) {
   EXPECT_TRUE(cpu::RunOnStepThread([] { return Status::Ok(); }).ok());
 }
 
-NASNET_TEST(step_thread_posted_tasks_run_there_in_order_without_the_caller_waiting) {
+NASNET_TEST(step_thread_posted_jobs_run_there_in_order_without_the_caller_waiting) {
   std::thread::id step;
   cpu::RunOnStepThread([&] {
     step = std::this_thread::get_id();
@@ -87,20 +89,46 @@ NASNET_TEST(step_thread_posted_tasks_run_there_in_order_without_the_caller_waiti
   std::condition_variable cv;
   bool release = false;
   std::vector<int> order;
+  std::vector<Status> ends;
   int elsewhere = 0;
-  // The first task blocks the step thread until the caller releases it: PostToStepThread must have
-  // returned by then (the caller did not wait), and the later tasks and a waiting job queue behind it.
-  EXPECT_TRUE(cpu::PostToStepThread([&] {
-                std::unique_lock<std::mutex> lock(mu);
-                cv.wait(lock, [&] { return release; });
-                order.push_back(0);
-              }).ok());
-  for (int k = 1; k <= 3; ++k)
-    EXPECT_TRUE(cpu::PostToStepThread([&, k] {
-                  std::lock_guard<std::mutex> lock(mu);
-                  if (std::this_thread::get_id() != step) ++elsewhere;
-                  order.push_back(k);
-                }).ok());
+  // Each job's `done` records its status, on the step thread too.
+  auto done = [&](Status st) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (std::this_thread::get_id() != step) ++elsewhere;
+    ends.push_back(st);
+  };
+  // The first job blocks the step thread until the caller releases it: PostToStepThread must have
+  // returned by then (the caller did not wait), and the later jobs and a waiting job queue behind it.
+  EXPECT_TRUE(cpu::PostToStepThread(
+                  [&] {
+                    std::unique_lock<std::mutex> lock(mu);
+                    cv.wait(lock, [&] { return release; });
+                    order.push_back(0);
+                    return Status::Ok();
+                  },
+                  done)
+                  .ok());
+  for (int k = 1; k <= 2; ++k)
+    EXPECT_TRUE(cpu::PostToStepThread(
+                    [&, k] {
+                      std::lock_guard<std::mutex> lock(mu);
+                      if (std::this_thread::get_id() != step) ++elsewhere;
+                      order.push_back(k);
+                      return Status::OutOfRange("job " + std::to_string(k));
+                    },
+                    done)
+                    .ok());
+  // A throwing job reaches its `done` as a status, as RunOnStepThread returns one.
+  EXPECT_TRUE(cpu::PostToStepThread(
+                  [&]() -> Status {
+                    {
+                      std::lock_guard<std::mutex> lock(mu);
+                      order.push_back(3);
+                    }
+                    throw std::runtime_error("posted boom");
+                  },
+                  done)
+                  .ok());
   std::thread waiter([&] {
     Status st = cpu::RunOnStepThread([&] {
       std::lock_guard<std::mutex> lock(mu);
@@ -111,13 +139,21 @@ NASNET_TEST(step_thread_posted_tasks_run_there_in_order_without_the_caller_waiti
   });
   {
     std::lock_guard<std::mutex> lock(mu);
-    EXPECT_TRUE(order.empty());
+    EXPECT_TRUE(order.empty() && ends.empty());
     release = true;
   }
   cv.notify_all();
   waiter.join();
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_TRUE((order == std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(ends.size() == 4);
+  if (ends.size() == 4) {
+    EXPECT_TRUE(ends[0].ok());
+    EXPECT_TRUE(ends[1].code() == StatusCode::kOutOfRange && ends[1].message() == "job 1");
+    EXPECT_TRUE(ends[2].message() == "job 2");
+    EXPECT_TRUE(!ends[3].ok() && ends[3].message().find("posted boom") != std::string::npos);
+  }
   EXPECT_TRUE(elsewhere == 0);
-  EXPECT_TRUE(!cpu::PostToStepThread(nullptr).ok());
+  EXPECT_TRUE(!cpu::PostToStepThread(nullptr, done).ok());
+  EXPECT_TRUE(!cpu::PostToStepThread([] { return Status::Ok(); }, nullptr).ok());
 }
