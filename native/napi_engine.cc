@@ -404,7 +404,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   void Claim(Napi::Env env) {
     bool expected = false;
     if (!holder_->busy.compare_exchange_strong(expected, true))
-      throw Napi::Error::New(env, "plan is busy: await the previous step before starting another");
+      throw MisuseError(env, "plan is busy: await the previous step before starting another");
   }
   Napi::Float32Array CheckImages(Napi::Env env, const Napi::Value& v) {
     Plan* p = Live(env);
@@ -573,7 +573,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   Napi::Value Profile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plan* p = Live(env);
-    if (holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before profile()");
+    if (holder_->busy) throw MisuseError(env, "plan is busy: await the running step before profile()");
     std::vector<NodeProfile> rows;
     Status st = p->Profile(&rows);
     if (!st.ok()) throw StatusError(env, st);
@@ -593,7 +593,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   Napi::Value ResetProfile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Plan* p = Live(env);
-    if (holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before resetProfile()");
+    if (holder_->busy) throw MisuseError(env, "plan is busy: await the running step before resetProfile()");
     p->ResetProfile();
     return env.Undefined();
   }
@@ -602,7 +602,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   // first); its number then names no batch.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (holder_ && holder_->busy) throw Napi::Error::New(env, "plan is busy: await the running step before dispose()");
+    if (holder_ && holder_->busy) throw MisuseError(env, "plan is busy: await the running step before dispose()");
     Status st;
     if (holder_ && holder_->plan) {
       std::lock_guard<std::mutex> lock(*holder_->store_mutex);

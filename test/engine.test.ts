@@ -89,7 +89,11 @@ describe('engine plans through the binding', () => {
     await expect(plan.trainStep(images, labels, { lr: -1 })).rejects.toThrow('Expected finite number >= 0 for lr but received -1 of type number');
     expect(() => Plan.compileSync(graph, store, { batch: 0 })).toThrow(/Expected positive integer for batch but received 0/);
     const busy = plan.trainStep(images, labels, { lr: 0.1 });
-    await expect(plan.trainStep(images, labels, { lr: 0.1 })).rejects.toThrow(/plan is busy/);
+    const second = plan.trainStep(images, labels, { lr: 0.1 });
+    await expect(second).rejects.toThrow(/plan is busy/);
+    await expect(second).rejects.toBeInstanceOf(ValidationError);
+    expect(() => plan.dispose()).toThrow(ValidationError);
+    expect(() => plan.dispose()).toThrow(/plan is busy: await the running step before dispose/);
     await busy;
     plan.dispose();
     await expect(plan.predict(images)).rejects.toThrow(ValidationError);

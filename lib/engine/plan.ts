@@ -433,8 +433,8 @@ export class Plan {
     try {
       native.dispose();
     } catch (err) {
-      const message = (err as Error).message;
-      if (message.startsWith('plan is busy')) throw new ValidationError(message);
+      const { message, code } = err as Error & { code?: string };
+      if (code === 'ERR_NASNET_MISUSE') throw new ValidationError(message); // a step is running
       this.native = undefined;
       throw new NativeError(`dispose: ${message}`);
     }
